@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { Lsn } from './observation.ts';
+import { ClusterSpec, NodeName, NodeSpec } from './spec.ts';
+
+/**
+ * Decision events: the permanent, audited log. Every event carries the term it was
+ * decided in, the time (from the command, never a clock), and a reason a person can read.
+ */
+const base = {
+  v: z.literal(1),
+  at: z.number(),
+  term: z.number().int().min(0),
+  reason: z.string().min(1),
+};
+
+/** A compact picture of a node at decision time: the evidence an auditor reads. */
+export const NodeEvidence = z.object({
+  node: NodeName,
+  reachable: z.boolean(),
+  role: z.string(),
+  error: z.string().nullable(),
+  consecutiveFailures: z.number().int(),
+  receiver: z.string().nullable(),
+  lsn: z.string().nullable(),
+});
+export type NodeEvidence = z.infer<typeof NodeEvidence>;
+
+/** The agent actions an intent may ask for. */
+export const ActionName = z.enum(['fence', 'demote', 'promote', 'follow', 'rewind', 'endpoints']);
+export type ActionName = z.infer<typeof ActionName>;
+
+/** An intent: something decide wants done outside. The reactor executes it and reports back. */
+export const Intent = z.object({
+  /** Unique within the log: term, action and node. */
+  id: z.string(),
+  action: ActionName,
+  /** The node whose agent acts; for endpoints, the new writer. */
+  node: NodeName,
+  term: z.number().int().min(0),
+  /** For follow and rewind: the primary to follow. */
+  primary: NodeName.nullable(),
+  /** For promote in a switchover: wait until replay reaches this LSN. */
+  minLsn: Lsn.nullable(),
+  /** For endpoints: the readers. */
+  readers: z.array(NodeName).nullable(),
+});
+export type Intent = z.infer<typeof Intent>;
+
+export const DecisionEvent = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('ClusterInitialized'), spec: ClusterSpec, primary: NodeName }),
+  z.object({ ...base, type: z.literal('NodeDown'), node: NodeName, evidence: NodeEvidence }),
+  z.object({ ...base, type: z.literal('NodeUp'), node: NodeName, evidence: NodeEvidence }),
+  z.object({ ...base, type: z.literal('LagExceeded'), node: NodeName, lagBytes: z.number() }),
+  z.object({ ...base, type: z.literal('LagRecovered'), node: NodeName, lagBytes: z.number() }),
+  z.object({ ...base, type: z.literal('SyncSetChanged'), members: z.array(NodeName) }),
+  z.object({ ...base, type: z.literal('ControlPlaneBlind'), evidence: z.array(NodeEvidence) }),
+  z.object({ ...base, type: z.literal('ControlPlaneSighted') }),
+  z.object({
+    ...base,
+    type: z.literal('FailoverStarted'),
+    kind: z.enum(['failover', 'switchover', 'manual']),
+    from: NodeName,
+    to: NodeName,
+    evidence: z.array(NodeEvidence),
+  }),
+  z.object({ ...base, type: z.literal('ActionRequested'), intent: Intent }),
+  z.object({ ...base, type: z.literal('ActionSucceeded'), intent: Intent, detail: z.record(z.string(), z.unknown()) }),
+  z.object({ ...base, type: z.literal('ActionFailed'), intent: Intent }),
+  z.object({
+    ...base,
+    type: z.literal('Fenced'),
+    node: NodeName,
+    by: z.enum(['agent', 'syncQuorum', 'lease', 'demote']),
+    evidence: z.array(NodeEvidence),
+  }),
+  z.object({ ...base, type: z.literal('Promoted'), node: NodeName, from: NodeName.nullable() }),
+  z.object({ ...base, type: z.literal('FailoverCompleted'), kind: z.enum(['failover', 'switchover', 'manual']), from: NodeName, to: NodeName }),
+  z.object({ ...base, type: z.literal('FailoverAborted'), kind: z.enum(['failover', 'switchover', 'manual']), from: NodeName, to: NodeName.nullable() }),
+  z.object({ ...base, type: z.literal('FailoverImpossible'), from: NodeName, evidence: z.array(NodeEvidence) }),
+  z.object({ ...base, type: z.literal('Paused') }),
+  z.object({ ...base, type: z.literal('Resumed') }),
+  z.object({ ...base, type: z.literal('NodeAdded'), node: NodeSpec }),
+  z.object({ ...base, type: z.literal('NodeRemoved'), node: NodeName }),
+]);
+export type DecisionEvent = z.infer<typeof DecisionEvent>;
+export type DecisionEventType = DecisionEvent['type'];
+export type EventOf<T extends DecisionEventType> = Extract<DecisionEvent, { type: T }>;
+
+export function intentId(term: number, action: ActionName, node: string): string {
+  return `${term}:${action}:${node}`;
+}

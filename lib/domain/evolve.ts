@@ -1,0 +1,123 @@
+import type { DecisionEvent } from './events.ts';
+import type { ClusterState } from './state.ts';
+
+const add = (list: readonly string[], name: string): string[] => (list.includes(name) ? [...list] : [...list, name]);
+const remove = (list: readonly string[], name: string): string[] => list.filter((n) => n !== name);
+
+/** Fold one decision event into the state. Pure and total: every event type has a case. */
+export function evolve(state: ClusterState, event: DecisionEvent): ClusterState {
+  // Terms only rise, whatever order a bad log presents.
+  const s: ClusterState = { ...state, term: Math.max(state.term, event.term) };
+  switch (event.type) {
+    case 'ClusterInitialized':
+      return {
+        ...s,
+        spec: event.spec,
+        primary: event.primary,
+        writer: event.primary,
+        readers: event.spec.nodes.map((n) => n.name).filter((n) => n !== event.primary),
+      };
+    case 'NodeDown':
+      return { ...s, down: add(s.down, event.node) };
+    case 'NodeUp':
+      return { ...s, down: remove(s.down, event.node) };
+    case 'LagExceeded':
+      return { ...s, lagging: add(s.lagging, event.node) };
+    case 'LagRecovered':
+      return { ...s, lagging: remove(s.lagging, event.node) };
+    case 'SyncSetChanged':
+      return { ...s, syncSet: [...event.members] };
+    case 'ControlPlaneBlind':
+      return { ...s, blind: true };
+    case 'ControlPlaneSighted':
+      return { ...s, blind: false };
+    case 'FailoverStarted':
+      return {
+        ...s,
+        failover: {
+          kind: event.kind,
+          term: event.term,
+          from: event.from,
+          to: event.to,
+          startedAt: event.at,
+          step: 'fencing',
+          fencedBy: null,
+          minLsn: null,
+        },
+        impossibleReportedFor: null,
+      };
+    case 'ActionRequested':
+      return {
+        ...s,
+        pending: [...s.pending.filter((p) => p.intent.id !== event.intent.id), { intent: event.intent, requestedAt: event.at }],
+      };
+    case 'ActionSucceeded': {
+      const pending = s.pending.filter((p) => p.intent.id !== event.intent.id);
+      const { intent } = event;
+      if (intent.action === 'endpoints') {
+        const readers = intent.readers ?? [];
+        const failover = s.failover && s.failover.term === intent.term ? { ...s.failover, step: 'done' as const } : s.failover;
+        return { ...s, pending, writer: intent.node, readers, failover };
+      }
+      if ((intent.action === 'rewind' || intent.action === 'follow') && s.deposed.includes(intent.node)) {
+        return { ...s, pending, deposed: remove(s.deposed, intent.node) };
+      }
+      if (intent.action === 'demote' && s.failover && s.failover.term === intent.term) {
+        const lsn = typeof event.detail['checkpointLsn'] === 'string' ? event.detail['checkpointLsn'] : null;
+        return { ...s, pending, failover: { ...s.failover, minLsn: lsn } };
+      }
+      return { ...s, pending };
+    }
+    case 'ActionFailed':
+      return { ...s, pending: s.pending.filter((p) => p.intent.id !== event.intent.id) };
+    case 'Fenced': {
+      const failover =
+        s.failover && s.failover.from === event.node && s.failover.step === 'fencing'
+          ? { ...s.failover, step: 'promoting' as const, fencedBy: event.by }
+          : s.failover;
+      return { ...s, failover };
+    }
+    case 'Promoted': {
+      const failover = s.failover && s.failover.to === event.node ? { ...s.failover, step: 'switching' as const } : s.failover;
+      return {
+        ...s,
+        primary: event.node,
+        deposed: event.from ? add(remove(s.deposed, event.node), event.from) : remove(s.deposed, event.node),
+        syncSet: [],
+        failover,
+      };
+    }
+    case 'FailoverCompleted':
+    case 'FailoverAborted':
+      return { ...s, failover: null };
+    case 'FailoverImpossible':
+      return { ...s, impossibleReportedFor: event.term };
+    case 'Paused':
+      return { ...s, paused: true };
+    case 'Resumed':
+      return { ...s, paused: false };
+    case 'NodeAdded':
+      return s.spec ? { ...s, spec: { ...s.spec, nodes: [...s.spec.nodes.filter((n) => n.name !== event.node.name), event.node] } } : s;
+    case 'NodeRemoved':
+      return s.spec
+        ? {
+            ...s,
+            spec: { ...s.spec, nodes: s.spec.nodes.filter((n) => n.name !== event.node) },
+            down: remove(s.down, event.node),
+            lagging: remove(s.lagging, event.node),
+            syncSet: remove(s.syncSet, event.node),
+            deposed: remove(s.deposed, event.node),
+            readers: remove(s.readers, event.node),
+          }
+        : s;
+    default: {
+      const unhandled: never = event;
+      return unhandled;
+    }
+  }
+}
+
+/** Fold a list of events from a state. */
+export function fold(state: ClusterState, events: readonly DecisionEvent[]): ClusterState {
+  return events.reduce(evolve, state);
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { LSN_PATTERN } from './lsn.ts';
+import { NodeName } from './spec.ts';
+
+export const Lsn = z.string().regex(LSN_PATTERN, 'an LSN like 0/3000148');
+
+/** One row of the primary's pg_stat_replication. */
+export const ReplicationRow = z.object({
+  /** application_name: pgvigil sets it to the standby's node name. */
+  name: z.string(),
+  state: z.string(),
+  syncState: z.enum(['async', 'potential', 'sync', 'quorum']),
+  sentLsn: Lsn.nullable(),
+  flushLsn: Lsn.nullable(),
+  replayLsn: Lsn.nullable(),
+});
+export type ReplicationRow = z.infer<typeof ReplicationRow>;
+
+/** What a standby's pg_stat_wal_receiver says. */
+export const WalReceiver = z.object({
+  status: z.string(),
+  /** The node name the receiver streams from, resolved from sender host:port; null if unknown. */
+  upstream: z.string().nullable(),
+  senderHost: z.string().nullable(),
+  senderPort: z.number().int().nullable(),
+  /** ms since epoch of the last message from the sender, by the standby's clock. */
+  lastMsgReceiptAt: z.number().nullable(),
+});
+export type WalReceiver = z.infer<typeof WalReceiver>;
+
+/** The agent's lease as the prober saw it; the time is the prober's own clock, never the agent's. */
+export const LeaseSeen = z.object({
+  version: z.number().int().min(0),
+  /** When this prober first saw this version (its own clock). */
+  changedSeenAt: z.number(),
+  /** The term the agent says it holds. */
+  term: z.number().int().min(0),
+});
+export type LeaseSeen = z.infer<typeof LeaseSeen>;
+
+/**
+ * One node as one prober saw it in one round. Written edge-triggered: when it changes,
+ * and at least every heartbeat, so `at` is never older than the heartbeat for a live prober.
+ */
+export const NodeObservation = z.object({
+  v: z.literal(1),
+  cluster: NodeName,
+  node: NodeName,
+  prober: z.string().min(1),
+  /** ms since epoch, by the prober's clock, of the round that wrote this. */
+  at: z.number(),
+  reachable: z.boolean(),
+  /** Why the probe failed: refused/reset is a crash, timeout is silence. */
+  error: z.object({ kind: z.enum(['refused', 'timeout', 'auth', 'other']), message: z.string() }).nullable(),
+  /** Consecutive failed rounds up to this one (0 when reachable). */
+  consecutiveFailures: z.number().int().min(0),
+  /** ms since epoch of the first failure of the current run of failures. */
+  failingSince: z.number().nullable(),
+  role: z.enum(['primary', 'standby', 'unknown']),
+  systemIdentifier: z.string().nullable(),
+  /** True when the system identifier differs from the cluster's: a node from another cluster. */
+  foreign: z.boolean(),
+  timeline: z.number().int().nullable(),
+  /** pg_current_wal_lsn() on a primary. */
+  walLsn: Lsn.nullable(),
+  /** On a standby: pg_last_wal_receive_lsn() / pg_last_wal_replay_lsn(). */
+  receiveLsn: Lsn.nullable(),
+  replayLsn: Lsn.nullable(),
+  /** On a standby: bytes behind the primary's last known LSN, when known. */
+  lagBytes: z.number().int().min(0).nullable(),
+  /** On a standby: seconds since the last replayed transaction, when known. */
+  lagSeconds: z.number().min(0).nullable(),
+  /** The last WAL LSN this prober saw the node write while it was a reachable primary. */
+  lastKnownWalLsn: Lsn.nullable(),
+  walReceiver: WalReceiver.nullable(),
+  replication: z.array(ReplicationRow),
+  /** synchronous_standby_names as the node reports it. */
+  synchronousStandbyNames: z.string().nullable(),
+  lease: LeaseSeen.nullable(),
+});
+export type NodeObservation = z.infer<typeof NodeObservation>;
+
+/** True when this standby's WAL receiver is streaming from `primary`. */
+export function streamsFrom(obs: NodeObservation, primary: string): boolean {
+  return obs.reachable && obs.walReceiver !== null && obs.walReceiver.status === 'streaming' && obs.walReceiver.upstream === primary;
+}

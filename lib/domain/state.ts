@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { Intent, NodeEvidence } from './events.ts';
+import { ClusterSpec, NodeName } from './spec.ts';
+
+/** A failover or switchover in progress: which step it has reached. */
+export const FailoverInProgress = z.object({
+  kind: z.enum(['failover', 'switchover', 'manual']),
+  /** The term this change of primary will hold. */
+  term: z.number().int(),
+  from: NodeName,
+  to: NodeName,
+  startedAt: z.number(),
+  step: z.enum(['fencing', 'promoting', 'switching', 'done']),
+  fencedBy: z.enum(['agent', 'syncQuorum', 'lease', 'demote']).nullable(),
+  /** For a switchover: the old primary's shutdown checkpoint, which the candidate must replay first. */
+  minLsn: z.string().nullable(),
+});
+export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
+
+/** The folded decision log: everything decide needs besides the command. JSON-safe, so it can be snapshotted. */
+export const ClusterState = z.object({
+  cluster: z.string(),
+  /** null until ClusterInitialized. */
+  spec: ClusterSpec.nullable(),
+  term: z.number().int().min(0),
+  /** The primary of the current term. */
+  primary: NodeName.nullable(),
+  paused: z.boolean(),
+  blind: z.boolean(),
+  /** Nodes the log has declared down. */
+  down: z.array(NodeName),
+  /** Standbys the log has declared beyond readLagLimit. */
+  lagging: z.array(NodeName),
+  /** The synchronous set as the primary last reported it. */
+  syncSet: z.array(NodeName),
+  /** Nodes that were primaries of an older term and have not yet been rewound. */
+  deposed: z.array(NodeName),
+  failover: FailoverInProgress.nullable(),
+  /** Intents requested and not yet answered, with when they were requested. */
+  pending: z.array(z.object({ intent: Intent, requestedAt: z.number() })),
+  writer: NodeName.nullable(),
+  readers: z.array(NodeName),
+  /** The last failover that could not find a candidate, so it is reported once, not every round. */
+  impossibleReportedFor: z.number().int().nullable(),
+  lastEvidence: z.array(NodeEvidence),
+});
+export type ClusterState = z.infer<typeof ClusterState>;
+
+export function initialState(cluster: string): ClusterState {
+  return {
+    cluster,
+    spec: null,
+    term: 0,
+    primary: null,
+    paused: false,
+    blind: false,
+    down: [],
+    lagging: [],
+    syncSet: [],
+    deposed: [],
+    failover: null,
+    pending: [],
+    writer: null,
+    readers: [],
+    impossibleReportedFor: null,
+    lastEvidence: [],
+  };
+}

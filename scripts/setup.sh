@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what pgvigil needs on a fresh Debian/Ubuntu machine: PostgreSQL server
+# binaries (any major 13+) and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_pg() {
+  [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/postgres" ] && return 0
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && return 0
+  command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/postgres" ] && return 0
+  command -v postgres >/dev/null 2>&1
+}
+
+if ! have_pg; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing PostgreSQL server binaries (apt-get install -y postgresql)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib iproute2 >/dev/null
+    # pgvigil runs its own servers; the distribution's default cluster is not used.
+    command -v pg_ctlcluster >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+      pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+    done
+  else
+    echo "setup: PostgreSQL server binaries (13+) are missing. Install them with:" >&2
+    echo "  sudo apt-get install -y postgresql        # Debian/Ubuntu" >&2
+    echo "or point PG_BIN at a directory holding postgres, initdb and pg_ctl." >&2
+    exit 1
+  fi
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+echo "setup: ready"
