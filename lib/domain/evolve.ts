@@ -53,6 +53,7 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
       };
     case 'ActionSucceeded': {
       const pending = s.pending.filter((p) => p.intent.id !== event.intent.id);
+      s.lastOutcomeAt = { ...s.lastOutcomeAt, [event.intent.id]: event.at };
       const { intent } = event;
       if (intent.action === 'endpoints') {
         const readers = intent.readers ?? [];
@@ -69,7 +70,11 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
       return { ...s, pending };
     }
     case 'ActionFailed':
-      return { ...s, pending: s.pending.filter((p) => p.intent.id !== event.intent.id) };
+      return {
+        ...s,
+        pending: s.pending.filter((p) => p.intent.id !== event.intent.id),
+        lastOutcomeAt: { ...s.lastOutcomeAt, [event.intent.id]: event.at },
+      };
     case 'Fenced': {
       const failover =
         s.failover && s.failover.from === event.node && s.failover.step === 'fencing'
@@ -85,6 +90,8 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
         deposed: event.from ? add(remove(s.deposed, event.node), event.from) : remove(s.deposed, event.node),
         syncSet: [],
         failover,
+        // Outcomes of older terms can no longer be repeated: forget them so the state stays small.
+        lastOutcomeAt: Object.fromEntries(Object.entries(s.lastOutcomeAt).filter(([id]) => id.startsWith(`${event.term}:`))),
       };
     }
     case 'FailoverCompleted':

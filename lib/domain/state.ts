@@ -43,6 +43,8 @@ export const ClusterState = z.object({
   /** The last failover that could not find a candidate, so it is reported once, not every round. */
   impossibleReportedFor: z.number().int().nullable(),
   lastEvidence: z.array(NodeEvidence),
+  /** When each intent last got an answer, so a repeated request waits out actionTimeoutMs. */
+  lastOutcomeAt: z.record(z.string(), z.number()),
 });
 export type ClusterState = z.infer<typeof ClusterState>;
 
@@ -64,5 +66,6 @@ export function initialState(cluster: string): ClusterState {
     readers: [],
     impossibleReportedFor: null,
     lastEvidence: [],
+    lastOutcomeAt: {},
   };
 }

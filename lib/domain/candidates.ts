@@ -1,0 +1,97 @@
+import { compareLsn, lsnDiff, maxLsn } from './lsn.ts';
+import type { ClusterSpec } from './spec.ts';
+import { isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
+
+export type CandidateChoice = { ok: true; node: string; reason: string } | { ok: false; reason: string };
+
+interface Ranked {
+  name: string;
+  priority: number;
+  lsn: string;
+}
+
+const byPriorityThenLsn = (a: Ranked, b: Ranked): number =>
+  b.priority - a.priority || compareLsn(b.lsn, a.lsn) || a.name.localeCompare(b.name);
+
+function pick(ranked: Ranked[], to: string | null, refusals: Map<string, string>, rule: string): CandidateChoice {
+  if (to !== null) {
+    const chosen = ranked.find((r) => r.name === to);
+    if (chosen) return { ok: true, node: to, reason: `${to} chosen by the operator; ${rule}` };
+    return { ok: false, reason: refusals.get(to) ?? `${to} is not a standby of this cluster` };
+  }
+  const best = ranked.sort(byPriorityThenLsn)[0];
+  if (best) return { ok: true, node: best.name, reason: `${best.name} has priority ${best.priority} and LSN ${best.lsn}; ${rule}` };
+  const why = [...refusals.entries()].map(([n, r]) => `${n}: ${r}`).join('; ');
+  return { ok: false, reason: `no standby qualifies${why ? ` (${why})` : ''}` };
+}
+
+/**
+ * Rule 2 for a failed primary. Synchronous quorum (ANY k of N): a commit reached k
+ * standbys, so only N-k+1 of them together are sure to hold every acknowledged commit;
+ * the candidate must have the highest received LSN among at least that many.
+ * Async: no standby further behind the primary's last known LSN than maximumLagOnFailover.
+ */
+export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, NodeView>, from: string, to: string | null): CandidateChoice {
+  const refusals = new Map<string, string>();
+  const standbys = spec.nodes.filter((n) => n.name !== from);
+  for (const n of standbys) {
+    const v = view.get(n.name);
+    if (!isStandbyNow(v)) refusals.set(n.name, 'not a reachable standby');
+    else if (n.tags.nofailover) refusals.set(n.name, 'tagged nofailover');
+    else if (receivedLsn(v!) === null) refusals.set(n.name, 'reports no received LSN');
+  }
+  const usable = (name: string): boolean => !refusals.has(name);
+
+  if (spec.replication.mode === 'synchronous') {
+    const quorumMembers = standbys.filter((n) => !n.tags.nosync);
+    const needed = quorumMembers.length - spec.replication.quorum + 1;
+    const seen = quorumMembers.filter((n) => isStandbyNow(view.get(n.name)) && receivedLsn(view.get(n.name)!) !== null);
+    if (seen.length < needed) {
+      return {
+        ok: false,
+        reason: `synchronous quorum ANY ${spec.replication.quorum} of ${quorumMembers.length}: ${needed} members must be reachable to know which holds every acknowledged commit, ${seen.length} are (${seen.map((n) => n.name).join(', ') || 'none'})`,
+      };
+    }
+    const top = maxLsn(seen.map((n) => receivedLsn(view.get(n.name)!)!))!;
+    for (const n of standbys) {
+      if (!quorumMembers.includes(n)) refusals.set(n.name, refusals.get(n.name) ?? 'tagged nosync: never synchronous');
+      else if (usable(n.name) && compareLsn(receivedLsn(view.get(n.name)!)!, top) < 0) refusals.set(n.name, `behind the quorum's highest LSN ${top}`);
+    }
+    const ranked = quorumMembers
+      .filter((n) => usable(n.name))
+      .map((n) => ({ name: n.name, priority: n.tags.priority, lsn: receivedLsn(view.get(n.name)!)! }));
+    return pick(ranked, to, refusals, `synchronous quorum member holding the highest LSN ${top}`);
+  }
+
+  const limit = spec.replication.maximumLagOnFailover;
+  const last = view.get(from)?.obs?.lastKnownWalLsn ?? null;
+  if (last === null) return { ok: false, reason: `the last LSN of ${from} is unknown, so no standby's lag can be checked against maximumLagOnFailover` };
+  for (const n of standbys) {
+    if (!usable(n.name)) continue;
+    const lag = lsnDiff(last, receivedLsn(view.get(n.name)!)!);
+    if (lag > limit) refusals.set(n.name, `lag ${lag} bytes exceeds maximumLagOnFailover ${limit}`);
+  }
+  const ranked = standbys.filter((n) => usable(n.name)).map((n) => ({ name: n.name, priority: n.tags.priority, lsn: receivedLsn(view.get(n.name)!)! }));
+  return pick(ranked, to, refusals, `within maximumLagOnFailover ${limit} bytes of ${from}'s last LSN ${last}`);
+}
+
+/**
+ * A planned switchover: the primary is healthy and will stop cleanly, so any standby
+ * streaming from it can reach its shutdown checkpoint and lose nothing.
+ */
+export function chooseSwitchoverCandidate(spec: ClusterSpec, view: Map<string, NodeView>, from: string, to: string | null): CandidateChoice {
+  const streaming = new Set(standbysStreamingFrom(view, from));
+  const refusals = new Map<string, string>();
+  const ranked: Ranked[] = [];
+  for (const n of spec.nodes) {
+    if (n.name === from) {
+      refusals.set(n.name, `${n.name} is already the primary`);
+      continue;
+    }
+    const lsn = view.get(n.name) ? receivedLsn(view.get(n.name)!) : null;
+    if (n.tags.nofailover) refusals.set(n.name, `${n.name} is tagged nofailover`);
+    else if (!streaming.has(n.name) || lsn === null) refusals.set(n.name, `${n.name} is not streaming from ${from}`);
+    else ranked.push({ name: n.name, priority: n.tags.priority, lsn });
+  }
+  return pick(ranked, to, refusals, `streaming from ${from}; it will replay ${from}'s shutdown checkpoint before promotion`);
+}

@@ -1,0 +1,71 @@
+import type { CommandOf } from './commands.ts';
+import { accept, type Decision } from './decision.ts';
+import { afterPromotion, requestPromotion } from './failoverSteps.ts';
+import { Outcome } from './outcome.ts';
+import type { ClusterState } from './state.ts';
+
+/** An agent or endpoint driver answered an intent: record it and take the step it unlocks. */
+export function decideActionResult(cmd: CommandOf<'actionResult'>, state: ClusterState): Decision {
+  const spec = state.spec;
+  const pending = state.pending.find((p) => p.intent.id === cmd.intentId);
+  // A late or repeated answer to an intent already settled changes nothing.
+  if (spec === null || pending === undefined) return accept([]);
+  const { intent } = pending;
+  const o = new Outcome(state, cmd.now);
+
+  if (!cmd.ok) {
+    o.emit('ActionFailed', intent.term, `${intent.action} on ${intent.node} failed: ${cmd.reason}`, { intent });
+    const f = o.state.failover;
+    if (f && f.term === intent.term && f.kind === 'switchover' && intent.action === 'demote') {
+      o.emit('FailoverAborted', f.term, `switchover aborted: ${f.from} could not be stopped cleanly (${cmd.reason})`, { kind: f.kind, from: f.from, to: f.to });
+    }
+    return o.result();
+  }
+
+  o.emit('ActionSucceeded', intent.term, `${intent.action} on ${intent.node} done: ${cmd.reason}`, { intent, detail: cmd.detail });
+  const f = o.state.failover;
+  const current = f !== null && f.term === intent.term;
+  switch (intent.action) {
+    case 'fence':
+      if (current && f.step === 'fencing' && f.from === intent.node) {
+        o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped`, { node: intent.node, by: 'agent', evidence: [] });
+        requestPromotion(o, spec, null);
+      } else if (o.state.deposed.includes(intent.node) && o.state.primary !== null) {
+        o.request('rewind', intent.node, o.state.term, `${intent.node} is stopped and its agent answers: rewind it and let it follow ${o.state.primary}`, {
+          primary: o.state.primary,
+        });
+      }
+      break;
+    case 'demote':
+      if (current && f.step === 'fencing' && f.from === intent.node) {
+        o.emit('Fenced', f.term, `${intent.node} stopped cleanly at shutdown checkpoint ${o.state.failover?.minLsn ?? 'unknown'}`, {
+          node: intent.node,
+          by: 'demote',
+          evidence: [],
+        });
+        requestPromotion(o, spec, null);
+      }
+      break;
+    case 'promote':
+      if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`);
+      break;
+    case 'endpoints':
+      if (o.state.failover?.step === 'done') {
+        const done = o.state.failover;
+        o.emit('FailoverCompleted', done.term, `${done.to} is primary of term ${done.term}; the writer endpoint points at it`, {
+          kind: done.kind,
+          from: done.from,
+          to: done.to,
+        });
+      }
+      break;
+    case 'follow':
+    case 'rewind':
+      break;
+    default: {
+      const unhandled: never = intent.action;
+      return unhandled;
+    }
+  }
+  return o.result();
+}

@@ -1,0 +1,127 @@
+import type { CommandOf } from './commands.ts';
+import { accept, type Decision } from './decision.ts';
+import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
+import { streamsFrom } from './observation.ts';
+import { Outcome } from './outcome.ts';
+import type { ClusterSpec } from './spec.ts';
+import type { ClusterState } from './state.ts';
+import { evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
+
+/** A probe round or a tick: record what changed, then take whatever automatic step is due. */
+export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, state: ClusterState): Decision {
+  const spec = state.spec;
+  if (spec === null) return accept([]);
+  const o = new Outcome(state, cmd.now);
+  const view = viewNodes(spec, cmd.observations, cmd.now);
+
+  if (![...view.values()].some(isReachable)) {
+    // Rule 1: a control plane that can see nothing alerts and does nothing.
+    if (!state.blind) {
+      o.emit('ControlPlaneBlind', state.term, 'no node of the cluster answers the control plane: no automatic action until one does', {
+        evidence: evidence(view),
+      });
+    }
+    return o.result();
+  }
+  if (state.blind) o.emit('ControlPlaneSighted', state.term, 'the control plane sees the cluster again', {});
+
+  recordHealth(o, spec, view);
+  if (o.state.paused) return o.result();
+
+  progressFailover(o, spec, view);
+  maybeStartFailover(o, spec, view);
+  if (o.state.failover === null) {
+    stopDeposedPrimaries(o, spec, view);
+    repointStrayStandbys(o, view);
+    updateReaders(o, spec, view);
+  }
+  return o.result();
+}
+
+/** Node up/down, lag beyond the read limit, the synchronous set: facts worth an audit line. */
+function recordHealth(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const term = o.state.term;
+  for (const v of view.values()) {
+    const name = v.spec.name;
+    if (isFailed(v, spec.timing.failureThreshold) && !o.state.down.includes(name)) {
+      o.emit('NodeDown', term, `${name} failed ${v.obs!.consecutiveFailures} probes in a row: ${v.obs!.error?.kind ?? 'unreachable'}`, {
+        node: name,
+        evidence: evidenceOf(v),
+      });
+    } else if (isReachable(v) && o.state.down.includes(name)) {
+      o.emit('NodeUp', term, `${name} answers again as ${v.obs!.role}`, { node: name, evidence: evidenceOf(v) });
+    }
+    const lag = isStandbyNow(v) ? v.obs!.lagBytes : null;
+    if (lag !== null && lag > spec.readLagLimit && !o.state.lagging.includes(name)) {
+      o.emit('LagExceeded', term, `${name} is ${lag} bytes behind, beyond readLagLimit ${spec.readLagLimit}: no reads go to it`, { node: name, lagBytes: lag });
+    } else if (lag !== null && lag <= spec.readLagLimit && o.state.lagging.includes(name)) {
+      o.emit('LagRecovered', term, `${name} is back within readLagLimit (${lag} bytes behind)`, { node: name, lagBytes: lag });
+    }
+  }
+  const primary = o.state.primary;
+  const pv = primary ? view.get(primary) : undefined;
+  if (primary && isPrimaryNow(pv)) {
+    const members = pv!.obs!.replication
+      .filter((r) => r.syncState === 'sync' || r.syncState === 'quorum')
+      .map((r) => r.name)
+      .filter((n) => spec.nodes.some((s) => s.name === n))
+      .sort();
+    if (!sameSet(members, o.state.syncSet)) {
+      o.emit('SyncSetChanged', term, `${primary} reports synchronous standbys: ${members.join(', ') || 'none'}`, { members });
+    }
+  }
+}
+
+/** Rule 5: an old primary that comes back is stopped, then rewound to follow the new one. */
+function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const s = o.state;
+  if (s.primary === null) return;
+  for (const name of s.deposed) {
+    if (name === s.primary) continue;
+    const v = view.get(name);
+    if (!v?.obs) continue;
+    if (isPrimaryNow(v)) {
+      o.request('fence', name, s.term, `${name} answers as a primary but ${s.primary} holds term ${s.term}: stop it before it takes a write`);
+      continue;
+    }
+    if (isStandbyNow(v) && streamsFrom(v.obs, s.primary)) continue;
+    const lease = v.obs.lease;
+    const agentAlive = lease !== null && o.now - lease.changedSeenAt < spec.timing.leaseTtlMs;
+    if (agentAlive && !o.pendingFor('fence', name)) {
+      o.request('rewind', name, s.term, `${name}'s agent is back: rewind it onto ${s.primary}'s timeline and let it follow`, { primary: s.primary });
+    }
+  }
+}
+
+/** A standby streaming from anything but the primary is re-pointed. */
+function repointStrayStandbys(o: Outcome, view: Map<string, NodeView>): void {
+  const s = o.state;
+  const primary = s.primary;
+  if (primary === null || !isPrimaryNow(view.get(primary))) return;
+  for (const v of view.values()) {
+    const name = v.spec.name;
+    if (name === primary || s.deposed.includes(name) || !isStandbyNow(v)) continue;
+    const upstream = v.obs!.walReceiver?.upstream ?? null;
+    if (upstream !== null && upstream !== primary) {
+      o.request('follow', name, s.term, `${name} streams from ${upstream}, not from the primary ${primary}`, { primary });
+    }
+  }
+}
+
+/** The reader endpoint serves standbys that stream from the primary within readLagLimit. */
+function updateReaders(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const s = o.state;
+  const primary = s.primary;
+  if (primary === null || !isPrimaryNow(view.get(primary))) return;
+  const readers = [...view.values()]
+    .filter((v) => v.spec.name !== primary && isStandbyNow(v) && streamsFrom(v.obs!, primary) && (v.obs!.lagBytes ?? 0) <= spec.readLagLimit)
+    .map((v) => v.spec.name)
+    .sort();
+  if (s.writer === primary && sameSet(readers, s.readers)) return;
+  if (o.pendingFor('endpoints', primary)) return;
+  o.request('endpoints', primary, s.term, `readers become ${readers.join(', ') || 'none (the writer serves reads)'}: the standbys streaming from ${primary} within readLagLimit`, {
+    readers,
+  });
+}

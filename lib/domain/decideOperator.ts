@@ -1,0 +1,134 @@
+import { chooseFailoverCandidate, chooseSwitchoverCandidate } from './candidates.ts';
+import type { CommandOf } from './commands.ts';
+import { refuse, type Decision } from './decision.ts';
+import { tryFence } from './failoverSteps.ts';
+import { Outcome } from './outcome.ts';
+import { ClusterSpec } from './spec.ts';
+import type { ClusterState } from './state.ts';
+import { evidence, isFailed, isPrimaryNow, viewNodes } from './view.ts';
+
+const NOT_INITIALIZED = 'the cluster is not initialized: run `pgvigil init --spec FILE` (or `pgvigil up`) first';
+
+function busy(state: ClusterState): string | null {
+  const f = state.failover;
+  return f ? `a ${f.kind} from ${f.from} to ${f.to} (term ${f.term}) is in progress: wait for it (pgvigil history --follow)` : null;
+}
+
+function knownNode(state: ClusterState, name: string): string | null {
+  return state.spec?.nodes.some((n) => n.name === name) ? null : `unknown node "${name}": pgvigil status lists the nodes`;
+}
+
+export function decideInitialize(cmd: CommandOf<'initialize'>, state: ClusterState): Decision {
+  if (state.spec !== null) return refuse(`cluster ${state.cluster} is already initialized (term ${state.term}, primary ${state.primary})`);
+  if (cmd.spec.cluster !== state.cluster) return refuse(`spec is for cluster ${cmd.spec.cluster}, not ${state.cluster}`);
+  if (!cmd.spec.nodes.some((n) => n.name === cmd.primary)) return refuse(`primary "${cmd.primary}" is not a node of the spec`);
+  const o = new Outcome(state, cmd.now);
+  o.emit('ClusterInitialized', 1, `cluster ${cmd.spec.cluster} registered with ${cmd.spec.nodes.length} nodes; ${cmd.primary} is primary of term 1`, {
+    spec: cmd.spec,
+    primary: cmd.primary,
+  });
+  return o.result();
+}
+
+/** A planned change of primary with zero acknowledged writes lost (rule 6). */
+export function decideSwitchover(cmd: CommandOf<'switchover'>, state: ClusterState): Decision {
+  const spec = state.spec;
+  if (spec === null || state.primary === null) return refuse(NOT_INITIALIZED);
+  const why = busy(state) ?? (cmd.to !== null ? knownNode(state, cmd.to) : null);
+  if (why) return refuse(why);
+  const view = viewNodes(spec, cmd.observations, cmd.now);
+  const from = state.primary;
+  if (!isPrimaryNow(view.get(from))) return refuse(`the primary ${from} is not healthy: a switchover needs it running; use pgvigil failover --to NODE`);
+  const choice = chooseSwitchoverCandidate(spec, view, from, cmd.to);
+  if (!choice.ok) return refuse(`switchover refused: ${choice.reason}`);
+  const o = new Outcome(state, cmd.now);
+  const term = state.term + 1;
+  o.emit('FailoverStarted', term, `switchover requested by ${cmd.requestedBy}: ${choice.reason}`, {
+    kind: 'switchover',
+    from,
+    to: choice.node,
+    evidence: evidence(view),
+  });
+  o.request('demote', from, term, `checkpoint and stop ${from} cleanly, and report its shutdown checkpoint`);
+  return o.result();
+}
+
+/** A manual failover: the operator names the successor; fencing rules still hold. */
+export function decideManualFailover(cmd: CommandOf<'failover'>, state: ClusterState): Decision {
+  const spec = state.spec;
+  if (spec === null || state.primary === null) return refuse(NOT_INITIALIZED);
+  const why = busy(state) ?? knownNode(state, cmd.to);
+  if (why) return refuse(why);
+  const from = state.primary;
+  if (cmd.to === from) return refuse(`${from} is already the primary`);
+  const view = viewNodes(spec, cmd.observations, cmd.now);
+  const failed = isFailed(view.get(from), spec.timing.failureThreshold);
+  if (!failed && !cmd.force) {
+    return refuse(`the primary ${from} has not failed: use pgvigil switchover --to ${cmd.to} for a planned change, or --force to stop ${from} through its agent`);
+  }
+  const choice = chooseFailoverCandidate(spec, view, from, cmd.to);
+  if (!choice.ok) return refuse(`failover to ${cmd.to} refused: ${choice.reason}`);
+  const o = new Outcome(state, cmd.now);
+  const term = state.term + 1;
+  o.emit('FailoverStarted', term, `manual failover requested by ${cmd.requestedBy}${cmd.force ? ' (--force)' : ''}: ${choice.reason}`, {
+    kind: 'manual',
+    from,
+    to: cmd.to,
+    evidence: evidence(view),
+  });
+  o.request('fence', from, term, `stop ${from} through its agent before ${cmd.to} is promoted`);
+  tryFence(o, spec, view);
+  return o.result();
+}
+
+export function decidePause(cmd: CommandOf<'pause'>, state: ClusterState): Decision {
+  if (state.spec === null) return refuse(NOT_INITIALIZED);
+  if (state.paused) return refuse('the cluster is already paused: pgvigil resume ends maintenance mode');
+  const o = new Outcome(state, cmd.now);
+  o.emit('Paused', state.term, `maintenance mode requested by ${cmd.requestedBy}: no automatic action until resumed`, {});
+  return o.result();
+}
+
+export function decideResume(cmd: CommandOf<'resume'>, state: ClusterState): Decision {
+  if (state.spec === null) return refuse(NOT_INITIALIZED);
+  if (!state.paused) return refuse('the cluster is not paused');
+  const o = new Outcome(state, cmd.now);
+  o.emit('Resumed', state.term, `maintenance mode ended by ${cmd.requestedBy}: automatic failover is on again`, {});
+  return o.result();
+}
+
+export function decideAddNode(cmd: CommandOf<'addNode'>, state: ClusterState): Decision {
+  const spec = state.spec;
+  if (spec === null) return refuse(NOT_INITIALIZED);
+  const next = ClusterSpec.safeParse({ ...spec, nodes: [...spec.nodes, cmd.node] });
+  if (!next.success) {
+    const issue = next.error.issues[0];
+    return refuse(`add-node refused: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid node'}`);
+  }
+  const o = new Outcome(state, cmd.now);
+  o.emit('NodeAdded', state.term, `${cmd.node.name} (${cmd.node.host}:${cmd.node.port}) added by ${cmd.requestedBy}`, { node: cmd.node });
+  return o.result();
+}
+
+export function decideRemoveNode(cmd: CommandOf<'removeNode'>, state: ClusterState): Decision {
+  if (state.spec === null) return refuse(NOT_INITIALIZED);
+  const why = knownNode(state, cmd.node) ?? busy(state);
+  if (why) return refuse(why);
+  if (cmd.node === state.primary) return refuse(`${cmd.node} is the primary: switch over to another node first (pgvigil switchover)`);
+  const o = new Outcome(state, cmd.now);
+  o.emit('NodeRemoved', state.term, `${cmd.node} removed by ${cmd.requestedBy}`, { node: cmd.node });
+  return o.result();
+}
+
+export function decideRejoin(cmd: CommandOf<'rejoin'>, state: ClusterState): Decision {
+  if (state.spec === null || state.primary === null) return refuse(NOT_INITIALIZED);
+  const why = knownNode(state, cmd.node) ?? busy(state);
+  if (why) return refuse(why);
+  if (cmd.node === state.primary) return refuse(`${cmd.node} is the primary: it has nothing to rejoin`);
+  const o = new Outcome(state, cmd.now);
+  const asked = o.request('rewind', cmd.node, state.term, `rejoin requested by ${cmd.requestedBy}: rewind ${cmd.node} and follow ${state.primary}`, {
+    primary: state.primary,
+  });
+  if (!asked) return refuse(`a rewind of ${cmd.node} was just requested: wait for it (pgvigil history --node ${cmd.node})`);
+  return o.result();
+}

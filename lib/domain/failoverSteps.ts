@@ -1,0 +1,141 @@
+import { chooseFailoverCandidate } from './candidates.ts';
+import { proveFenced } from './fencing.ts';
+import type { Outcome } from './outcome.ts';
+import type { ClusterSpec } from './spec.ts';
+import { evidence, evidenceOf, isFailed, isPrimaryNow, isStandbyNow, standbysStreamingFrom, type NodeView } from './view.ts';
+
+/**
+ * The steps of a change of primary, shared by automatic failover, manual failover and
+ * switchover: fence (rule 3) → promote (rule 4) → re-point the rest → switch endpoints.
+ */
+
+/** Rule 1 and 2: start a failover when the primary failed for the window and nothing streams from it. */
+export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const s = o.state;
+  const primary = s.primary;
+  if (primary === null || s.failover !== null) return;
+  const pv = view.get(primary);
+  if (!isFailed(pv, spec.timing.failureThreshold)) return;
+  // A standby still streaming from it proves it is alive: a control plane outage alone
+  // never takes a healthy primary down, and a short stall never starts a failover.
+  if (standbysStreamingFrom(view, primary).length > 0) return;
+
+  const failure = pv!.obs!;
+  const choice = chooseFailoverCandidate(spec, view, primary, null);
+  if (!choice.ok) {
+    if (s.impossibleReportedFor !== s.term) {
+      o.emit('FailoverImpossible', s.term, `${primary} has failed but no standby can be promoted safely: ${choice.reason}`, {
+        from: primary,
+        evidence: evidence(view),
+      });
+    }
+    return;
+  }
+  const term = s.term + 1;
+  o.emit(
+    'FailoverStarted',
+    term,
+    `${primary} failed ${failure.consecutiveFailures} probes in a row (${failure.error?.kind ?? 'unreachable'}: ${failure.error?.message ?? ''}) and no standby streams from it; candidate ${choice.reason}`,
+    { kind: 'failover', from: primary, to: choice.node, evidence: evidence(view) },
+  );
+  o.request('fence', primary, term, `stop ${primary} if its agent still answers, so it can never acknowledge another commit`);
+  tryFence(o, spec, view);
+}
+
+/** Rule 3: record the first fencing condition that holds, then promote. */
+export function tryFence(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const f = o.state.failover;
+  if (!f || f.step !== 'fencing' || f.kind === 'switchover') return;
+  const proof = proveFenced(spec, view, o.state.syncSet, f.from, o.now);
+  if (!proof.ok) return;
+  o.emit('Fenced', f.term, proof.reason, { node: f.from, by: proof.by, evidence: evidence(view) });
+  requestPromotion(o, spec, view);
+}
+
+/** After fencing: promote the candidate if it still qualifies, else abort so the next round chooses again. */
+export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView> | null): void {
+  const f = o.state.failover;
+  if (!f || f.step !== 'promoting') return;
+  if (view !== null && f.kind !== 'switchover') {
+    const still = chooseFailoverCandidate(spec, view, f.from, f.to);
+    if (!still.ok) {
+      o.emit('FailoverAborted', f.term, `${f.to} no longer qualifies: ${still.reason}`, { kind: f.kind, from: f.from, to: f.to });
+      return;
+    }
+  }
+  const lsnNote = f.minLsn ? ` once it has replayed ${f.from}'s shutdown checkpoint ${f.minLsn}` : '';
+  o.request('promote', f.to, f.term, `promote ${f.to} to primary of term ${f.term}${lsnNote}`, { minLsn: f.minLsn });
+}
+
+/** Rule 4 after a promotion: re-point the other standbys, switch the endpoints. */
+export function afterPromotion(o: Outcome, spec: ClusterSpec, node: string, reason: string): void {
+  const f = o.state.failover;
+  if (!f) return;
+  o.emit('Promoted', f.term, reason, { node, from: f.from });
+  for (const n of spec.nodes) {
+    if (n.name === node) continue;
+    if (n.name === f.from) {
+      if (f.kind === 'switchover') {
+        o.request('follow', n.name, f.term, `${n.name} stopped cleanly at its shutdown checkpoint: it follows ${node} without a rewind`, { primary: node });
+      } else if (f.fencedBy === 'agent') {
+        o.request('rewind', n.name, f.term, `${n.name}'s agent answers: rewind it and let it follow ${node}`, { primary: node });
+      }
+      continue;
+    }
+    if (o.state.down.includes(n.name)) continue;
+    o.request('follow', n.name, f.term, `re-point ${n.name} at the new primary ${node}`, { primary: node });
+  }
+  const readers = spec.nodes
+    .map((n) => n.name)
+    .filter((n) => n !== node && n !== f.from && !o.state.down.includes(n) && !o.state.lagging.includes(n));
+  o.request('endpoints', node, f.term, `point the writer endpoint at ${node}; readers ${readers.join(', ') || 'none (the writer serves reads)'}`, { readers });
+}
+
+/** Carry a failover in progress one step further, from what this round observed. */
+export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const f = o.state.failover;
+  if (!f) return;
+  switch (f.step) {
+    case 'fencing': {
+      if (f.kind === 'failover' && isPrimaryNow(view.get(f.from))) {
+        o.emit('FailoverAborted', f.term, `${f.from} answers again as primary before any promotion: nothing was changed`, {
+          kind: f.kind,
+          from: f.from,
+          to: f.to,
+        });
+        return;
+      }
+      tryFence(o, spec, view);
+      return;
+    }
+    case 'promoting': {
+      if (o.pendingFor('promote', f.to)) return;
+      const cv = view.get(f.to);
+      if (isPrimaryNow(cv)) {
+        afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`);
+      } else if (isStandbyNow(cv)) {
+        requestPromotion(o, spec, f.kind === 'switchover' ? null : view);
+      } else if (isFailed(cv, spec.timing.failureThreshold)) {
+        o.emit('FailoverAborted', f.term, `candidate ${f.to} failed before its promotion (${evidenceOf(cv!).error ?? 'unreachable'})`, {
+          kind: f.kind,
+          from: f.from,
+          to: f.to,
+        });
+      }
+      return;
+    }
+    case 'switching': {
+      if (o.pendingFor('endpoints', f.to)) return;
+      const readers = o.state.readers.filter((n) => n !== f.to && n !== f.from);
+      o.request('endpoints', f.to, f.term, `point the writer endpoint at ${f.to} (again: the last attempt got no success)`, { readers });
+      return;
+    }
+    case 'done':
+      o.emit('FailoverCompleted', f.term, `${f.to} is primary of term ${f.term} and the endpoints point at it`, { kind: f.kind, from: f.from, to: f.to });
+      return;
+    default: {
+      const unhandled: never = f.step;
+      return unhandled;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import type { NodeEvidence } from './events.ts';
+import { streamsFrom, type NodeObservation } from './observation.ts';
+import { staleAfterMs, type ClusterSpec, type NodeSpec } from './spec.ts';
+
+/** One node as decide sees it this round: its spec and its latest fresh observation, if any. */
+export interface NodeView {
+  spec: NodeSpec;
+  /** null when no prober has confirmed this node recently: the control plane can't see it. */
+  obs: NodeObservation | null;
+}
+
+/** The latest fresh observation of every node of the spec. Pure: `now` comes from the command. */
+export function viewNodes(spec: ClusterSpec, observations: readonly NodeObservation[], now: number): Map<string, NodeView> {
+  const latest = new Map<string, NodeObservation>();
+  for (const o of observations) {
+    if (o.cluster !== spec.cluster) continue;
+    const prev = latest.get(o.node);
+    if (!prev || o.at > prev.at) latest.set(o.node, o);
+  }
+  const stale = staleAfterMs(spec.timing);
+  const view = new Map<string, NodeView>();
+  for (const node of spec.nodes) {
+    const o = latest.get(node.name);
+    view.set(node.name, { spec: node, obs: o && now - o.at <= stale ? o : null });
+  }
+  return view;
+}
+
+/** Reachable now, from this cluster. */
+export const isReachable = (v: NodeView | undefined): boolean => !!v?.obs && v.obs.reachable && !v.obs.foreign;
+
+/** Failed for the whole failure window (rule 1): only fresh evidence counts. */
+export function isFailed(v: NodeView | undefined, failureThreshold: number): boolean {
+  return !!v?.obs && !v.obs.reachable && v.obs.consecutiveFailures >= failureThreshold;
+}
+
+export const isPrimaryNow = (v: NodeView | undefined): boolean => isReachable(v) && v!.obs!.role === 'primary';
+export const isStandbyNow = (v: NodeView | undefined): boolean => isReachable(v) && v!.obs!.role === 'standby';
+
+/** Reachable standbys that still stream from `primary`: while there is one, the primary is not dead. */
+export function standbysStreamingFrom(view: Map<string, NodeView>, primary: string): string[] {
+  return [...view.values()].filter((v) => v.spec.name !== primary && v.obs && !v.obs.foreign && streamsFrom(v.obs, primary)).map((v) => v.spec.name);
+}
+
+/** What a standby has durably received: the WAL a promotion of it would keep. */
+export function receivedLsn(v: NodeView): string | null {
+  return v.obs?.receiveLsn ?? v.obs?.replayLsn ?? null;
+}
+
+export function evidenceOf(v: NodeView): NodeEvidence {
+  const o = v.obs;
+  return {
+    node: v.spec.name,
+    reachable: !!o?.reachable,
+    role: o ? o.role : 'unseen',
+    error: o?.error ? `${o.error.kind}: ${o.error.message}` : o ? null : 'no fresh observation',
+    consecutiveFailures: o?.consecutiveFailures ?? 0,
+    receiver: o?.walReceiver ? `${o.walReceiver.status} from ${o.walReceiver.upstream ?? o.walReceiver.senderHost ?? '?'}` : null,
+    lsn: o ? (o.walLsn ?? o.receiveLsn ?? o.replayLsn ?? o.lastKnownWalLsn) : null,
+  };
+}
+
+export function evidence(view: Map<string, NodeView>): NodeEvidence[] {
+  return [...view.values()].map(evidenceOf);
+}
