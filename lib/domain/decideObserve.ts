@@ -83,7 +83,9 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
     const v = view.get(name);
     if (!v?.obs) continue;
     if (isPrimaryNow(v)) {
-      o.request('fence', name, s.term, `${name} answers as a primary but ${s.primary} holds term ${s.term}: stop it before it takes a write`);
+      o.request('fence', name, s.term, `${name} answers as a primary but ${s.primary} holds term ${s.term}: stop it before it takes a write`, {
+        key: 'deposed',
+      });
       continue;
     }
     if (isStandbyNow(v) && streamsFrom(v.obs, s.primary)) continue;

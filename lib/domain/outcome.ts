@@ -28,9 +28,17 @@ export class Outcome {
   }
 
   /** Ask for an action unless the same intent is in flight or was answered less than actionTimeoutMs ago. */
-  request(action: ActionName, node: string, term: number, reason: string, extra: Partial<Pick<Intent, 'primary' | 'minLsn' | 'readers'>> = {}): boolean {
+  request(
+    action: ActionName,
+    node: string,
+    term: number,
+    reason: string,
+    extra: Partial<Pick<Intent, 'primary' | 'minLsn' | 'readers'>> & { key?: string } = {},
+  ): boolean {
     const readers = extra.readers ?? null;
-    const id = action === 'endpoints' ? `${intentId(term, action, node)}:${(readers ?? []).join(',')}` : intentId(term, action, node);
+    // A distinct key makes a distinct intent: new evidence is not held back by an older attempt's cooldown.
+    const key = extra.key ?? (action === 'endpoints' ? (readers ?? []).join(',') : null);
+    const id = key === null ? intentId(term, action, node) : `${intentId(term, action, node)}:${key}`;
     if (!this.mayRequest(id)) return false;
     const intent: Intent = { id, action, node, term, primary: extra.primary ?? null, minLsn: extra.minLsn ?? null, readers };
     this.emit('ActionRequested', term, reason, { intent });
