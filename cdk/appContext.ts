@@ -1,0 +1,76 @@
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { parseWith, type Parsed } from '../lib/domain/parse.ts';
+import type { PgVigilStackProps } from './pgvigilStack.ts';
+
+const list = z
+  .string()
+  .optional()
+  .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []));
+const flag = z
+  .union([z.boolean(), z.enum(['true', 'false'])])
+  .optional()
+  .transform((v) => v === true || v === 'true');
+
+/** `cdk -c key=value` context; every value arrives as a string. */
+export const AppContext = z.object({
+  spec: z.string().min(1).optional(),
+  vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'give a VPC id like vpc-0abc1234').optional(),
+  subnetIds: list,
+  dbSecurityGroupId: z.string().regex(/^sg-[0-9a-f]+$/, 'give a security group id like sg-0abc1234').optional(),
+  alertEmail: list,
+  alertHttps: list,
+  zoneId: z.string().regex(/^Z[0-9A-Z]+$/, 'give a hosted zone id like Z0123456789ABC').optional(),
+  zoneName: z.string().min(1).optional(),
+  vpcEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
+  dbHosts: flag,
+  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and dashes').default('PgVigil'),
+});
+
+function readSpecFile(path: string): Parsed<unknown[]> {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    return { ok: false, reason: `-c spec=${path}: cannot read the file: ${(e as Error).message}` };
+  }
+  try {
+    const json: unknown = JSON.parse(text);
+    return { ok: true, value: Array.isArray(json) ? json : [json] };
+  } catch (e) {
+    return { ok: false, reason: `-c spec=${path}: not JSON: ${(e as Error).message}` };
+  }
+}
+
+/** Context → stack props; one message naming the context key when something is wrong. */
+export function stackPropsFromContext(context: Record<string, unknown>): Parsed<PgVigilStackProps & { stackName: string }> {
+  const parsed = parseWith(AppContext, context, 'cdk context (-c)');
+  if (!parsed.ok) return parsed;
+  const c = parsed.value;
+  if ((c.zoneId === undefined) !== (c.zoneName === undefined)) return { ok: false, reason: 'cdk context (-c): give zoneId and zoneName together' };
+  let clusters: unknown[] | undefined;
+  if (c.spec) {
+    const spec = readSpecFile(c.spec);
+    if (!spec.ok) return spec;
+    clusters = spec.value;
+  }
+  if (c.vpcId && !clusters) return { ok: false, reason: 'cdk context (-c): vpcId: give -c spec=path.json too, the clusters in that VPC' };
+  return {
+    ok: true,
+    value: {
+      stackName: c.stackName,
+      vpcId: c.vpcId,
+      subnetIds: c.subnetIds,
+      dbSecurityGroupId: c.dbSecurityGroupId,
+      // Specs are validated, field by field, by the construct.
+      clusters: clusters as PgVigilStackProps['clusters'],
+      alertEmails: c.alertEmail,
+      alertHttpsEndpoints: c.alertHttps,
+      hostedZone: c.zoneId && c.zoneName ? { zoneId: c.zoneId, zoneName: c.zoneName } : undefined,
+      vpcEndpoints: c.vpcEndpoints,
+      dbHosts: c.dbHosts,
+      // A VPC lookup needs a concrete account and region; the demo synthesizes env-agnostic, offline.
+      env: c.vpcId ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } : undefined,
+    },
+  };
+}

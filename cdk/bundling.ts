@@ -1,0 +1,57 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+
+/** The repository root: entries and the lock file are found from here, whatever the cwd. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The three Lambda handlers, by name; the lead owns their insides. */
+export const handlerEntries = {
+  probe: path.join(repoRoot, 'functions', 'probe.ts'),
+  decide: path.join(repoRoot, 'functions', 'decide.ts'),
+  notify: path.join(repoRoot, 'functions', 'notify.ts'),
+} as const;
+export type HandlerName = keyof typeof handlerEntries;
+
+/** ESM output still meets CommonJS dependencies (pg) that call require on Node built-ins. */
+export const requireBanner =
+  "import { createRequire as __pgvigilCreateRequire } from 'node:module'; const require = __pgvigilCreateRequire(import.meta.url);";
+
+/**
+ * Never bundled: pg's optional native binding (not installed, not wanted in Lambda).
+ * The AWS SDK v3 is bundled rather than taken from the runtime, so the code runs with
+ * the client versions it was tested with; minified, each bundle stays well under 1 MB.
+ */
+export const externalModules = ['pg-native'];
+
+export const esbuildTarget = 'node22';
+
+/** NodejsFunction bundling: local esbuild from node_modules, never Docker. */
+export const lambdaBundling: BundlingOptions = {
+  forceDockerBundling: false,
+  format: OutputFormat.ESM,
+  target: esbuildTarget,
+  minify: true,
+  sourceMap: false,
+  banner: requireBanner,
+  mainFields: ['module', 'main'],
+  externalModules,
+  bundleAwsSDK: true,
+};
+
+/** The same options for the esbuild API, so a test can bundle and weigh each handler. */
+export function esbuildOptionsFor(entry: string) {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node' as const,
+    target: esbuildTarget,
+    format: 'esm' as const,
+    minify: true,
+    sourcemap: false,
+    banner: { js: requireBanner },
+    mainFields: ['module', 'main'],
+    external: externalModules,
+    write: false,
+  };
+}

@@ -1,0 +1,158 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Construct } from 'constructs';
+import { AssetHashType, DockerImage, Tags, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { buildSync } from 'esbuild';
+import type { ClusterSpec } from '../lib/domain/spec.ts';
+import { esbuildOptionsFor, repoRoot } from './bundling.ts';
+import { cidrContains } from './cidr.ts';
+import { clusterTagKey } from './access.ts';
+
+export interface DbHostsProps {
+  vpc: ec2.IVpc;
+  cluster: ClusterSpec;
+  securityGroup: ec2.ISecurityGroup;
+  agentRole: iam.Role;
+  /** What the agent config on each host points at. */
+  tableName: string;
+  agentKeySecretArn: string;
+  region: string;
+}
+
+const agentMain = path.join(repoRoot, 'lib', 'agent', 'main.ts');
+
+/** The agent as one ESM file, bundled by local esbuild and shipped as an S3 asset. */
+function agentAsset(scope: Construct): Asset {
+  return new Asset(scope, 'AgentBundle', {
+    path: path.dirname(agentMain),
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never used: local esbuild always succeeds or throws.
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'),
+      local: {
+        tryBundle(outputDir: string) {
+          if (!fs.existsSync(agentMain)) throw new Error(`dbHosts=true needs the agent entry ${agentMain}, which does not exist yet`);
+          const { write: _write, ...options } = esbuildOptionsFor(agentMain);
+          buildSync({ ...options, outfile: path.join(outputDir, 'agent.mjs') });
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/**
+ * Optional database hosts (context dbHosts=true): one Graviton instance per node, each on
+ * its own tagged network interface at the node's fixed address, PostgreSQL 15 and the
+ * agent installed by user data, the agent run by systemd.
+ */
+export class PgVigilDbHosts extends Construct {
+  readonly instances: ec2.Instance[] = [];
+
+  constructor(scope: Construct, id: string, props: DbHostsProps) {
+    super(scope, id);
+    const asset = agentAsset(this);
+    // This one object, not the whole bootstrap bucket.
+    props.agentRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    const subnets = props.vpc.privateSubnets;
+
+    for (const [i, node] of props.cluster.nodes.entries()) {
+      const subnet = subnets.find((s) => !Token.isUnresolved(s.ipv4CidrBlock) && cidrContains(s.ipv4CidrBlock, node.host));
+      if (!subnet) throw new Error(`dbHosts: node ${node.name} host ${node.host} is in none of the VPC's private subnets: give it an address inside one`);
+
+      const eni = new ec2.CfnNetworkInterface(this, `${node.name}Eni`, {
+        subnetId: subnet.subnetId,
+        groupSet: [props.securityGroup.securityGroupId],
+        privateIpAddress: node.host,
+        description: `pgvigil ${props.cluster.cluster} ${node.name}`,
+        tags: [{ key: clusterTagKey, value: props.cluster.cluster }],
+      });
+
+      const userData = ec2.UserData.forLinux();
+      const bundle = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: '/opt/pgvigil/agent.zip' });
+      userData.addCommands(...hostSetup({ bundle, node: node.name, cluster: props, bootstrap: i === 0 }));
+
+      const instance = new ec2.Instance(this, node.name, {
+        vpc: props.vpc,
+        vpcSubnets: { subnets: [subnet] },
+        securityGroup: props.securityGroup,
+        instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL),
+        machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
+        role: props.agentRole,
+        userData,
+        requireImdsv2: true,
+        blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+      });
+      // The node's address lives on its own ENI, tagged so only this cluster's agents may move IPs on it.
+      const cfn = instance.node.defaultChild as ec2.CfnInstance;
+      cfn.addPropertyDeletionOverride('SubnetId');
+      cfn.addPropertyDeletionOverride('SecurityGroupIds');
+      cfn.addPropertyOverride('NetworkInterfaces', [{ DeviceIndex: '0', NetworkInterfaceId: eni.ref }]);
+      Tags.of(instance).add(clusterTagKey, props.cluster.cluster);
+      Tags.of(instance).add('Name', `pgvigil-${props.cluster.cluster}-${node.name}`);
+      this.instances.push(instance);
+    }
+  }
+}
+
+interface HostSetup {
+  bundle: string;
+  node: string;
+  cluster: DbHostsProps;
+  /** The first node initialises the primary; the agent clones the others from it. */
+  bootstrap: boolean;
+}
+
+function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
+  const spec = cluster.cluster;
+  const me = spec.nodes.find((n) => n.name === node)!;
+  // The agent's own config schema (lib/agent/agentConfig.ts); the key stays in a root-owned file.
+  const config = {
+    cluster: spec.cluster,
+    node,
+    listen: { host: '0.0.0.0', port: Number(new URL(me.agent).port || 80) },
+    dataDir: '/var/lib/pgsql/data',
+    bindir: '/usr/bin',
+    pgPort: me.port,
+    pgHost: '127.0.0.1',
+    osUser: 'postgres',
+    keyFile: '/etc/pgvigil/agent.key',
+    stateDir: '/var/lib/pgvigil',
+    store: { table: cluster.tableName, region: cluster.region },
+    lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(20, Math.floor(spec.timing.leaseTtlMs / 3)) },
+  };
+  return [
+    'set -euo pipefail',
+    'dnf install -y postgresql15-server postgresql15-contrib nodejs20 unzip',
+    `unzip -o ${bundle} -d /opt/pgvigil`,
+    'NODE_BIN=$(command -v node-20 || command -v node)',
+    'install -d -m 0755 /etc/pgvigil && install -d -m 0700 /var/lib/pgvigil',
+    `cat > /etc/pgvigil/agent.json <<'JSON'\n${JSON.stringify(config, null, 2)}\nJSON`,
+    // The HMAC key never enters user data (readable from instance metadata): fetched at boot.
+    `aws secretsmanager get-secret-value --region ${cluster.region} --secret-id ${cluster.agentKeySecretArn} --query SecretString --output text > /etc/pgvigil/agent.key`,
+    'chmod 0400 /etc/pgvigil/agent.key',
+    ...(bootstrap ? ['sudo -u postgres /usr/bin/initdb -D /var/lib/pgsql/data --data-checksums'] : []),
+    [
+      'cat > /etc/systemd/system/pgvigil-agent.service <<UNIT',
+      '[Unit]',
+      'Description=pgvigil agent',
+      'After=network-online.target',
+      'Wants=network-online.target',
+      '[Service]',
+      // root, so it can run PostgreSQL tools as osUser and read the key; PostgreSQL itself runs as postgres.
+      'User=root',
+      `Environment=AWS_REGION=${cluster.region}`,
+      'ExecStart=${NODE_BIN} /opt/pgvigil/agent.mjs --config /etc/pgvigil/agent.json',
+      'Restart=always',
+      'RestartSec=2',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      'UNIT',
+    ].join('\n'),
+    'systemctl daemon-reload',
+    'systemctl enable --now pgvigil-agent.service',
+  ];
+}

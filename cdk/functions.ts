@@ -1,0 +1,132 @@
+import { Construct } from 'constructs';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { handlerEntries, lambdaBundling, repoRoot, type HandlerName } from './bundling.ts';
+import type { PgVigilNetwork } from './network.ts';
+import type { WriterReaderZone } from './zone.ts';
+
+/** Memory of every handler; the cost benchmark bills GB-seconds at this size. */
+export const lambdaMemoryMb = 256;
+
+/** probe loops for just under a minute and stops ~5 s before this. */
+export const probeTimeout = Duration.seconds(70);
+
+/** Store actions the handlers use: no Scan, no DeleteItem (the decision log is append-only). */
+const storeActions = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:TransactWriteItems',
+];
+
+export interface FunctionsProps {
+  network: PgVigilNetwork;
+  table: dynamodb.Table;
+  topic: sns.Topic;
+  agentKey: secretsmanager.Secret;
+  /** The validated cluster specs, as JSON (PGVIGIL_CLUSTERS). */
+  clustersJson: string;
+  zone?: WriterReaderZone;
+}
+
+/** The three handlers, their triggers and their permissions. */
+export class PgVigilFunctions extends Construct {
+  readonly probe: NodejsFunction;
+  readonly decide: NodejsFunction;
+  readonly notify: NodejsFunction;
+  readonly streamFailures: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const environment: Record<string, string> = {
+      PGVIGIL_TABLE: props.table.tableName,
+      PGVIGIL_CLUSTERS: props.clustersJson,
+      PGVIGIL_AGENT_KEY_SECRET_ARN: props.agentKey.secretArn,
+      PGVIGIL_TOPIC_ARN: props.topic.topicArn,
+      POWERTOOLS_METRICS_NAMESPACE: 'pgvigil',
+    };
+    if (props.zone) environment.PGVIGIL_ENDPOINTS = Stack.of(this).toJsonString({ route53: props.zone.endpointsConfig() });
+
+    const make = (name: HandlerName, timeout: Duration, description: string) =>
+      new NodejsFunction(this, name, {
+        entry: handlerEntries[name],
+        handler: 'handler',
+        projectRoot: repoRoot,
+        depsLockFilePath: `${repoRoot}/package-lock.json`,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: lambdaMemoryMb,
+        timeout,
+        description,
+        bundling: lambdaBundling,
+        environment: { ...environment, POWERTOOLS_SERVICE_NAME: `pgvigil-${name}` },
+        vpc: props.network.vpc,
+        vpcSubnets: props.network.subnets,
+        securityGroups: [props.network.lambdaSecurityGroup],
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        loggingFormat: lambda.LoggingFormat.JSON,
+      });
+
+    this.probe = make('probe', probeTimeout, 'pgvigil: probe every node, every probe interval, for a minute');
+    this.decide = make('decide', Duration.seconds(60), 'pgvigil: decide from observations, leases, ticks and operator commands');
+    this.notify = make('notify', Duration.seconds(30), 'pgvigil: publish decisions to SNS');
+
+    props.table.grant(this.probe, ...storeActions);
+    props.table.grant(this.decide, ...storeActions);
+    props.table.grant(this.notify, 'dynamodb:GetItem', 'dynamodb:Query');
+    props.agentKey.grantRead(this.probe);
+    props.agentKey.grantRead(this.decide);
+    props.topic.grantPublish(this.notify);
+    props.zone?.grantEndpointChanges(this.decide);
+
+    // Stream records that still fail after bisecting and retrying land here, with their shard position.
+    this.streamFailures = new sqs.Queue(this, 'StreamFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const upserts = lambda.FilterRule.or('INSERT', 'MODIFY');
+    const itemsWithPrefix = (prefix: string) =>
+      lambda.FilterCriteria.filter({ eventName: upserts, dynamodb: { Keys: { sk: { S: lambda.FilterRule.beginsWith(prefix) } } } });
+    const streamOptions = {
+      startingPosition: lambda.StartingPosition.LATEST,
+      batchSize: 100,
+      bisectBatchOnError: true,
+      retryAttempts: 3,
+      maxRecordAge: Duration.minutes(15),
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(this.streamFailures),
+    };
+    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: [itemsWithPrefix('O#'), itemsWithPrefix('L#')] }));
+    this.notify.addEventSource(
+      new DynamoEventSource(props.table, {
+        ...streamOptions,
+        // Decisions are appended, never rewritten: only inserts are news.
+        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { Keys: { sk: { S: lambda.FilterRule.beginsWith('D#') } } } })],
+      }),
+    );
+
+    // EventBridge cannot schedule below a minute; probe loops inside its invocation.
+    // No retries: a late probe round would overlap the next minute's.
+    const everyMinute = events.Schedule.rate(Duration.minutes(1));
+    new events.Rule(this, 'ProbeSchedule', { schedule: everyMinute, description: 'pgvigil: start a minute of probe rounds' }).addTarget(
+      new targets.LambdaFunction(this.probe, { retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+    );
+    new events.Rule(this, 'DecideTick', { schedule: everyMinute, description: 'pgvigil: tick decide so timeouts fire without new observations' }).addTarget(
+      new targets.LambdaFunction(this.decide, { retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+    );
+  }
+}

@@ -1,0 +1,81 @@
+import { Validations } from 'aws-cdk-lib';
+import type { PgVigil } from './pgvigil.ts';
+
+/**
+ * Every cdk-nag (AwsSolutions) finding pgvigil accepts, each on the one construct it
+ * concerns and with the reason it is acceptable. Anything else fails the tests and the synth.
+ */
+export function suppressWithReasons(pgvigil: PgVigil): void {
+  const ack = (scope: Parameters<typeof Validations.of>[0], id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
+  const { probe, decide, notify, streamFailures } = pgvigil.functions;
+
+  for (const fn of [probe, decide, notify]) {
+    ack(
+      fn,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'Lambda log delivery (CreateLogGroup/CreateLogStream/PutLogEvents); AWS maintains this minimal policy for exactly that.',
+    );
+    ack(
+      fn,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      'The handlers run in the database VPC; this AWS policy holds only the ENI create/describe/delete calls Lambda needs for that.',
+    );
+    ack(
+      fn,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime pgvigil is built and tested for (esbuild target node22, CI); a newer runtime is adopted deliberately, with its own test run.',
+    );
+  }
+  for (const fn of [decide, notify]) {
+    ack(
+      fn,
+      'AwsSolutions-IAM5[Resource::*]',
+      'dynamodb:ListStreams only (added by the stream event source): it does not support resource-level permissions. Stream reads are scoped to the table stream ARN.',
+    );
+  }
+  ack(
+    notify,
+    'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    "Publishing to the encrypted topic needs GenerateDataKey* on the topic's own key; the statement is scoped to that one key.",
+  );
+  ack(
+    streamFailures,
+    'AwsSolutions-SQS3',
+    'This queue is itself the on-failure destination (dead-letter queue) of the decide and notify stream sources; it needs no DLQ of its own.',
+  );
+  ack(
+    pgvigil.agentKey,
+    'AwsSolutions-SMG4',
+    'The agent HMAC key is held by every agent and the control plane at once; rotation needs a coordinated agent reload (README: rotating the agent key), not an unattended rotation Lambda.',
+  );
+
+  const agentRole = pgvigil.access.agentRole;
+  ack(
+    agentRole,
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+    'Session Manager access to the database hosts (no SSH, no bastion); AWS maintains this policy as the minimum for SSM.',
+  );
+  ack(
+    agentRole,
+    'AwsSolutions-IAM5[Resource::*]',
+    'ec2:DescribeNetworkInterfaces only: Describe calls do not support resource-level permissions. The VIP driver reads before it moves.',
+  );
+  ack(
+    agentRole,
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
+    'Assign/UnassignPrivateIpAddresses on network interfaces, restricted by condition to interfaces tagged pgvigil:cluster with one of this deployment\'s clusters; interface ids are not known before the hosts exist.',
+  );
+
+  for (const host of pgvigil.dbHosts?.instances ?? []) {
+    ack(
+      host,
+      'AwsSolutions-EC28',
+      'Demo database hosts: the pgvigil probe checks each node every probe interval; 1-minute EC2 detailed monitoring would add cost and no failover signal.',
+    );
+    ack(
+      host,
+      'AwsSolutions-EC29',
+      'Each node is pinned to a fixed address on its own tagged ENI, which an Auto Scaling group would not keep; termination protection is left off so the demo can be destroyed with its stack.',
+    );
+  }
+}

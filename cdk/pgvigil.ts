@@ -1,0 +1,134 @@
+import { Construct } from 'constructs';
+import { CfnOutput, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { parseClusterSpec, type ClusterSpec, type ClusterSpecInput } from '../lib/domain/spec.ts';
+import { createStoreTable } from './table.ts';
+import { AlertTopic } from './alertTopic.ts';
+import { PgVigilNetwork } from './network.ts';
+import { PgVigilFunctions } from './functions.ts';
+import { PgVigilAccess } from './access.ts';
+import { PgVigilAlarms } from './alarms.ts';
+import { WriterReaderZone, type ZoneProps } from './zone.ts';
+import { PgVigilDbHosts } from './dbHosts.ts';
+import { demoClusterSpec } from './demoSpec.ts';
+import { suppressWithReasons } from './nagSuppressions.ts';
+
+export interface PgVigilProps {
+  /** The VPC where the database hosts live; a demo VPC (3 AZs, one NAT gateway) when absent. */
+  vpc?: ec2.IVpc;
+  /** Subnets for the Lambdas and VPC endpoints; default: the VPC's private subnets with egress. */
+  subnets?: ec2.SubnetSelection;
+  /** The database hosts' security group: pgvigil adds ingress from its Lambdas to the PostgreSQL and agent ports. */
+  dbSecurityGroup?: ec2.ISecurityGroup;
+  /** The clusters to watch (the spec file's content); default with the demo VPC: a 3-node demo cluster. */
+  clusters?: ClusterSpecInput[];
+  alertEmails?: string[];
+  alertHttpsEndpoints?: string[];
+  /** Private hosted zone for the writer/reader records; none: no Route 53 endpoint. */
+  hostedZone?: ZoneProps;
+  /** CLI users/roles that may send operator commands. The OperatorPolicy output can be attached instead. */
+  operators?: iam.IGrantable[];
+  /** Create DynamoDB/SNS/Secrets Manager/Lambda VPC endpoints. Default true; false if the VPC has them. */
+  vpcEndpoints?: boolean;
+  /** Build the database hosts too (EC2, one per node of the single cluster). Default false. */
+  dbHosts?: boolean;
+}
+
+function parseClusters(inputs: ClusterSpecInput[]): ClusterSpec[] {
+  if (inputs.length === 0) throw new Error('PgVigil: clusters: list at least one cluster spec');
+  const specs = inputs.map((input, i) => {
+    const parsed = parseClusterSpec(input);
+    if (!parsed.ok) throw new Error(`PgVigil: clusters[${i}]: ${parsed.reason}`);
+    return parsed.value;
+  });
+  const names = specs.map((s) => s.cluster);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`PgVigil: clusters: "${dup}" appears twice: give every cluster its own name`);
+  return specs;
+}
+
+/** pgvigil's control plane on AWS: store, handlers, alerts, endpoints, and optionally the hosts. */
+export class PgVigil extends Construct {
+  readonly network: PgVigilNetwork;
+  readonly clusters: ClusterSpec[];
+  readonly functions: PgVigilFunctions;
+  readonly access: PgVigilAccess;
+  readonly alarms: PgVigilAlarms;
+  readonly agentKey: secretsmanager.Secret;
+  readonly alertTopic: AlertTopic;
+  readonly dbHosts?: PgVigilDbHosts;
+
+  constructor(scope: Construct, id: string, props: PgVigilProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    // Ports are known from the spec, but the demo spec needs the VPC first: parse lazily via a holder.
+    const provisional = props.clusters ? parseClusters(props.clusters) : undefined;
+    const ports = (specs: ClusterSpec[]) => specs.flatMap((s) => s.nodes.flatMap((n) => [n.port, Number(new URL(n.agent).port || 80)]));
+
+    this.network = new PgVigilNetwork(this, 'Network', {
+      vpc: props.vpc,
+      subnets: props.subnets,
+      dbSecurityGroup: props.dbSecurityGroup,
+      dbPorts: provisional ? ports(provisional) : [5432, 8008],
+      vpcEndpoints: props.vpcEndpoints ?? true,
+    });
+    if (!provisional && !this.network.isDemoVpc) throw new Error('PgVigil: clusters: give the cluster specs of the databases in your VPC');
+    this.clusters = provisional ?? parseClusters([demoClusterSpec(this.network.vpc)]);
+
+    const table = createStoreTable(this, 'Store');
+    this.agentKey = new secretsmanager.Secret(this, 'AgentKey', {
+      description: 'pgvigil agent HMAC key: signs every request from the control plane to the agents',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    this.alertTopic = new AlertTopic(this, 'Alerts', { alertEmails: props.alertEmails ?? [], alertHttpsEndpoints: props.alertHttpsEndpoints ?? [] });
+    const zone = props.hostedZone ? new WriterReaderZone(this, 'Zone', props.hostedZone) : undefined;
+
+    this.functions = new PgVigilFunctions(this, 'Functions', {
+      network: this.network,
+      table,
+      topic: this.alertTopic.topic,
+      agentKey: this.agentKey,
+      clustersJson: JSON.stringify(this.clusters),
+      zone,
+    });
+    this.access = new PgVigilAccess(this, 'Access', {
+      table,
+      decide: this.functions.decide,
+      agentKey: this.agentKey,
+      clusterNames: this.clusters.map((c) => c.cluster),
+      operators: props.operators ?? [],
+    });
+    this.alarms = new PgVigilAlarms(this, 'Alarms', { functions: this.functions, table, topic: this.alertTopic.topic });
+
+    if (props.dbHosts) {
+      if (this.clusters.length !== 1) throw new Error('PgVigil: dbHosts: builds the hosts of exactly one cluster; deploy one stack per cluster');
+      this.dbHosts = new PgVigilDbHosts(this, 'DbHosts', {
+        vpc: this.network.vpc,
+        cluster: this.clusters[0]!,
+        securityGroup: this.network.dbSecurityGroup,
+        agentRole: this.access.agentRole,
+        tableName: table.tableName,
+        agentKeySecretArn: this.agentKey.secretArn,
+        region: stack.region,
+      });
+      // The agents on the hosts talk to each other (replication, agent API).
+      for (const port of ports(this.clusters)) {
+        this.network.dbSecurityGroup.addIngressRule(this.network.dbSecurityGroup, ec2.Port.tcp(port), `pgvigil nodes to each other on ${port}`);
+      }
+    }
+
+    const out = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
+    out('TableName', table.tableName, 'the store (PGVIGIL_TABLE)');
+    out('DecideFunctionName', this.functions.decide.functionName, 'operator commands: pgvigil --aws-function <this>');
+    out('DecideFunctionArn', this.functions.decide.functionArn, 'operator commands are Lambda invokes of this function');
+    out('OperatorPolicyArn', this.access.operatorPolicy.managedPolicyArn, 'attach to the users or roles that run the pgvigil CLI');
+    out('AlertTopicArn', this.alertTopic.topic.topicArn, 'subscribe more endpoints here');
+    out('AgentKeySecretArn', this.agentKey.secretArn, 'the agents read their HMAC key from here');
+    out('AgentInstanceProfileName', this.access.agentInstanceProfile.instanceProfileName, 'attach to existing database hosts');
+    out('DashboardName', this.alarms.dashboard.dashboardName, 'CloudWatch dashboard');
+
+    suppressWithReasons(this);
+  }
+}
