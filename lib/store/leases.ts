@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { parseWith } from '../domain/parse.ts';
+import { NodeName } from '../domain/spec.ts';
+import { keyOf, queryAll, type PageOptions, type Unreadable } from './queryPages.ts';
+import { leaseKey, LEASE_PREFIX } from './sortKeys.ts';
+import type { Store } from './store.ts';
+import { isConditionalCheckFailed, storeFailure } from './storeFailure.ts';
+
+/**
+ * A node agent's lease. The control plane judges expiry by when it last saw `version` change,
+ * on its own clock; `renewedAt` (the agent's clock) is for people reading the table.
+ */
+export const Lease = z.object({
+  node: NodeName,
+  term: z.number().int().min(0),
+  holder: z.string().min(1),
+  version: z.number().int().min(1),
+  renewedAt: z.number(),
+});
+export type Lease = z.infer<typeof Lease>;
+
+export type RenewRequest = { cluster: string; node: string; term: number; holder: string; renewedAt?: number };
+export type RenewResult = { ok: true; version: number } | { ok: false; conflict: true; current: Lease | null } | { ok: false; conflict?: false; reason: string };
+
+/**
+ * Renew the lease only if it still has `expectedVersion` (null: create it, only if absent).
+ * On conflict, answers the lease as it now stands (null when there is none).
+ */
+export async function renewLease(store: Store, req: RenewRequest, expectedVersion: number | null): Promise<RenewResult> {
+  const version = (expectedVersion ?? 0) + 1;
+  const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now() }, 'lease');
+  if (!lease.ok) return lease;
+  const key = { cluster: req.cluster, sk: leaseKey(req.node) };
+  try {
+    await store.doc.send(
+      new PutCommand({
+        TableName: store.table,
+        Item: { ...key, ...lease.value },
+        ...(expectedVersion === null
+          ? { ConditionExpression: 'attribute_not_exists(sk)' }
+          : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': expectedVersion } }),
+      }),
+    );
+    return { ok: true, version };
+  } catch (err) {
+    if (!isConditionalCheckFailed(err)) return { ok: false, reason: storeFailure(store, err, `renewing the lease of ${req.node}`) };
+  }
+  try {
+    const got = await store.doc.send(new GetCommand({ TableName: store.table, Key: key, ConsistentRead: true }));
+    if (!got.Item) return { ok: false, conflict: true, current: null };
+    const current = parseWith(Lease, got.Item, `lease ${key.sk}`);
+    return current.ok ? { ok: false, conflict: true, current: current.value } : { ok: false, reason: current.reason };
+  } catch (err) {
+    return { ok: false, reason: storeFailure(store, err, `reading the lease of ${req.node} after a conflict`) };
+  }
+}
+
+export type ReadLeasesResult = { ok: true; leases: Lease[]; unreadable: Unreadable[] } | { ok: false; reason: string };
+
+export async function readLeases(store: Store, cluster: string, opts: PageOptions = {}): Promise<ReadLeasesResult> {
+  const read = await queryAll(
+    store,
+    { KeyConditionExpression: '#c = :c AND begins_with(sk, :p)', ExpressionAttributeValues: { ':c': cluster, ':p': LEASE_PREFIX } },
+    `reading leases of ${cluster}`,
+    opts,
+  );
+  if (!read.ok) return read;
+  const leases: Lease[] = [];
+  const unreadable: Unreadable[] = [];
+  for (const item of read.items) {
+    const key = keyOf(item);
+    const parsed = parseWith(Lease, item, `lease ${key.sk}`);
+    if (parsed.ok) leases.push(parsed.value);
+    else unreadable.push({ key, error: parsed.reason });
+  }
+  return { ok: true, leases, unreadable };
+}
