@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { readServerState } from '../serverState.ts';
+import { defineAction, Term } from './actionTypes.ts';
+
+/**
+ * Switchover, step one: checkpoint, stop the primary cleanly, and answer the shutdown
+ * checkpoint's LSN, which the successor must replay before it is promoted. Stays
+ * stopped (fenced) until follow. Again after success → the same LSN.
+ */
+export const demote = defineAction({
+  schema: z.object({ term: Term }).strict(),
+  term: 'required',
+  async run(ctx, input) {
+    const { pg } = ctx;
+    const state = await readServerState(pg);
+    if (state.running) {
+      if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): fence it instead` };
+      if (state.inRecovery) return { ok: false, reason: 'this node is a standby: demote stops a primary; use fence to stop a standby' };
+      // A checkpoint first makes the shutdown checkpoint quick.
+      const cp = await pg.sql('CHECKPOINT', [], 30_000);
+      if (!cp.ok) ctx.log({ level: 'warn', msg: 'CHECKPOINT before demote failed; stopping anyway', reason: cp.reason });
+      const stopped = await pg.stop('fast', 30);
+      // No marker before this: a failed demote leaves the primary serving, as the switchover's abort expects.
+      if (!stopped.ok) return { ok: false, reason: `clean stop failed: ${stopped.reason}` };
+      await ctx.fence.set(input.term, `demoted for switchover at term ${input.term}`);
+    }
+    const cd = await pg.controlData();
+    if ('error' in cd) return { ok: false, reason: cd.error };
+    if (cd.state !== 'shut down') return { ok: false, reason: `PostgreSQL here is stopped but not a cleanly shut down primary (${cd.state}): demote can't give a checkpoint LSN` };
+    ctx.log({ level: 'info', msg: 'demoted', term: input.term, checkpointLsn: cd.checkpointLsn });
+    return { ok: true, reason: 'shut down cleanly', checkpointLsn: cd.checkpointLsn, timeline: cd.checkpointTimeline };
+  },
+});

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { defineAction, Term } from './actionTypes.ts';
+
+/**
+ * Stop PostgreSQL now and keep it stopped (the fence marker) until follow, rewind or clone
+ * says what this node is. Ok only when no postmaster is left: the control plane promotes
+ * a successor on the strength of this answer.
+ */
+export const fence = defineAction({
+  schema: z.object({ term: Term }).strict(),
+  term: 'required',
+  async run(ctx, input) {
+    const { pg } = ctx;
+    // Marker first: from here nothing (a guard, a restart) brings PostgreSQL back.
+    await ctx.fence.set(input.term, `fence action at term ${input.term}`);
+    const stopped = await pg.stopNow(2);
+    if (!stopped.ok) return { ok: false, reason: `could not stop PostgreSQL: ${stopped.reason}` };
+    const verdict = await pg.ctlStatus();
+    if (verdict === 'running' || (await pg.postmasterPid()) !== null) return { ok: false, reason: 'PostgreSQL still running after stop' };
+    ctx.log({ level: 'warn', msg: 'fenced', term: input.term, how: stopped.how });
+    return { ok: true, reason: stopped.how === 'not running' ? 'PostgreSQL was not running; fenced' : `PostgreSQL stopped (${stopped.how}); fenced`, stoppedBy: stopped.how };
+  },
+});

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { slotName } from '../standbyConf.ts';
+import { defineAction, Peer, Term } from './actionTypes.ts';
+import { pointAtUpstream } from './pointAtUpstream.ts';
+
+/** Re-point this standby (or a cleanly stopped old primary) at the primary of `term`. */
+export const follow = defineAction({
+  schema: z
+    .object({
+      term: Term,
+      primary: Peer,
+      streamWaitMs: z.number().int().min(100).max(120_000).default(15_000),
+    })
+    .strict(),
+  term: 'required',
+  run(ctx, input) {
+    return pointAtUpstream(ctx, input.primary, { slot: slotName(ctx.config.node), allowStandbyUpstream: false, streamWaitMs: input.streamWaitMs });
+  },
+});

@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { editAutoConf, quote } from '../autoConf.ts';
+import type { LocalPostgres } from '../localPostgres.ts';
+import { NODE_CONF } from '../standbyConf.ts';
+import type { ActionContext } from './actionTypes.ts';
+
+/**
+ * pg_basebackup and pg_rewind copy the source's configuration, port included. Put this
+ * node's own back: in pgvigil.node.conf when the layout has one, else in postgresql.auto.conf.
+ * The copied server log is the source's: drop it.
+ */
+export async function restoreNodeIdentity(ctx: ActionContext): Promise<void> {
+  const { pg, config } = ctx;
+  const hasNodeConf = (await pg.readDataFile(NODE_CONF)) !== null;
+  if (hasNodeConf) {
+    await pg.writeDataFile(NODE_CONF, `# written by pgvigil: this node's own settings\nport = ${config.pgPort}\ncluster_name = ${quote(config.node)}\n`);
+  } else {
+    const auto = (await pg.readDataFile('postgresql.auto.conf')) ?? '';
+    await pg.writeDataFile('postgresql.auto.conf', editAutoConf(auto, { port: config.pgPort }));
+  }
+  await rm(join(pg.dataDir, 'log'), { recursive: true, force: true });
+  await rm(join(pg.dataDir, 'postmaster.log'), { force: true });
+}
+
+export async function hasDataDir(pg: LocalPostgres): Promise<boolean> {
+  return (await readFile(join(pg.dataDir, 'PG_VERSION'), 'utf8').catch(() => null)) !== null;
+}

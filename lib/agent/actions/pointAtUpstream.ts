@@ -1,0 +1,170 @@
+import { bigIntToLsn, compareLsn, lsnToBigInt } from '../../domain/lsn.ts';
+import { editAutoConf } from '../autoConf.ts';
+import { isCleanShutdown, type ControlData } from '../controlData.ts';
+import { delay } from '../localPostgres.ts';
+import { sql } from '../pgSql.ts';
+import { readServerState, type ServerState } from '../serverState.ts';
+import { primaryConninfo } from '../standbyConf.ts';
+import { canFollow, parseHistory } from '../timelineHistory.ts';
+import type { ActionContext, ActionResult, Peer } from './actionTypes.ts';
+
+export const DIVERGED = 'diverged: rewind needed';
+
+export interface PointOptions {
+  /** The slot to stream through, created on the upstream if missing; null streams without one. */
+  slot: string | null;
+  /** Cascading (clone from a standby) points at a standby; follow insists on a primary. */
+  allowStandbyUpstream: boolean;
+  streamWaitMs: number;
+}
+
+type UpstreamRow = { recovery: boolean; tli: number; lsn: string; sysid: string };
+
+const UPSTREAM_SQL = `
+SELECT pg_is_in_recovery() AS recovery,
+       CASE WHEN pg_is_in_recovery()
+            THEN greatest((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+            ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS tli,
+       CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
+       (SELECT system_identifier FROM pg_control_system())::text AS sysid`;
+
+/** What the server logs when its history can't follow the upstream's. */
+const DIVERGED_LOG = /forked off current database system timeline|is not in this server's history|is behind recovery timeline|not a child of this server's history/;
+
+/**
+ * Make this node a standby streaming from `upstream`: check its WAL can follow the
+ * upstream's timeline, create the slot, write standby.signal, primary_conninfo and
+ * primary_slot_name (ALTER SYSTEM + reload when running, file edit when stopped), start it
+ * if stopped, and wait until it streams. Idempotent: already streaming from there → ok.
+ */
+export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: PointOptions): Promise<ActionResult> {
+  const { pg, config, log } = ctx;
+  if (upstream.name === config.node || (upstream.host === config.pgHost && upstream.port === config.pgPort)) {
+    return { ok: false, reason: `${upstream.name} is this node: a node cannot follow itself` };
+  }
+  const conninfo = primaryConninfo(upstream, config.node);
+
+  const upRes = await sql<UpstreamRow>(upstream, UPSTREAM_SQL, [], 3_000);
+  if (!upRes.ok) return { ok: false, reason: `upstream ${upstream.name} unreachable: ${upRes.reason}` };
+  const up = upRes.rows[0];
+  if (!up) return { ok: false, reason: `upstream ${upstream.name} answered no row` };
+  if (up.recovery && !opts.allowStandbyUpstream) {
+    return { ok: false, reason: `${upstream.name} is not a primary (it is in recovery): promote it before pointing standbys at it` };
+  }
+
+  let state = await readServerState(pg);
+  if (state.running && !state.answering) return { ok: false, reason: `PostgreSQL here is running but not answering (${state.why}): retry, or fence it first` };
+  if (state.running && state.inRecovery && state.primaryConninfo === conninfo && state.primarySlotName === opts.slot && streamsFrom(state, upstream)) {
+    return { ok: true, reason: `already streaming from ${upstream.name}`, changed: false, timeline: state.timeline };
+  }
+
+  if (state.running && state.inRecovery === false) {
+    // An old primary being re-pointed (switchover): it must be shut down cleanly to know where its WAL ends.
+    log({ level: 'info', msg: 'stopping the local primary to re-point it', upstream: upstream.name });
+    const stopped = await pg.stop('fast', 30);
+    if (!stopped.ok) return { ok: false, reason: `could not stop the local primary cleanly: ${stopped.reason}` };
+    state = await readServerState(pg);
+  }
+
+  const cd = await pg.controlData();
+  if ('error' in cd) return { ok: false, reason: cd.error };
+  if (cd.systemIdentifier !== up.sysid) {
+    return { ok: false, reason: `${upstream.name} belongs to another cluster (system identifier ${up.sysid}, here ${cd.systemIdentifier}): clone this node instead` };
+  }
+
+  const local = localWalEnd(state, cd);
+  if ('detail' in local) return { ok: false, reason: DIVERGED, detail: local.detail };
+  if (local.tli !== up.tli) {
+    const name = `pg_wal/${up.tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const h = await sql<{ history: string }>(upstream, 'SELECT pg_read_file($1) AS history', [name], 3_000);
+    if (!h.ok) return { ok: false, reason: `cannot read ${name} on ${upstream.name}: ${h.reason}` };
+    const verdict = canFollow(local, up.tli, parseHistory(h.rows[0]?.history ?? ''));
+    if (!verdict.ok) return { ok: false, reason: DIVERGED, detail: verdict.detail };
+  }
+
+  if (opts.slot !== null) {
+    const slot = await sql(
+      upstream,
+      `SELECT pg_create_physical_replication_slot($1, true)
+       WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+      [opts.slot],
+      5_000,
+    );
+    // 'already exists': a concurrent follow made it, which is what we want.
+    if (!slot.ok && !/already exists/.test(slot.reason)) return { ok: false, reason: `creating slot ${opts.slot} on ${upstream.name}: ${slot.reason}` };
+  }
+
+  // The control plane has said what this node is now: the fence is lifted.
+  await ctx.fence.clear();
+  await pg.writeDataFile('standby.signal', '');
+  let how: 'reload' | 'restart' | 'start';
+  if (state.running) {
+    const set = async (name: string, value: string | null) =>
+      pg.sql(value === null ? `ALTER SYSTEM RESET ${name}` : `ALTER SYSTEM SET ${name} = ${sqlLiteral(value)}`, [], 5_000);
+    for (const [name, value] of [['primary_conninfo', conninfo], ['primary_slot_name', opts.slot]] as const) {
+      const r = await set(name, value);
+      if (!r.ok) return { ok: false, reason: `ALTER SYSTEM SET ${name}: ${r.reason}` };
+    }
+    // primary_conninfo and primary_slot_name are reloadable from PostgreSQL 13.
+    if ((state.versionNum ?? 0) >= 130000) {
+      const r = await pg.sql('SELECT pg_reload_conf()', [], 5_000);
+      if (!r.ok) return { ok: false, reason: `reload: ${r.reason}` };
+      how = 'reload';
+    } else {
+      const r = await pg.run('pg_ctl', ['restart', '-w', '-t', '60', '-m', 'fast', '-D', pg.dataDir, '-l', `${pg.dataDir}/postmaster.log`], 70_000);
+      if (!r.ok) return { ok: false, reason: `pg_ctl restart: ${r.stderr.trim()}` };
+      how = 'restart';
+    }
+  } else {
+    const auto = (await pg.readDataFile('postgresql.auto.conf')) ?? '';
+    await pg.writeDataFile('postgresql.auto.conf', editAutoConf(auto, { primary_conninfo: conninfo, primary_slot_name: opts.slot }));
+    const started = await pg.start();
+    if (!started.ok) return (await divergedFromLog(ctx)) ?? { ok: false, reason: started.reason };
+    how = 'start';
+  }
+
+  const deadline = Date.now() + opts.streamWaitMs;
+  for (;;) {
+    const now = await readServerState(pg);
+    if (streamsFrom(now, upstream)) {
+      log({ level: 'info', msg: 'streaming', upstream: upstream.name, how });
+      return { ok: true, reason: `following ${upstream.name} (${how})`, changed: true, how, timeline: now.timeline };
+    }
+    if (Date.now() > deadline) {
+      const diverged = await divergedFromLog(ctx);
+      if (diverged) return diverged;
+      return { ok: false, reason: `not streaming from ${upstream.name} within ${opts.streamWaitMs} ms (receiver: ${now.receiver?.status ?? 'none'}): see ${pg.dataDir}/log` };
+    }
+    await delay(100);
+  }
+}
+
+function streamsFrom(state: ServerState, upstream: Peer): boolean {
+  return state.receiver?.status === 'streaming' && state.receiver.senderPort === upstream.port;
+}
+
+/** Where this node's WAL ends and on which timeline, or why that can't be known. */
+function localWalEnd(state: ServerState, cd: ControlData): { tli: number; end: string } | { detail: string } {
+  if (state.running && state.inRecovery && state.timeline !== null && state.walLsn !== null) {
+    return { tli: state.timeline, end: state.walLsn };
+  }
+  if (cd.state === 'shut down') {
+    // The shutdown checkpoint record starts at checkpointLsn: the upstream must hold it whole.
+    return { tli: cd.checkpointTimeline, end: bigIntToLsn(lsnToBigInt(cd.checkpointLsn) + 1n) };
+  }
+  if (isCleanShutdown(cd) || cd.state === 'in archive recovery') {
+    const end = compareLsn(cd.minRecoveryEndLsn, cd.checkpointLsn) > 0 ? cd.minRecoveryEndLsn : cd.checkpointLsn;
+    return { tli: Math.max(cd.checkpointTimeline, cd.minRecoveryEndTimeline), end };
+  }
+  return { detail: `not shut down cleanly (${cd.state}): where its WAL ends is unknown` };
+}
+
+async function divergedFromLog(ctx: ActionContext): Promise<ActionResult | null> {
+  const tail = await ctx.pg.logTail(40);
+  const line = tail.split('\n').find((l) => DIVERGED_LOG.test(l));
+  return line ? { ok: false, reason: DIVERGED, detail: line.trim() } : null;
+}
+
+function sqlLiteral(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
+}

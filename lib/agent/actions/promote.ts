@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { compareLsn } from '../../domain/lsn.ts';
+import { Lsn } from '../../domain/observation.ts';
+import { delay, tail } from '../localPostgres.ts';
+import { readServerState } from '../serverState.ts';
+import { defineAction, Term } from './actionTypes.ts';
+
+/**
+ * Promote this standby. Already a primary → ok (a retried promote of the same term is one
+ * promotion). With minLsn (switchover), first wait, bounded, until replay reaches it.
+ */
+export const promote = defineAction({
+  schema: z
+    .object({
+      term: Term,
+      minLsn: Lsn.nullable().optional(),
+      /** How long to wait for replay to reach minLsn. */
+      waitMs: z.number().int().min(0).max(120_000).default(10_000),
+    })
+    .strict(),
+  term: 'required',
+  async run(ctx, input) {
+    const { pg } = ctx;
+    const fenced = await ctx.fence.get();
+    const state = await readServerState(pg);
+    if (!state.running) {
+      return { ok: false, reason: `PostgreSQL is not running here${fenced ? ` (fenced at term ${fenced.term})` : ''}: nothing to promote` };
+    }
+    if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): cannot promote` };
+    if (state.inRecovery === false) {
+      return { ok: true, reason: 'already primary', promoted: false, timeline: state.timeline, walLsn: state.walLsn };
+    }
+    if (input.minLsn) {
+      const deadline = Date.now() + input.waitMs;
+      let replay = state.replayLsn;
+      while (replay === null || compareLsn(replay, input.minLsn) < 0) {
+        if (Date.now() > deadline) {
+          return { ok: false, reason: `replay reached ${replay ?? 'nothing'}, not ${input.minLsn}, within ${input.waitMs} ms: not promoted`, replayLsn: replay };
+        }
+        await delay(50);
+        replay = (await readServerState(pg)).replayLsn;
+      }
+    }
+    const r = await pg.run('pg_ctl', ['promote', '-w', '-t', '60', '-D', pg.dataDir], 70_000);
+    const after = await readServerState(pg);
+    if (after.inRecovery !== false) return { ok: false, reason: `pg_ctl promote: ${r.ok ? 'still in recovery afterwards' : tail(r)}` };
+    ctx.log({ level: 'info', msg: 'promoted', term: input.term, timeline: after.timeline });
+    return { ok: true, reason: 'promoted', promoted: true, timeline: after.timeline, walLsn: after.walLsn };
+  },
+});

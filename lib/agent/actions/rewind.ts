@@ -1,0 +1,67 @@
+import { rm } from 'node:fs/promises';
+import { z } from 'zod';
+import { tail } from '../localPostgres.ts';
+import { slotName, superuserConninfo } from '../standbyConf.ts';
+import { defineAction, Peer, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
+import { baseBackupInto, moveDataDirAside, putDataDirBack } from './baseBackup.ts';
+import { restoreNodeIdentity } from './nodeIdentity.ts';
+import { pointAtUpstream } from './pointAtUpstream.ts';
+import { readServerState } from '../serverState.ts';
+
+/**
+ * Bring a diverged old primary back as a standby of `source`: stop it, pg_rewind it from
+ * the source, then follow. When pg_rewind can't, rebuild it with pg_basebackup, keeping the
+ * old data directory aside until the new one streams.
+ */
+export const rewind = defineAction({
+  schema: z
+    .object({
+      term: Term,
+      source: Peer,
+      streamWaitMs: z.number().int().min(100).max(120_000).default(15_000),
+    })
+    .strict(),
+  term: 'required',
+  async run(ctx, input) {
+    const { pg, log } = ctx;
+    const follow = () => pointAtUpstream(ctx, input.source, { slot: slotName(ctx.config.node), allowStandbyUpstream: false, streamWaitMs: input.streamWaitMs });
+
+    // Already a standby streaming from the source (a retried rewind): nothing to do.
+    const state = await readServerState(pg);
+    if (state.running && state.inRecovery && state.receiver?.status === 'streaming' && state.receiver.senderPort === input.source.port) {
+      return { ok: true, reason: `already streaming from ${input.source.name}`, method: 'none' };
+    }
+    const stopped = await pg.stopNow(10);
+    if (!stopped.ok) return { ok: false, reason: `could not stop PostgreSQL before rewind: ${stopped.reason}` };
+
+    const started = Date.now();
+    // Without --no-ensure-shutdown, pg_rewind (13+) first runs crash recovery in single-user mode on an unclean target.
+    const r = await pg.run('pg_rewind', ['--target-pgdata', pg.dataDir, '--source-server', superuserConninfo(input.source)], 30 * 60_000);
+    if (r.ok) {
+      await restoreNodeIdentity(ctx);
+      const rewindMs = Date.now() - started;
+      log({ level: 'info', msg: 'rewound', source: input.source.name, ms: rewindMs, output: tail(r) });
+      const followed = await follow();
+      return { ...followed, reason: followed.ok ? `rewound; ${followed.reason}` : `rewound, but ${followed.reason}`, method: 'pg_rewind', rewindMs };
+    }
+    log({ level: 'warn', msg: 'pg_rewind failed: rebuilding with pg_basebackup', source: input.source.name, output: tail(r) });
+    return rebuild(ctx, input.source, tail(r), follow);
+  },
+});
+
+async function rebuild(ctx: ActionContext, source: Peer, rewindFailure: string, follow: () => Promise<ActionResult>): Promise<ActionResult> {
+  const aside = await moveDataDirAside(ctx);
+  const copy = await baseBackupInto(ctx, source);
+  if (!copy.ok) {
+    await putDataDirBack(ctx, aside);
+    return { ok: false, reason: `pg_rewind failed (${rewindFailure}) and so did the rebuild: ${copy.reason}`, method: 'pg_basebackup' };
+  }
+  const followed = await follow();
+  if (!followed.ok) {
+    // The old directory stays aside for a person to inspect; the new one is kept too.
+    return { ...followed, reason: `rebuilt with pg_basebackup, but ${followed.reason}; old data kept at ${aside}`, method: 'pg_basebackup', aside };
+  }
+  await rm(aside, { recursive: true, force: true });
+  return { ...followed, reason: `pg_rewind failed (${rewindFailure}); rebuilt with pg_basebackup; ${followed.reason}`, method: 'pg_basebackup', basebackupMs: copy.ms };
+}
+

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { parseWith, type Parsed } from '../domain/parse.ts';
+import { NodeName } from '../domain/spec.ts';
+import { StoreConfig } from '../store/storeConfig.ts';
+
+const absolutePath = (what: string) =>
+  z.string({ error: `give the ${what} as an absolute path` }).refine(isAbsolute, `give the ${what} as an absolute path`);
+
+const port = (what: string) => z.number({ error: `give the ${what} port, e.g. 8008` }).int().min(1).max(65535);
+
+/** The agent's config file. The key itself is never part of the parsed config (see loadAgentKey). */
+export const AgentConfig = z
+  .object({
+    cluster: NodeName,
+    node: NodeName,
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port('agent listen'),
+      })
+      .strict(),
+    dataDir: absolutePath('PostgreSQL data directory'),
+    bindir: absolutePath('PostgreSQL bin directory (e.g. /usr/lib/postgresql/15/bin)'),
+    pgPort: port('PostgreSQL'),
+    pgHost: z.string().min(1).default('127.0.0.1'),
+    /** Run PostgreSQL tools as this OS user: required when the agent runs as root. */
+    osUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'give an OS user name, e.g. pgvigil').optional(),
+    /** A file holding the HMAC key; else `key`, else the env var PGVIGIL_AGENT_KEY. */
+    keyFile: absolutePath('key file').optional(),
+    key: z.string().min(32, 'the key must be at least 32 characters; prefer keyFile or PGVIGIL_AGENT_KEY').optional(),
+    /** Where the agent keeps its term file and fence marker. */
+    stateDir: absolutePath('state directory'),
+    store: StoreConfig.optional(),
+    lease: z
+      .object({
+        ttlMs: z.number().int().min(100, 'the lease TTL must be at least 100 ms'),
+        renewEveryMs: z.number().int().min(20, 'renew at least every 20 ms'),
+      })
+      .strict()
+      .refine((l) => l.renewEveryMs < l.ttlMs, { message: 'renewEveryMs must be shorter than ttlMs, or the lease lapses between renewals', path: ['renewEveryMs'] }),
+    /** Requests whose timestamp is further than this from our clock are refused. */
+    maxSkewMs: z.number().int().min(100).max(600_000).default(5_000),
+  })
+  .strict()
+  .refine((c) => !(c.key !== undefined && c.keyFile !== undefined), { message: 'give either key or keyFile, not both', path: ['key'] });
+export type AgentConfig = z.infer<typeof AgentConfig>;
+export type AgentConfigInput = z.input<typeof AgentConfig>;
+
+export function parseAgentConfig(input: unknown): Parsed<AgentConfig> {
+  return parseWith(AgentConfig, input, 'agent config');
+}
+
+/** Read and parse the config file: one message naming the field when it is bad. */
+export function loadAgentConfig(path: string): Parsed<AgentConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    return { ok: false, reason: `agent config: cannot read ${path}: ${(e as Error).message}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, reason: `agent config: ${path} is not JSON: ${(e as Error).message}` };
+  }
+  return parseAgentConfig(json);
+}
+
+const MIN_KEY_BYTES = 32;
+
+/** The HMAC key from keyFile, key, or PGVIGIL_AGENT_KEY (in that order). Never logged. */
+export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): Parsed<Buffer> {
+  let key: string | undefined;
+  let from: string;
+  if (config.keyFile !== undefined) {
+    from = `keyFile ${config.keyFile}`;
+    try {
+      key = readFileSync(config.keyFile, 'utf8').trim();
+    } catch (e) {
+      return { ok: false, reason: `agent config: keyFile: cannot read ${config.keyFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` };
+    }
+  } else if (config.key !== undefined) {
+    from = 'key';
+    key = config.key;
+  } else {
+    from = 'PGVIGIL_AGENT_KEY';
+    key = env['PGVIGIL_AGENT_KEY'];
+    if (key === undefined || key === '') {
+      return { ok: false, reason: 'agent config: keyFile: no key: set keyFile, key, or the environment variable PGVIGIL_AGENT_KEY' };
+    }
+  }
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.length < MIN_KEY_BYTES) {
+    return { ok: false, reason: `agent config: the key from ${from} is shorter than ${MIN_KEY_BYTES} bytes: generate one with \`openssl rand -hex 32\`` };
+  }
+  return { ok: true, value: bytes };
+}

@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { ensurePgOsUser, type OsUser } from '../local/osUser.ts';
+import { loadAgentConfig, loadAgentKey } from './agentConfig.ts';
+import { jsonAgentLog } from './agentLog.ts';
+import { startAgent } from './startAgent.ts';
+
+/** `tsx lib/agent/main.ts --config agent.json`: one agent per database host; SIGTERM stops it. */
+async function main(): Promise<number> {
+  let configPath: string | undefined;
+  try {
+    configPath = parseArgs({ options: { config: { type: 'string' } } }).values.config;
+  } catch (e) {
+    process.stderr.write(`pgvigil-agent: ${(e as Error).message}\nusage: pgvigil-agent --config <agent.json>\n`);
+    return 2;
+  }
+  if (!configPath) {
+    process.stderr.write('pgvigil-agent: --config is required\nusage: pgvigil-agent --config <agent.json>\n');
+    return 2;
+  }
+  const config = loadAgentConfig(configPath);
+  if (!config.ok) {
+    process.stderr.write(`pgvigil-agent: ${config.reason}\n`);
+    return 2;
+  }
+  const key = loadAgentKey(config.value);
+  if (!key.ok) {
+    process.stderr.write(`pgvigil-agent: ${key.reason}\n`);
+    return 2;
+  }
+  const log = jsonAgentLog({ cluster: config.value.cluster, node: config.value.node });
+  const osUser = resolveOsUser(config.value.osUser);
+  if (!osUser.ok) {
+    log({ level: 'error', msg: osUser.reason });
+    return 2;
+  }
+  const agent = await startAgent(config.value, { key: key.value, osUser: osUser.value, log });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log({ level: 'info', msg: 'stopping', signal });
+      void agent.close().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+/** As root, PG tools must run as an unprivileged user: the configured one, else pgvigil's default. */
+function resolveOsUser(name: string | undefined): { ok: true; value: OsUser | null } | { ok: false; reason: string } {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) return { ok: true, value: null };
+  try {
+    return { ok: true, value: ensurePgOsUser(name) };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`pgvigil-agent: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

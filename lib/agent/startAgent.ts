@@ -1,0 +1,96 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { OsUser } from '../local/osUser.ts';
+import { closeStore, createStore, type Store } from '../store/store.ts';
+import { ActionLock } from './actionLock.ts';
+import type { AgentConfig } from './agentConfig.ts';
+import { jsonAgentLog, type AgentLog } from './agentLog.ts';
+import { createAgentServer } from './agentServer.ts';
+import type { ActionContext } from './actions/actionTypes.ts';
+import { FenceMarker } from './fenceMarker.ts';
+import { startLeaseLoop, type LeaseLoop } from './lease.ts';
+import { LocalPostgres } from './localPostgres.ts';
+import { TermStore } from './termStore.ts';
+
+export interface StartAgentOptions {
+  /** The HMAC key (from loadAgentKey). */
+  key: Buffer;
+  /** Run PostgreSQL tools as this user; null runs them as ourselves. */
+  osUser: OsUser | null;
+  log?: AgentLog;
+  /** How often the fence marker is enforced (a fenced node found running is stopped again). */
+  fenceGuardEveryMs?: number;
+}
+
+export interface RunningAgent {
+  url: string;
+  lease: LeaseLoop | null;
+  close(): Promise<void>;
+}
+
+/** Starts the agent: HTTP server, lease loop (when a store is configured), fence guard. */
+export async function startAgent(config: AgentConfig, opts: StartAgentOptions): Promise<RunningAgent> {
+  const log = opts.log ?? jsonAgentLog({ cluster: config.cluster, node: config.node });
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const pg = new LocalPostgres({ dataDir: config.dataDir, bindir: config.bindir, host: config.pgHost, port: config.pgPort, osUser: opts.osUser, log });
+  const terms = await TermStore.open(config.stateDir);
+  const fence = new FenceMarker(config.stateDir);
+  const ctx: ActionContext = { config, pg, terms, fence, log };
+  const lock = new ActionLock();
+
+  const server = createAgentServer({ ctx, key: opts.key, lock });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.listen.host}:${port}`;
+
+  let store: Store | null = null;
+  let lease: LeaseLoop | null = null;
+  if (config.store) {
+    store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
+    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, log });
+  }
+
+  // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.
+  let guarding = false;
+  const guard = setInterval(() => {
+    if (guarding) return;
+    guarding = true;
+    void lock
+      .run(async () => {
+        const marker = await fence.get();
+        if (!marker || (await pg.postmasterPid()) === null) return;
+        log({ level: 'warn', msg: 'PostgreSQL found running while fenced: stopping it', fencedAt: marker.term, why: marker.why });
+        await pg.stopNow(2);
+      })
+      .catch((e: unknown) => log({ level: 'error', msg: 'fence guard threw', error: String(e) }))
+      .finally(() => (guarding = false));
+  }, opts.fenceGuardEveryMs ?? 1_000);
+
+  log({ level: 'info', msg: 'agent listening', url, term: terms.current, lease: config.store ? { ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs } : null });
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    lease,
+    close() {
+      closing ??= (async () => {
+        clearInterval(guard);
+        await lease?.stop();
+        if (store) closeStore(store);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        // Let a running action finish: it may be mid-way through pg_ctl.
+        await lock.run(async () => {});
+        log({ level: 'info', msg: 'agent stopped' });
+      })();
+      return closing;
+    },
+  };
+}
