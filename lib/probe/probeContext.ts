@@ -1,0 +1,20 @@
+import type { NodeObservation } from '../domain/observation.ts';
+
+/** What the prober knows between rounds; time only from `now`, never from Date.now(). */
+export interface ProbeContext {
+  /** Who probes (written into every observation). */
+  prober: string;
+  now: () => number;
+  /** Each node's observation from the previous round (not merely the last one written). */
+  previous: Map<string, NodeObservation>;
+  /** The cluster's system identifier, when known: a node with another one is foreign. */
+  systemIdentifier?: string | null;
+  /** Each agent's lease as last read from the store. */
+  leases?: Map<string, { version: number; term: number }>;
+  /** Connection credentials; default user and database 'postgres'. The password is never logged. */
+  user?: string;
+  password?: string;
+  database?: string;
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;

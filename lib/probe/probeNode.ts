@@ -1,0 +1,111 @@
+import type { NodeObservation, ReplicationRow, WalReceiver } from '../domain/observation.ts';
+import type { NodeSpec } from '../domain/spec.ts';
+import { timelineOf, type NodeRow } from './nodeQuery.ts';
+import { queryNode } from './queryNode.ts';
+import { DEFAULT_PROBE_TIMEOUT_MS, type ProbeContext } from './probeContext.ts';
+
+export interface NodeProbeContext extends ProbeContext {
+  cluster: string;
+  /** The cluster's nodes, to name a standby's upstream from its sender host:port. */
+  nodes?: readonly NodeSpec[];
+  timeoutMs?: number;
+  /** The round's time; defaults to now(). */
+  at?: number;
+}
+
+/**
+ * Observes one node. lagBytes is left null: it needs the primary's LSN from the same
+ * round, which probeRound fills in.
+ */
+export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<NodeObservation> {
+  const at = ctx.at ?? ctx.now();
+  const outcome = await queryNode(
+    { host: node.host, port: node.port, user: ctx.user ?? 'postgres', database: ctx.database ?? 'postgres', password: ctx.password },
+    ctx.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+  );
+  const prev = ctx.previous.get(node.name) ?? null;
+  const base = {
+    v: 1 as const,
+    cluster: ctx.cluster,
+    node: node.name,
+    prober: ctx.prober,
+    at,
+    lease: leaseSeen(node.name, prev, ctx, at),
+    lagBytes: null,
+  };
+  if (!outcome.ok) {
+    const failures = prev && !prev.reachable ? prev.consecutiveFailures + 1 : 1;
+    return {
+      ...base,
+      reachable: false,
+      error: outcome.error,
+      consecutiveFailures: failures,
+      failingSince: prev && !prev.reachable && prev.failingSince !== null ? prev.failingSince : at,
+      role: 'unknown',
+      systemIdentifier: null,
+      foreign: false,
+      timeline: null,
+      walLsn: null,
+      receiveLsn: null,
+      replayLsn: null,
+      lagSeconds: null,
+      lastKnownWalLsn: prev?.lastKnownWalLsn ?? null,
+      walReceiver: null,
+      replication: [],
+      synchronousStandbyNames: null,
+    };
+  }
+  const row = outcome.row;
+  const primary = !row.in_recovery;
+  const foreign = ctx.systemIdentifier != null && row.system_identifier !== ctx.systemIdentifier;
+  return {
+    ...base,
+    reachable: true,
+    error: null,
+    consecutiveFailures: 0,
+    failingSince: null,
+    role: primary ? 'primary' : 'standby',
+    systemIdentifier: row.system_identifier,
+    foreign,
+    timeline: timelineOf(row),
+    walLsn: row.wal_lsn,
+    receiveLsn: row.receive_lsn,
+    replayLsn: row.replay_lsn,
+    lagSeconds: row.lag_seconds,
+    // A foreign node's WAL positions mean nothing in this cluster.
+    lastKnownWalLsn: primary && !foreign && row.wal_lsn ? row.wal_lsn : (prev?.lastKnownWalLsn ?? null),
+    walReceiver: walReceiverOf(row, ctx.nodes ?? []),
+    replication: row.replication.map(
+      (r): ReplicationRow => ({
+        name: r.application_name,
+        state: r.state,
+        syncState: r.sync_state,
+        sentLsn: r.sent_lsn,
+        flushLsn: r.flush_lsn,
+        replayLsn: r.replay_lsn,
+      }),
+    ),
+    synchronousStandbyNames: row.synchronous_standby_names,
+  };
+}
+
+function walReceiverOf(row: NodeRow, nodes: readonly NodeSpec[]): WalReceiver | null {
+  const w = row.wal_receiver;
+  if (!w) return null;
+  const upstream = nodes.find((n) => n.port === w.sender_port && n.host.toLowerCase() === (w.sender_host ?? '').toLowerCase());
+  return {
+    status: w.status,
+    upstream: upstream?.name ?? null,
+    senderHost: w.sender_host,
+    senderPort: w.sender_port,
+    lastMsgReceiptAt: w.last_msg_ms === null ? null : Math.round(w.last_msg_ms),
+  };
+}
+
+/** The control plane times lease expiry by its own clock: from when it first saw this version. */
+function leaseSeen(name: string, prev: NodeObservation | null, ctx: ProbeContext, at: number): NodeObservation['lease'] {
+  const lease = ctx.leases?.get(name);
+  if (!lease) return null;
+  const changedSeenAt = prev?.lease && prev.lease.version === lease.version ? prev.lease.changedSeenAt : at;
+  return { version: lease.version, term: lease.term, changedSeenAt };
+}

@@ -1,0 +1,75 @@
+import pg from 'pg';
+import { NODE_QUERY, NodeRow } from './nodeQuery.ts';
+import { ProbeDeadline, classifyProbeError, type ProbeError } from './probeError.ts';
+
+export interface ProbeConnection {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** Never logged. */
+  password?: string;
+}
+
+export type QueryOutcome = { ok: true; row: NodeRow } | { ok: false; error: ProbeError };
+
+/**
+ * One short-lived connection, one query. The prober's own deadline is authoritative:
+ * pg's connect timeout and the server's statement_timeout are backstops set a little
+ * later, so a silent node is always reported as 'timeout', never as something pg guessed.
+ */
+export async function queryNode(conn: ProbeConnection, timeoutMs: number): Promise<QueryOutcome> {
+  const client = new pg.Client({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    database: conn.database,
+    password: conn.password,
+    connectionTimeoutMillis: timeoutMs + 250,
+    statement_timeout: timeoutMs,
+    application_name: 'pgvigil-probe',
+  });
+  // A socket destroyed under a live client emits 'error' later; the outcome is already decided.
+  client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ProbeDeadline(timeoutMs)), timeoutMs);
+  });
+  const work = (async () => {
+    await client.connect();
+    const r = await client.query(NODE_QUERY);
+    return r.rows[0] as unknown;
+  })();
+  work.catch(() => {}); // settled below or abandoned after the deadline
+  let answered = false;
+  try {
+    const raw = await Promise.race([work, deadline]);
+    answered = true;
+    const parsed = NodeRow.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return { ok: false, error: { kind: 'other', message: `unexpected answer: ${issue?.path.join('.')}: ${issue?.message}` } };
+    }
+    return { ok: true, row: parsed.data };
+  } catch (e) {
+    return { ok: false, error: classifyProbeError(e) };
+  } finally {
+    clearTimeout(timer);
+    close(client, answered, timeoutMs);
+  }
+}
+
+/**
+ * A node that answered gets a polite goodbye (no "unexpected EOF" in its log), bounded in
+ * case it freezes now; one that didn't gets its socket destroyed: end() would wait for it.
+ */
+function close(client: pg.Client, answered: boolean, timeoutMs: number): void {
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  if (!answered) {
+    stream?.destroy();
+    return;
+  }
+  const guard = setTimeout(() => stream?.destroy(), timeoutMs);
+  guard.unref();
+  client.end().then(() => clearTimeout(guard), () => stream?.destroy());
+}
