@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { parseAgentConfig, type AgentConfigInput } from '../../lib/agent/agentConfig.ts';
+import { collectingAgentLog, jsonAgentLog, type AgentLogEntry } from '../../lib/agent/agentLog.ts';
+import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
+import type { OsUser } from '../../lib/local/osUser.ts';
+
+/** The shared HMAC key of the agents under test. */
+export const TEST_KEY = Buffer.from('pgvigil-test-agent-key-0123456789abcdef', 'utf8');
+
+export interface TestAgent extends RunningAgent {
+  lines: AgentLogEntry[];
+}
+
+/** One in-process agent for a local node; logs are collected (and echoed when PGVIGIL_TEST_LOG is set). */
+export async function startTestAgent(o: {
+  cluster: string;
+  node: { name: string; port: number; dataDir: string };
+  bindir: string;
+  osUser: OsUser | null;
+  agentPort: number;
+  workDir: string;
+  extra?: Partial<AgentConfigInput>;
+}): Promise<TestAgent> {
+  const parsed = parseAgentConfig({
+    cluster: o.cluster,
+    node: o.node.name,
+    listen: { host: '127.0.0.1', port: o.agentPort },
+    dataDir: o.node.dataDir,
+    bindir: o.bindir,
+    pgPort: o.node.port,
+    stateDir: join(o.workDir, `agent-${o.node.name}`),
+    lease: { ttlMs: 3_000, renewEveryMs: 500 },
+    ...o.extra,
+  });
+  if (!parsed.ok) throw new Error(parsed.reason);
+  const lines: AgentLogEntry[] = [];
+  const forward = process.env['PGVIGIL_TEST_LOG'] ? jsonAgentLog({ node: o.node.name }) : undefined;
+  const agent = await startAgent(parsed.value, { key: TEST_KEY, osUser: o.osUser, log: collectingAgentLog(lines, forward) });
+  return { ...agent, lines };
+}
+
+/** Polls until fn returns a value (not undefined), or throws naming what it waited for. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
