@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { vipTermTag } from '../lib/endpoints/eniVip.ts';
 
 /** The tag on each database host's network interface that scopes who may move the VIP onto it. */
 export const clusterTagKey = 'pgvigil:cluster';
@@ -55,6 +56,17 @@ export class PgVigilAccess extends Construct {
         actions: ['ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
         resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
         conditions: { StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: props.clusterNames } },
+      }),
+    );
+    // The VIP driver records the term that moved the VIP on the interface holding it; that tag only.
+    this.agentRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateTags'],
+        resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
+        conditions: {
+          StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: props.clusterNames },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [vipTermTag] },
+        },
       }),
     );
     // Describe calls do not support resource-level permissions.

@@ -63,7 +63,7 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
   ack(
     agentRole,
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
-    'Assign/UnassignPrivateIpAddresses on network interfaces, restricted by condition to interfaces tagged pgvigil:cluster with one of this deployment\'s clusters; interface ids are not known before the hosts exist.',
+    'Assign/UnassignPrivateIpAddresses and CreateTags (the pgvigil:vip-term tag only) on network interfaces, restricted by condition to interfaces tagged pgvigil:cluster with one of this deployment\'s clusters; interface ids are not known before the hosts exist.',
   );
 
   for (const host of pgvigil.dbHosts?.instances ?? []) {

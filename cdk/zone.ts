@@ -45,7 +45,7 @@ export class WriterReaderZone extends Construct {
           'ForAllValues:StringEquals': {
             'route53:ChangeResourceRecordSetsNormalizedRecordNames': [this.writerName, this.readerName, `_pgvigil-term.${this.writerName}`],
             'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'CNAME', 'TXT'],
-            'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+            'route53:ChangeResourceRecordSetsActions': ['CREATE', 'UPSERT', 'DELETE'],
           },
         },
       }),
