@@ -1,5 +1,5 @@
 import { chown, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { NodeName, NodeTags, type NodeSpec, type ReplicationSpec } from '../domain/spec.ts';
 import { runPg, type PgCommandResult } from '../agent/pgCommand.ts';
@@ -17,7 +17,7 @@ import {
   standbyAutoConfText,
   synchronousStandbyNames,
 } from './pgConf.ts';
-import { appendOwnedFile, isAlive, readPostmasterPid, waitGone, writeOwnedFile } from './nodeFiles.ts';
+import { appendOwnedFile, isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from './nodeFiles.ts';
 import { sqlOnce } from './sqlOnce.ts';
 
 export interface LocalNode {
@@ -82,10 +82,12 @@ export async function createLocalCluster(options: LocalClusterOptions): Promise<
   if (!bins.ok) throw new Error(bins.reason);
   const osUser = options.osUser === undefined ? ensurePgOsUser() : options.osUser;
   const tags = Object.fromEntries(names.map((n) => [n, NodeTags.parse(options.tags?.[n] ?? {})]));
-  const nodes: LocalNode[] = names.map((name, i) => ({ name, host: '127.0.0.1', port: options.basePort + i, dataDir: join(options.workDir, name) }));
-  const cluster = makeCluster(nodes, bins.bindir, osUser, options.workDir, tags);
+  // Absolute: tools run with the OS user's home as their working directory.
+  const workDir = resolve(options.workDir);
+  const nodes: LocalNode[] = names.map((name, i) => ({ name, host: '127.0.0.1', port: options.basePort + i, dataDir: join(workDir, name) }));
+  const cluster = makeCluster(nodes, bins.bindir, osUser, workDir, tags);
   try {
-    await bringUp(cluster, options, walReceiverTimeoutMs, tags);
+    await bringUp(cluster, { ...options, workDir }, walReceiverTimeoutMs, tags);
   } catch (e) {
     await cluster.stopAll();
     throw e;
@@ -161,6 +163,14 @@ async function waitSetting(port: number, name: string, value: string, timeoutMs 
   }
 }
 
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -198,9 +208,9 @@ function makeCluster(
     async stop(name, mode = 'fast') {
       const n = node(name);
       const pid = await readPostmasterPid(n.dataDir);
-      if (pid === null || !isAlive(pid)) return { ok: true };
+      if (pid === null || !isPostmasterOf(pid, n.dataDir)) return { ok: true };
       // A postmaster frozen by SIGSTOP (tests do that) would never answer pg_ctl.
-      process.kill(pid, 'SIGCONT');
+      signal(pid, 'SIGCONT');
       const r = await pgCtl(['stop', '-w', '-t', '30', '-m', mode, '-D', n.dataDir], 40_000);
       // pg_ctl returns once postmaster.pid is gone; the process itself exits a moment later.
       if (await waitGone(pid, r.ok ? 5_000 : 0)) return { ok: true };
@@ -210,16 +220,12 @@ function makeCluster(
       await Promise.all(
         nodes.map(async (n) => {
           const pid = await readPostmasterPid(n.dataDir);
-          if (pid === null || !isAlive(pid)) return;
+          if (pid === null || !isPostmasterOf(pid, n.dataDir)) return;
           const fast = await cluster.stop(n.name, 'fast').catch(() => ({ ok: false }));
           if (fast.ok) return;
           await cluster.stop(n.name, 'immediate').catch(() => {});
-          if (isAlive(pid)) {
-            try {
-              process.kill(pid, 'SIGKILL');
-            } catch {
-              // already gone
-            }
+          if (isPostmasterOf(pid, n.dataDir)) {
+            signal(pid, 'SIGKILL');
             await waitGone(pid, 5_000);
           }
         }),

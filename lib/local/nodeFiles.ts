@@ -42,6 +42,20 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when `pid` is the postmaster of `dataDir` (pg_ctl starts it with `-D dataDir`).
+ * A stale postmaster.pid may name a pid since reused by an unrelated process: never signal that one.
+ */
+export function isPostmasterOf(pid: number, dataDir: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((a) => a.endsWith('postgres')) && args.includes(dataDir);
+  } catch {
+    return false;
+  }
+}
+
 /** Waits until the process is gone; false if it is still there at the deadline. */
 export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -21,6 +21,7 @@ SELECT
   -- A standby that has replayed all it received is not behind, however long the primary has been idle.
   CASE WHEN s.in_recovery THEN
     CASE WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+         WHEN pg_last_xact_replay_timestamp() IS NULL THEN NULL
          ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::float8 END
   END AS lag_seconds,
   (SELECT row_to_json(r) FROM (

@@ -128,6 +128,13 @@ describe('probe against real nodes', () => {
     assert.equal(o.lastKnownWalLsn, null, "a foreign node's WAL position is not this cluster's");
   });
 
+  test('a login the node rejects is reported as auth, not as a dead node', async () => {
+    const o = await probeNode(spec.nodes[0]!, { ...ctx([], { user: 'no_such_role' }), cluster: 'probe-sync', timeoutMs: 1000 });
+    assert.equal(o.reachable, false);
+    assert.equal(o.error?.kind, 'auth');
+    assert.equal(o.consecutiveFailures, 1);
+  });
+
   test('a frozen (SIGSTOP) node times out within its deadline and does not stall the round', async () => {
     const pid = await sync!.postmasterPid('pg3');
     assert.ok(pid);

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AgentConfigInput } from '../agent/agentConfig.ts';
+import type { StoreConfig } from '../store/storeConfig.ts';
+import type { LocalNode } from './localCluster.ts';
+
+const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../agent/main.ts');
+
+export interface LocalAgent {
+  node: string;
+  url: string;
+  port: number;
+  configPath: string;
+  pid(): number | null;
+  /** Start (or restart) the agent process. */
+  start(): Promise<void>;
+  /** SIGTERM and wait; SIGKILL when `kill` is set, as a crash would. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
+}
+
+export interface LocalAgentOptions {
+  cluster: string;
+  node: LocalNode;
+  port: number;
+  bindir: string;
+  osUser: string | null;
+  keyFile: string;
+  workDir: string;
+  store: StoreConfig;
+  lease: { ttlMs: number; renewEveryMs: number };
+}
+
+/** One agent per local node, a child process like the systemd service on a real host. */
+export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgent> {
+  const dir = join(o.workDir, 'agents', o.node.name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const config: AgentConfigInput = {
+    cluster: o.cluster,
+    node: o.node.name,
+    listen: { host: '127.0.0.1', port: o.port },
+    dataDir: o.node.dataDir,
+    bindir: o.bindir,
+    pgPort: o.node.port,
+    pgHost: o.node.host,
+    ...(o.osUser ? { osUser: o.osUser } : {}),
+    keyFile: o.keyFile,
+    stateDir: dir,
+    store: o.store,
+    lease: o.lease,
+  };
+  const configPath = join(dir, 'agent.json');
+  await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+  let child: ChildProcess | null = null;
+  const url = `http://127.0.0.1:${o.port}`;
+
+  const agent: LocalAgent = {
+    node: o.node.name,
+    url,
+    port: o.port,
+    configPath,
+    pid: () => child?.pid ?? null,
+    async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return;
+      const log = createWriteStream(join(dir, 'agent.log'), { flags: 'a' });
+      await new Promise<void>((r) => log.once('open', () => r()));
+      const proc = spawn(process.execPath, ['--import', 'tsx', AGENT_MAIN, '--config', configPath], {
+        stdio: ['ignore', log, log],
+        env: { ...process.env, PGVIGIL_AGENT_KEY: '' },
+      });
+      child = proc;
+      await waitListening(url, proc);
+    },
+    async stop(opts = {}) {
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill(opts.kill ? 'SIGKILL' : 'SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return agent;
+}
+
+/** The agent answers HTTP (an unsigned request gets 401) once it listens. */
+async function waitListening(url: string, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`agent at ${url} exited with code ${proc.exitCode}: see its agent.log`);
+    try {
+      await fetch(`${url}/v1/actions/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(500) });
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`agent at ${url} did not start listening within 20 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { AlertSink } from '../alerts/alertSink.ts';
+import { jsonLog, type ControlLog, type ControlPlane, type FaultHook } from '../control/controlPlane.ts';
+import { decideOnce } from '../control/decideOnce.ts';
+import type { DecisionEvent } from '../domain/events.ts';
+import { ClusterSpec, type ClusterSpecInput, type NodeTags, type TimingSpec } from '../domain/spec.ts';
+import type { ClusterState } from '../domain/state.ts';
+import { startEndpointProxy, type EndpointProxy } from '../endpoints/proxy.ts';
+import { loadState } from '../store/loadState.ts';
+import { createStore, closeStore, type Store } from '../store/store.ts';
+import type { StoreConfig } from '../store/storeConfig.ts';
+import { ensureTable } from '../store/table.ts';
+import { prepareLocalAgent, type LocalAgent } from './agentProcesses.ts';
+import { startControlLoop, type ControlLoop } from './controlLoop.ts';
+import { followDecisions, type DecisionFollower } from './decisionFeed.ts';
+import { startDynalite, type DynaliteServer } from './dynaliteServer.ts';
+import { createLocalCluster, openLocalCluster, type LocalCluster } from './localCluster.ts';
+import { ensurePgOsUser } from './osUser.ts';
+import { localPorts } from './localPorts.ts';
+import type { z } from 'zod';
+
+export interface LocalPipelineOptions {
+  workDir: string;
+  basePort: number;
+  nodes?: number;
+  async?: boolean;
+  timing?: Partial<TimingSpec>;
+  tags?: Record<string, z.input<typeof NodeTags>>;
+  walReceiverTimeoutMs?: number;
+  /** Keep the store on disk under the work dir (pgvigil up), or in memory (tests). */
+  persistStore?: boolean;
+  webhook?: string;
+  log?: ControlLog;
+  faults?: FaultHook;
+  onDecision?: (seq: number, events: DecisionEvent[]) => void;
+  onTrouble?: (reason: string) => void;
+  onRecovered?: () => void;
+  onProgress?: (step: string) => void;
+}
+
+export interface LocalPipeline {
+  spec: ClusterSpec;
+  cluster: LocalCluster;
+  agents: Map<string, LocalAgent>;
+  proxy: EndpointProxy;
+  store: Store;
+  storeConfig: StoreConfig;
+  cp: ControlPlane;
+  loop: ControlLoop;
+  writerUrl: string;
+  readerUrl: string;
+  alerts: AlertSink;
+  /** The store's dynalite server: tests stop and restart it to blind the control plane. */
+  dynalite(): DynaliteServer;
+  restartDynalite(): Promise<void>;
+  stopDynalite(): Promise<void>;
+  state(): Promise<ClusterState | null>;
+  stop(): Promise<void>;
+}
+
+const TABLE = 'pgvigil';
+
+/**
+ * Local mode: real PostgreSQL nodes on 127.0.0.1, an agent process per node, dynalite
+ * serving the DynamoDB API, the endpoint proxy, and the scheduler calling the same
+ * probe and decide code that runs on Lambda. A second start on the same work dir
+ * resumes the same cluster.
+ */
+export async function startLocalPipeline(o: LocalPipelineOptions): Promise<LocalPipeline> {
+  const workDir = resolve(o.workDir);
+  const progress = o.onProgress ?? (() => {});
+  const log = o.log ?? jsonLog('pgvigil');
+  const ports = localPorts(o.basePort, o.nodes ?? 3);
+  const names = ports.nodes.map((p) => p.name);
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+
+  try {
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    const storePath = join(workDir, 'store');
+    const startStore = () => startDynalite({ ...(o.persistStore ? { path: storePath } : {}), port: ports.store });
+    progress('starting the store (dynalite)');
+    let dyn = await startStore();
+    cleanups.push(() => dyn.stop());
+    const storeConfig: StoreConfig = { table: TABLE, region: 'us-east-1', endpoint: dyn.endpoint };
+    await writeFile(join(workDir, 'store.json'), JSON.stringify(storeConfig));
+    const store = createStore(storeConfig);
+    cleanups.push(async () => closeStore(store));
+    const table = await ensureTable(store);
+    if (!table.ok) throw new Error(table.reason);
+
+    const clusterName = 'local';
+    const osUser = ensurePgOsUser();
+    const replication = o.async ? ({ mode: 'async', maximumLagOnFailover: 1024 * 1024 } as const) : ({ mode: 'synchronous', quorum: 1 } as const);
+    const existing = await loadState(store, clusterName);
+    const resume = existing.ok && existing.state.spec !== null && existsSync(join(workDir, names[0]!));
+    progress(resume ? 'resuming the PostgreSQL nodes' : `creating ${names.length} PostgreSQL nodes`);
+    const cluster = resume
+      ? await openLocalCluster({ workDir, basePort: o.basePort, names, osUser, primary: existing.state.primary })
+      : await createLocalCluster({
+          workDir,
+          basePort: o.basePort,
+          names,
+          replication,
+          osUser,
+          walReceiverTimeoutMs: o.walReceiverTimeoutMs ?? 2_500,
+          ...(o.tags ? { tags: o.tags } : {}),
+        });
+    cleanups.push(() => cluster.stopAll());
+
+    const keyFile = join(workDir, 'agent.key');
+    if (!existsSync(keyFile)) await writeFile(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+    const agentKey = Buffer.from((await readFile(keyFile, 'utf8')).trim());
+
+    const agentPorts = Object.fromEntries(ports.nodes.map((p) => [p.name, p.agent]));
+    const specInput: ClusterSpecInput = {
+      cluster: clusterName,
+      nodes: cluster.specNodes(agentPorts),
+      replication,
+      timing: o.timing ?? {},
+    };
+    const spec = resume ? existing.state.spec! : ClusterSpec.parse(specInput);
+
+    progress('starting the node agents');
+    const agents = new Map<string, LocalAgent>();
+    for (const node of cluster.nodes) {
+      const agent = await prepareLocalAgent({
+        cluster: clusterName,
+        node,
+        port: agentPorts[node.name]!,
+        bindir: cluster.bindir,
+        osUser: osUser?.name ?? null,
+        keyFile,
+        workDir,
+        store: storeConfig,
+        lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 6)) },
+      });
+      agents.set(node.name, agent);
+      cleanups.push(() => agent.stop());
+    }
+    await Promise.all([...agents.values()].map((a) => a.start()));
+
+    progress('starting the endpoint proxy');
+    const started = await startEndpointProxy({ host: '127.0.0.1', writerPort: ports.writer, readerPort: ports.reader });
+    if (!started.ok) throw new Error(started.reason);
+    const proxy = started.proxy;
+    cleanups.push(() => proxy.close());
+
+    const alerts = new AlertSink({ console: false, ...(o.webhook ? { webhook: o.webhook } : {}), onError: (reason) => log({ level: 'warn', msg: reason }) });
+    const cp: ControlPlane = {
+      store,
+      agentKey,
+      endpoints: proxy,
+      log,
+      decider: 'local',
+      clock: () => Date.now(),
+      awaitActions: false,
+      ...(o.faults ? { faults: o.faults } : {}),
+    };
+
+    if (!resume) {
+      const init = await decideOnce(cp, clusterName, { type: 'initialize', now: cp.clock(), spec, primary: names[0]! });
+      if (!init.ok) throw new Error(init.reason);
+    }
+    const current = await loadState(store, clusterName);
+    if (!current.ok) throw new Error(current.reason);
+    const target = (name: string | null) => {
+      const n = spec.nodes.find((x) => x.name === name);
+      return n ? { name: n.name, host: n.host, port: n.port } : null;
+    };
+    await proxy.apply({
+      term: current.state.term,
+      writer: target(current.state.writer),
+      readers: current.state.readers.map(target).filter((t): t is NonNullable<typeof t> => t !== null),
+    });
+
+    let follower: DecisionFollower | null = followDecisions(store, clusterName, current.seq, (seq, events, paused) => {
+      alerts.publish(clusterName, events, paused);
+      o.onDecision?.(seq, events);
+    });
+    cleanups.push(async () => {
+      await follower?.stop();
+      await alerts.drain();
+    });
+
+    progress('starting the control loop');
+    const loop = startControlLoop({
+      cp,
+      cluster: clusterName,
+      ...(o.onTrouble ? { onTrouble: o.onTrouble } : {}),
+      ...(o.onRecovered ? { onRecovered: o.onRecovered } : {}),
+    });
+    cleanups.push(() => loop.stop());
+
+    const url = (port: number) => `postgresql://postgres@127.0.0.1:${port}/postgres`;
+    return {
+      spec,
+      cluster,
+      agents,
+      proxy,
+      store,
+      storeConfig,
+      cp,
+      loop,
+      alerts,
+      writerUrl: url(ports.writer),
+      readerUrl: url(ports.reader),
+      dynalite: () => dyn,
+      async stopDynalite() {
+        await dyn.stop();
+      },
+      async restartDynalite() {
+        dyn = await startStore();
+      },
+      async state() {
+        const s = await loadState(store, clusterName);
+        return s.ok ? s.state : null;
+      },
+      async stop() {
+        follower = follower;
+        await cleanup();
+      },
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
