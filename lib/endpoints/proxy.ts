@@ -49,6 +49,20 @@ interface Conn {
   done: boolean;
 }
 
+/** Shared by every upstream socket: each read is copied out before the next one can land. */
+const replyBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Writes a chunk on; false when `to` is full, and then `from` resumes once `to` drains.
+ * The chunk is copied only if it lives in the shared reply buffer.
+ */
+function forward(to: net.Socket, from: net.Socket, chunk: Uint8Array): boolean {
+  if (to.destroyed) return false;
+  const ok = to.write(chunk.buffer === replyBuffer.buffer ? Buffer.from(chunk) : chunk);
+  if (!ok) to.once('drain', () => from.resume());
+  return ok;
+}
+
 export async function startEndpointProxy(
   input: ProxyOptions,
   log: (e: ProxyEvent) => void = () => {},
@@ -73,7 +87,13 @@ export async function startEndpointProxy(
     if (!target) return cut(conn);
     conn.key = targetKey(target);
     conn.name = target.name;
-    const up = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const up: net.Socket = net.connect({
+      host: target.host,
+      port: target.port,
+      noDelay: true,
+      // Server replies land in one shared buffer (no allocation per read) and are copied out at once.
+      onread: { buffer: replyBuffer, callback: (n: number, buf: Uint8Array): boolean => forward(conn.client, up, buf.subarray(0, n)) },
+    });
     conn.upstream = up;
     const timer = setTimeout(() => up.destroy(new Error(`no answer within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
     up.once('connect', () => {
@@ -82,8 +102,12 @@ export async function startEndpointProxy(
       // The route may have changed while connecting: never hand a client to a target that lost its role.
       if (!routes.keeps(conn.role, conn.key)) return cut(conn);
       conn.piped = true;
-      conn.client.pipe(up);
-      up.pipe(conn.client);
+      conn.client.on('data', (chunk: Buffer) => {
+        if (!forward(up, conn.client, chunk)) conn.client.pause();
+      });
+      conn.client.on('end', () => up.end());
+      up.on('end', () => conn.client.end());
+      conn.client.resume();
     });
     up.on('error', (err) => {
       clearTimeout(timer);

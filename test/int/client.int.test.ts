@@ -91,7 +91,7 @@ describe('client over a real 3-node async cluster', () => {
   });
 
   test('a standby with replay paused is never read stale: reads with `after` fall back to the primary', async () => {
-    const db = open({ writer: url(ports.pg1), reader: url(ports.pg3), readYourWrites: { timeoutMs: 200, pollMs: 5 } });
+    const db = open({ writer: url(ports.pg1), reader: url(ports.pg3), readYourWrites: { timeoutMs: 100, pollMs: 5 } });
     await sqlOnce(ports.pg3, 'SELECT pg_wal_replay_pause()');
     try {
       await until('replay paused on pg3', async () => {

@@ -1,5 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import pg from 'pg';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
@@ -76,6 +77,24 @@ describe('endpoint proxy over a real 3-node cluster', () => {
     }
     assert.deepEqual(new Set(seen), new Set([pg2.port, pg3.port]));
     for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `connections ${i - 1} and ${i} went to the same standby`);
+  });
+
+  test('large results and large statements pass through byte for byte, on several connections at once', async () => {
+    const clients = await Promise.all([1, 2, 3, 4].map(() => use(WRITER_PORT)));
+    await Promise.all(
+      clients.map(async ({ client }, i) => {
+        const big = await client.query<{ s: string; digest: string }>(
+          "SELECT s, md5(s) AS digest FROM (SELECT string_agg(md5((g * $1)::text), '') AS s FROM generate_series(1, 50000) g) x",
+          [i + 1],
+        );
+        const row = big.rows[0]!;
+        assert.equal(row.s.length, 1_600_000);
+        assert.equal(createHash('md5').update(row.s).digest('hex'), row.digest);
+        const sent = String(i).repeat(1_000_000);
+        const echo = await client.query<{ digest: string }>('SELECT md5($1::text) AS digest', [sent]);
+        assert.equal(echo.rows[0]!.digest, createHash('md5').update(sent).digest('hex'));
+      }),
+    );
   });
 
   test('a change with an older term is ignored', async () => {
