@@ -1,4 +1,4 @@
-import { chown, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chown, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OsUser } from '../local/osUser.ts';
 import type { AgentLog } from './agentLog.ts';
@@ -124,10 +124,24 @@ export class LocalPostgres {
     }
   }
 
-  /** The last lines of the server's log, for reasons a person can act on. */
-  async logTail(lines = 20): Promise<string> {
-    const text = (await readFile(join(this.o.dataDir, 'log', 'postgresql.log'), 'utf8').catch(() => null)) ?? (await this.readDataFile('postmaster.log')) ?? '';
-    return text.split('\n').slice(-lines).join('\n');
+  /** The server log's path: the logging collector's file when there is one, else pg_ctl's -l file. */
+  private async logPath(): Promise<string> {
+    const collector = join(this.o.dataDir, 'log', 'postgresql.log');
+    return (await stat(collector).catch(() => null)) ? collector : join(this.o.dataDir, 'postmaster.log');
+  }
+
+  /** Where the log ends now, so a later read sees only what the server says after this point. */
+  async logMark(): Promise<{ path: string; size: number }> {
+    const path = await this.logPath();
+    return { path, size: (await stat(path).catch(() => null))?.size ?? 0 };
+  }
+
+  /** The log written since `mark` (or the whole current log), at most the last 64 KiB. */
+  async logSince(mark?: { path: string; size: number }): Promise<string> {
+    const path = await this.logPath();
+    const text = (await readFile(path, 'utf8').catch(() => '')) ?? '';
+    const from = mark && mark.path === path && mark.size <= text.length ? mark.size : 0;
+    return text.slice(Math.max(from, text.length - 64 * 1024));
   }
 }
 

@@ -98,6 +98,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   await ctx.fence.clear();
   await pg.writeDataFile('standby.signal', '');
   let how: 'reload' | 'restart' | 'start';
+  // Only what the server logs after this point can say why it doesn't follow.
+  const mark = await pg.logMark();
   if (state.running) {
     const set = async (name: string, value: string | null) =>
       pg.sql(value === null ? `ALTER SYSTEM RESET ${name}` : `ALTER SYSTEM SET ${name} = ${sqlLiteral(value)}`, [], 5_000);
@@ -119,7 +121,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     const auto = (await pg.readDataFile('postgresql.auto.conf')) ?? '';
     await pg.writeDataFile('postgresql.auto.conf', editAutoConf(auto, { primary_conninfo: conninfo, primary_slot_name: opts.slot }));
     const started = await pg.start();
-    if (!started.ok) return (await divergedFromLog(ctx)) ?? { ok: false, reason: started.reason };
+    if (!started.ok) return (await divergedFromLog(ctx, mark)) ?? { ok: false, reason: started.reason };
     how = 'start';
   }
 
@@ -130,9 +132,10 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
       log({ level: 'info', msg: 'streaming', upstream: upstream.name, how });
       return { ok: true, reason: `following ${upstream.name} (${how})`, changed: true, how, timeline: now.timeline };
     }
+    // The server says at once when its history can't follow; don't wait out the deadline.
+    const diverged = await divergedFromLog(ctx, mark);
+    if (diverged) return diverged;
     if (Date.now() > deadline) {
-      const diverged = await divergedFromLog(ctx);
-      if (diverged) return diverged;
       return { ok: false, reason: `not streaming from ${upstream.name} within ${opts.streamWaitMs} ms (receiver: ${now.receiver?.status ?? 'none'}): see ${pg.dataDir}/log` };
     }
     await delay(100);
@@ -159,9 +162,8 @@ function localWalEnd(state: ServerState, cd: ControlData): { tli: number; end: s
   return { detail: `not shut down cleanly (${cd.state}): where its WAL ends is unknown` };
 }
 
-async function divergedFromLog(ctx: ActionContext): Promise<ActionResult | null> {
-  const tail = await ctx.pg.logTail(40);
-  const line = tail.split('\n').find((l) => DIVERGED_LOG.test(l));
+async function divergedFromLog(ctx: ActionContext, mark: { path: string; size: number }): Promise<ActionResult | null> {
+  const line = (await ctx.pg.logSince(mark)).split('\n').find((l) => DIVERGED_LOG.test(l));
   return line ? { ok: false, reason: DIVERGED, detail: line.trim() } : null;
 }
 

@@ -1,0 +1,189 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { callAgent, type AgentResult } from '../../lib/agent/agentClient.ts';
+import { runPg } from '../../lib/agent/pgCommand.ts';
+import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
+import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { startTestAgent, TEST_KEY, until, type TestAgent } from './agentHarness.ts';
+
+const BASE = 15520;
+const AGENT_BASE = 15530;
+const names = ['c1', 'c2', 'c3'] as const;
+const port = { c1: BASE, c2: BASE + 1, c3: BASE + 2, c4: BASE + 3 } as const;
+type Name = keyof typeof port;
+const peer = (name: Name) => ({ name, host: '127.0.0.1', port: port[name] });
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+  }
+  return out;
+}
+
+describe('agent actions on a real 3-node cluster (async)', () => {
+  let workDir: string;
+  let cluster: LocalCluster | undefined;
+  const agents: Partial<Record<Name, TestAgent>> = {};
+  const costs: Record<string, number> = {};
+
+  before(async () => {
+    workDir = await mkdtemp('/tmp/pgvigil-c-actions-');
+    cluster = await createLocalCluster({ workDir, basePort: BASE, names: [...names], replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+    for (const [i, n] of [...names, 'c4' as const].entries()) {
+      const node = cluster.nodes.find((x) => x.name === n) ?? { name: n, port: port[n], dataDir: join(workDir, n) };
+      agents[n] = await startTestAgent({ cluster: 'actions', node, bindir: cluster.bindir, osUser: cluster.osUser, agentPort: AGENT_BASE + i, workDir });
+    }
+  });
+  after(async () => {
+    for (const a of Object.values(agents)) await a?.close();
+    if (cluster) {
+      // A test that failed while c1 was frozen must not leave frozen processes behind.
+      await signalAll('c1', 'SIGCONT').catch(() => {});
+      await runPg(cluster.bindir, 'pg_ctl', ['stop', '-m', 'immediate', '-D', join(workDir, 'c4')], { osUser: cluster.osUser, timeoutMs: 20_000 });
+      await cluster.stopAll();
+    }
+    console.log(`# agent action costs (ms): ${Object.entries(costs).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  async function act(node: Name, action: string, body: Record<string, unknown>, cost?: string): Promise<AgentResult> {
+    const started = Date.now();
+    const r = await callAgent(agents[node]!.url, TEST_KEY, action, body, { timeoutMs: 120_000 });
+    if (cost) costs[cost] = Date.now() - started;
+    return r;
+  }
+  const rows = async (name: Name) => (await sqlOnce<{ v: string }>(port[name], 'SELECT v FROM t ORDER BY v')).map((r) => r.v);
+  const timeline = async (name: Name) => {
+    const [r] = await sqlOnce<{ tli: number }>(port[name], "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli");
+    return r?.tli;
+  };
+  const upstreamPort = async (name: Name) => {
+    const [r] = await sqlOnce<{ status: string | null; sender_port: number | null }>(port[name], 'SELECT status, sender_port FROM pg_stat_wal_receiver');
+    return r?.status === 'streaming' ? r.sender_port : null;
+  };
+  const postmaster = (name: Name) => cluster!.postmasterPid(name);
+  /** Signals the postmaster and every child of it (SIGSTOP freezes the whole server). */
+  const signalAll = async (name: Name, sig: NodeJS.Signals) => {
+    const pid = await postmaster(name);
+    assert.ok(pid !== null);
+    for (const p of [pid, ...(await childrenOf(pid))]) process.kill(p, sig);
+  };
+
+  test('status reports one primary and two standbys', async () => {
+    const roles = await Promise.all(names.map(async (n) => (await act(n, 'status', {}))['role']));
+    assert.deepEqual(roles, ['primary', 'standby', 'standby']);
+    await sqlOnce(port.c1, 'CREATE TABLE t (v text PRIMARY KEY)');
+    await sqlOnce(port.c1, "INSERT INTO t VALUES ('before split')");
+    for (const n of ['c2', 'c3'] as const) await until(`the row on ${n}`, async () => ((await rows(n)).length === 1 ? true : undefined));
+  });
+
+  test('promote a standby of a frozen primary; a second promote of the same term is the same promotion (the timeline rises once)', async () => {
+    assert.equal(await timeline('c1'), 1);
+    // The primary hangs (every process stopped): neither standby receives anything more from it.
+    await signalAll('c1', 'SIGSTOP');
+    await until('both standbys to have received the same WAL', async () => {
+      const [a, b] = await Promise.all((['c2', 'c3'] as const).map(async (n) => (await sqlOnce<{ lsn: string }>(port[n], 'SELECT pg_last_wal_replay_lsn()::text AS lsn'))[0]?.lsn));
+      return a !== undefined && a === b ? true : undefined;
+    });
+    const first = await act('c2', 'promote', { term: 1 }, 'promote');
+    assert.equal(first.ok, true, first.reason);
+    assert.equal(first['promoted'], true);
+    const second = await act('c2', 'promote', { term: 1 });
+    assert.equal(second.ok, true, second.reason);
+    assert.equal(second['promoted'], false);
+    assert.equal(await timeline('c2'), 2);
+    const [r] = await sqlOnce<{ recovery: boolean }>(port.c2, 'SELECT pg_is_in_recovery() AS recovery');
+    assert.equal(r?.recovery, false);
+  });
+
+  test('an action with a stale term is refused with 409 and nothing is done', async () => {
+    const stale = await act('c2', 'fence', { term: 0 });
+    assert.equal(stale.httpStatus, 409);
+    assert.equal(stale['currentTerm'], 1);
+    assert.notEqual(await postmaster('c2'), null, 'the new primary must still run');
+    await sqlOnce(port.c2, "INSERT INTO t VALUES ('on new primary')");
+  });
+
+  test('follow re-points a standby at the new primary, which it then streams from', async () => {
+    const r = await act('c3', 'follow', { term: 1, primary: peer('c2') }, 'follow');
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(await upstreamPort('c3'), port.c2);
+    await until('the new primary row on c3', async () => ((await rows('c3')).includes('on new primary') ? true : undefined));
+    const again = await act('c3', 'follow', { term: 1, primary: peer('c2') });
+    assert.equal(again.ok, true, again.reason);
+    assert.equal(again['changed'], false);
+  });
+
+  test('the old primary wakes up and takes writes after the split (it was not fenced yet; no standby follows it any more)', async () => {
+    await signalAll('c1', 'SIGCONT');
+    await sqlOnce(port.c1, "INSERT INTO t VALUES ('only on old primary')");
+    assert.deepEqual(await rows('c1'), ['before split', 'only on old primary']);
+  });
+
+  test('fence stops the old primary and keeps it stopped', async () => {
+    const r = await act('c1', 'fence', { term: 1 }, 'fence');
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(await postmaster('c1'), null);
+    await assert.rejects(sqlOnce(port.c1, 'SELECT 1', [], { timeoutMs: 1_000 }));
+    const again = await act('c1', 'fence', { term: 1 });
+    assert.equal(again.ok, true, again.reason);
+    // Someone starts it by hand: the agent stops it again while the fence holds.
+    // (pg_ctl start may itself report failure when the agent stops the server before it is ready.)
+    await cluster!.start('c1');
+    await until('the fenced node stopped again', async () =>
+      agents.c1!.lines.some((l) => l.msg === 'PostgreSQL found running while fenced: stopping it') && (await postmaster('c1')) === null ? true : undefined,
+    );
+    const st = await act('c1', 'status', {});
+    assert.equal(st['role'], 'stopped');
+    assert.equal((st['fenced'] as { term: number } | null)?.term, 1);
+  });
+
+  test('follow refuses an old primary whose WAL went past the fork: rewind needed', async () => {
+    const r = await act('c1', 'follow', { term: 1, primary: peer('c2') });
+    assert.equal(r.ok, false);
+    assert.equal(r.reason, 'diverged: rewind needed');
+  });
+
+  test('rewind brings the diverged old primary back as a standby whose data equals the new primary', async () => {
+    const r = await act('c1', 'rewind', { term: 1, source: peer('c2') }, 'rewind');
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(r['method'], 'pg_rewind');
+    assert.equal(await upstreamPort('c1'), port.c2);
+    await sqlOnce(port.c2, "INSERT INTO t VALUES ('after rewind')");
+    const expected = await rows('c2');
+    await until('c1 to match c2', async () => (JSON.stringify(await rows('c1')) === JSON.stringify(expected) ? true : undefined));
+    assert.ok(!(await rows('c1')).includes('only on old primary'));
+    assert.equal((await act('c1', 'status', {}))['fenced'], null);
+  });
+
+  test('clone builds a new standby from a standby, and it streams', async () => {
+    const r = await act('c4', 'clone', { source: peer('c3') }, 'clone');
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(await upstreamPort('c4'), port.c3);
+    await sqlOnce(port.c2, "INSERT INTO t VALUES ('after clone')");
+    await until('the new row on the clone', async () => ((await rows('c4')).includes('after clone') ? true : undefined));
+    const again = await act('c4', 'clone', { source: peer('c3') });
+    assert.equal(again.ok, true, again.reason);
+    assert.equal(again['cloned'], false);
+  });
+
+  test('switchover: demote the primary, promote a standby past its shutdown checkpoint, the old primary follows without rewind', async () => {
+    const d = await act('c2', 'demote', { term: 2 }, 'demote');
+    assert.equal(d.ok, true, d.reason);
+    const checkpointLsn = d['checkpointLsn'] as string;
+    assert.match(checkpointLsn, /^[0-9A-F]+\/[0-9A-F]+$/);
+    const p = await act('c3', 'promote', { term: 2, minLsn: checkpointLsn }, 'promoteAfterDemote');
+    assert.equal(p.ok, true, p.reason);
+    const f = await act('c2', 'follow', { term: 2, primary: peer('c3') }, 'followAfterDemote');
+    assert.equal(f.ok, true, f.reason);
+    assert.equal(await upstreamPort('c2'), port.c3);
+    await sqlOnce(port.c3, "INSERT INTO t VALUES ('after switchover')");
+    await until('the switchover row on c2', async () => ((await rows('c2')).includes('after switchover') ? true : undefined));
+    assert.deepEqual((await readdir(workDir)).filter((f) => f.includes('.aside-')), []);
+  });
+});
