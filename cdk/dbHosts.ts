@@ -83,7 +83,7 @@ export class PgVigilDbHosts extends Construct {
         machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
         role: props.agentRole,
         userData,
-        requireImdsv2: true,
+        httpTokens: ec2.HttpTokens.REQUIRED,
         blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
       });
       // The node's address lives on its own ENI, tagged so only this cluster's agents may move IPs on it.

@@ -1,0 +1,291 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Match } from 'aws-cdk-lib/assertions';
+import { PgVigil } from '../../cdk/pgvigil.ts';
+import { stackPropsFromContext } from '../../cdk/appContext.ts';
+import { fullProps, resourcesOf, synthStack } from './stackFixture.ts';
+import { lambdaBundling } from '../../cdk/bundling.ts';
+
+const { stack, template } = synthStack(fullProps);
+
+/** The logical id of the Lambda whose POWERTOOLS_SERVICE_NAME is pgvigil-<name>. */
+function fnId(name: string): string {
+  const found = resourcesOf(template, 'AWS::Lambda::Function').find(([, p]) => p.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === `pgvigil-${name}`);
+  assert.ok(found, `no ${name} function`);
+  return found[0];
+}
+
+describe('PgVigil stack: store', () => {
+  test('one DynamoDB table: cluster/sk keys, on-demand, NEW_IMAGE stream, TTL expiresAt, PITR, deletion protection, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'cluster', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([{ AttributeName: 'cluster', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }]),
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+      },
+    });
+  });
+});
+
+describe('PgVigil stack: handlers', () => {
+  test('three functions: Node.js 22 on arm64, in the VPC, with the environment the handlers read', () => {
+    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+    assert.equal(fns.length, 3);
+    for (const [, p] of fns) {
+      assert.equal(p.Runtime, 'nodejs22.x');
+      assert.deepEqual(p.Architectures, ['arm64']);
+      assert.equal(p.Handler, 'index.handler');
+      assert.ok(p.VpcConfig?.SubnetIds?.length >= 2, 'in the private subnets');
+      assert.equal(p.VpcConfig.SecurityGroupIds.length, 1);
+      const env = p.Environment.Variables;
+      for (const key of ['PGVIGIL_TABLE', 'PGVIGIL_CLUSTERS', 'PGVIGIL_AGENT_KEY_SECRET_ARN', 'PGVIGIL_TOPIC_ARN', 'PGVIGIL_ENDPOINTS', 'POWERTOOLS_SERVICE_NAME']) {
+        assert.ok(env[key] !== undefined, `${key} is set`);
+      }
+      assert.equal(env.POWERTOOLS_METRICS_NAMESPACE, 'pgvigil');
+    }
+  });
+
+  test('PGVIGIL_CLUSTERS is the parsed demo spec; PGVIGIL_ENDPOINTS names the zone and records', () => {
+    const env = template.toJSON().Resources[fnId('decide')].Properties.Environment.Variables;
+    const clusters = JSON.parse(env.PGVIGIL_CLUSTERS);
+    assert.equal(clusters.length, 1);
+    assert.equal(clusters[0].cluster, 'demo');
+    assert.deepEqual(clusters[0].nodes.map((n: { name: string }) => n.name), ['pg-a', 'pg-b', 'pg-c']);
+    assert.equal(clusters[0].timing.probeIntervalMs, 250, 'defaults filled in by the spec schema');
+    const endpoints = JSON.parse(JSON.stringify(env.PGVIGIL_ENDPOINTS));
+    assert.deepEqual(JSON.parse(typeof endpoints === 'string' ? endpoints : JSON.stringify(endpoints)), {
+      route53: { zoneId: 'Z0123456789ABC', writerName: 'writer.db.internal', readerName: 'reader.db.internal', ttl: 5 },
+    });
+  });
+
+  test('probe runs 70 s (it stops ~5 s before); decide 60 s; notify 30 s', () => {
+    const timeout = (name: string) => template.toJSON().Resources[fnId(name)].Properties.Timeout;
+    assert.deepEqual([timeout('probe'), timeout('decide'), timeout('notify')], [70, 60, 30]);
+  });
+
+  test('bundled by local esbuild, never Docker: ESM, minified, no source map', () => {
+    assert.equal(lambdaBundling.forceDockerBundling, false);
+    assert.equal(lambdaBundling.format, 'esm');
+    assert.equal(lambdaBundling.minify, true);
+    assert.equal(lambdaBundling.sourceMap, false);
+  });
+
+  test('probe and decide tick every minute from EventBridge, without retries', () => {
+    const rules = resourcesOf(template, 'AWS::Events::Rule');
+    assert.equal(rules.length, 2);
+    const targets = rules.map(([, p]) => {
+      assert.equal(p.ScheduleExpression, 'rate(1 minute)');
+      assert.equal(p.Targets[0].RetryPolicy.MaximumRetryAttempts, 0);
+      return p.Targets[0].Arn['Fn::GetAtt'][0];
+    });
+    assert.deepEqual(targets.sort(), [fnId('decide'), fnId('probe')].sort());
+  });
+
+  test('decide reads the stream: observations and leases only, bisect, bounded retries and age, failure queue, partial batch responses', () => {
+    const [[, mapping]] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(([, p]) => p.FunctionName.Ref === fnId('decide')) as [[string, Record<string, any>]];
+    assert.equal(mapping.StartingPosition, 'LATEST');
+    assert.equal(mapping.BisectBatchOnFunctionError, true);
+    assert.equal(mapping.MaximumRetryAttempts, 3);
+    assert.equal(mapping.MaximumRecordAgeInSeconds, 900);
+    assert.deepEqual(mapping.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.ok(mapping.DestinationConfig.OnFailure.Destination['Fn::GetAtt'], 'on-failure destination set');
+    const patterns = mapping.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern));
+    assert.deepEqual(patterns, [
+      { eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'O#' }] } } } },
+      { eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'L#' }] } } } },
+    ]);
+  });
+
+  test('notify reads decision inserts only', () => {
+    const [[, mapping]] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(([, p]) => p.FunctionName.Ref === fnId('notify')) as [[string, Record<string, any>]];
+    assert.deepEqual(mapping.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern)), [
+      { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'D#' }] } } } },
+    ]);
+    assert.deepEqual(mapping.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  });
+
+  test('the failure queue is encrypted and refuses plain HTTP', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('PgVigil stack: alerts, secret, network', () => {
+  test('the agent key is a generated secret', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true } });
+  });
+
+  test('the topic is KMS-encrypted (rotating key), refuses plain HTTP, and has the e-mail and HTTPS subscriptions', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://hooks.example.com/pgvigil' });
+  });
+
+  test('VPC endpoints: DynamoDB gateway; SNS, Secrets Manager and Lambda interfaces with private DNS', () => {
+    const endpoints = resourcesOf(template, 'AWS::EC2::VPCEndpoint').map(([, p]) => ({ type: p.VpcEndpointType, service: JSON.stringify(p.ServiceName), dns: p.PrivateDnsEnabled }));
+    assert.equal(endpoints.length, 4);
+    assert.ok(endpoints.some((e) => e.type === 'Gateway' && e.service.includes('.dynamodb')));
+    for (const svc of ['sns', 'secretsmanager', 'lambda']) {
+      assert.ok(endpoints.some((e) => e.type === 'Interface' && e.service.includes(`.${svc}`) && e.dns === true), `${svc} interface endpoint`);
+    }
+  });
+
+  test('the Lambdas reach PostgreSQL (5432) and the agents (8008) on the database hosts', () => {
+    const ingress = resourcesOf(template, 'AWS::EC2::SecurityGroupIngress').map(([, p]) => p.FromPort);
+    assert.ok(ingress.includes(5432));
+    assert.ok(ingress.includes(8008));
+  });
+
+  test('the demo VPC has flow logs', () => {
+    template.resourceCountIs('AWS::EC2::FlowLog', 1);
+  });
+});
+
+describe('PgVigil stack: alarms and dashboard', () => {
+  test('alarms for decide errors, probe errors, probes blind, failover started and dropped stream records, all to the topic', () => {
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+    assert.equal(alarms.length, 5);
+    const topicId = resourcesOf(template, 'AWS::SNS::Topic')[0]![0];
+    for (const [, p] of alarms) {
+      assert.deepEqual(p.AlarmActions, [{ Ref: topicId }]);
+      assert.deepEqual(p.OKActions, [{ Ref: topicId }]);
+    }
+    const expressions = alarms.flatMap(([, p]) => (p.Metrics ?? []).map((m: { Expression?: string }) => m.Expression)).filter(Boolean);
+    assert.ok(expressions.includes('SELECT SUM(ProbesBlind) FROM pgvigil'));
+    assert.ok(expressions.includes('SELECT SUM(FailoverStarted) FROM pgvigil'));
+    const decideErrors = alarms.find(([, p]) => p.MetricName === 'Errors' && p.Dimensions?.[0]?.Value?.Ref === fnId('decide'));
+    assert.ok(decideErrors, 'decide Errors alarm');
+  });
+
+  test('a dashboard', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('PgVigil stack: least privilege', () => {
+  const policies = resourcesOf(template, 'AWS::IAM::Policy');
+  const statementsOf = (roleFragment: string) =>
+    policies.filter(([, p]) => JSON.stringify(p.Roles).includes(roleFragment)).flatMap(([, p]) => p.PolicyDocument.Statement as Array<Record<string, any>>);
+
+  test('decide may change only the writer, reader and term records, in the one zone', () => {
+    const r53 = statementsOf('decide').find((s) => s.Action === 'route53:ChangeResourceRecordSets');
+    assert.ok(r53);
+    assert.match(JSON.stringify(r53.Resource), /hostedzone\/Z0123456789ABC/);
+    assert.deepEqual(r53.Condition['ForAllValues:StringEquals']['route53:ChangeResourceRecordSetsNormalizedRecordNames'], [
+      'writer.db.internal',
+      'reader.db.internal',
+      '_pgvigil-term.writer.db.internal',
+    ]);
+    assert.equal(statementsOf('probe').some((s) => String(s.Action).startsWith('route53')), false, 'probe has no Route 53 rights');
+  });
+
+  test('no handler may delete or scan the store; notify only reads it and publishes', () => {
+    for (const name of ['probe', 'decide', 'notify']) {
+      const actions = statementsOf(name).flatMap((s) => [s.Action].flat());
+      assert.equal(actions.includes('dynamodb:DeleteItem'), false, `${name} cannot delete`);
+      assert.equal(actions.includes('dynamodb:Scan'), false, `${name} cannot scan`);
+    }
+    const notify = statementsOf('notify').flatMap((s) => [s.Action].flat());
+    assert.ok(notify.includes('sns:Publish'));
+    assert.equal(notify.includes('dynamodb:PutItem'), false);
+    assert.equal(notify.includes('secretsmanager:GetSecretValue'), false);
+  });
+
+  test('the agent role moves IPs only on interfaces tagged with this deployment\'s cluster, and writes only its cluster\'s items', () => {
+    const agent = statementsOf('AgentRole');
+    const eni = agent.find((s) => JSON.stringify(s.Action).includes('ec2:AssignPrivateIpAddresses'));
+    assert.ok(eni);
+    assert.deepEqual(eni.Action, ['ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses']);
+    assert.deepEqual(eni.Condition, { StringEquals: { 'aws:ResourceTag/pgvigil:cluster': ['demo'] } });
+    const lease = agent.find((s) => JSON.stringify(s.Action).includes('dynamodb:PutItem'));
+    assert.deepEqual(lease?.Condition, { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['demo'] } });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] },
+      ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('AmazonSSMManagedInstanceCore')])]) })],
+    });
+  });
+
+  test('operators get a managed policy to invoke decide; its name and ARN are outputs', () => {
+    const [[, policy]] = resourcesOf(template, 'AWS::IAM::ManagedPolicy') as [[string, Record<string, any>]];
+    const invoke = policy.PolicyDocument.Statement.find((s: { Action: string }) => s.Action === 'lambda:InvokeFunction');
+    assert.deepEqual(invoke.Resource, { 'Fn::GetAtt': [fnId('decide'), 'Arn'] });
+    const outputs = Object.keys(template.toJSON().Outputs);
+    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeySecretArn', 'AgentInstanceProfileName']) {
+      assert.ok(outputs.some((o) => o.includes(name)), `output ${name}`);
+    }
+  });
+});
+
+describe('PgVigil stack: optional database hosts', () => {
+  const hosts = synthStack({ ...fullProps, dbHosts: true }).template;
+
+  test('three Graviton instances, one per node, on their own tagged ENIs at the spec addresses, encrypted EBS, IMDSv2', () => {
+    const instances = resourcesOf(hosts, 'AWS::EC2::Instance');
+    assert.equal(instances.length, 3);
+    for (const [, p] of instances) {
+      assert.equal(p.InstanceType, 't4g.small');
+      assert.equal(p.BlockDeviceMappings[0].Ebs.Encrypted, true);
+      assert.equal(p.SubnetId, undefined, 'the address lives on the ENI');
+      assert.equal(p.NetworkInterfaces[0].DeviceIndex, '0');
+    }
+    template.resourceCountIs('AWS::EC2::NetworkInterface', 0); // none without dbHosts
+    const enis = resourcesOf(hosts, 'AWS::EC2::NetworkInterface');
+    assert.deepEqual(enis.map(([, p]) => p.PrivateIpAddress).sort(), ['10.42.2.10', '10.42.3.10', '10.42.2.11'].sort());
+    for (const [, p] of enis) assert.deepEqual(p.Tags, [{ Key: 'pgvigil:cluster', Value: 'demo' }]);
+    for (const [, p] of instances) assert.equal(p.MetadataOptions.HttpTokens, 'required', 'IMDSv2 only');
+  });
+
+  test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, key fetched from Secrets Manager', () => {
+    const [, first] = resourcesOf(hosts, 'AWS::EC2::Instance')[0]!;
+    const script = JSON.stringify(first.UserData);
+    assert.match(script, /dnf install -y postgresql15-server/);
+    assert.match(script, /pgvigil-agent\.service/);
+    assert.match(script, /agent\.mjs --config \/etc\/pgvigil\/agent\.json/);
+    assert.match(script, /secretsmanager get-secret-value/);
+    assert.doesNotMatch(script, /"key":/, 'the HMAC key is never in user data');
+  });
+});
+
+describe('PgVigil construct: bad input', () => {
+  test('a bad cluster spec stops the synth with the field named', () => {
+    assert.throws(
+      () => synthStack({ clusters: [{ cluster: 'Demo', nodes: [] } as never] }),
+      /clusters\[0\]: cluster spec: cluster: use 1-31 lowercase letters/,
+    );
+  });
+
+  test('your own VPC needs your cluster specs', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const own = new Stack(app, 'Own');
+    assert.throws(() => new PgVigil(own, 'PgVigil', { vpc: new ec2.Vpc(own, 'Vpc') }), /clusters: give the cluster specs of the databases in your VPC/);
+    assert.equal(stack.pgvigil.network.isDemoVpc, true);
+  });
+
+  test('cdk context: one message naming the key', () => {
+    const bad = stackPropsFromContext({ vpcId: 'not-a-vpc' });
+    assert.deepEqual(bad, { ok: false, reason: 'cdk context (-c): vpcId: give a VPC id like vpc-0abc1234' });
+    assert.deepEqual(stackPropsFromContext({ vpcId: 'vpc-0abc1234' }), { ok: false, reason: 'cdk context (-c): vpcId: give -c spec=path.json too, the clusters in that VPC' });
+    assert.deepEqual(stackPropsFromContext({ zoneId: 'Z123' }), { ok: false, reason: 'cdk context (-c): give zoneId and zoneName together' });
+    const good = stackPropsFromContext({ alertEmail: 'a@example.com,b@example.com', dbHosts: 'true' });
+    assert.equal(good.ok, true);
+    assert.deepEqual(good.ok && [good.value.alertEmails, good.value.dbHosts, good.value.vpcEndpoints, good.value.stackName], [['a@example.com', 'b@example.com'], true, true, 'PgVigil']);
+  });
+});
