@@ -1,13 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { AgentConfigInput } from '../agent/agentConfig.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import type { LocalNode } from './localCluster.ts';
-
-const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../agent/main.ts');
 
 export interface LocalAgent {
   node: string;
@@ -31,6 +28,8 @@ export interface LocalAgentOptions {
   workDir: string;
   store: StoreConfig;
   lease: { ttlMs: number; renewEveryMs: number };
+  /** The bundled agent (bundleAgent). */
+  agentScript: string;
 }
 
 /** One agent per local node, a child process like the systemd service on a real host. */
@@ -66,9 +65,9 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
       if (child && child.exitCode === null && child.signalCode === null) return;
       const log = createWriteStream(join(dir, 'agent.log'), { flags: 'a' });
       await new Promise<void>((r) => log.once('open', () => r()));
-      const proc = spawn(process.execPath, ['--import', 'tsx', AGENT_MAIN, '--config', configPath], {
+      const proc = spawn(process.execPath, [o.agentScript, '--config', configPath], {
         stdio: ['ignore', log, log],
-        env: { ...process.env, PGVIGIL_AGENT_KEY: '' },
+        env: { ...process.env, PGVIGIL_AGENT_KEY: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       });
       child = proc;
       await waitListening(url, proc);

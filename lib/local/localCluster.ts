@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chown, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -88,6 +89,43 @@ export async function createLocalCluster(options: LocalClusterOptions): Promise<
   const cluster = makeCluster(nodes, bins.bindir, osUser, workDir, tags);
   try {
     await bringUp(cluster, { ...options, workDir }, walReceiverTimeoutMs, tags);
+  } catch (e) {
+    await cluster.stopAll();
+    throw e;
+  }
+  return cluster;
+}
+
+export interface OpenLocalClusterOptions {
+  workDir: string;
+  basePort: number;
+  names: string[];
+  osUser: OsUser | null;
+  /** The primary by the decision log: started along with every standby. */
+  primary: string | null;
+  tags?: Record<string, z.input<typeof NodeTags>>;
+}
+
+/**
+ * Attaches to the data directories a previous run left and starts the log's primary and
+ * every standby. Any other node stays stopped: it may be a deposed primary, which must not
+ * come back as a primary; the control plane rewinds it.
+ */
+export async function openLocalCluster(options: OpenLocalClusterOptions): Promise<LocalCluster> {
+  const bins = findPgBinaries();
+  if (!bins.ok) throw new Error(bins.reason);
+  const workDir = resolve(options.workDir);
+  const tags = Object.fromEntries(options.names.map((n) => [n, NodeTags.parse(options.tags?.[n] ?? {})]));
+  const nodes: LocalNode[] = options.names.map((name, i) => ({ name, host: '127.0.0.1', port: options.basePort + i, dataDir: join(workDir, name) }));
+  const cluster = makeCluster(nodes, bins.bindir, options.osUser, workDir, tags);
+  try {
+    for (const n of nodes) {
+      if (!existsSync(join(n.dataDir, 'PG_VERSION'))) throw new Error(`${n.dataDir} holds no PostgreSQL data directory: remove the work dir to start afresh`);
+      const standby = existsSync(join(n.dataDir, 'standby.signal'));
+      if (!standby && n.name !== options.primary) continue;
+      if ((await cluster.postmasterPid(n.name)) !== null) continue;
+      must('start', await cluster.start(n.name));
+    }
   } catch (e) {
     await cluster.stopAll();
     throw e;

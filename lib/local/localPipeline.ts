@@ -13,6 +13,7 @@ import { loadState } from '../store/loadState.ts';
 import { createStore, closeStore, type Store } from '../store/store.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import { ensureTable } from '../store/table.ts';
+import { bundleAgent } from './agentBundle.ts';
 import { prepareLocalAgent, type LocalAgent } from './agentProcesses.ts';
 import { startControlLoop, type ControlLoop } from './controlLoop.ts';
 import { followDecisions, type DecisionFollower } from './decisionFeed.ts';
@@ -39,6 +40,8 @@ export interface LocalPipelineOptions {
   onTrouble?: (reason: string) => void;
   onRecovered?: () => void;
   onProgress?: (step: string) => void;
+  /** Aborting stops a start half-way, cleaning up what it began. */
+  signal?: AbortSignal;
 }
 
 export interface LocalPipeline {
@@ -71,7 +74,10 @@ const TABLE = 'pgvigil';
  */
 export async function startLocalPipeline(o: LocalPipelineOptions): Promise<LocalPipeline> {
   const workDir = resolve(o.workDir);
-  const progress = o.onProgress ?? (() => {});
+  const progress = (step: string) => {
+    if (o.signal?.aborted) throw new Error('interrupted');
+    o.onProgress?.(step);
+  };
   const log = o.log ?? jsonLog('pgvigil');
   const ports = localPorts(o.basePort, o.nodes ?? 3);
   const names = ports.nodes.map((p) => p.name);
@@ -89,7 +95,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     cleanups.push(() => dyn.stop());
     const storeConfig: StoreConfig = { table: TABLE, region: 'us-east-1', endpoint: dyn.endpoint };
     await writeFile(join(workDir, 'store.json'), JSON.stringify(storeConfig));
-    const store = createStore(storeConfig);
+    const store = createStore(storeConfig, log);
     cleanups.push(async () => closeStore(store));
     const table = await ensureTable(store);
     if (!table.ok) throw new Error(table.reason);
@@ -127,6 +133,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const spec = resume ? existing.state.spec! : ClusterSpec.parse(specInput);
 
     progress('starting the node agents');
+    const agentScript = await bundleAgent(workDir);
     const agents = new Map<string, LocalAgent>();
     for (const node of cluster.nodes) {
       const agent = await prepareLocalAgent({
@@ -138,6 +145,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         keyFile,
         workDir,
         store: storeConfig,
+        agentScript,
         lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 6)) },
       });
       agents.set(node.name, agent);
@@ -197,6 +205,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     });
     cleanups.push(() => loop.stop());
 
+    progress('ready');
     const url = (port: number) => `postgresql://postgres@127.0.0.1:${port}/postgres`;
     return {
       spec,

@@ -1,0 +1,98 @@
+import type { NodeObservation } from '../domain/observation.ts';
+import type { ClusterState } from '../domain/state.ts';
+import { staleAfterMs } from '../domain/spec.ts';
+import { renderTable } from './table.ts';
+
+export interface NodeStatusRow {
+  name: string;
+  address: string;
+  role: string;
+  state: string;
+  timeline: number | null;
+  lagMb: number | null;
+  lagSeconds: number | null;
+  term: number | null;
+  tags: string;
+  lastSeen: string | null;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  mode: string;
+  paused: boolean;
+  term: number;
+  primary: string | null;
+  writer: string | null;
+  readers: string[];
+  failover: string | null;
+  controlPlane: string;
+  nodes: NodeStatusRow[];
+}
+
+/** What `pgvigil status` shows: the log's view of the cluster joined with each node's latest observation. */
+export function clusterStatus(state: ClusterState, observations: readonly NodeObservation[], now: number): ClusterStatus {
+  const spec = state.spec;
+  if (!spec) throw new Error('cluster not initialized');
+  const latest = new Map<string, NodeObservation>();
+  for (const o of observations) if (!latest.has(o.node) || latest.get(o.node)!.at < o.at) latest.set(o.node, o);
+  const stale = staleAfterMs(spec.timing);
+  const nodes = spec.nodes.map((n): NodeStatusRow => {
+    const o = latest.get(n.name);
+    const fresh = o && now - o.at <= stale;
+    const tags = [n.tags.priority !== 100 ? `priority=${n.tags.priority}` : '', n.tags.nofailover ? 'nofailover' : '', n.tags.nosync ? 'nosync' : '']
+      .filter(Boolean)
+      .join(',');
+    let role: string = o && fresh && o.reachable ? o.role : 'unknown';
+    if (role === 'primary' && n.name !== state.primary) role = 'primary (deposed)';
+    let st = !o || !fresh ? 'unseen' : !o.reachable ? `down (${o.error?.kind ?? '?'})` : o.foreign ? 'foreign' : 'running';
+    if (o && fresh && o.reachable && o.role === 'standby') st = o.walReceiver?.status === 'streaming' ? `streaming from ${o.walReceiver.upstream ?? '?'}` : 'not streaming';
+    if (state.deposed.includes(n.name) && st.startsWith('down')) st += ', awaiting rewind';
+    return {
+      name: n.name,
+      address: `${n.host}:${n.port}`,
+      role,
+      state: st,
+      timeline: o?.timeline ?? null,
+      lagMb: o?.lagBytes != null ? Math.round((o.lagBytes / 1048576) * 100) / 100 : null,
+      lagSeconds: o?.lagSeconds ?? null,
+      term: o?.lease?.term ?? null,
+      tags,
+      lastSeen: o ? new Date(o.at).toISOString() : null,
+    };
+  });
+  const f = state.failover;
+  return {
+    cluster: state.cluster,
+    mode: spec.replication.mode === 'synchronous' ? `synchronous ANY ${spec.replication.quorum}` : `async (max lag on failover ${spec.replication.maximumLagOnFailover} B)`,
+    paused: state.paused,
+    term: state.term,
+    primary: state.primary,
+    writer: state.writer,
+    readers: state.readers,
+    failover: f ? `${f.kind} ${f.from} → ${f.to}, term ${f.term}, step ${f.step}` : null,
+    controlPlane: state.blind ? 'BLIND: no node answers' : nodes.some((n) => n.lastSeen && now - Date.parse(n.lastSeen) <= stale) ? 'healthy' : 'no fresh observations',
+    nodes,
+  };
+}
+
+export function renderClusterStatus(s: ClusterStatus): string {
+  const head = [
+    `Cluster ${s.cluster}  term ${s.term}  mode ${s.mode}${s.paused ? '  PAUSED (maintenance mode)' : ''}`,
+    `Writer -> ${s.writer ?? 'none'}   Readers -> ${s.readers.join(', ') || 'writer'}   Control plane: ${s.controlPlane}`,
+    ...(s.failover ? [`In progress: ${s.failover}`] : []),
+    '',
+  ];
+  const rows = s.nodes.map((n) => [
+    n.name,
+    n.address,
+    n.role,
+    n.state,
+    n.timeline === null ? '' : String(n.timeline),
+    n.lagMb === null ? '' : String(n.lagMb),
+    n.lagSeconds === null ? '' : n.lagSeconds.toFixed(1),
+    n.term === null ? '' : String(n.term),
+    n.tags,
+    n.lastSeen ? n.lastSeen.slice(11, 23) : 'never',
+  ]);
+  return head.join('\n') + renderTable(['NODE', 'HOST:PORT', 'ROLE', 'STATE', 'TL', 'LAG MB', 'LAG S', 'TERM', 'TAGS', 'LAST SEEN'], rows);
+}

@@ -1,0 +1,37 @@
+import type { EndpointDriver } from '../endpoints/driver.ts';
+import type { Store } from '../store/store.ts';
+
+export type ControlLog = (entry: { level: 'debug' | 'info' | 'warn' | 'error'; msg: string } & Record<string, unknown>) => void;
+
+/**
+ * Test-only fault injection: called after each step of a decide run; a hook that throws
+ * makes the run die there, as a crashed Lambda would. Never set outside tests.
+ */
+export type FaultHook = (step: string) => void;
+
+/** What the decide side of the control plane works with, on Lambda or in local mode. */
+export interface ControlPlane {
+  store: Store;
+  /** The HMAC key shared with the agents. Never logged. */
+  agentKey: Buffer;
+  /** Moves the writer/reader endpoints; null when this control plane has none. */
+  endpoints: EndpointDriver | null;
+  log: ControlLog;
+  /** Who is deciding (logged with each run). */
+  decider: string;
+  clock: () => number;
+  faults?: FaultHook;
+  /**
+   * Lambda awaits every action before returning; local mode lets long actions (a rewind)
+   * run in the background so probe rounds keep their pace.
+   */
+  awaitActions: boolean;
+}
+
+export const silentLog: ControlLog = () => {};
+
+export const jsonLog =
+  (component: string): ControlLog =>
+  (entry) => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component, ...entry })}\n`);
+  };

@@ -1,0 +1,111 @@
+import { callAgent } from '../agent/agentClient.ts';
+import type { ActionName, Intent } from '../domain/events.ts';
+import type { NodeSpec } from '../domain/spec.ts';
+import type { ClusterState } from '../domain/state.ts';
+import type { EndpointTarget } from '../endpoints/driver.ts';
+import type { ControlPlane } from './controlPlane.ts';
+import type { CommandWithoutObservations, DecideOutcome } from './decideOnce.ts';
+
+type Outcome = { ok: boolean; reason: string; detail: Record<string, unknown> };
+type Feed = (command: CommandWithoutObservations) => Promise<DecideOutcome>;
+
+/** How long each agent action may take before the reactor calls it failed (it is retried later). */
+const ACTION_TIMEOUT_MS: Record<ActionName, number> = {
+  fence: 3_000,
+  demote: 30_000,
+  promote: 15_000,
+  follow: 10_000,
+  rewind: 120_000,
+  endpoints: 10_000,
+};
+
+const inFlight = new WeakMap<ControlPlane, Set<string>>();
+
+/**
+ * Carries out the intents the log holds as pending and feeds each outcome back as a
+ * command. Intents are idempotent and term-tagged at the agent, so running one twice
+ * (after a crash, or from two decide invocations) does it once.
+ */
+export async function react(cp: ControlPlane, cluster: string, state: ClusterState, feed: Feed): Promise<void> {
+  const spec = state.spec;
+  if (spec === null) return;
+  const running = inFlight.get(cp) ?? new Set<string>();
+  inFlight.set(cp, running);
+  const work = state.pending
+    .filter((p) => !running.has(p.intent.id))
+    .map(async ({ intent }) => {
+      running.add(intent.id);
+      try {
+        const outcome = await execute(cp, spec.nodes, intent);
+        cp.faults?.(`acted:${intent.action}`);
+        const fed = await feed({ type: 'actionResult', now: cp.clock(), intentId: intent.id, ok: outcome.ok, reason: outcome.reason, detail: outcome.detail });
+        if (!fed.ok) cp.log({ level: 'warn', msg: 'action result not recorded', cluster, intent: intent.id, reason: fed.reason });
+      } finally {
+        running.delete(intent.id);
+      }
+    });
+  if (work.length === 0) return;
+  const all = Promise.allSettled(work).then((results) => {
+    for (const r of results) if (r.status === 'rejected') cp.log({ level: 'error', msg: 'action run died', cluster, error: String(r.reason) });
+  });
+  if (cp.awaitActions) await all;
+}
+
+async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Promise<Outcome> {
+  const node = nodes.find((n) => n.name === intent.node);
+  if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
+  const peer = (name: string | null): { name: string; host: string; port: number } | null => {
+    const p = nodes.find((n) => n.name === name);
+    return p ? { name: p.name, host: p.host, port: p.port } : null;
+  };
+  const started = cp.clock();
+  let result: Outcome;
+  switch (intent.action) {
+    case 'endpoints': {
+      if (cp.endpoints === null) {
+        result = { ok: true, reason: 'this control plane has no endpoint driver', detail: {} };
+        break;
+      }
+      const target = (n: NodeSpec): EndpointTarget => ({ name: n.name, host: n.host, port: n.port });
+      const readers = (intent.readers ?? []).map((r) => nodes.find((n) => n.name === r)).filter((n): n is NodeSpec => !!n);
+      const applied = await cp.endpoints.apply({ term: intent.term, writer: target(node), readers: readers.map(target) });
+      result = applied.ok
+        ? { ok: true, reason: `${cp.endpoints.kind}: writer ${node.name}, readers ${readers.map((r) => r.name).join(', ') || 'none'}`, detail: { applied: applied.applied } }
+        : { ok: false, reason: applied.reason, detail: {} };
+      break;
+    }
+    case 'fence':
+    case 'demote':
+      result = await agent(cp, node, intent.action, { term: intent.term });
+      break;
+    case 'promote':
+      result = await agent(cp, node, 'promote', { term: intent.term, ...(intent.minLsn ? { minLsn: intent.minLsn } : {}) });
+      break;
+    case 'follow': {
+      const primary = peer(intent.primary);
+      result = primary
+        ? await agent(cp, node, 'follow', { term: intent.term, primary, streamWaitMs: 3_000 })
+        : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
+      break;
+    }
+    case 'rewind': {
+      const source = peer(intent.primary);
+      result = source
+        ? await agent(cp, node, 'rewind', { term: intent.term, source, streamWaitMs: 5_000 })
+        : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
+      break;
+    }
+    default: {
+      const unhandled: never = intent.action;
+      return unhandled;
+    }
+  }
+  cp.log({ level: result.ok ? 'info' : 'warn', msg: 'action', intent: intent.id, ok: result.ok, reason: result.reason, ms: cp.clock() - started });
+  return result;
+}
+
+async function agent(cp: ControlPlane, node: NodeSpec, action: ActionName, body: Record<string, unknown>): Promise<Outcome> {
+  const answer = await callAgent(node.agent, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action] });
+  const { ok, reason, httpStatus: _status, ...detail } = answer;
+  return { ok, reason, detail };
+}
