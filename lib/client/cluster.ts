@@ -134,8 +134,15 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
         }
         if (target > reader.seen) reader.seen = target;
       }
-      stats.readerReads++;
-      return run<R>(client, sql, params);
+      try {
+        const result = await run<R>(client, sql, params);
+        stats.readerReads++;
+        return result;
+      } catch (err) {
+        if (keepsSession(err)) throw err;
+        // The reader went away mid-read (the endpoint dropped a lagging standby, a restart): a read is safe to repeat.
+        return onWriter<R>(sql, params);
+      }
     },
 
     async transaction<T>(fn: (tx: Transaction) => Promise<T>) {

@@ -44,8 +44,15 @@ export interface ClusterOptions {
   readYourWrites: { timeoutMs: number; pollMs: number };
 }
 
+/**
+ * A frozen host accepts TCP and then never answers: pg would wait forever for it. A bounded
+ * connect lets a read move to the writer instead. A value given in the config wins.
+ */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 function toPoolConfig(c: string | Record<string, unknown>): PoolConfig {
-  return typeof c === 'string' ? { connectionString: c } : (c as PoolConfig);
+  const config: PoolConfig = typeof c === 'string' ? { connectionString: c } : { ...(c as PoolConfig) };
+  return { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...config };
 }
 
 export function parseClusterOptions(input: unknown): Parsed<ClusterOptions> {

@@ -112,6 +112,13 @@ describe('client over a real 3-node async cluster', () => {
     }
   });
 
+  test('a reader that cannot be reached sends reads to the writer', async () => {
+    const db = open({ writer: url(ports.pg1), reader: url(15699) });
+    const r = await db.read<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
+    assert.deepEqual(r.rows, [{ recovery: false }]);
+    assert.equal(db.stats().writerReads, 1);
+  });
+
   test('a transaction that throws is rolled back and leaves nothing', async () => {
     const db = open({ writer: url(ports.pg1), reader: url(ports.pg2) });
     await assert.rejects(
