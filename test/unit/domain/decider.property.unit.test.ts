@@ -1,0 +1,243 @@
+/**
+ * Property tests of the pure decider over random histories of a simulated cluster
+ * (world.ts, history.ts): crashes, stalls, partitions, lagging standbys, dead agents,
+ * stopped lease renewals, operator commands at random moments, and a reactor whose
+ * answers fail, arrive late, twice, or never (decide crashed before it ran).
+ *
+ * One sweep replays the histories once and checks every invariant; each invariant then
+ * has its own test, which on failure replays the first failing history through
+ * fast-check so it shrinks to a small counterexample.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { Command } from '../../../lib/domain/commands.ts';
+import { decide } from '../../../lib/domain/decide.ts';
+import type { DecisionEvent } from '../../../lib/domain/events.ts';
+import { evolve, fold } from '../../../lib/domain/evolve.ts';
+import { initialState, type ClusterState } from '../../../lib/domain/state.ts';
+import { configArb, faultArb, historyArb, replay, type History, type RunOptions } from './history.ts';
+import { lsnText, PROBE_INTERVAL_MS, RULES, specOf, T0, type Rule } from './world.ts';
+
+const RUNS = 1000;
+/** A fresh seed each run, so every run explores new histories; PROPERTY_SEED=n replays one. */
+const SEED = Number(process.env['PROPERTY_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+const FULL: RunOptions = { chaos: true, heal: true, checking: RULES.filter((r) => r !== 'blindIntents') };
+
+const PROPERTIES: Record<Exclude<Rule, 'blindIntents'>, string> = {
+  splitBrain: 'at most one primary per term, and never two primaries acknowledging writes after a promotion',
+  terms: 'terms only rise in the log',
+  candidate: 'never a promotion of a nofailover node, of a standby beyond maximumLagOnFailover (async), or of one lacking an acknowledged commit (synchronous)',
+  pausedBlind: 'never a promotion requested while paused (automatic failover) or while blind',
+  fencing: 'never a promotion before a Fenced of its term, and Fenced only when a fencing condition of rule 3 truly held',
+  exactlyOnce: 'a failover interrupted after any step and resumed from the log completes exactly once',
+  total: 'evolve and decide are total and deterministic, and the log folds back to the same state',
+};
+
+/** Replay one history, checking only `rule`, and throw its violations with the decision log's tail. */
+function holds(h: History, rule: Rule, opts: RunOptions = FULL): void {
+  const sim = replay(h, { ...opts, checking: [rule] });
+  if (sim.violations.length > 0) throw new Error(`${sim.violations.join('\n')}\n-- decision log (tail):\n${sim.trace()}`);
+}
+
+describe(`the decider over ${RUNS} random histories of a simulated cluster (PROPERTY_SEED=${SEED})`, () => {
+  const firstFailure = new Map<Rule, number>();
+  let stats = { histories: 0, decideCalls: 0, failovers: 0, promotions: 0, switchovers: 0 };
+
+  before(() => {
+    let index = 0;
+    // The sweep: every history once, every invariant; remember the first failing run of each.
+    fc.check(
+      fc.property(historyArb, (h) => {
+        const sim = replay(h, FULL);
+        stats.histories += 1;
+        stats.decideCalls += sim.decideCalls;
+        stats.promotions += sim.world.promotions.length;
+        for (const e of sim.log) {
+          if (e.type === 'FailoverStarted' && e.kind === 'switchover') stats.switchovers += 1;
+          else if (e.type === 'FailoverStarted') stats.failovers += 1;
+        }
+        for (const v of sim.violations) {
+          const rule = /^\[(\w+),/.exec(v)?.[1] as Rule | undefined;
+          if (rule && !firstFailure.has(rule)) firstFailure.set(rule, index);
+        }
+        index += 1;
+        return true;
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
+  for (const [rule, says] of Object.entries(PROPERTIES) as [Exclude<Rule, 'blindIntents'>, string][]) {
+    test(says, () => {
+      assert.equal(stats.histories, RUNS);
+      const at = firstFailure.get(rule);
+      if (at === undefined) return;
+      // Replay the failing run through fast-check so the report is a shrunk counterexample.
+      fc.assert(
+        fc.property(historyArb, (h) => holds(h, rule)),
+        { seed: SEED, path: String(at), includeErrorInReport: true },
+      );
+    });
+  }
+
+  test('the histories exercise failovers, switchovers and promotions', () => {
+    assert.ok(stats.failovers > RUNS / 20, `only ${stats.failovers} failovers started in ${RUNS} histories`);
+    assert.ok(stats.promotions > RUNS / 20, `only ${stats.promotions} promotions in ${RUNS} histories`);
+    assert.ok(stats.switchovers > 0, 'no switchover started');
+  });
+});
+
+describe('targeted properties', () => {
+  test('a stall of the primary shorter than the failure window + wal_receiver_timeout never starts a failover', () => {
+    fc.assert(
+      fc.property(configArb, fc.integer(), fc.integer({ min: 0, max: 12 }), fc.nat(), (cfg, seed, before, d) => {
+        const window = PROBE_INTERVAL_MS * cfg.failureThreshold + cfg.walReceiverTimeoutMs;
+        const stallRounds = 1 + (d % Math.max(1, Math.ceil(window / PROBE_INTERVAL_MS) - 1));
+        fc.pre(stallRounds * PROBE_INTERVAL_MS < window);
+        const h: History = {
+          cfg,
+          seed,
+          segments: [
+            { fault: { kind: 'none' }, rounds: 1 + before },
+            { fault: { kind: 'stall', node: 0, rounds: stallRounds }, rounds: stallRounds + 40 },
+          ],
+        };
+        const sim = replay(h, { chaos: false, heal: false, checking: [] });
+        const started = sim.log.filter((e) => e.type === 'FailoverStarted');
+        assert.deepEqual(
+          started.map((e) => e.reason),
+          [],
+          `a ${stallRounds * PROBE_INTERVAL_MS} ms stall (window ${PROBE_INTERVAL_MS * cfg.failureThreshold} ms + wal_receiver_timeout ${cfg.walReceiverTimeoutMs} ms) started a failover`,
+        );
+      }),
+      { numRuns: 300, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
+  test('a pause, or blindness, in the middle of an automatic failover stops it before any promotion', () => {
+    // The primary fails; a few rounds later the operator pauses or the control plane goes
+    // blind, while answers to earlier intents may still be on their way.
+    const midFailover = fc.record({
+      cfg: configArb,
+      seed: fc.integer(),
+      segments: fc
+        .tuple(fc.constantFrom('pgCrash' as const, 'crash' as const), fc.integer({ min: 1, max: 10 }), fc.constantFrom('pause' as const, 'blind' as const))
+        .map(([failure, after, interruption]): History['segments'] => [
+          { fault: { kind: failure, node: -1 }, rounds: after },
+          { fault: interruption === 'pause' ? { kind: 'pause' } : { kind: 'blind', rounds: 40 }, rounds: 30 },
+        ]),
+    });
+    fc.assert(
+      fc.property(midFailover, (h) => holds(h, 'pausedBlind', { chaos: true, heal: false, checking: ['pausedBlind'] })),
+      { numRuns: 500, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
+  test('with no node reachable, no intent is ever requested', () => {
+    const blind = fc.record({ kind: fc.constant('blind' as const), rounds: fc.integer({ min: 4, max: 60 }) });
+    const blindHistory = fc.record({
+      cfg: configArb,
+      seed: fc.integer(),
+      segments: fc.array(fc.record({ fault: fc.oneof(faultArb, blind), rounds: fc.integer({ min: 1, max: 30 }) }), { minLength: 1, maxLength: 10 }),
+    });
+    fc.assert(
+      fc.property(blindHistory, (h) => holds(h, 'blindIntents', { chaos: true, heal: false, checking: ['blindIntents'] })),
+      { numRuns: 300, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
+  test('decide and evolve are total over junk commands, and decide is deterministic', () => {
+    const names = fc.constantFrom('pg1', 'pg2', 'pg3', 'pg4', 'zz');
+    const lsn = fc.integer({ min: 0, max: 2 ** 40 }).map(lsnText);
+    const obs = fc.record({
+      v: fc.constant(1 as const),
+      cluster: fc.constantFrom('main', 'main', 'other'),
+      node: names,
+      prober: fc.constantFrom('p1', 'p2'),
+      at: fc.integer({ min: -30_000, max: 30_000 }),
+      reachable: fc.boolean(),
+      error: fc.option(fc.record({ kind: fc.constantFrom('refused' as const, 'timeout' as const, 'auth' as const, 'other' as const), message: fc.string() }), { nil: null }),
+      consecutiveFailures: fc.nat(8),
+      failingSince: fc.option(fc.integer({ min: -30_000, max: 0 }), { nil: null }),
+      role: fc.constantFrom('primary' as const, 'standby' as const, 'unknown' as const),
+      systemIdentifier: fc.option(fc.constant('7300000000000000001'), { nil: null }),
+      foreign: fc.boolean(),
+      timeline: fc.option(fc.nat(5), { nil: null }),
+      walLsn: fc.option(lsn, { nil: null }),
+      receiveLsn: fc.option(lsn, { nil: null }),
+      replayLsn: fc.option(lsn, { nil: null }),
+      lagBytes: fc.option(fc.nat(), { nil: null }),
+      lagSeconds: fc.option(fc.nat(), { nil: null }),
+      lastKnownWalLsn: fc.option(lsn, { nil: null }),
+      walReceiver: fc.option(
+        fc.record({ status: fc.constantFrom('streaming', 'waiting'), upstream: fc.option(names, { nil: null }), senderHost: fc.constant(null), senderPort: fc.constant(null), lastMsgReceiptAt: fc.constant(null) }),
+        { nil: null },
+      ),
+      replication: fc.array(
+        fc.record({ name: names, state: fc.constant('streaming'), syncState: fc.constantFrom('async' as const, 'potential' as const, 'sync' as const, 'quorum' as const), sentLsn: fc.option(lsn, { nil: null }), flushLsn: fc.option(lsn, { nil: null }), replayLsn: fc.option(lsn, { nil: null }) }),
+        { maxLength: 3 },
+      ),
+      synchronousStandbyNames: fc.option(fc.string(), { nil: null }),
+      lease: fc.option(fc.record({ version: fc.nat(9), changedSeenAt: fc.integer({ min: -30_000, max: 0 }), term: fc.nat(9) }), { nil: null }),
+    });
+    const by = fc.constantFrom('ops', 'x');
+    const command = fc.oneof(
+      fc.record({ type: fc.constantFrom('probeRound' as const, 'tick' as const), observations: fc.array(obs, { maxLength: 6 }) }),
+      fc.record({ type: fc.constant('switchover' as const), to: fc.option(names, { nil: null }), requestedBy: by, observations: fc.array(obs, { maxLength: 5 }) }),
+      fc.record({ type: fc.constant('failover' as const), to: names, force: fc.boolean(), requestedBy: by, observations: fc.array(obs, { maxLength: 5 }) }),
+      fc.record({ type: fc.constantFrom('pause' as const, 'resume' as const), requestedBy: by }),
+      fc.record({ type: fc.constantFrom('removeNode' as const, 'rejoin' as const), node: names, requestedBy: by }),
+      fc.record({
+        type: fc.constant('addNode' as const),
+        node: fc.record({ name: names, host: fc.constant('127.0.0.1'), port: fc.integer({ min: 5432, max: 5436 }), agent: fc.constant('http://127.0.0.1:8008'), tags: fc.record({ priority: fc.nat(1000), nofailover: fc.boolean(), nosync: fc.boolean() }) }),
+        requestedBy: by,
+      }),
+      fc.record({
+        type: fc.constant('actionResult' as const),
+        /** An index into the pending intents, or a made-up id. */
+        pick: fc.option(fc.nat(5), { nil: null }),
+        ok: fc.boolean(),
+        reason: fc.string(),
+        detail: fc.oneof(fc.constant({}), fc.record({ checkpointLsn: fc.oneof(lsn, fc.string(), fc.integer()) })),
+      }),
+      fc.record({ type: fc.constant('initialize' as const), primary: names }),
+    );
+    fc.assert(
+      fc.property(configArb, fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3_000 }), command }), { maxLength: 40 }), (cfg, steps) => {
+        const spec = specOf(cfg);
+        let state: ClusterState = initialState('main');
+        const log: DecisionEvent[] = [];
+        let now = T0;
+        const apply = (cmd: Command) => {
+          const first = decide(cmd, state);
+          assert.deepEqual(decide(cmd, structuredClone(state)), first, `decide is not deterministic on ${cmd.type}`);
+          if (!first.ok) return;
+          for (const e of first.events) {
+            state = evolve(state, e);
+            log.push(e);
+          }
+        };
+        apply({ type: 'initialize', now, spec, primary: 'pg1' });
+        for (const { dt, command: c } of steps) {
+          now += dt;
+          let input: unknown;
+          if (c.type === 'actionResult') {
+            const id = c.pick === null ? `junk-${now}` : (state.pending[c.pick % Math.max(1, state.pending.length)]?.intent.id ?? 'none');
+            input = { type: 'actionResult', now, intentId: id, ok: c.ok, reason: c.reason, detail: c.detail };
+          } else if (c.type === 'initialize') {
+            input = { type: 'initialize', now, spec, primary: c.primary };
+          } else if ('observations' in c) {
+            input = { ...c, now, observations: c.observations.map((o) => ({ ...o, at: now + o.at, failingSince: o.failingSince === null ? null : now + o.failingSince, lease: o.lease ? { ...o.lease, changedSeenAt: now + o.lease.changedSeenAt } : null })) };
+          } else {
+            input = { ...c, now };
+          }
+          const parsed = Command.safeParse(input);
+          if (parsed.success) apply(parsed.data);
+        }
+        assert.deepEqual(fold(initialState('main'), log), state);
+      }),
+      { numRuns: RUNS, seed: SEED, includeErrorInReport: true },
+    );
+  });
+});

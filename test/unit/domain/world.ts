@@ -1,0 +1,555 @@
+/**
+ * A simulated cluster for property tests of the decider: PostgreSQL nodes with
+ * timelines and LSNs, an agent per node (term, lease, fence marker, self-fencing), a
+ * prober that turns the world into NodeObservations as the real one does, and the
+ * agent side of the reactor (what each intent does to the world).
+ *
+ * Pure: time is a number the test advances; randomness comes from a seeded generator.
+ */
+import type { Intent } from '../../../lib/domain/events.ts';
+import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
+import type { NodeObservation } from '../../../lib/domain/observation.ts';
+import { ClusterSpec } from '../../../lib/domain/spec.ts';
+import type { ClusterState } from '../../../lib/domain/state.ts';
+
+export const T0 = 1_700_000_000_000;
+const LSN0 = 0x3000000;
+const CHECKPOINT_BYTES = 0x28;
+
+export const lsnText = (n: number): string => bigIntToLsn(BigInt(n));
+
+/** mulberry32: small, fast, seeded. The world's coin flips, so a history replays exactly. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface WorldConfig {
+  nodes: { name: string; priority: number; nofailover: boolean; nosync: boolean }[];
+  mode: 'synchronous' | 'async';
+  maximumLagOnFailover: number;
+  failureThreshold: number;
+  leaseTtlMs: number;
+  fenceWaitMs: number;
+  /** wal_receiver_timeout: how long a standby keeps a silent upstream's connection. */
+  walReceiverTimeoutMs: number;
+  /** Bytes a write may add per round, at most. */
+  maxWrite: number;
+  /** When set, PostgreSQL dies with its agent (the agent supervises it), so a dead agent never leaves a primary running. */
+  agentSupervisesPostgres?: boolean;
+}
+
+export const PROBE_INTERVAL_MS = 250;
+
+/** The invariants a run checks, by the rule of DESIGN.md or the property they come from. */
+export const RULES = ['splitBrain', 'terms', 'candidate', 'pausedBlind', 'fencing', 'exactlyOnce', 'total', 'blindIntents'] as const;
+export type Rule = (typeof RULES)[number];
+
+export function specOf(cfg: WorldConfig): ClusterSpec {
+  return ClusterSpec.parse({
+    cluster: 'main',
+    nodes: cfg.nodes.map((n, i) => ({
+      name: n.name,
+      host: '127.0.0.1',
+      port: 5432 + i,
+      agent: `http://127.0.0.1:${8008 + i}`,
+      tags: { priority: n.priority, nofailover: n.nofailover, nosync: n.nosync },
+    })),
+    replication: cfg.mode === 'synchronous' ? { mode: 'synchronous', quorum: 1 } : { mode: 'async', maximumLagOnFailover: cfg.maximumLagOnFailover },
+    timing: {
+      probeIntervalMs: PROBE_INTERVAL_MS,
+      failureThreshold: cfg.failureThreshold,
+      probeTimeoutMs: 200,
+      leaseTtlMs: cfg.leaseTtlMs,
+      fenceWaitMs: cfg.fenceWaitMs,
+      heartbeatMs: 10_000,
+      actionTimeoutMs: 2_000,
+    },
+    readLagLimit: 16 * 1024,
+  });
+}
+
+interface TimelineStart {
+  tl: number;
+  start: number;
+}
+
+export interface SimNode {
+  name: string;
+  nofailover: boolean;
+  nosync: boolean;
+  pg: 'primary' | 'standby' | 'stopped';
+  /** The role a restart brings back (crash recovery). */
+  lastRole: 'primary' | 'standby';
+  /** The agent's fence marker: while set, nothing starts PostgreSQL here but follow/rewind. */
+  fenced: boolean;
+  tl: number;
+  /** The timelines of this node's WAL, oldest first, each with the LSN it starts at. */
+  history: TimelineStart[];
+  /** A primary's insert LSN; a standby's received (= flushed = replayed) LSN. */
+  lsn: number;
+  upstream: string | null;
+  /** The standby's WAL receiver: connected to `upstream`, last message at `lastMsgAt`. */
+  recv: { upstream: string; lastMsgAt: number; flowing: boolean } | null;
+  /** The term this node became primary in. */
+  primaryTerm: number;
+  ackedLsn: number;
+  hostUp: boolean;
+  agentAlive: boolean;
+  agentTerm: number;
+  leaseVersion: number;
+  leaseTerm: number;
+  leaseRenewedAt: number;
+  frozenUntil: number;
+  partitionedUntil: number;
+  isolatedUntil: number;
+  lagUntil: number;
+  leaseBlockedUntil: number;
+}
+
+interface ProberMemory {
+  failures: number;
+  failingSince: number | null;
+  leaseVersion: number;
+  leaseSeenAt: number;
+  lastKnownWalLsn: number | null;
+}
+
+export type ActionReply = { ok: boolean; reason: string; detail: Record<string, unknown> };
+
+export class World {
+  now = T0;
+  readonly nodes = new Map<string, SimNode>();
+  private readonly prober = new Map<string, ProberMemory>();
+  maxTl = 1;
+  blindUntil = 0;
+  writer: string | null;
+  readers: string[] = [];
+  /** Highest acknowledged LSN per timeline: the commits a client was told are durable. */
+  readonly ackedByTl = new Map<number, number>();
+  /** Who may legitimately acknowledge writes: the latest node promoted in the world. */
+  reign: { node: string; since: number; term: number; ownAck: boolean; foreignAcks: string[] };
+  readonly violations: string[] = [];
+  /** The kinds of violation this run looks for; the others are ignored so one known bug can't hide another. */
+  checking: ReadonlySet<Rule> = new Set(RULES);
+  readonly promotions: { term: number; node: string; at: number }[] = [];
+  /** What the prober saw on the last round, by node. */
+  lastRound: NodeObservation[] = [];
+
+  constructor(
+    readonly cfg: WorldConfig,
+    readonly rand: () => number,
+    primary: string,
+  ) {
+    for (const n of cfg.nodes) {
+      const isPrimary = n.name === primary;
+      this.nodes.set(n.name, {
+        name: n.name,
+        nofailover: n.nofailover,
+        nosync: n.nosync,
+        pg: isPrimary ? 'primary' : 'standby',
+        lastRole: isPrimary ? 'primary' : 'standby',
+        fenced: false,
+        tl: 1,
+        history: [{ tl: 1, start: 0 }],
+        lsn: LSN0,
+        upstream: isPrimary ? null : primary,
+        recv: isPrimary ? null : { upstream: primary, lastMsgAt: T0, flowing: true },
+        primaryTerm: isPrimary ? 1 : 0,
+        ackedLsn: LSN0,
+        hostUp: true,
+        agentAlive: true,
+        agentTerm: 1,
+        leaseVersion: 1,
+        leaseTerm: 1,
+        leaseRenewedAt: T0,
+        frozenUntil: 0,
+        partitionedUntil: 0,
+        isolatedUntil: 0,
+        lagUntil: 0,
+        leaseBlockedUntil: 0,
+      });
+      this.prober.set(n.name, { failures: 0, failingSince: null, leaseVersion: 1, leaseSeenAt: T0, lastKnownWalLsn: isPrimary ? LSN0 : null });
+    }
+    this.writer = primary;
+    this.readers = cfg.nodes.map((n) => n.name).filter((n) => n !== primary);
+    this.reign = { node: primary, since: T0, term: 1, ownAck: false, foreignAcks: [] };
+  }
+
+  node(name: string): SimNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  frozen = (n: SimNode): boolean => this.now < n.frozenUntil;
+  isolated = (n: SimNode): boolean => this.now < n.isolatedUntil;
+  /** The control plane (prober, reactor) can reach this host. */
+  cpReaches = (n: SimNode): boolean => n.hostUp && !this.frozen(n) && this.now >= n.partitionedUntil && !this.isolated(n) && this.now >= this.blindUntil;
+  running = (n: SimNode): boolean => n.hostUp && n.pg !== 'stopped';
+  agentAnswers = (n: SimNode): boolean => n.agentAlive && this.cpReaches(n);
+  /** Which node a standby's receiver currently reports streaming from (pg_stat_wal_receiver), if any. */
+  streamsFrom(s: SimNode): string | null {
+    return this.running(s) && !this.frozen(s) && s.pg === 'standby' && s.recv !== null ? s.recv.upstream : null;
+  }
+
+  // ---- lineage ----
+
+  /** How far this node's WAL reaches on timeline `tl` (-1 when the timeline is not in its history). */
+  posOn(n: SimNode, tl: number): number {
+    const i = n.history.findIndex((h) => h.tl === tl);
+    if (i < 0) return -1;
+    const next = n.history[i + 1];
+    return next ? next.start : n.lsn;
+  }
+
+  /** True when `s`'s WAL is a prefix of `u`'s, so s can stream from u. */
+  canStream(s: SimNode, u: SimNode): boolean {
+    return this.posOn(u, s.tl) >= s.lsn;
+  }
+
+  private adoptHistory(s: SimNode, u: SimNode, upTo: number): void {
+    s.lsn = upTo;
+    s.history = u.history.filter((h, i) => i === 0 || h.start <= upTo).map((h) => ({ ...h }));
+    s.tl = s.history[s.history.length - 1]!.tl;
+  }
+
+  // ---- one probe interval of physics ----
+
+  advance(state: ClusterState): void {
+    this.now += PROBE_INTERVAL_MS;
+    const ttl = this.cfg.leaseTtlMs;
+    if (this.cfg.agentSupervisesPostgres) {
+      for (const n of this.nodes.values()) if (!n.agentAlive && n.pg !== 'stopped') this.crashPostgres(n.name);
+    }
+    // Agents: self-fence first (a host resuming from a stall checks before serving), then renew.
+    for (const n of this.nodes.values()) {
+      if (!n.hostUp || !n.agentAlive || this.frozen(n)) continue;
+      if (n.pg === 'primary' && this.now - n.leaseRenewedAt >= ttl && !this.anyStreamingFrom(n.name)) {
+        n.pg = 'stopped';
+        n.fenced = true;
+      }
+      if (!this.isolated(n) && this.now >= n.leaseBlockedUntil) {
+        n.leaseVersion += 1;
+        n.leaseTerm = n.agentTerm;
+        n.leaseRenewedAt = this.now;
+      }
+    }
+    // Writes on every primary that can take them (clients may hold direct connections).
+    for (const n of this.nodes.values()) {
+      if (n.pg === 'primary' && this.running(n) && !this.frozen(n) && this.rand() < 0.7) n.lsn += 1 + Math.floor(this.rand() * this.cfg.maxWrite);
+    }
+    this.stream();
+    this.acknowledge(state);
+  }
+
+  private anyStreamingFrom(name: string): boolean {
+    return [...this.nodes.values()].some((s) => s.name !== name && this.streamsFrom(s) === name);
+  }
+
+  private stream(): void {
+    const wrt = this.cfg.walReceiverTimeoutMs;
+    for (const s of this.nodes.values()) {
+      if (!this.running(s) || s.pg !== 'standby' || this.frozen(s)) continue;
+      const u = s.upstream ? this.nodes.get(s.upstream) : undefined;
+      if (!u) {
+        s.recv = null;
+        continue;
+      }
+      const linked = !this.isolated(s) && !this.isolated(u);
+      if (this.running(u) && !this.frozen(u) && linked && this.canStream(s, u)) {
+        const target = this.now < s.lagUntil ? Math.min(this.posOn(u, s.tl) >= 0 ? u.lsn : s.lsn, s.lsn + 2048) : u.lsn;
+        if (target > s.lsn || s.recv === null) this.adoptHistory(s, u, Math.max(s.lsn, target));
+        s.recv = { upstream: u.name, lastMsgAt: this.now, flowing: true };
+      } else if (this.running(u) && (this.frozen(u) || !linked) && s.recv?.upstream === u.name && this.now - s.recv.lastMsgAt < wrt) {
+        // Silence, not a reset: the receiver keeps its connection until wal_receiver_timeout.
+        s.recv = { ...s.recv, flowing: false };
+      } else {
+        s.recv = null;
+      }
+    }
+  }
+
+  private acknowledge(state: ClusterState): void {
+    const ackers: string[] = [];
+    for (const p of this.nodes.values()) {
+      if (p.pg !== 'primary' || !this.running(p) || this.frozen(p)) continue;
+      let upTo = p.lsn;
+      if (this.cfg.mode === 'synchronous') {
+        // ANY 1: the best received LSN among synchronous-eligible standbys streaming from p.
+        const received = [...this.nodes.values()]
+          .filter((s) => !s.nosync && s.name !== p.name && this.streamsFrom(s) === p.name && s.recv!.flowing && s.tl === p.tl)
+          .map((s) => s.lsn);
+        upTo = received.length > 0 ? Math.max(p.ackedLsn, Math.min(p.lsn, Math.max(...received))) : p.ackedLsn;
+      }
+      if (upTo > p.ackedLsn) {
+        p.ackedLsn = upTo;
+        this.ackedByTl.set(p.tl, Math.max(this.ackedByTl.get(p.tl) ?? 0, upTo));
+        ackers.push(p.name);
+      }
+    }
+    const r = this.reign;
+    for (const a of ackers) {
+      if (a === r.node) r.ownAck = true;
+      else if (!r.foreignAcks.includes(a)) r.foreignAcks.push(a);
+    }
+    if (r.foreignAcks.length > 0) {
+      const who = r.foreignAcks.join(', ');
+      if (this.cfg.mode === 'synchronous') {
+        this.violate('candidate', `acknowledged write lost: ${who} acknowledged a synchronous commit after ${r.node} was promoted (term ${r.term}) at ${r.since - T0} ms`);
+      } else if (r.ownAck) {
+        this.violate('splitBrain', `split brain: ${who} and ${r.node} both acknowledged writes after ${r.node}'s promotion (term ${r.term}) at ${r.since - T0} ms`);
+      }
+      r.foreignAcks = [];
+    }
+    void state;
+  }
+
+  violate(rule: Rule, msg: string): void {
+    if (this.checking.has(rule) && this.violations.length < 5) this.violations.push(`[${rule}, t=${this.now - T0} ms] ${msg}`);
+  }
+
+  // ---- the prober ----
+
+  /** One probe round, exactly what the real prober would write for each node. */
+  probe(): NodeObservation[] {
+    const lsnOfReachablePrimary = new Map<string, number>();
+    for (const n of this.nodes.values()) if (this.cpReaches(n) && this.running(n) && n.pg === 'primary') lsnOfReachablePrimary.set(n.name, n.lsn);
+    const out: NodeObservation[] = [];
+    for (const n of this.nodes.values()) {
+      const mem = this.prober.get(n.name)!;
+      if (n.leaseVersion !== mem.leaseVersion) {
+        mem.leaseVersion = n.leaseVersion;
+        mem.leaseSeenAt = this.now;
+      }
+      // The lease is read from the store, so it is seen even when the node is not.
+      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm };
+      const reachable = this.cpReaches(n) && this.running(n);
+      if (!reachable) {
+        mem.failures += 1;
+        mem.failingSince ??= this.now;
+        const kind = this.cpReaches(n) ? 'refused' : 'timeout';
+        out.push({
+          ...blank(n.name, this.now),
+          reachable: false,
+          error: { kind, message: kind === 'refused' ? 'connect ECONNREFUSED' : 'timeout expired' },
+          consecutiveFailures: mem.failures,
+          failingSince: mem.failingSince,
+          role: 'unknown',
+          lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
+          lease,
+        });
+        continue;
+      }
+      mem.failures = 0;
+      mem.failingSince = null;
+      if (n.pg === 'primary') {
+        mem.lastKnownWalLsn = n.lsn;
+        const rows = [...this.nodes.values()]
+          .filter((s) => s.name !== n.name && this.streamsFrom(s) === n.name)
+          .map((s) => ({
+            name: s.name,
+            state: 'streaming',
+            syncState: this.cfg.mode === 'synchronous' && !s.nosync ? ('quorum' as const) : ('async' as const),
+            sentLsn: lsnText(s.lsn),
+            flushLsn: lsnText(s.lsn),
+            replayLsn: lsnText(s.lsn),
+          }));
+        const eligible = this.cfg.nodes.filter((x) => x.name !== n.name && !x.nosync).map((x) => x.name);
+        out.push({
+          ...blank(n.name, this.now),
+          role: 'primary',
+          timeline: n.tl,
+          walLsn: lsnText(n.lsn),
+          lastKnownWalLsn: lsnText(n.lsn),
+          replication: rows,
+          synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY 1 (${eligible.join(', ')})` : '',
+          lease,
+        });
+      } else {
+        const up = this.streamsFrom(n);
+        const upLsn = up ? lsnOfReachablePrimary.get(up) : undefined;
+        out.push({
+          ...blank(n.name, this.now),
+          role: 'standby',
+          timeline: n.tl,
+          receiveLsn: lsnText(n.lsn),
+          replayLsn: lsnText(n.lsn),
+          lagBytes: upLsn === undefined ? null : Math.max(0, upLsn - n.lsn),
+          lagSeconds: 0,
+          lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
+          walReceiver: up
+            ? { status: 'streaming', upstream: up, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: n.recv!.lastMsgAt }
+            : null,
+          lease,
+        });
+      }
+    }
+    this.lastRound = out;
+    return out;
+  }
+
+  lastKnownWalLsn(name: string): number | null {
+    return this.prober.get(name)?.lastKnownWalLsn ?? null;
+  }
+
+  // ---- faults ----
+
+  crashHost(name: string): void {
+    const n = this.node(name);
+    if (n.pg !== 'stopped') n.lastRole = n.pg;
+    n.hostUp = false;
+    n.agentAlive = false;
+    n.pg = 'stopped';
+    n.recv = null;
+  }
+
+  crashPostgres(name: string): void {
+    const n = this.node(name);
+    if (n.pg !== 'stopped') n.lastRole = n.pg;
+    n.pg = 'stopped';
+    n.recv = null;
+  }
+
+  /**
+   * The host (or the postmaster) comes back. Assumed agent contract: a fenced node stays
+   * down; a former primary starts as primary only while the log still names it primary
+   * and no change of primary away from it is under way; a standby restarts as a standby.
+   */
+  restart(name: string, state: ClusterState): void {
+    const n = this.node(name);
+    if (!n.hostUp) {
+      n.hostUp = true;
+      n.agentAlive = true;
+    }
+    n.agentAlive = true;
+    if (n.pg !== 'stopped' || n.fenced) return;
+    if (n.lastRole === 'standby') n.pg = 'standby';
+    else if (state.primary === name && (state.failover === null || state.failover.from !== name)) n.pg = 'primary';
+  }
+
+  // ---- the agent side of the reactor ----
+
+  /** Execute an intent against the world; null when the agent could not be reached (the call times out). */
+  execute(intent: Intent): ActionReply | null {
+    if (intent.action === 'endpoints') {
+      this.writer = intent.node;
+      this.readers = intent.readers ?? [];
+      return { ok: true, reason: 'endpoints switched', detail: {} };
+    }
+    const n = this.nodes.get(intent.node);
+    if (!n || !this.agentAnswers(n)) return null;
+    if (intent.term < n.agentTerm) return { ok: false, reason: `stale term ${intent.term} < ${n.agentTerm}`, detail: {} };
+    n.agentTerm = intent.term;
+    switch (intent.action) {
+      case 'fence':
+        if (n.pg !== 'stopped') n.lastRole = n.pg;
+        n.pg = 'stopped';
+        n.fenced = true;
+        n.recv = null;
+        return { ok: true, reason: 'PostgreSQL stopped', detail: {} };
+      case 'demote': {
+        if (n.pg === 'primary') {
+          n.lsn += CHECKPOINT_BYTES;
+          // A clean shutdown waits for the WAL senders: connected standbys get everything.
+          for (const s of this.nodes.values()) {
+            if (this.streamsFrom(s) === n.name && s.recv!.flowing && this.canStream(s, n)) this.adoptHistory(s, n, n.lsn);
+          }
+          n.lastRole = 'primary';
+          n.pg = 'stopped';
+          n.fenced = true;
+          return { ok: true, reason: 'stopped cleanly', detail: { checkpointLsn: lsnText(n.lsn) } };
+        }
+        if (n.pg === 'stopped' && n.fenced && n.lastRole === 'primary') return { ok: true, reason: 'already stopped', detail: { checkpointLsn: lsnText(n.lsn) } };
+        return { ok: false, reason: `not a primary (${n.pg})`, detail: {} };
+      }
+      case 'promote': {
+        if (n.pg === 'primary' && n.primaryTerm === intent.term) return { ok: true, reason: 'already primary', detail: {} };
+        if (n.pg !== 'standby') return { ok: false, reason: `cannot promote: ${n.pg}`, detail: {} };
+        if (intent.minLsn !== null && lsnToNumber(intent.minLsn) > n.lsn) return { ok: false, reason: `replay ${lsnText(n.lsn)} short of ${intent.minLsn}`, detail: {} };
+        this.maxTl += 1;
+        n.history.push({ tl: this.maxTl, start: n.lsn });
+        n.tl = this.maxTl;
+        n.pg = 'primary';
+        n.lastRole = 'primary';
+        n.upstream = null;
+        n.recv = null;
+        n.primaryTerm = intent.term;
+        n.ackedLsn = n.lsn;
+        this.promotions.push({ term: intent.term, node: n.name, at: this.now });
+        this.reign = { node: n.name, since: this.now, term: intent.term, ownAck: false, foreignAcks: [] };
+        return { ok: true, reason: `promoted on timeline ${n.tl}`, detail: {} };
+      }
+      case 'follow': {
+        if (n.pg === 'primary') return { ok: false, reason: 'a running primary must be rewound, not re-pointed', detail: {} };
+        n.upstream = intent.primary;
+        n.pg = 'standby';
+        n.lastRole = 'standby';
+        n.fenced = false;
+        return { ok: true, reason: `following ${intent.primary}`, detail: {} };
+      }
+      case 'rewind': {
+        const src = intent.primary ? this.nodes.get(intent.primary) : undefined;
+        if (!src || !this.running(src) || src.pg !== 'primary' || this.isolated(n) || this.isolated(src) || this.frozen(src)) {
+          return { ok: false, reason: 'rewind source unreachable', detail: {} };
+        }
+        let common = 0;
+        for (let i = n.history.length - 1; i >= 0; i--) {
+          const tl = n.history[i]!.tl;
+          if (this.posOn(src, tl) >= 0) {
+            common = Math.min(this.posOn(n, tl), this.posOn(src, tl));
+            break;
+          }
+        }
+        this.adoptHistory(n, src, common);
+        n.pg = 'standby';
+        n.lastRole = 'standby';
+        n.upstream = src.name;
+        n.recv = null;
+        n.fenced = false;
+        return { ok: true, reason: `rewound onto ${src.name}`, detail: {} };
+      }
+      default:
+        return { ok: false, reason: `unknown action ${intent.action}`, detail: {} };
+    }
+  }
+}
+
+export function lsnToNumber(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return parseInt(hi!, 16) * 2 ** 32 + parseInt(lo!, 16);
+}
+
+function blank(node: string, at: number): NodeObservation {
+  return {
+    v: 1,
+    cluster: 'main',
+    node,
+    prober: 'sim',
+    at,
+    reachable: true,
+    error: null,
+    consecutiveFailures: 0,
+    failingSince: null,
+    role: 'unknown',
+    systemIdentifier: '7300000000000000001',
+    foreign: false,
+    timeline: null,
+    walLsn: null,
+    receiveLsn: null,
+    replayLsn: null,
+    lagBytes: null,
+    lagSeconds: null,
+    lastKnownWalLsn: null,
+    walReceiver: null,
+    replication: [],
+    synchronousStandbyNames: null,
+    lease: null,
+  };
+}
