@@ -123,7 +123,9 @@ export async function openLocalCluster(options: OpenLocalClusterOptions): Promis
       if (!existsSync(join(n.dataDir, 'PG_VERSION'))) throw new Error(`${n.dataDir} holds no PostgreSQL data directory: remove the work dir to start afresh`);
       const standby = existsSync(join(n.dataDir, 'standby.signal'));
       if (!standby && n.name !== options.primary) continue;
-      if ((await cluster.postmasterPid(n.name)) !== null) continue;
+      const pid = await cluster.postmasterPid(n.name);
+      // A pid file left by a crash names a dead (or reused) pid: only a live postmaster of this data dir counts.
+      if (pid !== null && isPostmasterOf(pid, n.dataDir)) continue;
       must('start', await cluster.start(n.name));
     }
   } catch (e) {
@@ -173,7 +175,9 @@ async function bringUp(
 
   const syncNames = synchronousStandbyNames(
     options.replication,
-    standbys.filter((s) => !tags[s.name]?.nosync).map((s) => s.name),
+    // Every node, the primary too: a server never counts itself, so the same list stays right
+    // on whichever node is promoted later, and a rejoined old primary counts towards the quorum.
+    nodes.filter((s) => !tags[s.name]?.nosync).map((s) => s.name),
   );
   await Promise.all(nodes.map((n) => writeOwnedFile(join(n.dataDir, CLUSTER_CONF), conf(syncNames), osUser)));
   await sqlOnce(primary.port, 'SELECT pg_reload_conf()');

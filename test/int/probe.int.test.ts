@@ -71,7 +71,7 @@ describe('probe against real nodes', () => {
     assert.equal(pg1.timeline, 1);
     assert.ok(pg1.walLsn);
     assert.equal(pg1.lastKnownWalLsn, pg1.walLsn);
-    assert.equal(pg1.synchronousStandbyNames, 'ANY 1 (pg2, pg3)');
+    assert.equal(pg1.synchronousStandbyNames, 'ANY 1 (pg1, pg2, pg3)');
     assert.deepEqual(
       pg1.replication.map((r) => [r.name, r.state, r.syncState]),
       [['pg2', 'streaming', 'quorum'], ['pg3', 'streaming', 'quorum']],
