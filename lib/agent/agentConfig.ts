@@ -8,7 +8,7 @@ import { StoreConfig } from '../store/storeConfig.ts';
 const absolutePath = (what: string) =>
   z.string({ error: `give the ${what} as an absolute path` }).refine(isAbsolute, `give the ${what} as an absolute path`);
 
-const port = (what: string) => z.number({ error: `give the ${what} port, e.g. 8008` }).int().min(1).max(65535);
+const port = (what: string, example: number) => z.number({ error: `give the ${what} port, e.g. ${example}` }).int().min(1).max(65535);
 
 /** The agent's config file. The key itself is never part of the parsed config (see loadAgentKey). */
 export const AgentConfig = z
@@ -18,12 +18,12 @@ export const AgentConfig = z
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
-        port: port('agent listen'),
+        port: port('agent listen', 8008),
       })
       .strict(),
     dataDir: absolutePath('PostgreSQL data directory'),
     bindir: absolutePath('PostgreSQL bin directory (e.g. /usr/lib/postgresql/15/bin)'),
-    pgPort: port('PostgreSQL'),
+    pgPort: port('PostgreSQL', 5432),
     pgHost: z.string().min(1).default('127.0.0.1'),
     /** Run PostgreSQL tools as this OS user: required when the agent runs as root. */
     osUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'give an OS user name, e.g. pgvigil').optional(),
