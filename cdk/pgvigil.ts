@@ -63,9 +63,9 @@ export class PgVigil extends Construct {
   constructor(scope: Construct, id: string, props: PgVigilProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
-    // Ports are known from the spec, but the demo spec needs the VPC first: parse lazily via a holder.
+    // The demo spec is derived from the demo VPC, so it is only known once the network exists.
     const provisional = props.clusters ? parseClusters(props.clusters) : undefined;
-    const ports = (specs: ClusterSpec[]) => specs.flatMap((s) => s.nodes.flatMap((n) => [n.port, Number(new URL(n.agent).port || 80)]));
+    const ports = (specs: ClusterSpec[]) => [...new Set(specs.flatMap((s) => s.nodes.flatMap((n) => [n.port, Number(new URL(n.agent).port || 80)])))];
 
     this.network = new PgVigilNetwork(this, 'Network', {
       vpc: props.vpc,

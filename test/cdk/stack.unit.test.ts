@@ -64,8 +64,7 @@ describe('PgVigil stack: handlers', () => {
     assert.equal(clusters[0].cluster, 'demo');
     assert.deepEqual(clusters[0].nodes.map((n: { name: string }) => n.name), ['pg-a', 'pg-b', 'pg-c']);
     assert.equal(clusters[0].timing.probeIntervalMs, 250, 'defaults filled in by the spec schema');
-    const endpoints = JSON.parse(JSON.stringify(env.PGVIGIL_ENDPOINTS));
-    assert.deepEqual(JSON.parse(typeof endpoints === 'string' ? endpoints : JSON.stringify(endpoints)), {
+    assert.deepEqual(JSON.parse(env.PGVIGIL_ENDPOINTS), {
       route53: { zoneId: 'Z0123456789ABC', writerName: 'writer.db.internal', readerName: 'reader.db.internal', ttl: 5 },
     });
   });
