@@ -3,7 +3,7 @@ import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { LSN_PATTERN, lsnToBigInt } from '../domain/lsn.ts';
 import { readCommitLsn } from './commitLsn.ts';
 import { parseClusterOptions, type ClusterOptionsInput } from './options.ts';
-import { waitForReplay } from './replayWait.ts';
+import { waitForReplay, type ReplayWait } from './replayWait.ts';
 
 export interface ReadOptions {
   /** A `commitLsn` from `write` or `transaction`: the read sees that commit, from a standby or else the writer. */
@@ -121,17 +121,18 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
         return onWriter<R>(sql, params);
       }
       if (target !== null) {
-        let caughtUp: boolean;
+        let replay: ReplayWait;
         try {
-          caughtUp = await waitForReplay(client, target, readYourWrites.timeoutMs, readYourWrites.pollMs);
+          replay = await waitForReplay(client, target, readYourWrites.timeoutMs, readYourWrites.pollMs);
         } catch (err) {
           client.release(keepsSession(err) ? undefined : (err as Error));
           return onWriter<R>(sql, params);
         }
-        if (!caughtUp) {
+        if (replay === 'behind') {
           client.release();
           return onWriter<R>(sql, params);
         }
+        if (replay === 'waited') stats.waitedReads++;
         if (target > reader.seen) reader.seen = target;
       }
       try {

@@ -13,14 +13,17 @@ const seen = new WeakMap<ClientBase, bigint>();
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** `ready`: replayed at first ask; `waited`: replayed after polling; `behind`: the bound passed. */
+export type ReplayWait = 'ready' | 'waited' | 'behind';
+
 /**
  * Waits until the server behind this very connection has replayed `after`, asking every
- * `pollMs`, at most `timeoutMs`. True when it has; false when the bound passed.
+ * `pollMs`, at most `timeoutMs`.
  */
-export async function waitForReplay(client: ClientBase, after: bigint, timeoutMs: number, pollMs: number): Promise<boolean> {
-  if ((seen.get(client) ?? -1n) >= after) return true;
+export async function waitForReplay(client: ClientBase, after: bigint, timeoutMs: number, pollMs: number): Promise<ReplayWait> {
+  if ((seen.get(client) ?? -1n) >= after) return 'ready';
   const deadline = performance.now() + timeoutMs;
-  for (;;) {
+  for (let asked = 0; ; asked++) {
     const r = await client.query<{ standby: boolean; replay: string | null }>({
       name: 'pgvigil_replay_lsn',
       text: 'SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replay',
@@ -28,9 +31,9 @@ export async function waitForReplay(client: ClientBase, after: bigint, timeoutMs
     const row = r.rows[0];
     const position = !row ? -1n : !row.standby ? PRIMARY : row.replay ? lsnToBigInt(row.replay) : -1n;
     seen.set(client, position);
-    if (position >= after) return true;
+    if (position >= after) return asked === 0 ? 'ready' : 'waited';
     const left = deadline - performance.now();
-    if (left <= 0) return false;
+    if (left <= 0) return 'behind';
     await sleep(Math.min(pollMs, left));
   }
 }
