@@ -51,6 +51,11 @@ export class PgVigilFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
+    // Lambda caps all environment variables together at 4 KB.
+    const specBytes = Buffer.byteLength(props.clustersJson, 'utf8');
+    if (specBytes > 3 * 1024) {
+      throw new Error(`PgVigil: clusters: the specs take ${specBytes} bytes and Lambda environments hold 4 KB in all: deploy one stack per few clusters (-c stackName=…)`);
+    }
     const environment: Record<string, string> = {
       PGVIGIL_TABLE: props.table.tableName,
       PGVIGIL_CLUSTERS: props.clustersJson,
