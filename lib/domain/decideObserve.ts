@@ -90,7 +90,8 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
     }
     if (isStandbyNow(v) && streamsFrom(v.obs, s.primary)) continue;
     const lease = v.obs.lease;
-    const agentAlive = lease !== null && o.now - lease.changedSeenAt < spec.timing.leaseTtlMs;
+    // The lease must have moved since the node was deposed: a renewal from before then may be a dead agent's last.
+    const agentAlive = lease !== null && lease.changedSeenAt > (s.deposedAt[name] ?? 0) && o.now - lease.changedSeenAt < spec.timing.leaseTtlMs;
     if (agentAlive && !o.pendingFor('fence', name)) {
       o.request('rewind', name, s.term, `${name}'s agent is back: rewind it onto ${s.primary}'s timeline and let it follow`, { primary: s.primary });
     }

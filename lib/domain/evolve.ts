@@ -88,6 +88,7 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
         ...s,
         primary: event.node,
         deposed: event.from ? add(remove(s.deposed, event.node), event.from) : remove(s.deposed, event.node),
+        deposedAt: event.from ? { ...s.deposedAt, [event.from]: event.at } : s.deposedAt,
         syncSet: [],
         failover,
         // Outcomes of older terms can no longer be repeated: forget them so the state stays small.

@@ -35,6 +35,8 @@ export const ClusterState = z.object({
   syncSet: z.array(NodeName),
   /** Nodes that were primaries of an older term and have not yet been rewound. */
   deposed: z.array(NodeName),
+  /** When each deposed node lost its role: only a lease renewed after that shows its agent is back. */
+  deposedAt: z.record(z.string(), z.number()),
   failover: FailoverInProgress.nullable(),
   /** Intents requested and not yet answered, with when they were requested. */
   pending: z.array(z.object({ intent: Intent, requestedAt: z.number() })),
@@ -60,6 +62,7 @@ export function initialState(cluster: string): ClusterState {
     lagging: [],
     syncSet: [],
     deposed: [],
+    deposedAt: {},
     failover: null,
     pending: [],
     writer: null,
