@@ -79,6 +79,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     const why = state.answering
       ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and no standby streams from this primary`
       : `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
+    o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
     await o.fence.set(o.term(), `self-fenced: ${why}`);
     const stop = await o.pg.stopNow(1);
     selfFenced = stop.ok;

@@ -97,8 +97,8 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     await stopStore();
     await until('the primary to stop', async () => ((await cluster!.postmasterPid('l1')) === null ? true : undefined), FENCE_WAIT_MS);
     selfFenceMs = Date.now() - cut;
-    const line = agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped');
-    assert.ok(line, 'the agent logs why it stopped PostgreSQL');
+    // The log line follows pg_ctl's return, which may come a moment after the postmaster is gone.
+    const line = await until('the agent to log why it stopped PostgreSQL', async () => agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped'), 5_000);
     assert.match(String(line['why']), /no standby streams from this primary/);
     const st = await callAgent(agent!.url, TEST_KEY, 'status', {});
     assert.equal(st['role'], 'stopped');
