@@ -42,7 +42,7 @@ function holds(h: History, rule: Rule, opts: RunOptions = FULL): void {
 
 describe(`the decider over ${RUNS} random histories of a simulated cluster (PROPERTY_SEED=${SEED})`, () => {
   const firstFailure = new Map<Rule, number>();
-  let stats = { histories: 0, decideCalls: 0, failovers: 0, promotions: 0, switchovers: 0 };
+  const stats = { histories: 0, decideCalls: 0, failovers: 0, promotions: 0, switchovers: 0 };
 
   before(() => {
     let index = 0;
@@ -81,7 +81,8 @@ describe(`the decider over ${RUNS} random histories of a simulated cluster (PROP
     });
   }
 
-  test('the histories exercise failovers, switchovers and promotions', () => {
+  test('the histories exercise failovers, switchovers and promotions', (t) => {
+    t.diagnostic(`seed ${SEED}: ${JSON.stringify(stats)}`);
     assert.ok(stats.failovers > RUNS / 20, `only ${stats.failovers} failovers started in ${RUNS} histories`);
     assert.ok(stats.promotions > RUNS / 20, `only ${stats.promotions} promotions in ${RUNS} histories`);
     assert.ok(stats.switchovers > 0, 'no switchover started');
@@ -112,6 +113,43 @@ describe('targeted properties', () => {
         );
       }),
       { numRuns: 300, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
+  test('a control plane cut off from a healthy primary, whose standbys still stream from it, never starts a failover', () => {
+    fc.assert(
+      fc.property(configArb, fc.integer(), fc.integer({ min: 1, max: 80 }), fc.boolean(), (cfg, seed, rounds, leaseToo) => {
+        const h: History = {
+          cfg,
+          seed,
+          segments: [
+            ...(leaseToo ? [{ fault: { kind: 'leaseStop' as const, node: 0, rounds }, rounds: 0 }] : []),
+            { fault: { kind: 'partition', node: 0, rounds }, rounds: rounds + 4 },
+          ],
+        };
+        const sim = replay(h, { chaos: false, heal: false, checking: [] });
+        const started = sim.log.filter((e) => e.type === 'FailoverStarted' || e.type === 'Fenced');
+        assert.deepEqual(started.map((e) => e.reason), [], `a ${rounds * PROBE_INTERVAL_MS} ms partition of the control plane from pg1 took it down`);
+        assert.equal(sim.world.node('pg1').pg, 'primary', 'pg1 stopped serving');
+      }),
+      { numRuns: 300, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
+  test('synchronous mode: a primary cut off from everyone that comes back never acknowledges a commit its successor lacks', () => {
+    const cutOff = fc.record({
+      cfg: configArb.map((c) => ({ ...c, mode: 'synchronous' as const })),
+      seed: fc.integer(),
+      segments: fc
+        .tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 4, max: 24 }), fc.constantFrom('isolate' as const, 'stall' as const))
+        .map(([before, rounds, kind]): History['segments'] => [
+          { fault: { kind: 'none' }, rounds: before },
+          { fault: { kind, node: -1, rounds }, rounds: rounds + 12 },
+        ]),
+    });
+    fc.assert(
+      fc.property(cutOff, (h) => holds(h, 'candidate', { chaos: true, heal: true, checking: ['candidate'] })),
+      { numRuns: 500, seed: SEED, includeErrorInReport: true },
     );
   });
 

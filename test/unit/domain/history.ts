@@ -412,7 +412,7 @@ export class Sim {
 
   /** One probe interval: the world moves, the prober writes, decide runs, the reactor acts. */
   round(): void {
-    this.world.advance(this.state);
+    this.world.advance();
     const observations = this.world.probe();
     this.run({ type: 'probeRound', now: this.world.now, observations });
     this.react();

@@ -222,7 +222,7 @@ export class World {
 
   // ---- one probe interval of physics ----
 
-  advance(state: ClusterState): void {
+  advance(): void {
     this.now += PROBE_INTERVAL_MS;
     const ttl = this.cfg.leaseTtlMs;
     if (this.cfg.agentSupervisesPostgres) {
@@ -246,7 +246,7 @@ export class World {
       if (n.pg === 'primary' && this.running(n) && !this.frozen(n) && this.rand() < 0.7) n.lsn += 1 + Math.floor(this.rand() * this.cfg.maxWrite);
     }
     this.stream();
-    this.acknowledge(state);
+    this.acknowledge();
   }
 
   private anyStreamingFrom(name: string): boolean {
@@ -264,7 +264,7 @@ export class World {
       }
       const linked = !this.isolated(s) && !this.isolated(u);
       if (this.running(u) && !this.frozen(u) && linked && this.canStream(s, u)) {
-        const target = this.now < s.lagUntil ? Math.min(this.posOn(u, s.tl) >= 0 ? u.lsn : s.lsn, s.lsn + 2048) : u.lsn;
+        const target = this.now < s.lagUntil ? Math.min(u.lsn, s.lsn + 2048) : u.lsn;
         if (target > s.lsn || s.recv === null) this.adoptHistory(s, u, Math.max(s.lsn, target));
         s.recv = { upstream: u.name, lastMsgAt: this.now, flowing: true };
       } else if (this.running(u) && (this.frozen(u) || !linked) && s.recv?.upstream === u.name && this.now - s.recv.lastMsgAt < wrt) {
@@ -276,7 +276,7 @@ export class World {
     }
   }
 
-  private acknowledge(state: ClusterState): void {
+  private acknowledge(): void {
     const ackers: string[] = [];
     for (const p of this.nodes.values()) {
       if (p.pg !== 'primary' || !this.running(p) || this.frozen(p)) continue;
@@ -308,7 +308,6 @@ export class World {
       }
       r.foreignAcks = [];
     }
-    void state;
   }
 
   violate(rule: Rule, msg: string): void {
