@@ -93,6 +93,40 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
     return run<R>(await writer.connect(), sql, params);
   }
 
+  /** A read that must see the commit at `target`: on a reader that has replayed it, else on the writer. */
+  async function readAfter<R extends QueryResultRow>(sql: string, params: unknown[] | undefined, target: bigint): Promise<QueryResult<R>> {
+    const reader = pick(target);
+    let client: PoolClient;
+    try {
+      client = await reader.pool.connect();
+    } catch {
+      // The reader is unreachable: the writer has every row a reader could have.
+      return onWriter<R>(sql, params);
+    }
+    let replay: ReplayWait;
+    try {
+      replay = await waitForReplay(client, target, readYourWrites.timeoutMs, readYourWrites.pollMs);
+    } catch (err) {
+      client.release(keepsSession(err) ? undefined : (err as Error));
+      return onWriter<R>(sql, params);
+    }
+    if (replay === 'behind') {
+      client.release();
+      return onWriter<R>(sql, params);
+    }
+    if (replay === 'waited') stats.waitedReads++;
+    if (target > reader.seen) reader.seen = target;
+    try {
+      const result = await run<R>(client, sql, params);
+      stats.readerReads++;
+      return result;
+    } catch (err) {
+      if (keepsSession(err)) throw err;
+      // The reader went away mid-read (the endpoint dropped a lagging standby, a restart): a read is safe to repeat.
+      return onWriter<R>(sql, params);
+    }
+  }
+
   return {
     async write<R extends QueryResultRow>(sql: string, params?: unknown[]) {
       const client = await writer.connect();
@@ -108,44 +142,26 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
       }
     },
 
-    async read<R extends QueryResultRow>(sql: string, params?: unknown[], options?: ReadOptions) {
+    read<R extends QueryResultRow>(sql: string, params?: unknown[], options?: ReadOptions): Promise<QueryResult<R>> {
       const after = options?.after;
-      if (after !== undefined && !LSN_PATTERN.test(after)) throw new Error(`read: after: "${after}" is not an LSN like 0/3000148: pass the commitLsn of a write`);
-      const target = after === undefined ? null : lsnToBigInt(after);
-      const reader = pick(target);
-      let client: PoolClient;
-      try {
-        client = await reader.pool.connect();
-      } catch {
-        // The reader is unreachable: the writer has every row a reader could have.
-        return onWriter<R>(sql, params);
+      if (after === undefined) {
+        // The hot path, kept free of extra async frames: plain pg, plus a fallback when the reader is gone.
+        return pick(null).pool.query<R>(sql, params).then(
+          (result) => {
+            stats.readerReads++;
+            return result;
+          },
+          (err: unknown) => {
+            if (keepsSession(err)) throw err;
+            return onWriter<R>(sql, params);
+          },
+        );
       }
-      if (target !== null) {
-        let replay: ReplayWait;
-        try {
-          replay = await waitForReplay(client, target, readYourWrites.timeoutMs, readYourWrites.pollMs);
-        } catch (err) {
-          client.release(keepsSession(err) ? undefined : (err as Error));
-          return onWriter<R>(sql, params);
-        }
-        if (replay === 'behind') {
-          client.release();
-          return onWriter<R>(sql, params);
-        }
-        if (replay === 'waited') stats.waitedReads++;
-        if (target > reader.seen) reader.seen = target;
+      if (!LSN_PATTERN.test(after)) {
+        return Promise.reject(new Error(`read: after: "${after}" is not an LSN like 0/3000148: pass the commitLsn of a write`));
       }
-      try {
-        const result = await run<R>(client, sql, params);
-        stats.readerReads++;
-        return result;
-      } catch (err) {
-        if (keepsSession(err)) throw err;
-        // The reader went away mid-read (the endpoint dropped a lagging standby, a restart): a read is safe to repeat.
-        return onWriter<R>(sql, params);
-      }
+      return readAfter<R>(sql, params, lsnToBigInt(after));
     },
-
     async transaction<T>(fn: (tx: Transaction) => Promise<T>) {
       const client = await writer.connect();
       try {

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { z } from 'zod';
 import { parseWith, type Parsed } from '../domain/parse.ts';
@@ -46,13 +47,24 @@ export interface ClusterOptions {
 
 /**
  * A frozen host accepts TCP and then never answers: pg would wait forever for it. A bounded
- * connect lets a read move to the writer instead. A value given in the config wins.
+ * connect lets a read move to the writer instead.
  */
-const CONNECT_TIMEOUT_MS = 5_000;
+export const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * Bounds each new connection. Set on the client, not the pool: a pool with
+ * `connectionTimeoutMillis` arms a timer on every checkout, which costs the hot path.
+ * A `connectionTimeoutMillis` or `Client` given in the config wins.
+ */
+class BoundedConnectClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...config });
+  }
+}
 
 function toPoolConfig(c: string | Record<string, unknown>): PoolConfig {
   const config: PoolConfig = typeof c === 'string' ? { connectionString: c } : { ...(c as PoolConfig) };
-  return { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...config };
+  return { Client: BoundedConnectClient, ...config };
 }
 
 export function parseClusterOptions(input: unknown): Parsed<ClusterOptions> {

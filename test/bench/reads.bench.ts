@@ -4,7 +4,7 @@
  * generator with plain pg direct to the standby vs the same generator through lib/client.
  * Prints one line per round and a final line of medians.
  *
- *   npm run bench:reads [-- --rounds 4 --seconds 2]
+ *   npm run bench:reads [-- --rounds 4 --seconds 1]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -23,11 +23,16 @@ const CLIENTS = 8;
 const SCALE = 10;
 const ACCOUNTS = SCALE * 100_000;
 const QUERY = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1';
+/** pgbench runs per path per round. */
+const PGBENCH_PAIRS = 4;
+/** Node runs per path per round: the pools stay connected, so runs can be short and many. */
+const NODE_PAIRS = 8;
+const NODE_SLICE_S = 0.25;
 
 const Args = z.object({
   rounds: z.coerce.number().int().min(1).max(20).default(4),
-  /** Length of each pgbench run; the Node runs take three quarters of it (no connection start-up to leave out). */
-  seconds: z.coerce.number().int().min(1).max(60).default(2),
+  /** Length of each pgbench run (-T). */
+  seconds: z.coerce.number().int().min(1).max(60).default(1),
 });
 
 const median = (xs: number[]) => {
@@ -53,6 +58,26 @@ async function pgbenchSelect(cluster: LocalCluster, port: number, seconds: numbe
   const m = /tps = ([0-9.]+) \(without initial connection time\)/.exec(out);
   if (!m) throw new Error(`no tps in pgbench output: ${out.slice(-300)}`);
   return Number(m[1]);
+}
+
+/**
+ * Runs A and B alternately, A B B A A B B A…, `pairs` times each, and returns their mean tps.
+ * The machine is shared: short alternating runs see the same background load, and the
+ * mirrored order cancels a steady drift.
+ */
+async function alternate(pairs: number, a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number]> {
+  let sumA = 0;
+  let sumB = 0;
+  for (let i = 0; i < pairs; i++) {
+    if (i % 2 === 0) {
+      sumA += await a();
+      sumB += await b();
+    } else {
+      sumB += await b();
+      sumA += await a();
+    }
+  }
+  return [sumA / pairs, sumB / pairs];
 }
 
 /** CLIENTS workers, each running the pgbench -S query back to back for `seconds`. */
@@ -82,7 +107,6 @@ async function main(): Promise<void> {
     throw new Error(`bench:reads: --${issue?.path.join('.')}: ${issue?.message}`);
   }
   const { rounds, seconds } = parsedArgs.data;
-  const nodeSeconds = seconds * 0.75;
 
   const workDir = await mkdtemp('/tmp/pgvigil-d-bench-');
   let cluster: LocalCluster | undefined;
@@ -131,20 +155,11 @@ async function main(): Promise<void> {
 
     const r = { direct: [] as number[], proxy: [] as number[], nodeDirect: [] as number[], client: [] as number[] };
     const ratios = { proxy: [] as number[], client: [] as number[] };
-    const mean = (a: number, b: number) => (a + b) / 2;
-    const nodeDirect = () => nodeLoad((aid) => directPool.query(QUERY, [aid]), nodeSeconds);
-    const nodeClient = () => nodeLoad((aid) => app.read(QUERY, [aid]), nodeSeconds);
+    const nodeDirect = () => nodeLoad((aid) => directPool.query(QUERY, [aid]), NODE_SLICE_S);
+    const nodeClient = () => nodeLoad((aid) => app.read(QUERY, [aid]), NODE_SLICE_S);
     for (let i = 1; i <= rounds; i++) {
-      // Each pair runs A B B A, so a steady drift of the shared machine's load favours neither side.
-      const d1 = await pgbenchSelect(cluster, standby.port, seconds);
-      const p1 = await pgbenchSelect(cluster, READER_PORT, seconds);
-      const p2 = await pgbenchSelect(cluster, READER_PORT, seconds);
-      const d2 = await pgbenchSelect(cluster, standby.port, seconds);
-      const nd1 = await nodeDirect();
-      const c1 = await nodeClient();
-      const c2 = await nodeClient();
-      const nd2 = await nodeDirect();
-      const [d, p, nd, c] = [mean(d1, d2), mean(p1, p2), mean(nd1, nd2), mean(c1, c2)];
+      const [d, p] = await alternate(PGBENCH_PAIRS, () => pgbenchSelect(cluster!, standby.port, seconds), () => pgbenchSelect(cluster!, READER_PORT, seconds));
+      const [nd, c] = await alternate(NODE_PAIRS, nodeDirect, nodeClient);
       r.direct.push(d);
       r.proxy.push(p);
       r.nodeDirect.push(nd);
@@ -155,7 +170,7 @@ async function main(): Promise<void> {
         `round ${i}/${rounds}: pgbench direct=${round(d)} proxy=${round(p)} (${fixed(p / d)}) | node direct=${round(nd)} client=${round(c)} (${fixed(c / nd)})`,
       );
     }
-    console.log(`medians: pgbench direct=${round(median(r.direct))} proxy=${round(median(r.proxy))}; node direct=${round(median(r.nodeDirect))} client=${round(median(r.client))}; ${CLIENTS} clients, A-B-B-A runs of ${seconds}s (pgbench) and ${nodeSeconds}s (node), scale ${SCALE}`);
+    console.log(`medians: pgbench direct=${round(median(r.direct))} proxy=${round(median(r.proxy))}; node direct=${round(median(r.nodeDirect))} client=${round(median(r.client))}; ${CLIENTS} clients, per round ${PGBENCH_PAIRS} alternating pgbench runs of ${seconds}s and ${NODE_PAIRS} node runs of ${NODE_SLICE_S}s per path, scale ${SCALE}`);
     console.log(
       `reads tps_direct=${round(median(r.direct))} tps_proxy=${round(median(r.proxy))} tps_client=${round(median(r.client))} ratio_proxy=${fixed(median(ratios.proxy))} ratio_client=${fixed(median(ratios.client))}`,
     );

@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/local/sqlOnce.ts';
 import { startEndpointProxy, type EndpointProxy } from '../../lib/endpoints/proxy.ts';
@@ -117,6 +118,19 @@ describe('client over a real 3-node async cluster', () => {
     const r = await db.read<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
     assert.deepEqual(r.rows, [{ recovery: false }]);
     assert.equal(db.stats().writerReads, 1);
+  });
+
+  test('a reader that accepts connections and never answers (a frozen host) sends reads to the writer', async () => {
+    const frozen = net.createServer(() => {});
+    await new Promise<void>((resolve) => frozen.listen(15698, '127.0.0.1', resolve));
+    try {
+      const db = open({ writer: url(ports.pg1), reader: url(15698) });
+      const r = await db.read<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
+      assert.deepEqual(r.rows, [{ recovery: false }]);
+      assert.equal(db.stats().writerReads, 1);
+    } finally {
+      frozen.close();
+    }
   });
 
   test('a transaction that throws is rolled back and leaves nothing', async () => {
