@@ -30,7 +30,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       if (current && f.step === 'fencing' && f.from === intent.node) {
         o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped`, { node: intent.node, by: 'agent', evidence: [] });
         requestPromotion(o, spec, null);
-      } else if (o.state.deposed.includes(intent.node) && o.state.primary !== null) {
+      } else if (o.state.deposed.includes(intent.node) && o.state.primary !== null && !o.state.blind && !o.state.paused) {
         o.request('rewind', intent.node, o.state.term, `${intent.node} is stopped and its agent answers: rewind it and let it follow ${o.state.primary}`, {
           primary: o.state.primary,
         });
@@ -60,6 +60,9 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       }
       break;
     case 'follow':
+      // A synchronous standby detached from the old primary: the promotion may be next.
+      if (current && f.step === 'promoting') requestPromotion(o, spec, null);
+      break;
     case 'rewind':
       break;
     default: {

@@ -125,6 +125,7 @@ export function decideRejoin(cmd: CommandOf<'rejoin'>, state: ClusterState): Dec
   const why = knownNode(state, cmd.node) ?? busy(state);
   if (why) return refuse(why);
   if (cmd.node === state.primary) return refuse(`${cmd.node} is the primary: it has nothing to rejoin`);
+  if (state.blind) return refuse('the control plane sees no node of the cluster: rejoin once it does (pgvigil status)');
   const o = new Outcome(state, cmd.now);
   const asked = o.request('rewind', cmd.node, state.term, `rejoin requested by ${cmd.requestedBy}: rewind ${cmd.node} and follow ${state.primary}`, {
     primary: state.primary,

@@ -43,6 +43,7 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
           step: 'fencing',
           fencedBy: null,
           minLsn: null,
+          detached: [],
         },
         impossibleReportedFor: null,
       };
@@ -59,6 +60,10 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
         const readers = intent.readers ?? [];
         const failover = s.failover && s.failover.term === intent.term ? { ...s.failover, step: 'done' as const } : s.failover;
         return { ...s, pending, writer: intent.node, readers, failover };
+      }
+      const f = s.failover;
+      if (intent.action === 'follow' && f && f.term === intent.term && f.step === 'promoting' && intent.primary === f.to) {
+        return { ...s, pending, failover: { ...f, detached: add(f.detached, intent.node) } };
       }
       if ((intent.action === 'rewind' || intent.action === 'follow') && s.deposed.includes(intent.node)) {
         return { ...s, pending, deposed: remove(s.deposed, intent.node) };

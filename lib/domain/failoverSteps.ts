@@ -1,7 +1,7 @@
 import { chooseFailoverCandidate } from './candidates.ts';
 import { proveFenced } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
-import type { ClusterSpec } from './spec.ts';
+import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import { evidence, evidenceOf, isFailed, isPrimaryNow, isStandbyNow, standbysStreamingFrom, type NodeView } from './view.ts';
 
 /**
@@ -19,8 +19,16 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
   // A standby still streaming from it proves it is alive: a control plane outage alone
   // never takes a healthy primary down, and a short stall never starts a failover.
   if (standbysStreamingFrom(view, primary).length > 0) return;
-
+  // Rule 1's window runs from the moment the primary was cut off from everything: the control
+  // plane's probes failing and every standby's WAL receiver gone. A host that stalls for less
+  // than the standbys' wal_receiver_timeout plus this window is never failed over.
   const failure = pv!.obs!;
+  const cutOffSince = Math.max(
+    failure.failingSince ?? o.now,
+    ...[...view.values()].filter((v) => v.spec.name !== primary && isStandbyNow(v)).map((v) => v.obs!.receiverSince ?? v.obs!.at),
+  );
+  if (o.now - cutOffSince < failureWindowMs(spec.timing)) return;
+
   const choice = chooseFailoverCandidate(spec, view, primary, null);
   if (!choice.ok) {
     if (s.impossibleReportedFor !== s.term) {
@@ -52,14 +60,32 @@ export function tryFence(o: Outcome, spec: ClusterSpec, view: Map<string, NodeVi
   requestPromotion(o, spec, view);
 }
 
-/** After fencing: promote the candidate if it still qualifies, else abort so the next round chooses again. */
+/**
+ * After fencing: promote the candidate if it still qualifies, else abort so the next round
+ * chooses again. Never while paused or blind (rules 6 and 1).
+ */
 export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView> | null): void {
   const f = o.state.failover;
-  if (!f || f.step !== 'promoting') return;
+  if (!f || f.step !== 'promoting' || o.state.paused || o.state.blind) return;
   if (view !== null && f.kind !== 'switchover') {
     const still = chooseFailoverCandidate(spec, view, f.from, f.to);
     if (!still.ok) {
       o.emit('FailoverAborted', f.term, `${f.to} no longer qualifies: ${still.reason}`, { kind: f.kind, from: f.from, to: f.to });
+      return;
+    }
+  }
+  if (f.fencedBy === 'syncQuorum') {
+    // The quorum proof holds at one instant: a synchronous standby still configured to follow
+    // the old primary could reconnect and give it a quorum again. Re-point them at the
+    // candidate first (cascading until it is promoted, which also readies them to acknowledge
+    // its first commits), then promote.
+    const waiting = spec.nodes.filter((n) => n.name !== f.from && n.name !== f.to && !n.tags.nosync && !f.detached.includes(n.name));
+    if (waiting.length > 0) {
+      for (const n of waiting) {
+        o.request('follow', n.name, f.term, `detach ${n.name} from ${f.from} before the promotion: streaming from ${f.to}, it can no longer give ${f.from} a commit quorum`, {
+          primary: f.to,
+        });
+      }
       return;
     }
   }
@@ -72,6 +98,14 @@ export function afterPromotion(o: Outcome, spec: ClusterSpec, node: string, reas
   const f = o.state.failover;
   if (!f) return;
   o.emit('Promoted', f.term, reason, { node, from: f.from });
+  requestSwitch(o, spec);
+}
+
+/** Re-point the other standbys at the new primary and move the endpoints (not while paused or blind). */
+function requestSwitch(o: Outcome, spec: ClusterSpec): void {
+  const f = o.state.failover;
+  if (!f || o.state.paused || o.state.blind) return;
+  const node = f.to;
   for (const n of spec.nodes) {
     if (n.name === node) continue;
     if (n.name === f.from) {
@@ -105,12 +139,21 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         });
         return;
       }
+      if (f.kind !== 'switchover') o.request('fence', f.from, f.term, `ask ${f.from}'s agent again to stop PostgreSQL: no fencing condition holds yet`);
       tryFence(o, spec, view);
       return;
     }
     case 'promoting': {
       if (o.pendingFor('promote', f.to)) return;
       const cv = view.get(f.to);
+      if (f.kind === 'failover' && f.fencedBy === 'syncQuorum' && isPrimaryNow(view.get(f.from)) && isStandbyNow(cv)) {
+        o.emit('FailoverAborted', f.term, `${f.from} answers again as primary before ${f.to} was promoted: the failover is called off`, {
+          kind: f.kind,
+          from: f.from,
+          to: f.to,
+        });
+        return;
+      }
       if (isPrimaryNow(cv)) {
         afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`);
       } else if (isStandbyNow(cv)) {
@@ -124,12 +167,9 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
       }
       return;
     }
-    case 'switching': {
-      if (o.pendingFor('endpoints', f.to)) return;
-      const readers = o.state.readers.filter((n) => n !== f.to && n !== f.from);
-      o.request('endpoints', f.to, f.term, `point the writer endpoint at ${f.to} (again: the last attempt got no success)`, { readers });
+    case 'switching':
+      requestSwitch(o, spec);
       return;
-    }
     case 'done':
       o.emit('FailoverCompleted', f.term, `${f.to} is primary of term ${f.term} and the endpoints point at it`, { kind: f.kind, from: f.from, to: f.to });
       return;

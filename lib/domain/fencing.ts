@@ -25,9 +25,16 @@ export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, sync
     why.push(members.size === 0 ? 'no synchronous standby is configured' : `synchronous standby ${unseen.join(', ')} can't be seen, so ${from} may still hold a commit quorum`);
   }
 
-  const lease = view.get(from)?.obs?.lease ?? null;
+  const obs = view.get(from)?.obs ?? null;
+  const lease = obs?.lease ?? null;
+  // A lease proves a stop only if its agent was alive to enforce it: a dead agent's lease
+  // also stops moving, while its PostgreSQL may still serve. So the lease must have been
+  // renewing within one TTL of the node going silent.
+  const silentSince = obs?.failingSince ?? null;
   if (lease === null) {
     why.push(`no lease of ${from} has been seen`);
+  } else if (silentSince !== null && lease.changedSeenAt < silentSince - spec.timing.leaseTtlMs) {
+    why.push(`${from}'s agent stopped renewing its lease before the node went silent, so nothing enforces the lease: its agent must confirm the stop`);
   } else {
     const quiet = now - lease.changedSeenAt;
     if (quiet >= spec.timing.fenceWaitMs) {

@@ -73,6 +73,11 @@ export const NodeObservation = z.object({
   /** The last WAL LSN this prober saw the node write while it was a reachable primary. */
   lastKnownWalLsn: Lsn.nullable(),
   walReceiver: WalReceiver.nullable(),
+  /**
+   * When this prober first saw the WAL receiver in its current state (status and upstream, or
+   * none): how long a standby has been cut off from its primary.
+   */
+  receiverSince: z.number().nullable().default(null),
   replication: z.array(ReplicationRow),
   /** synchronous_standby_names as the node reports it. */
   synchronousStandbyNames: z.string().nullable(),

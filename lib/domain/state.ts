@@ -14,6 +14,8 @@ export const FailoverInProgress = z.object({
   fencedBy: z.enum(['agent', 'syncQuorum', 'lease', 'demote']).nullable(),
   /** For a switchover: the old primary's shutdown checkpoint, which the candidate must replay first. */
   minLsn: z.string().nullable(),
+  /** Synchronous standbys already re-pointed at the candidate, so the old primary can't regain a commit quorum. */
+  detached: z.array(NodeName),
 });
 export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
 

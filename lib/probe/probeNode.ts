@@ -51,12 +51,14 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
       lagSeconds: null,
       lastKnownWalLsn: prev?.lastKnownWalLsn ?? null,
       walReceiver: null,
+      receiverSince: receiverSince(prev, null, at),
       replication: [],
       synchronousStandbyNames: null,
     };
   }
   const row = outcome.row;
   const primary = !row.in_recovery;
+  const receiver = walReceiverOf(row, ctx.nodes ?? []);
   const foreign = ctx.systemIdentifier != null && row.system_identifier !== ctx.systemIdentifier;
   return {
     ...base,
@@ -74,7 +76,8 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
     lagSeconds: row.lag_seconds,
     // A foreign node's WAL positions mean nothing in this cluster.
     lastKnownWalLsn: primary && !foreign && row.wal_lsn ? row.wal_lsn : (prev?.lastKnownWalLsn ?? null),
-    walReceiver: walReceiverOf(row, ctx.nodes ?? []),
+    walReceiver: receiver,
+    receiverSince: receiverSince(prev, receiver, at),
     replication: row.replication.map(
       (r): ReplicationRow => ({
         name: r.application_name,
@@ -108,4 +111,12 @@ function leaseSeen(name: string, prev: NodeObservation | null, ctx: ProbeContext
   if (!lease) return null;
   const changedSeenAt = prev?.lease && prev.lease.version === lease.version ? prev.lease.changedSeenAt : at;
   return { version: lease.version, term: lease.term, changedSeenAt };
+}
+
+const receiverKey = (r: WalReceiver | null): string => (r ? `${r.status}:${r.upstream ?? ''}` : 'none');
+
+/** Keep the time the receiver entered its current state while it stays there. */
+function receiverSince(prev: NodeObservation | null, now: WalReceiver | null, at: number): number {
+  if (prev && receiverKey(prev.walReceiver) === receiverKey(now) && prev.receiverSince !== null) return prev.receiverSince;
+  return at;
 }

@@ -31,6 +31,7 @@ function observation(cluster: string, node: string, prober: string, at: number, 
     lagSeconds: reachable ? 0 : null,
     lastKnownWalLsn: null,
     walReceiver: reachable ? { status: 'streaming', upstream: 'alpha', senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: at } : null,
+    receiverSince: reachable ? at : null,
     replication: [],
     // PostgreSQL reports an empty setting as '': it must survive the round trip.
     synchronousStandbyNames: '',

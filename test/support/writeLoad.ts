@@ -7,6 +7,8 @@ import pg from 'pg';
 export class WriteLoad {
   readonly acked: number[] = [];
   readonly ackTimes: number[] = [];
+  /** The server port that acknowledged each write: which node took it. */
+  readonly ackPorts: number[] = [];
   errors = 0;
   private running = false;
   private done: Promise<void> | null = null;
@@ -38,9 +40,10 @@ export class WriteLoad {
     await this.done;
   }
 
-  /** The first acknowledged commit at or after `t` (ms since epoch). */
-  firstAckAfter(t: number): number | null {
-    return this.ackTimes.find((x) => x >= t) ?? null;
+  /** The time of the first acknowledged commit at or after `t` (ms since epoch), optionally only from another node than `notPort`. */
+  firstAckAfter(t: number, notPort?: number): number | null {
+    const i = this.ackTimes.findIndex((x, i) => x >= t && this.ackPorts[i] !== notPort);
+    return i < 0 ? null : this.ackTimes[i]!;
   }
 
   private async loop(): Promise<void> {
@@ -54,9 +57,10 @@ export class WriteLoad {
           await client.connect();
         }
         const id = this.next;
-        await client.query(`INSERT INTO ${this.table} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [id]);
+        const r = await client.query<{ port: number }>(`INSERT INTO ${this.table} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING inet_server_port() AS port`, [id]);
         this.acked.push(id);
         this.ackTimes.push(Date.now());
+        this.ackPorts.push(r.rows[0]?.port ?? 0);
         this.next++;
       } catch {
         this.errors++;

@@ -26,6 +26,7 @@ const standby: NodeObservation = {
   lagSeconds: 0,
   lastKnownWalLsn: null,
   walReceiver: { status: 'streaming', upstream: 'pg1', senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: 999_900 },
+  receiverSince: 999_000,
   replication: [],
   synchronousStandbyNames: 'ANY 1 (pg2, pg3)',
   lease: { version: 7, changedSeenAt: 999_000, term: 1 },

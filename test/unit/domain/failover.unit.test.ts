@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { T0, crashedRound, given, healthyRound, initialized, lsn, makeSpec, obs, result, stateOf, step } from './kit.ts';
+import { T0, crashedRound, detachedAfterCrash, given, healthyRound, initialized, lsn, makeSpec, obs, result, stateOf, step } from './kit.ts';
 
 const spec = makeSpec();
 const start = initialized(spec);
@@ -105,18 +105,32 @@ describe('rule 3: fence before promote', () => {
     assert.equal(t.intents().length, 0);
   });
 
-  test('given every synchronous standby reachable and none streaming, then pg1 is fenced by the quorum and the candidate promoted at once', () => {
+  test('given every synchronous standby reachable and none streaming, then pg1 is fenced by the quorum and pg3 detached from it before any promotion', () => {
     const t = given(start).when(round(crashedRound(T0, 3), T0));
     const fenced = t.one('Fenced');
     assert.equal(fenced.by, 'syncQuorum');
     assert.deepEqual(t.types.slice(-4), ['FailoverStarted', 'ActionRequested', 'Fenced', 'ActionRequested']);
     assert.deepEqual(
-      t.intents().map((i) => [i.action, i.node, i.term]),
+      t.intents().map((i) => [i.action, i.node, i.primary, i.term]),
       [
-        ['fence', 'pg1', 2],
-        ['promote', 'pg2', 2],
+        ['fence', 'pg1', null, 2],
+        ['follow', 'pg3', 'pg2', 2],
       ],
     );
+  });
+
+  test('given pg3 was detached from pg1, then pg2 is promoted', () => {
+    const started = step(start, round(crashedRound(T0, 3), T0));
+    const t = given(started).when(result(started, 'follow', 'pg3', T0 + 200));
+    assert.deepEqual(
+      t.intents().map((i) => [i.action, i.node, i.term]),
+      [['promote', 'pg2', 2]],
+    );
+  });
+
+  test('given the standbys lost their primary only just now, then no failover starts until the window has passed since', () => {
+    const fresh = crashedRound(T0, 3).map((o) => (o.node === 'pg1' ? o : { ...o, receiverSince: T0 - 100 }));
+    assert.ok(!given(start).when(round(fresh, T0)).types.includes('FailoverStarted'));
   });
 
   test('given async mode and a fresh lease on pg1, then the failover waits in fencing without promoting', () => {
@@ -132,12 +146,25 @@ describe('rule 3: fence before promote', () => {
   test('given async mode, when the lease has not changed for fenceWaitMs, then pg1 is fenced by its lease and the candidate promoted', () => {
     const s = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
     const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
-    const at = (now: number) => [obs.failing('pg1', now, 3, { lease }), obs.standby('pg2', now, null), obs.standby('pg3', now, null)];
+    const at = (now: number) => [
+      obs.failing('pg1', now, 3 + Math.round((now - T0) / 250), { lease, failingSince: T0 - 750 }),
+      obs.standby('pg2', now, null),
+      obs.standby('pg3', now, null),
+    ];
     const waiting = step(initialized(s), round(at(T0), T0));
     const later = T0 - 500 + s.timing.fenceWaitMs;
     const t = given(waiting).when(round(at(later), later));
     assert.equal(t.one('Fenced').by, 'lease');
     assert.equal(t.intents('promote').length, 1);
+  });
+
+  test('given async mode and an agent that stopped renewing before its node went silent, then its lease proves nothing', () => {
+    const s = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+    const now = T0 + 20_000;
+    const rounds = [obs.failing('pg1', now, 80, { lease: { version: 4, changedSeenAt: T0 - 10_000, term: 1 }, failingSince: T0 }), obs.standby('pg2', now, null), obs.standby('pg3', now, null)];
+    const t = given(initialized(s)).when(round(rounds, now));
+    assert.ok(t.types.includes('FailoverStarted'));
+    assert.ok(!t.types.includes('Fenced'));
   });
 
   test('given async mode, when pg1\'s agent confirms the stop, then pg1 is fenced by the agent and the candidate promoted', () => {
@@ -161,7 +188,7 @@ describe('rule 3: fence before promote', () => {
 });
 
 describe('rule 4: promote, re-point, switch endpoints', () => {
-  const promoting = step(start, round(crashedRound(T0, 3), T0));
+  const promoting = detachedAfterCrash(step(start, round(crashedRound(T0, 3), T0)), T0 + 200);
 
   test('given the promotion succeeded, then pg2 is primary, pg3 is re-pointed and the writer endpoint is moved', () => {
     const t = given(promoting).when(result(promoting, 'promote', 'pg2', T0 + 300));
@@ -169,12 +196,10 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
     assert.equal(t.state.primary, 'pg2');
     assert.equal(t.state.term, 2);
     assert.deepEqual(t.state.deposed, ['pg1']);
+    // pg3 already follows pg2 (it was detached before the promotion): only the endpoints move.
     assert.deepEqual(
       t.intents().map((i) => [i.action, i.node, i.primary ?? i.readers?.join(',')]),
-      [
-        ['follow', 'pg3', 'pg2'],
-        ['endpoints', 'pg2', 'pg3'],
-      ],
+      [['endpoints', 'pg2', 'pg3']],
     );
   });
 
@@ -211,7 +236,7 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
 describe('rule 5: the old primary rejoins', () => {
   const started = step(start, round(crashedRound(T0, 3), T0));
   // pg1's agent died with it: the best-effort fence got no answer.
-  const promoting = step(started, result(started, 'fence', 'pg1', T0 + 50, false));
+  const promoting = detachedAfterCrash(step(started, result(started, 'fence', 'pg1', T0 + 50, false)), T0 + 100);
   const promoted = step(promoting, result(promoting, 'promote', 'pg2', T0 + 300));
   const completed = step(promoted, result(promoted, 'endpoints', 'pg2', T0 + 310));
   const afterCrash = (now: number, pg1: ReturnType<typeof obs.failing>) => [pg1, obs.primary('pg2', now, ['pg3']), obs.standby('pg3', now, 'pg2')];

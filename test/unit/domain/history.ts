@@ -131,7 +131,11 @@ export class Sim {
   ) {
     this.spec = specOf(history.cfg);
     this.rand = prng(history.seed);
-    this.world = new World(history.cfg, this.rand, 'pg1');
+    // The lease proof of rule 3 holds only while an agent enforces it. The decider refuses the
+    // proof when the agent had stopped renewing before its node went silent; an agent dying
+    // within one lease TTL of that is the residual double fault, closed on hosts by the systemd
+    // unit binding PostgreSQL to the agent (ARCHITECTURE.md). The world models that binding.
+    this.world = new World({ agentSupervisesPostgres: true, ...history.cfg }, this.rand, 'pg1');
     this.world.checking = new Set(opts.checking);
     this.state = initialState('main');
     this.chaos = opts.chaos;

@@ -49,6 +49,7 @@ function base(node: string, at: number): NodeObservation {
     lagSeconds: null,
     lastKnownWalLsn: null,
     walReceiver: null,
+    receiverSince: null,
     replication: [],
     synchronousStandbyNames: null,
     lease: { version: 1, changedSeenAt: at, term: 1 },
@@ -74,6 +75,8 @@ export const obs = {
       replayLsn: lsn(1000),
       lagBytes: 0,
       walReceiver: upstream ? { status: 'streaming', upstream, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: at } : null,
+      // The receiver has been in this state for a while unless a builder says otherwise.
+      receiverSince: at - 10_000,
       ...over,
     };
   },
@@ -100,11 +103,17 @@ export function healthyRound(at: number, primary = 'pg1', standbys = ['pg2', 'pg
 
 /** A round right after pg1 crashed: connections refused, the standbys' receivers dropped at once. */
 export function crashedRound(at: number, failures = 3, lsns: Record<string, number> = {}): NodeObservation[] {
+  const since = at - failures * 250;
   return [
     obs.failing('pg1', at, failures),
-    obs.standby('pg2', at, null, { receiveLsn: lsn(lsns['pg2'] ?? 1000), replayLsn: lsn(lsns['pg2'] ?? 1000) }),
-    obs.standby('pg3', at, null, { receiveLsn: lsn(lsns['pg3'] ?? 1000), replayLsn: lsn(lsns['pg3'] ?? 1000) }),
+    obs.standby('pg2', at, null, { receiveLsn: lsn(lsns['pg2'] ?? 1000), replayLsn: lsn(lsns['pg2'] ?? 1000), receiverSince: since }),
+    obs.standby('pg3', at, null, { receiveLsn: lsn(lsns['pg3'] ?? 1000), replayLsn: lsn(lsns['pg3'] ?? 1000), receiverSince: since }),
   ];
+}
+
+/** After the crash round: pg3 detached from pg1 (streaming from the candidate pg2), so pg2's promotion is requested. */
+export function detachedAfterCrash(history: readonly DecisionEvent[], now: number): DecisionEvent[] {
+  return step(history, result(history, 'follow', 'pg3', now));
 }
 
 export function initialized(spec: ClusterSpec = makeSpec(), primary = 'pg1'): DecisionEvent[] {

@@ -386,12 +386,23 @@ export class World {
           walReceiver: up
             ? { status: 'streaming', upstream: up, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: n.recv!.lastMsgAt }
             : null,
+          receiverSince: this.receiverSince(n.name, up),
           lease,
         });
       }
     }
     this.lastRound = out;
     return out;
+  }
+
+  private readonly receiverSeen = new Map<string, { up: string | null; since: number }>();
+
+  /** Like the real prober: when the node's receiver was first seen in its current state. */
+  private receiverSince(name: string, up: string | null): number {
+    const seen = this.receiverSeen.get(name);
+    if (seen && seen.up === up) return seen.since;
+    this.receiverSeen.set(name, { up, since: this.now });
+    return this.now;
   }
 
   lastKnownWalLsn(name: string): number | null {
@@ -547,6 +558,7 @@ function blank(node: string, at: number): NodeObservation {
     lagSeconds: null,
     lastKnownWalLsn: null,
     walReceiver: null,
+    receiverSince: null,
     replication: [],
     synchronousStandbyNames: null,
     lease: null,

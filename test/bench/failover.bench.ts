@@ -1,0 +1,123 @@
+/**
+ * npm run bench:failover -- --trials N
+ *
+ * A client writes a numbered row every 20 ms through the writer endpoint. Three kinds of
+ * trial, each checked for acknowledged writes missing on the new primary and followed by
+ * restoring the cluster to three healthy nodes:
+ *   crash   SIGKILL the primary's postmaster and agent; time from the kill to the first
+ *           acknowledged write through the writer endpoint
+ *   silent  SIGSTOP every process of the primary node (a frozen or powered-off host); same time
+ *   stall   SIGSTOP them for 1.5 s, then SIGCONT: did a failover happen?
+ */
+import { parseArgs } from 'node:util';
+import { crashNode, nodePids, signalAll, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
+import { waitFor } from '../support/waitFor.ts';
+import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
+
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '17500' } } });
+const trials = Number(values.trials);
+if (!Number.isInteger(trials) || trials < 1) {
+  process.stderr.write('bench:failover: --trials must be a positive integer\n');
+  process.exit(2);
+}
+
+const say = (msg: string) => process.stdout.write(`${msg}\n`);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+};
+const figures = (xs: number[]) => (xs.length ? `median=${median(xs)} min=${Math.min(...xs)} max=${Math.max(...xs)}` : 'median=n/a min=n/a max=n/a');
+
+async function primaryOf(p: TestPipeline): Promise<string> {
+  const s = await p.state();
+  if (!s?.primary) throw new Error('no primary in the log');
+  return s.primary;
+}
+
+/** Back to three healthy nodes: every standby streams from the primary and the endpoints list them. */
+async function restored(p: TestPipeline): Promise<void> {
+  const primary = await primaryOf(p);
+  for (const n of p.cluster.nodes) {
+    if (n.name === primary) continue;
+    await waitFor(`${n.name} to stream from ${primary}`, async () => (await upstreamOf(p, n.name)) === primary, 120_000, 200);
+  }
+  await waitFor('the readers to list both standbys', async () => (await p.state())?.readers.length === p.cluster.nodes.length - 1, 30_000, 200);
+}
+
+async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | 'silent'): Promise<{ ms: number; lost: number }> {
+  const old = await primaryOf(p);
+  const termBefore = (await p.state())!.term;
+  let frozen: number[] = [];
+  const t0 = Date.now();
+  if (kind === 'crash') {
+    await crashNode(p, old);
+  } else {
+    frozen = await nodePids(p, old);
+    signalAll(frozen, 'SIGSTOP');
+  }
+  const oldPort = p.cluster.nodes.find((n) => n.name === old)!.port;
+  const acked = await waitFor('a write acknowledged by another node', () => load.firstAckAfter(t0, oldPort) ?? undefined, 120_000, 5);
+  const ms = acked - t0;
+  const next = await waitFor('a new primary in the log', async () => {
+    const s = await p.state();
+    return s && s.term > termBefore && s.primary !== old ? s.primary! : undefined;
+  });
+  const lost = (await missingAcked(p.cluster.connectionString(next), load.acked)).length;
+  say(`  ${kind}: ${old} -> ${next} in ${ms} ms, lost_acked=${lost}`);
+  if (kind === 'crash') await p.agents.get(old)!.start();
+  else signalAll(frozen, 'SIGCONT');
+  await restored(p);
+  return { ms, lost };
+}
+
+async function stallTrial(p: TestPipeline): Promise<boolean> {
+  const old = await primaryOf(p);
+  const before = await p.state();
+  const seen = p.events.length;
+  const pids = await nodePids(p, old);
+  signalAll(pids, 'SIGSTOP');
+  await new Promise((r) => setTimeout(r, 1_500));
+  signalAll(pids, 'SIGCONT');
+  // Watch long enough for every timeout to have run out: the failure window, the receivers'
+  // timeout and the lease.
+  await new Promise((r) => setTimeout(r, 8_000));
+  const after = await p.state();
+  const failedOver = after!.term !== before!.term || p.events.slice(seen).some((e) => e.type === 'FailoverStarted');
+  say(`  stall: ${old} frozen 1.5 s -> ${failedOver ? 'FAILOVER' : 'no failover'}`);
+  return failedOver;
+}
+
+const p = await startTestPipeline(Number(values['base-port']));
+let code = 0;
+try {
+  await WriteLoad.prepare(p.writerUrl);
+  const load = new WriteLoad(p.writerUrl);
+  load.start();
+  await waitFor('writes through the writer endpoint', () => load.acked.length >= 10);
+  const crash: number[] = [];
+  const silent: number[] = [];
+  let lostCrash = 0;
+  let lostSilent = 0;
+  let falseFailovers = 0;
+  for (let i = 1; i <= trials; i++) {
+    say(`trial ${i}/${trials}`);
+    const c = await failoverTrial(p, load, 'crash');
+    crash.push(c.ms);
+    lostCrash += c.lost;
+    const s = await failoverTrial(p, load, 'silent');
+    silent.push(s.ms);
+    lostSilent += s.lost;
+    if (await stallTrial(p)) falseFailovers++;
+  }
+  await load.stop();
+  say(`failover_ms ${figures(crash)} lost_acked=${lostCrash} trials=${crash.length}`);
+  say(`silent_failover_ms ${figures(silent)} lost_acked=${lostSilent} trials=${silent.length}`);
+  say(`false_failovers=${falseFailovers} stall_trials=${trials}`);
+} catch (e) {
+  process.stderr.write(`bench:failover failed: ${(e as Error).message}\n`);
+  code = 1;
+} finally {
+  await p.dispose();
+}
+process.exit(code);
