@@ -84,7 +84,7 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Pro
     case 'follow': {
       const primary = peer(intent.primary);
       result = primary
-        ? await agent(cp, node, 'follow', { term: intent.term, primary, streamWaitMs: 3_000 })
+        ? await agent(cp, node, 'follow', { term: intent.term, primary, streamWaitMs: 3_000, allowStandbyUpstream: true })
         : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
       break;
     }

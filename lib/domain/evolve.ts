@@ -44,12 +44,15 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
           fencedBy: null,
           minLsn: null,
           detached: [],
+          promoteRequested: false,
         },
         impossibleReportedFor: null,
       };
     case 'ActionRequested':
       return {
         ...s,
+        failover:
+          s.failover && event.intent.action === 'promote' && event.intent.term === s.failover.term ? { ...s.failover, promoteRequested: true } : s.failover,
         pending: [...s.pending.filter((p) => p.intent.id !== event.intent.id), { intent: event.intent, requestedAt: event.at }],
       };
     case 'ActionSucceeded': {

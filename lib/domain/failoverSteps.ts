@@ -146,7 +146,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
     case 'promoting': {
       if (o.pendingFor('promote', f.to)) return;
       const cv = view.get(f.to);
-      if (f.kind === 'failover' && f.fencedBy === 'syncQuorum' && isPrimaryNow(view.get(f.from)) && isStandbyNow(cv)) {
+      if (f.kind === 'failover' && f.fencedBy === 'syncQuorum' && !f.promoteRequested && isPrimaryNow(view.get(f.from)) && isStandbyNow(cv)) {
         o.emit('FailoverAborted', f.term, `${f.from} answers again as primary before ${f.to} was promoted: the failover is called off`, {
           kind: f.kind,
           from: f.from,
@@ -158,7 +158,9 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`);
       } else if (isStandbyNow(cv)) {
         requestPromotion(o, spec, f.kind === 'switchover' ? null : view);
-      } else if (isFailed(cv, spec.timing.failureThreshold)) {
+      } else if (isFailed(cv, spec.timing.failureThreshold) && !f.promoteRequested) {
+        // Once a promotion was asked for, the candidate may have been promoted before it failed:
+        // choosing another would risk two primaries. Wait for it to answer, as primary or standby.
         o.emit('FailoverAborted', f.term, `candidate ${f.to} failed before its promotion (${evidenceOf(cv!).error ?? 'unreachable'})`, {
           kind: f.kind,
           from: f.from,

@@ -16,6 +16,8 @@ export const FailoverInProgress = z.object({
   minLsn: z.string().nullable(),
   /** Synchronous standbys already re-pointed at the candidate, so the old primary can't regain a commit quorum. */
   detached: z.array(NodeName),
+  /** The promotion was asked for: from then on its outcome is unknown until the candidate answers, so the failover can't be called off. */
+  promoteRequested: z.boolean(),
 });
 export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
 

@@ -10,10 +10,15 @@ export const follow = defineAction({
       term: Term,
       primary: Peer,
       streamWaitMs: z.number().int().min(100).max(120_000).default(15_000),
+      /**
+       * Follow a node still in recovery: the control plane re-points synchronous standbys at the
+       * candidate before promoting it, so the old primary can't regain a commit quorum.
+       */
+      allowStandbyUpstream: z.boolean().default(false),
     })
     .strict(),
   term: 'required',
   run(ctx, input) {
-    return pointAtUpstream(ctx, input.primary, { slot: slotName(ctx.config.node), allowStandbyUpstream: false, streamWaitMs: input.streamWaitMs });
+    return pointAtUpstream(ctx, input.primary, { slot: slotName(ctx.config.node), allowStandbyUpstream: input.allowStandbyUpstream, streamWaitMs: input.streamWaitMs });
   },
 });
