@@ -1,0 +1,22 @@
+import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
+import { jsonLog } from '../lib/control/controlPlane.ts';
+import { runProbeLoop } from '../lib/control/probeLoop.ts';
+import { createStore } from '../lib/store/store.ts';
+
+/** EventBridge, every minute: probe every node at probeIntervalMs until just before the invocation must end. */
+export const handler = async (_event: unknown, context: { getRemainingTimeInMillis(): number; awsRequestId?: string }) => {
+  const env = parseLambdaEnv();
+  if (!env.ok) throw new Error(env.reason);
+  const log = jsonLog('probe');
+  const e = env.value;
+  const store = createStore({ table: e.PGVIGIL_TABLE, region: e.AWS_REGION, ...(e.PGVIGIL_STORE_ENDPOINT ? { endpoint: e.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
+  const result = await runProbeLoop({
+    store,
+    specs: e.PGVIGIL_CLUSTERS,
+    prober: `lambda-${context.awsRequestId ?? 'probe'}`,
+    until: Date.now() + context.getRemainingTimeInMillis() - 5_000,
+    log,
+  });
+  log({ level: 'info', msg: 'probe invocation done', ...result });
+  return result;
+};

@@ -1,0 +1,38 @@
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createRoute53Driver } from '../endpoints/route53.ts';
+import { createStore } from '../store/store.ts';
+import { jsonLog, type ControlPlane } from './controlPlane.ts';
+import type { LambdaEnv } from './lambdaEnv.ts';
+
+let cachedKey: Buffer | null = null;
+
+/** The agent key: from Secrets Manager on AWS (cached for the container's life), or PGVIGIL_AGENT_KEY for local runs. Never logged. */
+async function agentKey(env: LambdaEnv): Promise<Buffer> {
+  if (cachedKey) return cachedKey;
+  const local = process.env['PGVIGIL_AGENT_KEY'];
+  if (local) return (cachedKey = Buffer.from(local));
+  if (!env.PGVIGIL_AGENT_KEY_SECRET_ARN) throw new Error('set PGVIGIL_AGENT_KEY_SECRET_ARN (or PGVIGIL_AGENT_KEY for a local run)');
+  const sm = new SecretsManagerClient({ region: env.AWS_REGION });
+  const out = await sm.send(new GetSecretValueCommand({ SecretId: env.PGVIGIL_AGENT_KEY_SECRET_ARN }));
+  if (!out.SecretString) throw new Error('the agent key secret holds no string value');
+  cachedKey = Buffer.from(out.SecretString.trim());
+  return cachedKey;
+}
+
+/** The control plane as a Lambda container sees it: DynamoDB, the agent key, Route 53 endpoints. */
+export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<ControlPlane> {
+  const log = jsonLog(decider);
+  const store = createStore({ table: env.PGVIGIL_TABLE, region: env.AWS_REGION, ...(env.PGVIGIL_STORE_ENDPOINT ? { endpoint: env.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
+  const r53 = env.PGVIGIL_ENDPOINTS?.route53;
+  return {
+    store,
+    agentKey: await agentKey(env),
+    endpoints: r53 ? createRoute53Driver({ client: new Route53Client({ region: env.AWS_REGION }), ...r53, log: (e) => log({ level: 'info', msg: 'route53', ...e }) }) : null,
+    log,
+    decider,
+    clock: () => Date.now(),
+    // A Lambda invocation must finish its work before it returns.
+    awaitActions: true,
+  };
+}

@@ -1,0 +1,41 @@
+import type { Command } from '../domain/commands.ts';
+import { decide } from '../domain/decide.ts';
+import type { NodeObservation } from '../domain/observation.ts';
+import { commitDecision } from '../store/commitDecision.ts';
+import { latestObservations } from '../store/observations.ts';
+import type { Store } from '../store/store.ts';
+import { silentLog, type ControlLog } from './controlPlane.ts';
+import { OBSERVATION_WINDOW_MS, type CommandWithoutObservations, type DecideOutcome } from './decideOnce.ts';
+
+/** Commands whose decision depends on what the probes see. */
+export function needsObservations(command: CommandWithoutObservations): boolean {
+  return command.type === 'probeRound' || command.type === 'tick' || command.type === 'switchover' || command.type === 'failover';
+}
+
+/** The command as decide takes it: with the latest observation of every node when it looks at the cluster. */
+export async function withObservations(
+  store: Store,
+  cluster: string,
+  command: CommandWithoutObservations,
+  log: ControlLog = silentLog,
+): Promise<{ ok: true; command: Command } | { ok: false; reason: string }> {
+  if (!needsObservations(command)) return { ok: true, command: command as Command };
+  const read = await latestObservations(store, cluster, command.now - OBSERVATION_WINDOW_MS);
+  if (!read.ok) return read;
+  if (read.unreadable.length > 0) log({ level: 'warn', msg: 'unreadable observations ignored', cluster, unreadable: read.unreadable });
+  const observations: NodeObservation[] = read.observations;
+  return { ok: true, command: { ...command, observations } as Command };
+}
+
+/**
+ * Decide one operator command and append its decision, without carrying out its intents.
+ * In local mode the CLI uses this: the running `pgvigil up` owns the agents' key and the
+ * proxy, and its control loop executes the pending intents on its next decide run.
+ */
+export async function commitCommand(store: Store, cluster: string, command: CommandWithoutObservations, log: ControlLog = silentLog): Promise<DecideOutcome> {
+  const full = await withObservations(store, cluster, command, log);
+  if (!full.ok) return { ok: false, reason: full.reason, refused: false };
+  const committed = await commitDecision(store, cluster, (state) => decide(full.command, state));
+  if (!committed.ok) return { ok: false, reason: committed.reason, refused: committed.refused ?? false };
+  return { ok: true, seq: committed.seq, events: committed.events, state: committed.state };
+}

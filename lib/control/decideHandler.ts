@@ -1,0 +1,68 @@
+import type { DecisionEvent } from '../domain/events.ts';
+import { loadState } from '../store/loadState.ts';
+import type { ControlPlane } from './controlPlane.ts';
+import { decideOnce } from './decideOnce.ts';
+import type { LambdaEnv } from './lambdaEnv.ts';
+import { OperatorInvoke, ScheduledEvent, StreamBatch, StreamRecord } from './lambdaEvents.ts';
+
+export type DecideAnswer =
+  | { batchItemFailures: { itemIdentifier: string }[] }
+  | { ok: true; seq: number; events: DecisionEvent[] }
+  | { ok: false; reason: string; refused: boolean }
+  | { ticked: { cluster: string; ok: boolean; reason?: string }[] };
+
+/**
+ * The decide function's three doors: the table's stream (observations and leases changed),
+ * the one-minute tick, and an operator command by invoke. Each ends in decideOnce.
+ */
+export async function handleDecideEvent(event: unknown, env: LambdaEnv, cp: ControlPlane): Promise<DecideAnswer> {
+  const op = OperatorInvoke.safeParse(event);
+  if (op.success) {
+    const d = await decideOnce(cp, op.data.cluster, op.data.command);
+    return d.ok ? { ok: true, seq: d.seq, events: d.events } : d;
+  }
+  if (ScheduledEvent.safeParse(event).success) return tick(env, cp);
+  const batch = StreamBatch.safeParse(event);
+  if (batch.success) return streamBatch(batch.data.Records, cp);
+  const hint = typeof event === 'object' && event !== null && 'source' in event ? ` (source ${String((event as { source: unknown }).source)})` : '';
+  return { ok: false, reason: `decide: not a stream batch, a scheduled event or an operator command${hint}`, refused: true };
+}
+
+/** One decide per cluster named in the batch; a record that can't be read is reported alone, so it can't block the shard. */
+async function streamBatch(records: unknown[], cp: ControlPlane): Promise<DecideAnswer> {
+  const failures: { itemIdentifier: string }[] = [];
+  const byCluster = new Map<string, string[]>();
+  records.forEach((raw, i) => {
+    const r = StreamRecord.safeParse(raw);
+    const id = typeof (raw as { eventID?: unknown })?.eventID === 'string' ? (raw as { eventID: string }).eventID : `record-${i}`;
+    if (!r.success) {
+      cp.log({ level: 'error', msg: 'unreadable stream record', eventID: id, error: r.error.issues[0]?.message });
+      failures.push({ itemIdentifier: id });
+      return;
+    }
+    const ids = byCluster.get(r.data.dynamodb.Keys.cluster.S) ?? [];
+    ids.push(r.data.eventID);
+    byCluster.set(r.data.dynamodb.Keys.cluster.S, ids);
+  });
+  for (const [cluster, ids] of byCluster) {
+    const d = await decideOnce(cp, cluster, { type: 'probeRound', now: cp.clock() });
+    // A refusal (an unreadable log) won't heal by retrying the records; a store outage will.
+    if (!d.ok && !d.refused) for (const id of ids) failures.push({ itemIdentifier: id });
+  }
+  return { batchItemFailures: failures };
+}
+
+/** The tick: time-based rules for every cluster, and a first start for a cluster the log doesn't know yet. */
+async function tick(env: LambdaEnv, cp: ControlPlane): Promise<DecideAnswer> {
+  const ticked: { cluster: string; ok: boolean; reason?: string }[] = [];
+  for (const spec of env.PGVIGIL_CLUSTERS) {
+    const loaded = await loadState(cp.store, spec.cluster);
+    const command =
+      loaded.ok && loaded.state.spec === null
+        ? ({ type: 'initialize', now: cp.clock(), spec, primary: spec.nodes[0]!.name } as const)
+        : ({ type: 'tick', now: cp.clock() } as const);
+    const d = await decideOnce(cp, spec.cluster, command);
+    ticked.push(d.ok ? { cluster: spec.cluster, ok: true } : { cluster: spec.cluster, ok: false, reason: d.reason });
+  }
+  return { ticked };
+}

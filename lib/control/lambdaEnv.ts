@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { parseWith, type Parsed } from '../domain/parse.ts';
+import { ClusterSpec } from '../domain/spec.ts';
+
+const json = <T extends z.ZodType>(schema: T, what: string) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${what} is not JSON` });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+/** What the handlers read from their Lambda environment; the CDK construct sets every one. */
+export const LambdaEnv = z.object({
+  PGVIGIL_TABLE: z.string().min(3, 'set PGVIGIL_TABLE to the store table name'),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  PGVIGIL_CLUSTERS: json(z.array(ClusterSpec).min(1, 'list at least one cluster spec'), 'PGVIGIL_CLUSTERS'),
+  PGVIGIL_AGENT_KEY_SECRET_ARN: z.string().min(1).optional(),
+  PGVIGIL_TOPIC_ARN: z.string().min(1).optional(),
+  PGVIGIL_ENDPOINTS: json(
+    z.object({ route53: z.object({ zoneId: z.string(), writerName: z.string(), readerName: z.string(), ttl: z.number().int().min(0) }).optional() }),
+    'PGVIGIL_ENDPOINTS',
+  ).optional(),
+  /** Local runs of the handlers against dynalite (tests) point the store here. */
+  PGVIGIL_STORE_ENDPOINT: z.string().url().optional(),
+});
+export type LambdaEnv = z.infer<typeof LambdaEnv>;
+
+export function parseLambdaEnv(env: NodeJS.ProcessEnv = process.env): Parsed<LambdaEnv> {
+  return parseWith(LambdaEnv, env, 'Lambda environment');
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { CommandWithoutObservationsSchema } from './operatorCommand.ts';
+
+/** One DynamoDB stream record as Lambda delivers it; only the keys are needed to know which cluster changed. */
+export const StreamRecord = z.object({
+  eventID: z.string(),
+  dynamodb: z.object({
+    Keys: z.object({ cluster: z.object({ S: z.string().min(1) }), sk: z.object({ S: z.string().min(1) }) }),
+    NewImage: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+export type StreamRecord = z.infer<typeof StreamRecord>;
+
+export const StreamBatch = z.object({ Records: z.array(z.unknown()).min(1) });
+
+/** EventBridge's scheduled event: the one-minute probe start and the decide tick. */
+export const ScheduledEvent = z.object({ source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event') });
+
+/** An operator command from the CLI, by Lambda invoke: every write to the log goes through decide. */
+export const OperatorInvoke = z.object({
+  source: z.literal('pgvigil.cli'),
+  cluster: z.string().min(1),
+  command: CommandWithoutObservationsSchema,
+});
+export type OperatorInvoke = z.infer<typeof OperatorInvoke>;

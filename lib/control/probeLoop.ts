@@ -1,0 +1,60 @@
+import type { ClusterSpec } from '../domain/spec.ts';
+import type { ClusterState } from '../domain/state.ts';
+import { Prober } from '../probe/prober.ts';
+import { loadState } from '../store/loadState.ts';
+import type { Store } from '../store/store.ts';
+import type { ControlLog } from './controlPlane.ts';
+
+export interface ProbeLoopOptions {
+  store: Store;
+  specs: ClusterSpec[];
+  prober: string;
+  /** Stop starting rounds after this time (ms since epoch). */
+  until: number;
+  log: ControlLog;
+  clock?: () => number;
+}
+
+export interface ProbeLoopResult {
+  rounds: number;
+  written: number;
+  storeErrors: number;
+}
+
+/**
+ * What the probe Lambda does with its minute: EventBridge can't schedule below a minute, so
+ * one invocation probes every cluster at its probeIntervalMs until just before it must return.
+ * Writes are edge-triggered, and the table's stream wakes decide only on a change.
+ */
+export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult> {
+  const clock = o.clock ?? (() => Date.now());
+  const probers = new Map(o.specs.map((s) => [s.cluster, new Prober({ store: o.store, prober: o.prober, clock })]));
+  const states = new Map<string, { state: ClusterState | null; at: number }>();
+  const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0 };
+  const interval = Math.min(...o.specs.map((s) => s.timing.probeIntervalMs));
+  while (clock() + interval < o.until) {
+    const started = clock();
+    await Promise.all(
+      o.specs.map(async (fallback) => {
+        let cached = states.get(fallback.cluster);
+        if (!cached || started - cached.at > 5_000) {
+          const loaded = await loadState(o.store, fallback.cluster);
+          cached = { state: loaded.ok ? loaded.state : (cached?.state ?? null), at: started };
+          states.set(fallback.cluster, cached);
+        }
+        // The log's spec is the truth (nodes added or removed); the deployed one serves until it exists.
+        const spec = cached.state?.spec ?? fallback;
+        const r = await probers.get(fallback.cluster)!.round(spec, cached.state);
+        result.written += r.written;
+        if (r.storeError) {
+          result.storeErrors++;
+          o.log({ level: 'warn', msg: 'probe round could not reach the store', cluster: spec.cluster, reason: r.storeError });
+        }
+      }),
+    );
+    result.rounds++;
+    const wait = started + interval - clock();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  return result;
+}
