@@ -36,7 +36,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
     .map(async ({ intent }) => {
       running.add(intent.id);
       try {
-        const outcome = await execute(cp, spec.nodes, intent);
+        const outcome = await execute(cp, spec.nodes, intent, state);
         cp.faults?.(`acted:${intent.action}`);
         const fed = await feed({ type: 'actionResult', now: cp.clock(), intentId: intent.id, ok: outcome.ok, reason: outcome.reason, detail: outcome.detail });
         if (!fed.ok) cp.log({ level: 'warn', msg: 'action result not recorded', cluster, intent: intent.id, reason: fed.reason });
@@ -51,7 +51,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
   if (cp.awaitActions) await all;
 }
 
-async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Promise<Outcome> {
+async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent, state: ClusterState): Promise<Outcome> {
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
   const peer = (name: string | null): { name: string; host: string; port: number } | null => {
@@ -84,7 +84,15 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Pro
     case 'follow': {
       const primary = peer(intent.primary);
       result = primary
-        ? await agent(cp, node, 'follow', { term: intent.term, primary, streamWaitMs: 3_000, allowStandbyUpstream: true })
+        ? await agent(cp, node, 'follow', {
+            term: intent.term,
+            primary,
+            streamWaitMs: 3_000,
+            allowStandbyUpstream: true,
+            // Detaching a standby from the old primary before the candidate's promotion: the
+            // new setting in force is what counts, not the streaming that follows.
+            awaitStreaming: !(state.failover?.step === 'promoting' && state.failover.to === intent.primary),
+          })
         : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
       break;
     }

@@ -54,7 +54,7 @@ export type ReplicationSpec = z.infer<typeof ReplicationSpec>;
 export const TimingSpec = z
   .object({
     /** How often the control plane probes every node. */
-    probeIntervalMs: z.number().int().min(50).max(60_000).default(250),
+    probeIntervalMs: z.number().int().min(50).max(60_000).default(200),
     /** Consecutive failed probes before a node counts as down. */
     failureThreshold: z.number().int().min(1).max(100).default(3),
     /** Connect and statement timeout of one probe. */

@@ -114,7 +114,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
           names,
           replication,
           osUser,
-          walReceiverTimeoutMs: o.walReceiverTimeoutMs ?? 2_500,
+          walReceiverTimeoutMs: o.walReceiverTimeoutMs ?? 2_000,
           ...(o.tags ? { tags: o.tags } : {}),
         });
     cleanups.push(() => cluster.stopAll());

@@ -14,7 +14,9 @@ import { crashNode, nodePids, signalAll, startTestPipeline, upstreamOf, type Tes
 import { waitFor } from '../support/waitFor.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '17500' } } });
+const { values } = parseArgs({
+  options: { trials: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '17500' }, timeline: { type: 'boolean', default: false } },
+});
 const trials = Number(values.trials);
 if (!Number.isInteger(trials) || trials < 1) {
   process.stderr.write('bench:failover: --trials must be a positive integer\n');
@@ -65,6 +67,12 @@ async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | '
   });
   const lost = (await missingAcked(p.cluster.connectionString(next), load.acked)).length;
   say(`  ${kind}: ${old} -> ${next} in ${ms} ms, lost_acked=${lost}`);
+  if (values.timeline) {
+    for (const e of p.events.filter((x) => x.at >= t0 && x.at <= acked)) {
+      const what = e.type === 'ActionRequested' || e.type === 'ActionSucceeded' || e.type === 'ActionFailed' ? `${e.type} ${e.intent.action} ${e.intent.node}` : e.type;
+      say(`    +${String(e.at - t0).padStart(5)} ms  ${what}`);
+    }
+  }
   if (kind === 'crash') await p.agents.get(old)!.start();
   else signalAll(frozen, 'SIGCONT');
   await restored(p);

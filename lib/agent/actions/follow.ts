@@ -15,10 +15,12 @@ export const follow = defineAction({
        * candidate before promoting it, so the old primary can't regain a commit quorum.
        */
       allowStandbyUpstream: z.boolean().default(false),
+      /** false: answer once re-pointed, without waiting for streaming (detaching in a failover). */
+      awaitStreaming: z.boolean().default(true),
     })
     .strict(),
   term: 'required',
   run(ctx, input) {
-    return pointAtUpstream(ctx, input.primary, { slot: slotName(ctx.config.node), allowStandbyUpstream: input.allowStandbyUpstream, streamWaitMs: input.streamWaitMs });
+    return pointAtUpstream(ctx, input.primary, { slot: slotName(ctx.config.node), allowStandbyUpstream: input.allowStandbyUpstream, streamWaitMs: input.streamWaitMs, awaitStreaming: input.awaitStreaming });
   },
 });

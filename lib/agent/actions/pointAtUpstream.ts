@@ -16,6 +16,13 @@ export interface PointOptions {
   /** Cascading (clone from a standby) points at a standby; follow insists on a primary. */
   allowStandbyUpstream: boolean;
   streamWaitMs: number;
+  /**
+   * false: answer once the new primary_conninfo is in force and no WAL receiver is connected
+   * elsewhere, without waiting for streaming to start. Used to detach a standby from an old
+   * primary in the middle of a failover, where every millisecond counts and it is the
+   * detachment, not the streaming, that the control plane needs to know.
+   */
+  awaitStreaming?: boolean;
 }
 
 type UpstreamRow = { recovery: boolean; tli: number; lsn: string; sysid: string };
@@ -128,6 +135,11 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   const deadline = Date.now() + opts.streamWaitMs;
   for (;;) {
     const now = await readServerState(pg);
+    const detached = how === 'reload' && now.primaryConninfo === conninfo && (now.receiver === null || now.receiver.senderPort === upstream.port);
+    if (opts.awaitStreaming === false && detached) {
+      log({ level: 'info', msg: 're-pointed', upstream: upstream.name, how });
+      return { ok: true, reason: `re-pointed at ${upstream.name} (${how}); streaming not awaited`, changed: true, how, timeline: now.timeline };
+    }
     if (streamsFrom(now, upstream)) {
       log({ level: 'info', msg: 'streaming', upstream: upstream.name, how });
       return { ok: true, reason: `following ${upstream.name} (${how})`, changed: true, how, timeline: now.timeline };
