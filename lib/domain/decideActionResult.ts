@@ -30,6 +30,13 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       if (current && f.step === 'fencing' && f.from === intent.node) {
         o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped`, { node: intent.node, by: 'agent', evidence: [] });
         requestPromotion(o, spec, null);
+      } else if (current && f.step === 'promoting' && f.to === intent.node && !o.pendingFor('promote', intent.node)) {
+        // The candidate can no longer serve, whether or not it was promoted: choose again.
+        o.emit('FailoverAborted', f.term, `candidate ${f.to}'s agent confirms PostgreSQL stopped and fenced at term ${f.term}: it is deposed (rewound later, in case it was promoted) and the next round chooses again`, {
+          kind: f.kind,
+          from: f.from,
+          to: f.to,
+        });
       } else if (o.state.deposed.includes(intent.node) && o.state.primary !== null && !o.state.blind && !o.state.paused) {
         o.request('rewind', intent.node, o.state.term, `${intent.node} is stopped and its agent answers: rewind it and let it follow ${o.state.primary}`, {
           primary: o.state.primary,

@@ -92,7 +92,8 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
     const lease = v.obs.lease;
     // The lease must have moved since the node was deposed: a renewal from before then may be a dead agent's last.
     const agentAlive = lease !== null && lease.changedSeenAt > (s.deposedAt[name] ?? 0) && o.now - lease.changedSeenAt < spec.timing.leaseTtlMs;
-    if (agentAlive && !o.pendingFor('fence', name)) {
+    // A rewind needs a running primary to copy from: asking while it is down only fails.
+    if (agentAlive && !o.pendingFor('fence', name) && isPrimaryNow(view.get(s.primary))) {
       o.request('rewind', name, s.term, `${name}'s agent is back: rewind it onto ${s.primary}'s timeline and let it follow`, { primary: s.primary });
     }
   }

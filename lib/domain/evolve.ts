@@ -104,8 +104,16 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
       };
     }
     case 'FailoverCompleted':
-    case 'FailoverAborted':
       return { ...s, failover: null };
+    case 'FailoverAborted': {
+      // A candidate whose promotion was asked for may be primary of the aborted term: depose it,
+      // so it is rewound onto whichever node is promoted next rather than trusted.
+      const f = s.failover;
+      if (f && f.promoteRequested && event.to !== null && event.to !== s.primary) {
+        return { ...s, failover: null, deposed: add(s.deposed, event.to), deposedAt: { ...s.deposedAt, [event.to]: event.at } };
+      }
+      return { ...s, failover: null };
+    }
     case 'FailoverImpossible':
       return { ...s, impossibleReportedFor: event.term };
     case 'Paused':

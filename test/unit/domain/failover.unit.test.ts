@@ -233,6 +233,44 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
   });
 });
 
+describe('a candidate lost after its promotion was asked for', () => {
+  const promoting = detachedAfterCrash(step(start, round(crashedRound(T0, 3), T0)), T0 + 200);
+  // The promote's answer was lost; pg2 then stopped (its lease lapsed with nothing streaming from it, so it fenced itself).
+  const refused = step(promoting, result(promoting, 'promote', 'pg2', T0 + 2500, false));
+  const candidateDown = (now: number) => [obs.failing('pg1', now, 20), obs.failing('pg2', now, 8), obs.standby('pg3', now, 'pg2')];
+
+  test('given synchronous mode and the candidate down, then its agent is asked to fence it at the failover term, and nothing is called off yet', () => {
+    const t = given(refused).when(round(candidateDown(T0 + 2750), T0 + 2750));
+    assert.deepEqual(
+      t.intents().map((i) => [i.action, i.node, i.term]),
+      [['fence', 'pg2', 2]],
+    );
+    assert.ok(!t.types.includes('FailoverAborted'));
+    assert.equal(t.state.failover?.to, 'pg2');
+  });
+
+  test('given synchronous mode, when the candidate\'s agent confirms the fence, then the failover is called off and the candidate deposed, to be rewound', () => {
+    const asked = step(refused, round(candidateDown(T0 + 2750), T0 + 2750));
+    const t = given(asked).when(result(asked, 'fence', 'pg2', T0 + 2800));
+    assert.match(t.one('FailoverAborted').reason, /pg2's agent confirms PostgreSQL stopped and fenced at term 2/);
+    assert.equal(t.state.failover, null);
+    assert.deepEqual(t.state.deposed, ['pg2']);
+    assert.equal(t.state.primary, 'pg1');
+  });
+
+  test('given async mode and the candidate down, then the failover waits for it: it alone may hold commits it acknowledged', () => {
+    const s = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+    const rounds = [obs.failing('pg1', T0, 3, { lease: { version: 4, changedSeenAt: T0, term: 1 } }), obs.standby('pg2', T0, null), obs.standby('pg3', T0, null)];
+    const waiting = step(initialized(s), round(rounds, T0));
+    const asked = step(waiting, result(waiting, 'fence', 'pg1', T0 + 100));
+    const failed = step(asked, result(asked, 'promote', 'pg2', T0 + 2500, false));
+    const t = given(failed).when(round(candidateDown(T0 + 2750), T0 + 2750));
+    assert.deepEqual(t.intents(), []);
+    assert.ok(!t.types.includes('FailoverAborted'));
+    assert.equal(t.state.failover?.step, 'promoting');
+  });
+});
+
 describe('rule 5: the old primary rejoins', () => {
   const started = step(start, round(crashedRound(T0, 3), T0));
   // pg1's agent died with it: the best-effort fence got no answer.
