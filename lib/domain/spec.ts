@@ -54,11 +54,11 @@ export type ReplicationSpec = z.infer<typeof ReplicationSpec>;
 export const TimingSpec = z
   .object({
     /** How often the control plane probes every node. */
-    probeIntervalMs: z.number().int().min(50).max(60_000).default(200),
+    probeIntervalMs: z.number().int().min(50).max(60_000).default(150),
     /** Consecutive failed probes before a node counts as down. */
     failureThreshold: z.number().int().min(1).max(100).default(3),
     /** Connect and statement timeout of one probe. */
-    probeTimeoutMs: z.number().int().min(50).max(30_000).default(500),
+    probeTimeoutMs: z.number().int().min(50).max(30_000).default(400),
     /** An agent that cannot renew its lease this long, with no standby streaming from it, stops PostgreSQL. */
     leaseTtlMs: z.number().int().min(100).default(3_000),
     /**

@@ -59,7 +59,10 @@ async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | '
     signalAll(frozen, 'SIGSTOP');
   }
   const oldPort = p.cluster.nodes.find((n) => n.name === old)!.port;
-  const acked = await waitFor('a write acknowledged by another node', () => load.firstAckAfter(t0, oldPort) ?? undefined, 120_000, 5);
+  const acked = await waitFor('a write acknowledged by another node', () => load.firstAckAfter(t0, oldPort) ?? undefined, 60_000, 5).catch((e: Error) => {
+    for (const ev of p.events.filter((x) => x.at >= t0)) say(`    +${ev.at - t0} ms ${ev.type} ${ev.reason}`);
+    throw e;
+  });
   const ms = acked - t0;
   const next = await waitFor('a new primary in the log', async () => {
     const s = await p.state();

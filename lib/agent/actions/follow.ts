@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { delay } from '../localPostgres.ts';
+import { readServerState } from '../serverState.ts';
 import { slotName } from '../standbyConf.ts';
-import { defineAction, Peer, Term } from './actionTypes.ts';
+import { defineAction, Peer, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
 
 /** Re-point this standby (or a cleanly stopped old primary) at the primary of `term`. */
@@ -20,7 +22,33 @@ export const follow = defineAction({
     })
     .strict(),
   term: 'required',
-  run(ctx, input) {
-    return pointAtUpstream(ctx, input.primary, { slot: slotName(ctx.config.node), allowStandbyUpstream: input.allowStandbyUpstream, streamWaitMs: input.streamWaitMs, awaitStreaming: input.awaitStreaming });
+  async run(ctx, input) {
+    const result = await pointAtUpstream(ctx, input.primary, {
+      slot: slotName(ctx.config.node),
+      allowStandbyUpstream: input.allowStandbyUpstream,
+      streamWaitMs: input.streamWaitMs,
+      awaitStreaming: input.awaitStreaming,
+    });
+    if (result.ok || input.awaitStreaming) return result;
+    // Detaching is what the failover needs; following the candidate is only the fast way to
+    // it. When this node can't follow the candidate yet, stop it following anyone: the old
+    // primary then can't count on it, and the control plane re-points it after the promotion.
+    const detached = await detachFromUpstream(ctx);
+    return detached.ok ? { ...detached, followFailed: result.reason } : { ok: false, reason: `${result.reason}; and detaching failed: ${detached.reason}` };
   },
 });
+
+async function detachFromUpstream(ctx: ActionContext): Promise<ActionResult> {
+  const { pg } = ctx;
+  const set = await pg.sql("ALTER SYSTEM SET primary_conninfo = ''", [], 5_000);
+  if (!set.ok) return { ok: false, reason: `ALTER SYSTEM: ${set.reason}` };
+  const reload = await pg.sql('SELECT pg_reload_conf()', [], 5_000);
+  if (!reload.ok) return { ok: false, reason: `reload: ${reload.reason}` };
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const state = await readServerState(pg);
+    if (state.primaryConninfo === null && state.receiver === null) return { ok: true, reason: 'detached: follows no one until re-pointed', changed: true };
+    if (Date.now() > deadline) return { ok: false, reason: `the WAL receiver still runs (${state.receiver?.status ?? '?'}) after clearing primary_conninfo` };
+    await delay(50);
+  }
+}

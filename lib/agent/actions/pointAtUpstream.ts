@@ -51,7 +51,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   }
   const conninfo = primaryConninfo(upstream, config.node);
 
-  const upRes = await sql<UpstreamRow>(upstream, UPSTREAM_SQL, [], 3_000);
+  // Independent reads at once: in a failover every round trip is on the clock.
+  const [upRes, localState, localControl] = await Promise.all([sql<UpstreamRow>(upstream, UPSTREAM_SQL, [], 3_000), readServerState(pg), pg.controlData()]);
   if (!upRes.ok) return { ok: false, reason: `upstream ${upstream.name} unreachable: ${upRes.reason}` };
   const up = upRes.rows[0];
   if (!up) return { ok: false, reason: `upstream ${upstream.name} answered no row` };
@@ -59,7 +60,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     return { ok: false, reason: `${upstream.name} is not a primary (it is in recovery): promote it before pointing standbys at it` };
   }
 
-  let state = await readServerState(pg);
+  let state = localState;
   if (state.running && !state.answering) return { ok: false, reason: `PostgreSQL here is running but not answering (${state.why}): retry, or fence it first` };
   if (state.running && state.inRecovery && state.primaryConninfo === conninfo && state.primarySlotName === opts.slot && streamsFrom(state, upstream)) {
     return { ok: true, reason: `already streaming from ${upstream.name}`, changed: false, timeline: state.timeline };
@@ -73,7 +74,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     state = await readServerState(pg);
   }
 
-  const cd = await pg.controlData();
+  // The control file read up front still holds unless the server was just stopped here.
+  const cd = state === localState ? localControl : await pg.controlData();
   if ('error' in cd) return { ok: false, reason: cd.error };
   if (cd.systemIdentifier !== up.sysid) {
     return { ok: false, reason: `${upstream.name} belongs to another cluster (system identifier ${up.sysid}, here ${cd.systemIdentifier}): clone this node instead` };
