@@ -430,7 +430,11 @@ export class World {
   /**
    * The host (or the postmaster) comes back. Assumed agent contract: a fenced node stays
    * down; a former primary starts as primary only while the log still names it primary
-   * and no change of primary away from it is under way; a standby restarts as a standby.
+   * and no change of primary away from it is under way, or while it is the candidate the
+   * change of primary in progress promoted, in that change's term (the log has asked for its
+   * promotion and nobody else can be primary of that term; until it answers, the log can't
+   * record the promotion, so keeping it down would stall the failover for good); a standby
+   * restarts as a standby.
    */
   restart(name: string, state: ClusterState): void {
     const n = this.node(name);
@@ -440,8 +444,10 @@ export class World {
     }
     n.agentAlive = true;
     if (n.pg !== 'stopped' || n.fenced) return;
+    const f = state.failover;
     if (n.lastRole === 'standby') n.pg = 'standby';
-    else if (state.primary === name && (state.failover === null || state.failover.from !== name)) n.pg = 'primary';
+    else if (state.primary === name && (f === null || f.from !== name)) n.pg = 'primary';
+    else if (f !== null && f.to === name && f.promoteRequested && n.primaryTerm === f.term) n.pg = 'primary';
   }
 
   // ---- the agent side of the reactor ----
