@@ -1,4 +1,5 @@
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
+import { metricsForRuntime } from '../lib/control/controlMetrics.ts';
 import { jsonLog } from '../lib/control/controlPlane.ts';
 import { runProbeLoop } from '../lib/control/probeLoop.ts';
 import { createStore } from '../lib/store/store.ts';
@@ -16,6 +17,7 @@ export const handler = async (_event: unknown, context: { getRemainingTimeInMill
     prober: `lambda-${context.awsRequestId ?? 'probe'}`,
     until: Date.now() + context.getRemainingTimeInMillis() - 5_000,
     log,
+    metrics: metricsForRuntime('pgvigil-probe'),
   });
   log({ level: 'info', msg: 'probe invocation done', ...result });
   return result;

@@ -2,6 +2,7 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRoute53Driver } from '../endpoints/route53.ts';
 import { createStore } from '../store/store.ts';
+import { metricsForRuntime } from './controlMetrics.ts';
 import { jsonLog, type ControlPlane } from './controlPlane.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
 
@@ -34,5 +35,6 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
     clock: () => Date.now(),
     // A Lambda invocation must finish its work before it returns.
     awaitActions: true,
+    metrics: metricsForRuntime(`pgvigil-${decider}`),
   };
 }

@@ -1,5 +1,6 @@
 import type { EndpointDriver } from '../endpoints/driver.ts';
 import type { Store } from '../store/store.ts';
+import type { ControlMetrics } from './controlMetrics.ts';
 
 export type ControlLog = (entry: { level: 'debug' | 'info' | 'warn' | 'error'; msg: string } & Record<string, unknown>) => void;
 
@@ -26,6 +27,8 @@ export interface ControlPlane {
    * run in the background so probe rounds keep their pace.
    */
   awaitActions: boolean;
+  /** Counts for the CloudWatch alarms (FailoverStarted); absent in local mode. */
+  metrics?: ControlMetrics;
 }
 
 export const silentLog: ControlLog = () => {};

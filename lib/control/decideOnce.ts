@@ -42,6 +42,9 @@ export async function decideOnce(cp: ControlPlane, cluster: string, command: Com
   if (!committed.ok) return { ok: false, reason: committed.reason, refused: committed.refused ?? false };
   if (committed.events.length > 0) {
     cp.log({ level: 'info', msg: 'decided', cluster, seq: committed.seq, command: command.type, events: committed.events.map((e) => e.type) });
+    // Counted once, by the run whose append won: a retried or duplicated run appends nothing new.
+    const started = committed.events.filter((e) => e.type === 'FailoverStarted').length;
+    if (started > 0) cp.metrics?.failoverStarted(cluster, started);
   }
   cp.faults?.('appended');
   await react(cp, cluster, committed.state, (c) => decideOnce(cp, cluster, c));

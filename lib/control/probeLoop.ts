@@ -3,6 +3,7 @@ import type { ClusterState } from '../domain/state.ts';
 import { Prober } from '../probe/prober.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
+import { noMetrics, type ControlMetrics } from './controlMetrics.ts';
 import type { ControlLog } from './controlPlane.ts';
 
 export interface ProbeLoopOptions {
@@ -13,12 +14,18 @@ export interface ProbeLoopOptions {
   until: number;
   log: ControlLog;
   clock?: () => number;
+  /** ProbesBlind counts for the alarm; none by default (local mode). */
+  metrics?: ControlMetrics;
+  /** Blind rounds are summed and published at most this often per cluster (default 10 s). */
+  metricsEveryMs?: number;
 }
 
 export interface ProbeLoopResult {
   rounds: number;
   written: number;
   storeErrors: number;
+  /** Rounds, summed over clusters, that saw no node or could not reach the store. */
+  blindRounds: number;
 }
 
 /**
@@ -30,8 +37,9 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
   const clock = o.clock ?? (() => Date.now());
   const probers = new Map(o.specs.map((s) => [s.cluster, new Prober({ store: o.store, prober: o.prober, clock })]));
   const states = new Map<string, { state: ClusterState | null; at: number }>();
-  const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0 };
+  const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0, blindRounds: 0 };
   const interval = Math.min(...o.specs.map((s) => s.timing.probeIntervalMs));
+  const blind = new BlindCounts(o.metrics ?? noMetrics, o.metricsEveryMs ?? 10_000);
   while (clock() + interval < o.until) {
     const started = clock();
     await Promise.all(
@@ -50,11 +58,47 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
           result.storeErrors++;
           o.log({ level: 'warn', msg: 'probe round could not reach the store', cluster: spec.cluster, reason: r.storeError });
         }
+        if (r.storeError || !r.observations.some((obs) => obs.reachable)) {
+          result.blindRounds++;
+          blind.add(spec.cluster, clock());
+        }
       }),
     );
     result.rounds++;
     const wait = started + interval - clock();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
+  blind.flush();
   return result;
+}
+
+/**
+ * A blind control plane probes every interval: one metric document per round would flood the
+ * logs, so a cluster's first blind round is published at once and later ones summed every few seconds.
+ */
+class BlindCounts {
+  private readonly pending = new Map<string, number>();
+  private readonly publishedAt = new Map<string, number>();
+  constructor(
+    private readonly metrics: ControlMetrics,
+    private readonly everyMs: number,
+  ) {}
+
+  add(cluster: string, now: number): void {
+    this.pending.set(cluster, (this.pending.get(cluster) ?? 0) + 1);
+    if (now - (this.publishedAt.get(cluster) ?? -Infinity) >= this.everyMs) {
+      this.publishedAt.set(cluster, now);
+      this.publish(cluster);
+    }
+  }
+
+  flush(): void {
+    for (const cluster of [...this.pending.keys()]) this.publish(cluster);
+  }
+
+  private publish(cluster: string): void {
+    const rounds = this.pending.get(cluster) ?? 0;
+    this.pending.delete(cluster);
+    if (rounds > 0) this.metrics.probesBlind(cluster, rounds);
+  }
 }

@@ -1,0 +1,48 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** The CloudWatch namespace the alarms read (cdk/alarms.ts). */
+export const METRICS_NAMESPACE = 'pgvigil';
+
+/** What the control plane counts for the alarms; a count per cluster. */
+export interface ControlMetrics {
+  /** Probe rounds that saw no node of the cluster, or could not reach the store. */
+  probesBlind(cluster: string, rounds: number): void;
+  /** FailoverStarted events appended to the cluster's decision log. */
+  failoverStarted(cluster: string, count: number): void;
+}
+
+/** Local mode and tests: nothing is published. */
+export const noMetrics: ControlMetrics = { probesBlind: () => {}, failoverStarted: () => {} };
+
+/** One EMF document per line; on Lambda, stdout is where CloudWatch picks them up. */
+export type EmfSink = (line: string) => void;
+
+const stdoutSink: EmfSink = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
+/**
+ * CloudWatch embedded metric format, built by Powertools, one document per count so each
+ * carries its own cluster dimension. The sink is injectable so tests read the documents.
+ */
+export function emfMetrics(service: string, sink: EmfSink = stdoutSink): ControlMetrics {
+  const emit = (name: 'ProbesBlind' | 'FailoverStarted', cluster: string, value: number) => {
+    if (!(value > 0)) return;
+    const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, singleMetric: false });
+    m.addDimension('cluster', cluster);
+    m.addMetric(name, MetricUnit.Count, value);
+    sink(JSON.stringify(m.serializeMetrics()));
+  };
+  return {
+    probesBlind: (cluster, rounds) => emit('ProbesBlind', cluster, rounds),
+    failoverStarted: (cluster, count) => emit('FailoverStarted', cluster, count),
+  };
+}
+
+/**
+ * EMF only inside a Lambda invocation (the runtime sets AWS_LAMBDA_FUNCTION_NAME): the same
+ * handlers called locally or in tests must not print metric documents.
+ */
+export function metricsForRuntime(service: string, env: NodeJS.ProcessEnv = process.env, sink?: EmfSink): ControlMetrics {
+  return env['AWS_LAMBDA_FUNCTION_NAME'] ? emfMetrics(service, sink) : noMetrics;
+}
