@@ -1,8 +1,9 @@
 import { chooseFailoverCandidate } from './candidates.ts';
 import { proveFenced } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
+import { compareLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
-import { evidence, evidenceOf, isFailed, isPrimaryNow, isStandbyNow, standbysStreamingFrom, type NodeView } from './view.ts';
+import { evidence, evidenceOf, isFailed, isPrimaryNow, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
 /**
  * The steps of a change of primary, shared by automatic failover, manual failover and
@@ -68,7 +69,7 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
   const f = o.state.failover;
   if (!f || f.step !== 'promoting' || o.state.paused || o.state.blind) return;
   if (view !== null && f.kind !== 'switchover') {
-    const still = chooseFailoverCandidate(spec, view, f.from, f.to);
+    const still = stillQualifies(spec, view, f.from, f.to);
     if (!still.ok) {
       if (f.promoteRequested) {
         // An earlier promotion may still land (an answer that timed out): stop the candidate first.
@@ -204,4 +205,24 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
       return unhandled;
     }
   }
+}
+
+/**
+ * After fencing, the choice made at the start needs only re-checking, not re-making: the old
+ * primary can no longer write, so no member of the quorum gains WAL. A member briefly out of
+ * sight (re-pointed at the candidate, say) must not undo a fenced failover. What must still
+ * hold: the candidate is a reachable standby and no node in sight received more than it.
+ */
+function stillQualifies(spec: ClusterSpec, view: Map<string, NodeView>, from: string, to: string): { ok: true } | { ok: false; reason: string } {
+  const cv = view.get(to);
+  if (!isStandbyNow(cv)) return { ok: false, reason: `${to} is not a reachable standby` };
+  const mine = receivedLsn(cv!);
+  if (mine === null) return spec.replication.mode === 'async' ? chooseFailoverCandidate(spec, view, from, to) : { ok: false, reason: `${to} reports no received LSN` };
+  if (spec.replication.mode === 'async') return chooseFailoverCandidate(spec, view, from, to);
+  for (const v of view.values()) {
+    if (v.spec.name === from || v.spec.name === to || !isStandbyNow(v) || v.spec.tags.nosync) continue;
+    const theirs = receivedLsn(v);
+    if (theirs !== null && compareLsn(theirs, mine) > 0) return { ok: false, reason: `${v.spec.name} received more WAL (${theirs}) than ${to} (${mine})` };
+  }
+  return { ok: true };
 }
