@@ -35,6 +35,7 @@ export function registerUp(program: Command): void {
           persistStore: true,
           signal: interrupt.signal,
           ...(opts.webhook ? { webhook: opts.webhook } : {}),
+          alertConsole: !!process.stderr.isTTY,
           ...(opts.verbose ? {} : { log: silentLog }),
           onProgress: (step) => process.stdout.write(`… ${step}\n`),
           onDecision: (_seq, events) => {

@@ -34,6 +34,8 @@ export interface LocalPipelineOptions {
   /** Keep the store on disk under the work dir (pgvigil up), or in memory (tests). */
   persistStore?: boolean;
   webhook?: string;
+  /** Also print each alert's subject on stderr (pgvigil up in a terminal). */
+  alertConsole?: boolean;
   log?: ControlLog;
   faults?: FaultHook;
   onDecision?: (seq: number, events: DecisionEvent[]) => void;
@@ -159,7 +161,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const proxy = started.proxy;
     cleanups.push(() => proxy.close());
 
-    const alerts = new AlertSink({ console: false, ...(o.webhook ? { webhook: o.webhook } : {}), onError: (reason) => log({ level: 'warn', msg: reason }) });
+    const alerts = new AlertSink({ console: o.alertConsole ?? false, ...(o.webhook ? { webhook: o.webhook } : {}), onError: (reason) => log({ level: 'warn', msg: reason }) });
     const cp: ControlPlane = {
       store,
       agentKey,

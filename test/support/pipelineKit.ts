@@ -8,6 +8,8 @@ import { startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } fro
 import { waitFor } from './waitFor.ts';
 
 export interface TestPipeline extends LocalPipeline {
+  /** The temp work dir: `pgvigil … --workdir` finds the store through it. */
+  workDir: string;
   /** Every decision event appended so far, in order. */
   events: DecisionEvent[];
   dispose(): Promise<void>;
@@ -30,6 +32,7 @@ export async function startTestPipeline(basePort: number, opts: Partial<LocalPip
     },
   });
   const t = Object.assign(p, {
+    workDir,
     events,
     async dispose() {
       await p.stop();
