@@ -55,10 +55,13 @@ describe('a silent primary host, and a short stall of it', () => {
     signalAll(frozen, 'SIGCONT');
     frozen = [];
     await waitFor('pg1 to stream from the new primary', async () => (await upstreamOf(p, 'pg1')) === next, 90_000);
+    const done = (action: string) => (e: (typeof p.events)[number]) => e.type === 'ActionSucceeded' && e.intent.action === action && e.intent.node === 'pg1';
+    // The log is read by polling: wait until the rewind's answer is in it.
+    await waitFor('the rewind of pg1 in the log', () => p.events.some((e) => e.at >= wokeAt && done('rewind')(e)), 30_000);
     const after = p.events.filter((e) => e.at >= wokeAt);
-    const fence = after.findIndex((e) => e.type === 'ActionSucceeded' && e.intent.action === 'fence' && e.intent.node === 'pg1');
-    const rewind = after.findIndex((e) => e.type === 'ActionSucceeded' && e.intent.action === 'rewind' && e.intent.node === 'pg1');
-    assert.ok(fence >= 0 && rewind > fence, 'pg1 was fenced, then rewound');
+    const fence = after.findIndex(done('fence'));
+    const rewind = after.findIndex(done('rewind'));
+    assert.ok(fence >= 0 && rewind > fence, `pg1 was fenced, then rewound (fence at ${fence}, rewind at ${rewind})`);
     assert.deepEqual(await missingAcked(p.cluster.connectionString('pg1'), load.acked), []);
   });
 });
