@@ -51,17 +51,27 @@ describe('a silent primary host, and a short stall of it', () => {
     await load.stop();
     assert.deepEqual(await missingAcked(p.cluster.connectionString(next), load.acked), []);
 
+    await WriteLoad.prepare(p.writerUrl, 'pgvigil_writes_after');
     const wokeAt = Date.now();
+    const after = new WriteLoad(p.writerUrl, 'pgvigil_writes_after');
+    after.start();
     signalAll(frozen, 'SIGCONT');
     frozen = [];
+    // On waking, pg1 finds itself deposed: stopped (by its agent acting on the fence it was sent,
+    // or by the control plane fencing a primary of an old term), then rewound onto the new timeline.
     await waitFor('pg1 to stream from the new primary', async () => (await upstreamOf(p, 'pg1')) === next, 90_000);
-    const done = (action: string) => (e: (typeof p.events)[number]) => e.type === 'ActionSucceeded' && e.intent.action === action && e.intent.node === 'pg1';
-    // The log is read by polling: wait until the rewind's answer is in it.
-    await waitFor('the rewind of pg1 in the log', () => p.events.some((e) => e.at >= wokeAt && done('rewind')(e)), 30_000);
-    const after = p.events.filter((e) => e.at >= wokeAt);
-    const fence = after.findIndex(done('fence'));
-    const rewind = after.findIndex(done('rewind'));
-    assert.ok(fence >= 0 && rewind > fence, `pg1 was fenced, then rewound (fence at ${fence}, rewind at ${rewind})`);
+    const rewound = (e: (typeof p.events)[number]) => e.type === 'ActionSucceeded' && e.intent.action === 'rewind' && e.intent.node === 'pg1';
+    await waitFor('the rewind of pg1 in the log', () => p.events.some((e) => e.at >= wokeAt && rewound(e)), 30_000);
+    await waitFor('writes after the wake-up', () => after.acked.length >= 20);
+    await after.stop();
+    const pg1Port = p.cluster.nodes[0]!.port;
+    assert.deepEqual(
+      after.ackPorts.filter((port) => port === pg1Port),
+      [],
+      'pg1 served no write after it woke',
+    );
+    assert.equal(await roleOf(p, 'pg1'), 'standby');
     assert.deepEqual(await missingAcked(p.cluster.connectionString('pg1'), load.acked), []);
+    await waitFor('pg1 to replay the writes made after it woke', async () => (await missingAcked(p.cluster.connectionString('pg1'), after.acked, 'pgvigil_writes_after')).length === 0, 30_000);
   });
 });
