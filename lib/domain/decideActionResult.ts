@@ -31,8 +31,8 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
         o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped`, { node: intent.node, by: 'agent', evidence: [] });
         requestPromotion(o, spec, null);
       } else if (current && f.step === 'promoting' && f.to === intent.node && !o.pendingFor('promote', intent.node)) {
-        // The candidate can no longer serve, whether or not it was promoted: choose again.
-        o.emit('FailoverAborted', f.term, `candidate ${f.to}'s agent confirms PostgreSQL stopped and fenced at term ${f.term}: it is deposed (rewound later, in case it was promoted) and the next round chooses again`, {
+        // The candidate that no longer qualified is stopped: no promotion of it can land any more.
+        o.emit('FailoverAborted', f.term, `candidate ${f.to} no longer qualifies and its agent confirms PostgreSQL stopped at term ${f.term}: it is deposed, and the next round chooses again`, {
           kind: f.kind,
           from: f.from,
           to: f.to,

@@ -72,8 +72,10 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
     const still = stillQualifies(spec, view, f.from, f.to);
     if (!still.ok) {
       if (f.promoteRequested) {
-        // An earlier promotion may still land (an answer that timed out): stop the candidate first.
-        fenceCandidate(o, spec, `${f.to} no longer qualifies (${still.reason}) but its promotion was asked for`);
+        // An earlier promotion may still land (its answer timed out): calling the failover off
+        // now could leave two primaries. Stop the candidate through its agent first; its answer
+        // calls the failover off (decideActionResult) and deposes the candidate (evolve).
+        o.request('fence', f.to, f.term, `${f.to} no longer qualifies (${still.reason}) but its promotion was asked for: stop it before another candidate is chosen`);
         return;
       }
       o.emit('FailoverAborted', f.term, `${f.to} no longer qualifies: ${still.reason}`, { kind: f.kind, from: f.from, to: f.to });
@@ -97,21 +99,6 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
   }
   const lsnNote = f.minLsn ? ` once it has replayed ${f.from}'s shutdown checkpoint ${f.minLsn}` : '';
   o.request('promote', f.to, f.term, `promote ${f.to} to primary of term ${f.term}${lsnNote}`, { minLsn: f.minLsn });
-}
-
-/**
- * A candidate whose promotion was asked for can be given up only once its agent confirms
- * PostgreSQL stopped and fenced at this term (decideActionResult then aborts the failover and
- * the candidate is deposed: rewound onto whichever node is promoted next). Only in synchronous
- * mode: there, a commit the candidate acknowledged as primary reached a synchronous standby
- * streaming from it, which the next choice sees (or, unseen, makes the failover impossible).
- * In async mode the candidate alone may hold commits it acknowledged, so the failover waits for
- * it (a candidate that fenced itself needs its agent, or an operator, to start it again).
- */
-function fenceCandidate(o: Outcome, spec: ClusterSpec, why: string): void {
-  const f = o.state.failover;
-  if (!f || o.state.paused || o.state.blind || spec.replication.mode !== 'synchronous') return;
-  o.request('fence', f.to, f.term, `${why}: stop ${f.to} for good before another candidate is chosen, since it may already be primary of term ${f.term}`);
 }
 
 /** Rule 4 after a promotion: re-point the other standbys, switch the endpoints. */
@@ -180,17 +167,14 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
       } else if (isStandbyNow(cv)) {
         requestPromotion(o, spec, f.kind === 'switchover' ? null : view);
       } else if (isFailed(cv, spec.timing.failureThreshold) && !f.promoteRequested) {
+        // Once a promotion was asked for, the candidate may have been promoted before it failed:
+        // choosing another would risk two primaries, or lose the commits it acknowledged. Wait
+        // for it to answer, as primary or standby.
         o.emit('FailoverAborted', f.term, `candidate ${f.to} failed before its promotion (${evidenceOf(cv!).error ?? 'unreachable'})`, {
           kind: f.kind,
           from: f.from,
           to: f.to,
         });
-      } else if (isFailed(cv, spec.timing.failureThreshold)) {
-        // Once a promotion was asked for, the candidate may have been promoted before it failed
-        // (and then stopped itself when its lease lapsed: its fence marker keeps it down, so it
-        // never answers again on its own). Choosing another while it might serve risks two
-        // primaries; waiting for it may wait forever.
-        fenceCandidate(o, spec, `candidate ${f.to} failed after its promotion was asked for (${evidenceOf(cv!).error ?? 'unreachable'})`);
       }
       return;
     }

@@ -239,35 +239,44 @@ describe('a candidate lost after its promotion was asked for', () => {
   const refused = step(promoting, result(promoting, 'promote', 'pg2', T0 + 2500, false));
   const candidateDown = (now: number) => [obs.failing('pg1', now, 20), obs.failing('pg2', now, 8), obs.standby('pg3', now, 'pg2')];
 
-  test('given synchronous mode and the candidate down, then its agent is asked to fence it at the failover term, and nothing is called off yet', () => {
+  test('given the candidate down, then the failover waits for it: it may be primary already, holding commits no one else has', () => {
     const t = given(refused).when(round(candidateDown(T0 + 2750), T0 + 2750));
+    assert.deepEqual(t.intents(), []);
+    assert.ok(!t.types.includes('FailoverAborted'));
+    assert.equal(t.state.failover?.step, 'promoting');
+  });
+
+  test('given the candidate answers again as primary, then its promotion is recorded', () => {
+    const now = T0 + 3000;
+    const t = given(refused).when(round([obs.failing('pg1', now, 20), obs.primary('pg2', now, ['pg3']), obs.standby('pg3', now, 'pg2')], now));
+    assert.equal(t.one('Promoted').node, 'pg2');
+  });
+
+  test('given the candidate no longer qualifies after its promotion was asked for, then it is stopped through its agent before the failover is called off, and deposed', () => {
+    // pg4 received more WAL than pg2 (it was out of sight when pg2 was chosen).
+    const s4 = makeSpec({}, ['pg1', 'pg2', 'pg3', 'pg4']);
+    const at = (now: number, pg4: number) => [
+      obs.failing('pg1', now, 3),
+      obs.standby('pg2', now, null, { receiverSince: now - 1000 }),
+      obs.standby('pg3', now, null, { receiverSince: now - 1000 }),
+      obs.standby('pg4', now, null, { receiverSince: now - 1000, receiveLsn: lsn(pg4), replayLsn: lsn(pg4) }),
+    ];
+    let h = step(initialized(s4), round(at(T0, 1000), T0));
+    h = step(h, result(h, 'follow', 'pg3', T0 + 100));
+    h = step(h, result(h, 'follow', 'pg4', T0 + 150));
+    // The promote timed out: the agent may still carry it out.
+    h = step(h, result(h, 'promote', 'pg2', T0 + 200, false));
+    const t = given(h).when(round(at(T0 + 250, 2000), T0 + 250));
+    assert.ok(!t.types.includes('FailoverAborted'), 'called off while pg2 may still be promoted');
+    assert.ok(!t.types.includes('FailoverStarted'));
     assert.deepEqual(
       t.intents().map((i) => [i.action, i.node, i.term]),
       [['fence', 'pg2', 2]],
     );
-    assert.ok(!t.types.includes('FailoverAborted'));
-    assert.equal(t.state.failover?.to, 'pg2');
-  });
-
-  test('given synchronous mode, when the candidate\'s agent confirms the fence, then the failover is called off and the candidate deposed, to be rewound', () => {
-    const asked = step(refused, round(candidateDown(T0 + 2750), T0 + 2750));
-    const t = given(asked).when(result(asked, 'fence', 'pg2', T0 + 2800));
-    assert.match(t.one('FailoverAborted').reason, /pg2's agent confirms PostgreSQL stopped and fenced at term 2/);
-    assert.equal(t.state.failover, null);
-    assert.deepEqual(t.state.deposed, ['pg2']);
-    assert.equal(t.state.primary, 'pg1');
-  });
-
-  test('given async mode and the candidate down, then the failover waits for it: it alone may hold commits it acknowledged', () => {
-    const s = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
-    const rounds = [obs.failing('pg1', T0, 3, { lease: { version: 4, changedSeenAt: T0, term: 1 } }), obs.standby('pg2', T0, null), obs.standby('pg3', T0, null)];
-    const waiting = step(initialized(s), round(rounds, T0));
-    const asked = step(waiting, result(waiting, 'fence', 'pg1', T0 + 100));
-    const failed = step(asked, result(asked, 'promote', 'pg2', T0 + 2500, false));
-    const t = given(failed).when(round(candidateDown(T0 + 2750), T0 + 2750));
-    assert.deepEqual(t.intents(), []);
-    assert.ok(!t.types.includes('FailoverAborted'));
-    assert.equal(t.state.failover?.step, 'promoting');
+    const asked = [...h, ...t.events];
+    const fenced = given(asked).when(result(asked, 'fence', 'pg2', T0 + 300));
+    assert.match(fenced.one('FailoverAborted').reason, /pg2 no longer qualifies and its agent confirms PostgreSQL stopped/);
+    assert.deepEqual(fenced.state.deposed, ['pg2']);
   });
 });
 
@@ -296,6 +305,13 @@ describe('rule 5: the old primary rejoins', () => {
       t.intents().map((i) => [i.action, i.node, i.primary]),
       [['rewind', 'pg1', 'pg2']],
     );
+  });
+
+  test('given pg1 is down with its agent back but the new primary down too, then no rewind is asked: there is nothing to copy from', () => {
+    const now = T0 + 10_000;
+    const pg1 = obs.failing('pg1', now, 40, { lease: { version: 9, changedSeenAt: now - 200, term: 1 } });
+    const t = given(completed).when(round([pg1, obs.failing('pg2', now, 2), obs.standby('pg3', now, null)], now));
+    assert.deepEqual(t.intents('rewind'), []);
   });
 
   test('given pg1 is down and its agent silent, then nothing is asked of it', () => {
