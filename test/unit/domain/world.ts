@@ -106,6 +106,8 @@ export interface SimNode {
   leaseVersion: number;
   leaseTerm: number;
   leaseRenewedAt: number;
+  /** When the agent process last started: it counts its lease lapse from then (lease.ts starts the clock at start). */
+  agentStartedAt: number;
   frozenUntil: number;
   partitionedUntil: number;
   isolatedUntil: number;
@@ -169,6 +171,7 @@ export class World {
         leaseVersion: 1,
         leaseTerm: 1,
         leaseRenewedAt: T0,
+        agentStartedAt: T0,
         frozenUntil: 0,
         partitionedUntil: 0,
         isolatedUntil: 0,
@@ -231,7 +234,7 @@ export class World {
     // Agents: self-fence first (a host resuming from a stall checks before serving), then renew.
     for (const n of this.nodes.values()) {
       if (!n.hostUp || !n.agentAlive || this.frozen(n)) continue;
-      if (n.pg === 'primary' && this.now - n.leaseRenewedAt >= ttl && !this.anyStreamingFrom(n.name)) {
+      if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.anyStreamingFrom(n.name)) {
         n.pg = 'stopped';
         n.fenced = true;
       }
@@ -438,10 +441,10 @@ export class World {
    */
   restart(name: string, state: ClusterState): void {
     const n = this.node(name);
-    if (!n.hostUp) {
-      n.hostUp = true;
-      n.agentAlive = true;
-    }
+    // A restarted agent measures its lease lapse from its own start, as the real one does (its
+    // first renewal goes out at once): it never self-fences on a lapse from before it started.
+    if (!n.hostUp || !n.agentAlive) n.agentStartedAt = this.now;
+    n.hostUp = true;
     n.agentAlive = true;
     if (n.pg !== 'stopped' || n.fenced) return;
     const f = state.failover;
