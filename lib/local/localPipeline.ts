@@ -29,6 +29,8 @@ export interface LocalPipelineOptions {
   nodes?: number;
   async?: boolean;
   timing?: Partial<TimingSpec>;
+  /** The spec's readLagLimit in bytes (default 16 MiB): tests make a standby lag past a small one. */
+  readLagLimit?: number;
   tags?: Record<string, z.input<typeof NodeTags>>;
   walReceiverTimeoutMs?: number;
   /** Keep the store on disk under the work dir (pgvigil up), or in memory (tests). */
@@ -131,6 +133,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       nodes: cluster.specNodes(agentPorts),
       replication,
       timing: o.timing ?? {},
+      ...(o.readLagLimit !== undefined ? { readLagLimit: o.readLagLimit } : {}),
     };
     const spec = resume ? existing.state.spec! : ClusterSpec.parse(specInput);
 
