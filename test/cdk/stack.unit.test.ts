@@ -1,3 +1,4 @@
+import { TimingSpec } from '../../lib/domain/spec.ts';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { App, Stack } from 'aws-cdk-lib';
@@ -63,7 +64,7 @@ describe('PgVigil stack: handlers', () => {
     assert.equal(clusters.length, 1);
     assert.equal(clusters[0].cluster, 'demo');
     assert.deepEqual(clusters[0].nodes.map((n: { name: string }) => n.name), ['pg-a', 'pg-b', 'pg-c']);
-    assert.equal(clusters[0].timing.probeIntervalMs, 250, 'defaults filled in by the spec schema');
+    assert.deepEqual(clusters[0].timing, TimingSpec.parse({}), 'defaults filled in by the spec schema');
     assert.deepEqual(JSON.parse(env.PGVIGIL_ENDPOINTS), {
       route53: { zoneId: 'Z0123456789ABC', writerName: 'writer.db.internal', readerName: 'reader.db.internal', ttl: 5 },
     });
