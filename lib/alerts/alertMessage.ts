@@ -60,6 +60,22 @@ export function alertFor(cluster: string, event: DecisionEvent, paused: boolean)
   return { cluster, event: event.type, severity: rule.severity, term: event.term, at, node: nodeOf(event), subject, body, paused };
 }
 
+/**
+ * The alerts for one decision's events, in order, given whether the cluster was paused before
+ * it. Every channel uses this, so each alert sent while paused says so, and none after Resumed.
+ */
+export function alertsFor(cluster: string, events: readonly DecisionEvent[], pausedBefore: boolean): AlertMessage[] {
+  let paused = pausedBefore;
+  const out: AlertMessage[] = [];
+  for (const event of events) {
+    if (event.type === 'Paused') paused = true;
+    if (event.type === 'Resumed') paused = false;
+    const alert = alertFor(cluster, event, paused);
+    if (alert) out.push(alert);
+  }
+  return out;
+}
+
 /** The alert for a log that can't be read whole: decide refuses to act on it. */
 export function unreadableLogAlert(cluster: string, reason: string, now: number): AlertMessage {
   const at = new Date(now).toISOString();

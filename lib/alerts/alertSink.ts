@@ -1,5 +1,5 @@
 import type { DecisionEvent } from '../domain/events.ts';
-import { alertFor, type AlertMessage } from './alertMessage.ts';
+import { alertsFor, type AlertMessage } from './alertMessage.ts';
 import { WebhookSender } from './webhook.ts';
 
 export interface AlertSinkOptions {
@@ -19,12 +19,7 @@ export class AlertSink {
   }
 
   publish(cluster: string, events: readonly DecisionEvent[], pausedBefore: boolean): void {
-    let paused = pausedBefore;
-    for (const event of events) {
-      if (event.type === 'Paused') paused = true;
-      const alert = alertFor(cluster, event, paused);
-      if (event.type === 'Resumed') paused = false;
-      if (!alert) continue;
+    for (const alert of alertsFor(cluster, events, pausedBefore)) {
       if (this.opts.console) process.stderr.write(`${alert.subject}\n`);
       this.opts.onAlert?.(alert);
       this.webhook?.send(alert);

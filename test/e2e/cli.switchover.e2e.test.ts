@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { latestObservations } from '../../lib/store/observations.ts';
 import { runCli } from '../support/cliRun.ts';
-import { decisionCount, settledCount } from '../support/decisionCount.ts';
+import { eventsAfter, fromOperator, settledCount } from '../support/decisionCount.ts';
 import { crashNode, roleOf, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhookReceiver.ts';
@@ -31,7 +31,9 @@ describe('pgvigil switchover, pause and resume on a live local cluster (pg3 tagg
     assert.match(r.stderr, /refused: switchover refused: pg3 is tagged nofailover/);
     assert.match(r.stderr, /nothing was changed/);
     assert.equal(r.stdout, '');
-    assert.equal(await decisionCount(p), before, 'the decision log did not grow');
+    // The control loop may record health meanwhile (a busy machine can blind it for a moment): none of it may come from the command.
+    const fresh = await eventsAfter(p, before);
+    assert.deepEqual(fromOperator(fresh), [], 'no decision came from the refused switchover');
   });
 
   test('switchover under a writing client: no acknowledged write lost, the old primary follows', async () => {

@@ -1,3 +1,4 @@
+import type { DecisionEvent } from '../../lib/domain/events.ts';
 import { readDecisions } from '../../lib/store/decisionLog.ts';
 import type { LocalPipeline } from '../../lib/local/localPipeline.ts';
 import { waitFor } from './waitFor.ts';
@@ -27,4 +28,21 @@ export async function settledCount(p: LocalPipeline, quietMs = 1_500, timeoutMs 
     timeoutMs,
     250,
   );
+}
+
+const OPERATOR_TYPES = new Set(['FailoverStarted', 'Paused', 'Resumed', 'NodeAdded', 'NodeRemoved']);
+
+/**
+ * The events among `events` that an operator command caused. The control loop may record health
+ * meanwhile (a busy machine can blind it for a moment); a refused command must cause none.
+ */
+export function fromOperator(events: readonly DecisionEvent[]): DecisionEvent[] {
+  return events.filter((e) => OPERATOR_TYPES.has(e.type) || e.reason.includes('(pgvigil cli)'));
+}
+
+/** The events appended after the first `count` decisions. */
+export async function eventsAfter(p: LocalPipeline, count: number): Promise<DecisionEvent[]> {
+  const read = await readDecisions(p.store, 'local', { afterSeq: count });
+  if (!read.ok) throw new Error(read.reason);
+  return read.items.flatMap((i) => i.events);
 }
