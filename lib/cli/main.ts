@@ -7,6 +7,7 @@ import { registerHistory } from './historyCommand.ts';
 import { registerMaintenance } from './maintenanceCommands.ts';
 import { registerStatus } from './statusCommand.ts';
 import { registerUp } from './upCommand.ts';
+import { registerGrow } from './growCommand.ts';
 
 const program = new Command('pgvigil')
   .description('PostgreSQL high availability with a serverless, event-sourced, auditable control plane')
@@ -23,5 +24,6 @@ registerStatus(program);
 registerHistory(program);
 registerChangePrimary(program);
 registerMaintenance(program);
+registerGrow(program);
 
 await program.parseAsync(process.argv);

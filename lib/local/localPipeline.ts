@@ -6,7 +6,7 @@ import { AlertSink } from '../alerts/alertSink.ts';
 import { jsonLog, type ControlLog, type ControlPlane, type FaultHook } from '../control/controlPlane.ts';
 import { decideOnce } from '../control/decideOnce.ts';
 import type { DecisionEvent } from '../domain/events.ts';
-import { ClusterSpec, type ClusterSpecInput, type NodeTags, type TimingSpec } from '../domain/spec.ts';
+import { ClusterSpec, type ClusterSpecInput, type NodeSpec, type NodeTags, type TimingSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { startEndpointProxy, type EndpointProxy } from '../endpoints/proxy.ts';
 import { loadState } from '../store/loadState.ts';
@@ -15,6 +15,7 @@ import type { StoreConfig } from '../store/storeConfig.ts';
 import { ensureTable } from '../store/table.ts';
 import { bundleAgent } from './agentBundle.ts';
 import { prepareLocalAgent, type LocalAgent } from './agentProcesses.ts';
+import { adoptGrownNode, type GrownNode } from './grownNodes.ts';
 import { startControlLoop, type ControlLoop } from './controlLoop.ts';
 import { followDecisions, type DecisionFollower } from './decisionFeed.ts';
 import { startDynalite, type DynaliteServer } from './dynaliteServer.ts';
@@ -140,6 +141,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     progress('starting the node agents');
     const agentScript = await bundleAgent(workDir);
     const agents = new Map<string, LocalAgent>();
+    const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 6)) };
     for (const node of cluster.nodes) {
       const agent = await prepareLocalAgent({
         cluster: clusterName,
@@ -151,12 +153,35 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         workDir,
         store: storeConfig,
         agentScript,
-        lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 6)) },
+        lease: agentLease,
       });
       agents.set(node.name, agent);
       cleanups.push(() => agent.stop());
     }
     await Promise.all([...agents.values()].map((a) => a.start()));
+
+    // Nodes `pgvigil grow` added: resumed with the cluster, and adopted when NodeAdded shows up.
+    const grown = new Map<string, GrownNode>();
+    const adopting = new Set<Promise<void>>();
+    const adopt = (node: NodeSpec, primary: string | null): Promise<void> => {
+      if (names.includes(node.name) || grown.has(node.name)) return Promise.resolve();
+      const agentOptions = { cluster: clusterName, bindir: cluster.bindir, osUser: osUser?.name ?? null, keyFile, store: storeConfig, agentScript, lease: agentLease };
+      const run = adoptGrownNode({ workDir, node, primary, osUser, agent: agentOptions })
+        .then((g) => {
+          if (!g) return;
+          grown.set(g.name, g);
+          agents.set(g.name, g.agent);
+        })
+        .catch((e: unknown) => log({ level: 'warn', msg: 'could not take charge of a grown node', node: node.name, error: (e as Error).message }))
+        .finally(() => adopting.delete(run));
+      adopting.add(run);
+      return run;
+    };
+    cleanups.push(async () => {
+      await Promise.allSettled([...adopting]);
+      await Promise.all([...grown.values()].map((g) => g.stop()));
+    });
+    if (resume) for (const node of spec.nodes) await adopt(node, existing.state.primary);
 
     progress('starting the endpoint proxy');
     const started = await startEndpointProxy({ host: '127.0.0.1', writerPort: ports.writer, readerPort: ports.reader });
@@ -194,6 +219,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
 
     let follower: DecisionFollower | null = followDecisions(store, clusterName, current.seq, (seq, events, paused) => {
       alerts.publish(clusterName, events, paused);
+      for (const e of events) if (e.type === 'NodeAdded') void adopt(e.node, null);
       o.onDecision?.(seq, events);
     });
     cleanups.push(async () => {
