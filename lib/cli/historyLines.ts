@@ -12,11 +12,7 @@ export const HISTORY_TYPES: readonly string[] = [
   ...ActionName.options.flatMap((a) => [`${a}-requested`, `${a}-done`, `${a}-failed`]),
 ];
 
-/** How a history line names an event, and what --type matches (case-insensitive). */
-export function historyType(e: DecisionEvent): string {
-  return eventLabel(e);
-}
-
+/** --type matches an event's type or its label (promote-requested…), case-insensitive. */
 export function matchesType(e: DecisionEvent, types: readonly string[]): boolean {
   const label = eventLabel(e).toLowerCase();
   const type = e.type.toLowerCase();
