@@ -8,6 +8,7 @@ import { registerMaintenance } from './maintenanceCommands.ts';
 import { registerStatus } from './statusCommand.ts';
 import { registerUp } from './upCommand.ts';
 import { registerGrow } from './growCommand.ts';
+import { registerClone } from './cloneCommand.ts';
 
 const program = new Command('pgvigil')
   .description('PostgreSQL high availability with a serverless, event-sourced, auditable control plane')
@@ -25,5 +26,6 @@ registerHistory(program);
 registerChangePrimary(program);
 registerMaintenance(program);
 registerGrow(program);
+registerClone(program);
 
 await program.parseAsync(process.argv);
