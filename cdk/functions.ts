@@ -16,6 +16,8 @@ import type { WriterReaderZone } from './zone.ts';
 
 /** Memory of every handler; the cost benchmark bills GB-seconds at this size. */
 export const lambdaMemoryMb = 256;
+/** The probe runs all the time, so its memory is most of the bill; it only waits on sockets. */
+export const probeMemoryMb = 128;
 
 /** probe loops for just under a minute and stops ~5 s before this. */
 export const probeTimeout = Duration.seconds(70);
@@ -73,7 +75,7 @@ export class PgVigilFunctions extends Construct {
         depsLockFilePath: `${repoRoot}/package-lock.json`,
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: lambdaMemoryMb,
+        memorySize: name === 'probe' ? probeMemoryMb : lambdaMemoryMb,
         timeout,
         description,
         bundling: lambdaBundling,
@@ -115,7 +117,9 @@ export class PgVigilFunctions extends Construct {
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.streamFailures),
     };
-    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: [itemsWithPrefix('O#'), itemsWithPrefix('L#')] }));
+    // Observations only: lease renewals are frequent and decide never reads them (the prober
+    // carries what matters of a lease in its observations), so they would only cost runs.
+    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: [itemsWithPrefix('O#')] }));
     this.notify.addEventSource(
       new DynamoEventSource(props.table, {
         ...streamOptions,

@@ -15,7 +15,9 @@ export const handler = async (_event: unknown, context: { getRemainingTimeInMill
     store,
     specs: e.PGVIGIL_CLUSTERS,
     prober: `lambda-${context.awsRequestId ?? 'probe'}`,
-    until: Date.now() + context.getRemainingTimeInMillis() - 5_000,
+    // One invocation a minute: stop at the minute so two never run (and bill) at once, and
+    // well before the function's timeout.
+    until: Math.min(Date.now() + 59_500, Date.now() + context.getRemainingTimeInMillis() - 5_000),
     log,
     metrics: metricsForRuntime('pgvigil-probe'),
   });

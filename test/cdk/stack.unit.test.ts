@@ -93,7 +93,7 @@ describe('PgVigil stack: handlers', () => {
     assert.deepEqual(targets.sort(), [fnId('decide'), fnId('probe')].sort());
   });
 
-  test('decide reads the stream: observations and leases only, bisect, bounded retries and age, failure queue, partial batch responses', () => {
+  test('decide reads the stream: observations only (lease renewals would only cost runs), bisect, bounded retries and age, failure queue, partial batch responses', () => {
     const [[, mapping]] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(([, p]) => p.FunctionName.Ref === fnId('decide')) as [[string, Record<string, any>]];
     assert.equal(mapping.StartingPosition, 'LATEST');
     assert.equal(mapping.BisectBatchOnFunctionError, true);
@@ -104,7 +104,6 @@ describe('PgVigil stack: handlers', () => {
     const patterns = mapping.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern));
     assert.deepEqual(patterns, [
       { eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'O#' }] } } } },
-      { eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'L#' }] } } } },
     ]);
   });
 
