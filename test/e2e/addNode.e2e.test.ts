@@ -40,10 +40,10 @@ describe('pgvigil grow: a new standby copied from a standby, registered, synchro
     onSource = await sourceWatch.stop();
   });
   after(async () => {
-    await p?.dispose();
-    // Should adoption have failed, the grown server is still ours to stop.
+    // Should the pipeline have failed to take charge of pg4, its server is still ours to stop.
     const dir = join(p?.workDir ?? '/nonexistent', 'pg4');
     const pid = await readPostmasterPid(dir);
+    await p?.dispose();
     if (pid !== null && isPostmasterOf(pid, dir)) process.kill(pid, 'SIGQUIT');
   });
 
