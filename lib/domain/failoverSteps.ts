@@ -175,11 +175,6 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
           from: f.from,
           to: f.to,
         });
-      } else if (isFailed(cv, spec.timing.failureThreshold) && agentRenewing(spec, cv!, o.now) && !o.pendingFor('fence', f.to)) {
-        // Promoted, it may have stopped itself when its lease lapsed (a stall right after the
-        // promotion, before any standby streamed from it): then nothing brings it back but this
-        // term's promotion asked again of its live agent. Nobody else can be primary of this term.
-        requestPromotion(o, spec, null);
       }
       return;
     }
@@ -214,10 +209,4 @@ function stillQualifies(spec: ClusterSpec, view: Map<string, NodeView>, from: st
     if (theirs !== null && compareLsn(theirs, mine) > 0) return { ok: false, reason: `${v.spec.name} received more WAL (${theirs}) than ${to} (${mine})` };
   }
   return { ok: true };
-}
-
-/** The node's agent renewed its lease within the last TTL: it answers even while PostgreSQL is down. */
-function agentRenewing(spec: ClusterSpec, v: NodeView, now: number): boolean {
-  const lease = v.obs?.lease ?? null;
-  return lease !== null && now - lease.changedSeenAt < spec.timing.leaseTtlMs;
 }

@@ -135,10 +135,7 @@ export class Sim {
     // proof when the agent had stopped renewing before its node went silent; an agent dying
     // within one lease TTL of that is the residual double fault, closed on hosts by the systemd
     // unit binding PostgreSQL to the agent (ARCHITECTURE.md). The world models that binding.
-    // PROPERTY_PROPOSED_AGENT=1 runs the world with the promote contract proposed for the agent
-    // (world.ts, agentRestartsSelfFencedOnPromote): on when lib/agent's promote does it.
-    const proposed = process.env['PROPERTY_PROPOSED_AGENT'] === '1';
-    this.world = new World({ agentSupervisesPostgres: true, agentRestartsSelfFencedOnPromote: proposed, ...history.cfg }, this.rand, 'pg1');
+    this.world = new World({ agentSupervisesPostgres: true, ...history.cfg }, this.rand, 'pg1');
     this.world.checking = new Set(opts.checking);
     this.state = initialState('main');
     this.chaos = opts.chaos;

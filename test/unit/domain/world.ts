@@ -43,14 +43,6 @@ export interface WorldConfig {
   maxWrite: number;
   /** When set, PostgreSQL dies with its agent (the agent supervises it), so a dead agent never leaves a primary running. */
   agentSupervisesPostgres?: boolean;
-  /**
-   * PROPOSED agent contract, not in lib/agent yet: a promote of term T reaching a node whose
-   * agent holds term T and stopped PostgreSQL itself (lease lapse) lifts that self-fence and
-   * starts PostgreSQL (then promotes it if it comes back a standby). Without it, a candidate
-   * promoted and then stalled for a lease TTL before the log recorded its promotion stays down
-   * for good and its failover never ends. Off until the agent does it.
-   */
-  agentRestartsSelfFencedOnPromote?: boolean;
 }
 
 export const PROBE_INTERVAL_MS = 250;
@@ -97,8 +89,6 @@ export interface SimNode {
   lastRole: 'primary' | 'standby';
   /** The agent's fence marker: while set, nothing starts PostgreSQL here but follow/rewind. */
   fenced: boolean;
-  /** The term the agent held when it set the marker itself, on a lease lapse (null: not self-fenced). */
-  selfFenced: number | null;
   tl: number;
   /** The timelines of this node's WAL, oldest first, each with the LSN it starts at. */
   history: TimelineStart[];
@@ -168,7 +158,6 @@ export class World {
         pg: isPrimary ? 'primary' : 'standby',
         lastRole: isPrimary ? 'primary' : 'standby',
         fenced: false,
-        selfFenced: null,
         tl: 1,
         history: [{ tl: 1, start: 0 }],
         lsn: LSN0,
@@ -248,7 +237,6 @@ export class World {
       if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.anyStreamingFrom(n.name)) {
         n.pg = 'stopped';
         n.fenced = true;
-        n.selfFenced = n.agentTerm;
       }
       if (!this.isolated(n) && this.now >= n.leaseBlockedUntil) {
         n.leaseVersion += 1;
@@ -483,7 +471,6 @@ export class World {
         if (n.pg !== 'stopped') n.lastRole = n.pg;
         n.pg = 'stopped';
         n.fenced = true;
-        n.selfFenced = null;
         n.recv = null;
         return { ok: true, reason: 'PostgreSQL stopped', detail: {} };
       case 'demote': {
@@ -496,18 +483,12 @@ export class World {
           n.lastRole = 'primary';
           n.pg = 'stopped';
           n.fenced = true;
-          n.selfFenced = null;
           return { ok: true, reason: 'stopped cleanly', detail: { checkpointLsn: lsnText(n.lsn) } };
         }
         if (n.pg === 'stopped' && n.fenced && n.lastRole === 'primary') return { ok: true, reason: 'already stopped', detail: { checkpointLsn: lsnText(n.lsn) } };
         return { ok: false, reason: `not a primary (${n.pg})`, detail: {} };
       }
       case 'promote': {
-        if (this.cfg.agentRestartsSelfFencedOnPromote && n.pg === 'stopped' && n.selfFenced === intent.term && n.hostUp) {
-          n.fenced = false;
-          n.selfFenced = null;
-          n.pg = n.lastRole;
-        }
         if (n.pg === 'primary' && n.primaryTerm === intent.term) return { ok: true, reason: 'already primary', detail: {} };
         if (n.pg !== 'standby') return { ok: false, reason: `cannot promote: ${n.pg}`, detail: {} };
         if (intent.minLsn !== null && lsnToNumber(intent.minLsn) > n.lsn) return { ok: false, reason: `replay ${lsnText(n.lsn)} short of ${intent.minLsn}`, detail: {} };
@@ -530,7 +511,6 @@ export class World {
         n.pg = 'standby';
         n.lastRole = 'standby';
         n.fenced = false;
-        n.selfFenced = null;
         return { ok: true, reason: `following ${intent.primary}`, detail: {} };
       }
       case 'rewind': {
@@ -552,7 +532,6 @@ export class World {
         n.upstream = src.name;
         n.recv = null;
         n.fenced = false;
-        n.selfFenced = null;
         return { ok: true, reason: `rewound onto ${src.name}`, detail: {} };
       }
       default:
