@@ -18,6 +18,8 @@ import type { WriterReaderZone } from './zone.ts';
 export const lambdaMemoryMb = 256;
 /** The probe runs all the time, so its memory is most of the bill; it only waits on sockets. */
 export const probeMemoryMb = 128;
+/** The item kinds whose stream records wake decide (see the event source below). */
+export const decideStreamPrefixes = ['O#'] as const;
 
 /** probe loops for just under a minute and stops ~5 s before this. */
 export const probeTimeout = Duration.seconds(70);
@@ -119,7 +121,7 @@ export class PgVigilFunctions extends Construct {
     };
     // Observations only: lease renewals are frequent and decide never reads them (the prober
     // carries what matters of a lease in its observations), so they would only cost runs.
-    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: [itemsWithPrefix('O#')] }));
+    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: decideStreamPrefixes.map(itemsWithPrefix) }));
     this.notify.addEventSource(
       new DynamoEventSource(props.table, {
         ...streamOptions,

@@ -1,7 +1,7 @@
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { metricsForRuntime } from '../lib/control/controlMetrics.ts';
 import { jsonLog } from '../lib/control/controlPlane.ts';
-import { runProbeLoop } from '../lib/control/probeLoop.ts';
+import { PROBE_RUN_MS, runProbeLoop } from '../lib/control/probeLoop.ts';
 import { createStore } from '../lib/store/store.ts';
 
 /** EventBridge, every minute: probe every node at probeIntervalMs until just before the invocation must end. */
@@ -15,9 +15,7 @@ export const handler = async (_event: unknown, context: { getRemainingTimeInMill
     store,
     specs: e.PGVIGIL_CLUSTERS,
     prober: `lambda-${context.awsRequestId ?? 'probe'}`,
-    // One invocation a minute: stop at the minute so two never run (and bill) at once, and
-    // well before the function's timeout.
-    until: Math.min(Date.now() + 59_500, Date.now() + context.getRemainingTimeInMillis() - 5_000),
+    until: Math.min(Date.now() + PROBE_RUN_MS, Date.now() + context.getRemainingTimeInMillis() - 5_000),
     log,
     metrics: metricsForRuntime('pgvigil-probe'),
   });

@@ -6,6 +6,12 @@ import type { Store } from '../store/store.ts';
 import { noMetrics, type ControlMetrics } from './controlMetrics.ts';
 import type { ControlLog } from './controlPlane.ts';
 
+/**
+ * How long one probe invocation probes: EventBridge starts one a minute, and stopping at the
+ * minute means two never run (and bill) at once.
+ */
+export const PROBE_RUN_MS = 59_500;
+
 export interface ProbeLoopOptions {
   store: Store;
   specs: ClusterSpec[];

@@ -141,7 +141,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     progress('starting the node agents');
     const agentScript = await bundleAgent(workDir);
     const agents = new Map<string, LocalAgent>();
-    const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 6)) };
+    const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 3)) };
     for (const node of cluster.nodes) {
       const agent = await prepareLocalAgent({
         cluster: clusterName,

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { lambdaMemoryMb, probeTimeout } from '../../cdk/functions.ts';
+import { decideStreamPrefixes, lambdaMemoryMb, probeMemoryMb } from '../../cdk/functions.ts';
+import { PROBE_RUN_MS } from '../../lib/control/probeLoop.ts';
 import { awsControlPlane } from '../../lib/control/awsControlPlane.ts';
 import { silentLog } from '../../lib/control/controlPlane.ts';
 import { handleDecideEvent } from '../../lib/control/decideHandler.ts';
@@ -51,7 +52,7 @@ const ALARMS = 5;
 /** Lambda polls each shard of a DynamoDB stream 4 times a second (Lambda developer guide, "Using Lambda with DynamoDB"). */
 const STREAM_POLLS_PER_S = 4;
 /** The probe handler stops starting rounds 5 s before its timeout (functions/probe.ts). */
-const PROBE_BILLED_S = probeTimeout.toSeconds() - 5;
+const PROBE_BILLED_S = PROBE_RUN_MS / 1000;
 
 const progress = (msg: string) => process.stdout.write(`# ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,7 +114,7 @@ try {
   const env = parseLambdaEnv();
   if (!env.ok) throw new Error(env.reason);
   const timing = p.spec.timing;
-  progress(`timing: probe every ${timing.probeIntervalMs} ms, heartbeat ${timing.heartbeatMs} ms, lease TTL ${timing.leaseTtlMs} ms (agents renew every ${Math.floor(timing.leaseTtlMs / 6)} ms here)`);
+  progress(`timing: probe every ${timing.probeIntervalMs} ms, heartbeat ${timing.heartbeatMs} ms, lease TTL ${timing.leaseTtlMs} ms (agents renew every ${Math.floor(timing.leaseTtlMs / 3)} ms, as deployed)`);
 
   const requests: (MeteredRequest & { fn: Fn })[] = [];
   const toDecide: StreamRec[] = [];
@@ -188,7 +189,8 @@ try {
     const obsRecs = toDecide.splice(0);
     leaseRecords += leaseRecs.length;
     observationRecords += obsRecs.length;
-    const batch = [...obsRecs, ...leaseRecs];
+    // Only the item kinds decide's stream filter passes wake it, as deployed.
+    const batch = [...obsRecs, ...((decideStreamPrefixes as readonly string[]).includes('L#') ? leaseRecs : [])];
     if (batch.length > 0) {
       decideRunning = 'decide-stream';
       const t0 = performance.now();
@@ -256,7 +258,7 @@ try {
   };
   const avgTickS = runs['decide-tick'].length > 0 ? billedS('decide-tick') / runs['decide-tick'].length : 0.05;
   const gbS = {
-    probe: minutesPerMonth * PROBE_BILLED_S * memGb,
+    probe: minutesPerMonth * PROBE_BILLED_S * (probeMemoryMb / 1024),
     decideStream: billedS('decide-stream') * perMonth * memGb,
     decideTick: minutesPerMonth * avgTickS * memGb,
     notify: billedS('notify') * perMonth * memGb,
@@ -310,8 +312,6 @@ try {
   for (const r of [500, 1000, 1500]) {
     progress(`  renewEveryMs ${String(r).padStart(4)}: ${usd(rest + leaseAndDecideUsd(r, true))} USD/month; with leases out of decide's stream filter: ${usd(rest + leaseAndDecideUsd(r, false))}`);
   }
-  const probe128 = gbsUsd(gbS.probe / 2, invocations.probe);
-  progress(`  probe at 128 MB instead of ${lambdaMemoryMb}: saves ${usd(gbsUsd(gbS.probe, invocations.probe) - probe128)} USD/month; probe billed 55 s instead of ${PROBE_BILLED_S} s saves ${usd(gbsUsd((gbS.probe * (PROBE_BILLED_S - 55)) / PROBE_BILLED_S, 0))}`);
 
   const parts: [string, number][] = [
     ['lambda_probe', gbsUsd(gbS.probe, invocations.probe)],
