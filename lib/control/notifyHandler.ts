@@ -1,8 +1,8 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { alertFor } from '../alerts/alertMessage.ts';
+import { alertsFor } from '../alerts/alertMessage.ts';
 import { publishAlert } from '../alerts/snsPublisher.ts';
-import { parseDecisionItem } from '../store/decisionLog.ts';
+import { parseDecisionItem, readDecisions } from '../store/decisionLog.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
 import type { ControlLog } from './controlPlane.ts';
@@ -36,13 +36,13 @@ export async function handleNotifyEvent(event: unknown, deps: NotifyDeps): Promi
       continue;
     }
     const cluster = r.success ? r.data.dynamodb.Keys.cluster.S : '';
-    if (!paused.has(cluster)) {
-      const s = await loadState(deps.store, cluster);
-      paused.set(cluster, s.ok && s.state.paused);
-    }
+    if (!paused.has(cluster)) paused.set(cluster, await pausedBefore(deps.store, cluster, item.value.seq));
+    const alerts = alertsFor(cluster, item.value.events, paused.get(cluster) ?? false);
     for (const e of item.value.events) {
-      const alert = alertFor(cluster, e, paused.get(cluster) ?? false);
-      if (!alert) continue;
+      if (e.type === 'Paused') paused.set(cluster, true);
+      if (e.type === 'Resumed') paused.set(cluster, false);
+    }
+    for (const alert of alerts) {
       const sent = await publishAlert(deps.sns, deps.topicArn, {
         subject: alert.subject,
         body: alert.body,
@@ -56,4 +56,16 @@ export async function handleNotifyEvent(event: unknown, deps: NotifyDeps): Promi
     }
   }
   return { batchItemFailures: failures };
+}
+
+/**
+ * Whether the cluster was paused just before decision `seq`: the current state, with every
+ * pause and resume from `seq` on undone (they alternate: decide refuses a second pause).
+ */
+async function pausedBefore(store: Store, cluster: string, seq: number): Promise<boolean> {
+  const now = await loadState(store, cluster);
+  if (!now.ok) return false;
+  const since = await readDecisions(store, cluster, { afterSeq: seq - 1 });
+  const toggles = since.ok ? since.items.flatMap((i) => i.events).filter((e) => e.type === 'Paused' || e.type === 'Resumed').length : 0;
+  return toggles % 2 === 0 ? now.state.paused : !now.state.paused;
 }
