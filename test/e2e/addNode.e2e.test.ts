@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { ClusterStatus } from '../../lib/cli/clusterStatus.ts';
+import { silentLog } from '../../lib/control/controlPlane.ts';
+import { startLocalPipeline, type LocalPipeline } from '../../lib/local/localPipeline.ts';
 import { isPostmasterOf, readPostmasterPid } from '../../lib/local/nodeFiles.ts';
 import { watchBackups, type BackupSightings } from '../support/backupWatch.ts';
 import { runCli, type CliResult } from '../support/cliRun.ts';
@@ -29,7 +31,7 @@ describe('pgvigil grow: a new standby copied from a standby, registered, synchro
   let onSource: BackupSightings;
   before(async () => {
     // Probes get more time than the defaults: the copy and the CLI load the shared cores.
-    p = await startTestPipeline(BASE, { timing: { probeIntervalMs: 300, probeTimeoutMs: 900 } });
+    p = await startTestPipeline(BASE, { timing: { probeIntervalMs: 300, probeTimeoutMs: 900 }, persistStore: true });
     // Enough data that the copy lasts a while: the sampler on the source must catch it.
     await sql(BASE, "CREATE TABLE ballast AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 60000) g");
     await p.cluster.waitStreaming();
@@ -39,10 +41,12 @@ describe('pgvigil grow: a new standby copied from a standby, registered, synchro
     onPrimary = await primaryWatch.stop();
     onSource = await sourceWatch.stop();
   });
+  let resumed: LocalPipeline | null = null;
   after(async () => {
     // Should the pipeline have failed to take charge of pg4, its server is still ours to stop.
     const dir = join(p?.workDir ?? '/nonexistent', 'pg4');
     const pid = await readPostmasterPid(dir);
+    await resumed?.stop();
     await p?.dispose();
     if (pid !== null && isPostmasterOf(pid, dir)) process.kill(pid, 'SIGQUIT');
   });
@@ -94,5 +98,19 @@ describe('pgvigil grow: a new standby copied from a standby, registered, synchro
       return rows[0]?.s === 'quorum';
     });
     await waitFor('SyncSetChanged to list pg4', () => p.events.some((e) => e.type === 'SyncSetChanged' && e.members.includes('pg4')), 30_000);
+  });
+
+  test('stopping the pipeline stops pg4; starting it again on the same work dir brings pg4 back as a streaming standby', async () => {
+    const dir = join(p.workDir, 'pg4');
+    const pid = await readPostmasterPid(dir);
+    assert.ok(pid !== null && isPostmasterOf(pid, dir), 'pg4 runs before the stop');
+    await p.stop();
+    assert.ok(!isPostmasterOf(pid, dir), 'stopping the pipeline stopped pg4 too');
+    resumed = await startLocalPipeline({ workDir: p.workDir, basePort: BASE, persistStore: true, log: silentLog });
+    assert.ok(resumed.agents.has('pg4'), 'the resumed pipeline runs the agent of pg4');
+    await waitFor('pg4 to stream from pg1 again', async () => {
+      const rows = await sql<{ status: string; port: number }>(PG4, 'SELECT status, sender_port AS port FROM pg_stat_wal_receiver').catch(() => []);
+      return rows[0]?.status === 'streaming' && rows[0].port === BASE;
+    }, 60_000);
   });
 });
