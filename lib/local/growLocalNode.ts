@@ -109,7 +109,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
       workDir,
       store: storeConfig,
       agentScript,
-      lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 6)) },
+      lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 3)) },
     });
     const undo = async () => {
       await runPg(bins.bindir, 'pg_ctl', ['stop', '-w', '-t', '30', '-m', 'fast', '-D', dataDir], { osUser, timeoutMs: 40_000 });
