@@ -23,6 +23,8 @@ const SQL = `SELECT (SELECT count(*) FROM pg_stat_replication WHERE state = 'bac
  */
 export async function watchBackups(connectionString: string): Promise<BackupWatch> {
   const c = new pg.Client({ connectionString });
+  // A server going away mid-test must fail the awaited call, not crash the process.
+  c.on('error', () => {});
   await c.connect();
   const seen: BackupSightings = { samples: 0, backupRows: 0, basebackupSenders: 0 };
   let running = true;

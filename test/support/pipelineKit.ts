@@ -50,6 +50,8 @@ export async function roles(p: LocalPipeline): Promise<string[]> {
 
 export async function roleOf(p: LocalPipeline, name: string): Promise<string> {
   const c = new pg.Client({ connectionString: p.cluster.connectionString(name), connectionTimeoutMillis: 1_000 });
+  // A server going away mid-test must fail the awaited call, not crash the process.
+  c.on('error', () => {});
   try {
     await c.connect();
     const { rows } = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
@@ -64,6 +66,8 @@ export async function roleOf(p: LocalPipeline, name: string): Promise<string> {
 /** The node a standby streams from, by its WAL receiver's sender port. */
 export async function upstreamOf(p: LocalPipeline, name: string): Promise<string | null> {
   const c = new pg.Client({ connectionString: p.cluster.connectionString(name), connectionTimeoutMillis: 1_000 });
+  // A server going away mid-test must fail the awaited call, not crash the process.
+  c.on('error', () => {});
   try {
     await c.connect();
     const { rows } = await c.query<{ port: number | null; status: string }>('SELECT sender_port AS port, status FROM pg_stat_wal_receiver');

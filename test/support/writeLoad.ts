@@ -22,6 +22,8 @@ export class WriteLoad {
 
   static async prepare(url: string, table = 'pgvigil_writes'): Promise<void> {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    // A server going away mid-test must fail the awaited call, not crash the process.
+    c.on('error', () => {});
     await c.connect();
     try {
       await c.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`);
@@ -80,6 +82,8 @@ export class WriteLoad {
 /** The acknowledged ids missing from `url`'s table. */
 export async function missingAcked(url: string, acked: readonly number[], table = 'pgvigil_writes'): Promise<number[]> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  // A server going away mid-test must fail the awaited call, not crash the process.
+  c.on('error', () => {});
   await c.connect();
   try {
     const { rows } = await c.query<{ id: string }>(`SELECT id FROM ${table}`);
