@@ -7,6 +7,7 @@ import { baseBackupInto, moveDataDirAside, putDataDirBack } from './baseBackup.t
 import { restoreNodeIdentity } from './nodeIdentity.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
 import { readServerState } from '../serverState.ts';
+import { sql } from '../pgSql.ts';
 
 /**
  * Bring a diverged old primary back as a standby of `source`: stop it, pg_rewind it from
@@ -33,6 +34,11 @@ export const rewind = defineAction({
     }
     const stopped = await pg.stopNow(10);
     if (!stopped.ok) return { ok: false, reason: `could not stop PostgreSQL before rewind: ${stopped.reason}` };
+
+    // A just-promoted source names its new timeline in its control file only after its
+    // end-of-recovery checkpoint; before that pg_rewind sees one timeline and rewinds nothing.
+    const checkpoint = await sql(input.source, 'CHECKPOINT', [], 60_000);
+    if (!checkpoint.ok) return { ok: false, reason: `CHECKPOINT on ${input.source.name} before pg_rewind: ${checkpoint.reason}` };
 
     const started = Date.now();
     // Without --no-ensure-shutdown, pg_rewind (13+) first runs crash recovery in single-user mode on an unclean target.
