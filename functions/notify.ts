@@ -1,8 +1,8 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { jsonLog } from '../lib/control/controlPlane.ts';
+import { storeFromEnv } from '../lib/control/awsControlPlane.ts';
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { handleNotifyEvent } from '../lib/control/notifyHandler.ts';
-import { createStore } from '../lib/store/store.ts';
 
 /** Decision items from the table's stream, as alerts on the SNS topic. */
 export const handler = async (event: unknown) => {
@@ -11,6 +11,6 @@ export const handler = async (event: unknown) => {
   const e = env.value;
   if (!e.PGVIGIL_TOPIC_ARN) throw new Error('set PGVIGIL_TOPIC_ARN to the alert topic');
   const log = jsonLog('notify');
-  const store = createStore({ table: e.PGVIGIL_TABLE, region: e.AWS_REGION, ...(e.PGVIGIL_STORE_ENDPOINT ? { endpoint: e.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
+  const store = storeFromEnv(e, log);
   return handleNotifyEvent(event, { store, log, sns: new SNSClient({ region: e.AWS_REGION }), topicArn: e.PGVIGIL_TOPIC_ARN });
 };

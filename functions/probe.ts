@@ -1,8 +1,8 @@
+import { storeFromEnv } from '../lib/control/awsControlPlane.ts';
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { metricsForRuntime } from '../lib/control/controlMetrics.ts';
 import { jsonLog } from '../lib/control/controlPlane.ts';
 import { PROBE_RUN_MS, runProbeLoop } from '../lib/control/probeLoop.ts';
-import { createStore } from '../lib/store/store.ts';
 
 /** EventBridge, every minute: probe every node at probeIntervalMs until just before the invocation must end. */
 export const handler = async (_event: unknown, context: { getRemainingTimeInMillis(): number; awsRequestId?: string }) => {
@@ -10,7 +10,7 @@ export const handler = async (_event: unknown, context: { getRemainingTimeInMill
   if (!env.ok) throw new Error(env.reason);
   const log = jsonLog('probe');
   const e = env.value;
-  const store = createStore({ table: e.PGVIGIL_TABLE, region: e.AWS_REGION, ...(e.PGVIGIL_STORE_ENDPOINT ? { endpoint: e.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
+  const store = storeFromEnv(e, log);
   const result = await runProbeLoop({
     store,
     specs: e.PGVIGIL_CLUSTERS,

@@ -1,6 +1,6 @@
 /**
- * How a standby is pointed at its upstream. The same conventions as local mode
- * (lib/local/pgConf.ts), kept here because the agent sits below local mode.
+ * How a standby is pointed at its upstream. Local mode (lib/local/pgConf.ts) re-exports
+ * these: the agent sits below it, so the one definition lives here.
  */
 export const REPLICATION_USER = 'replicator';
 

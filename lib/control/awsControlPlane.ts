@@ -1,12 +1,17 @@
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRoute53Driver } from '../endpoints/route53.ts';
-import { createStore } from '../store/store.ts';
+import { createStore, type Store } from '../store/store.ts';
 import { metricsForRuntime } from './controlMetrics.ts';
-import { jsonLog, type ControlPlane } from './controlPlane.ts';
+import { jsonLog, type ControlLog, type ControlPlane } from './controlPlane.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
 
 let cachedKey: Buffer | null = null;
+
+/** The store every handler talks to: the table, or dynalite when a local run sets PGVIGIL_STORE_ENDPOINT. */
+export function storeFromEnv(env: LambdaEnv, log: ControlLog): Store {
+  return createStore({ table: env.PGVIGIL_TABLE, region: env.AWS_REGION, ...(env.PGVIGIL_STORE_ENDPOINT ? { endpoint: env.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
+}
 
 /** The agent key: from Secrets Manager on AWS (cached for the container's life), or PGVIGIL_AGENT_KEY for local runs. Never logged. */
 async function agentKey(env: LambdaEnv): Promise<Buffer> {
@@ -24,7 +29,7 @@ async function agentKey(env: LambdaEnv): Promise<Buffer> {
 /** The control plane as a Lambda container sees it: DynamoDB, the agent key, Route 53 endpoints. */
 export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<ControlPlane> {
   const log = jsonLog(decider);
-  const store = createStore({ table: env.PGVIGIL_TABLE, region: env.AWS_REGION, ...(env.PGVIGIL_STORE_ENDPOINT ? { endpoint: env.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
+  const store = storeFromEnv(env, log);
   const r53 = env.PGVIGIL_ENDPOINTS?.route53;
   return {
     store,

@@ -5,7 +5,13 @@ import { commitDecision } from '../store/commitDecision.ts';
 import { latestObservations } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
 import { silentLog, type ControlLog } from './controlPlane.ts';
-import { OBSERVATION_WINDOW_MS, type CommandWithoutObservations, type DecideOutcome } from './decideOnce.ts';
+import type { CommandWithoutObservations, DecideOutcome } from './decideOnce.ts';
+
+/**
+ * How far back decide looks for each node's latest observation. Observations are rewritten
+ * at least every heartbeat, so this only needs to exceed the spec's staleness bound.
+ */
+export const OBSERVATION_WINDOW_MS = 60_000;
 
 /** Commands whose decision depends on what the probes see. */
 export function needsObservations(command: CommandWithoutObservations): boolean {

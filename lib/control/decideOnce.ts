@@ -4,15 +4,11 @@ import type { DecisionEvent } from '../domain/events.ts';
 import type { NodeObservation } from '../domain/observation.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { commitDecision } from '../store/commitDecision.ts';
-import { latestObservations } from '../store/observations.ts';
 import type { ControlPlane } from './controlPlane.ts';
+import { withObservations } from './commitCommand.ts';
 import { react } from './reactor.ts';
 
-/**
- * How far back decide looks for each node's latest observation. Observations are rewritten
- * at least every heartbeat, so this only needs to exceed the spec's staleness bound.
- */
-export const OBSERVATION_WINDOW_MS = 60_000;
+export { OBSERVATION_WINDOW_MS } from './commitCommand.ts';
 
 export type DecideOutcome =
   | { ok: true; seq: number; events: DecisionEvent[]; state: ClusterState }
@@ -28,17 +24,9 @@ export type CommandWithoutObservations = Command extends infer C ? (C extends Ob
  * goes through here, on Lambda and in local mode alike.
  */
 export async function decideOnce(cp: ControlPlane, cluster: string, command: CommandWithoutObservations): Promise<DecideOutcome> {
-  let observations: NodeObservation[] = [];
-  if ('now' in command && needsObservations(command)) {
-    const read = await latestObservations(cp.store, cluster, command.now - OBSERVATION_WINDOW_MS);
-    if (!read.ok) return { ok: false, reason: read.reason, refused: false };
-    if (read.unreadable.length > 0) {
-      cp.log({ level: 'warn', msg: 'unreadable observations ignored', cluster, unreadable: read.unreadable });
-    }
-    observations = read.observations;
-  }
-  const full = (needsObservations(command) ? { ...command, observations } : command) as Command;
-  const committed = await commitDecision(cp.store, cluster, (state) => decide(full, state));
+  const full = await withObservations(cp.store, cluster, command, cp.log);
+  if (!full.ok) return { ok: false, reason: full.reason, refused: false };
+  const committed = await commitDecision(cp.store, cluster, (state) => decide(full.command, state));
   if (!committed.ok) return { ok: false, reason: committed.reason, refused: committed.refused ?? false };
   if (committed.events.length > 0) {
     cp.log({ level: 'info', msg: 'decided', cluster, seq: committed.seq, command: command.type, events: committed.events.map((e) => e.type) });
@@ -49,8 +37,4 @@ export async function decideOnce(cp: ControlPlane, cluster: string, command: Com
   cp.faults?.('appended');
   await react(cp, cluster, committed.state, (c) => decideOnce(cp, cluster, c));
   return { ok: true, seq: committed.seq, events: committed.events, state: committed.state };
-}
-
-function needsObservations(command: CommandWithoutObservations): boolean {
-  return command.type === 'probeRound' || command.type === 'tick' || command.type === 'switchover' || command.type === 'failover';
 }

@@ -262,7 +262,6 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         return s.ok ? s.state : null;
       },
       async stop() {
-        follower = follower;
         await cleanup();
       },
     };

@@ -1,3 +1,4 @@
+import { NODE_CONF, primaryConninfo, slotName } from '../agent/standbyConf.ts';
 import type { ReplicationSpec } from '../domain/spec.ts';
 
 /**
@@ -10,14 +11,8 @@ import type { ReplicationSpec } from '../domain/spec.ts';
  * must rewrite pgvigil.node.conf (and postgresql.auto.conf) for the target afterwards.
  */
 export const CLUSTER_CONF = 'pgvigil.cluster.conf';
-export const NODE_CONF = 'pgvigil.node.conf';
-
-export const REPLICATION_USER = 'replicator';
-
-/** Replication slot names allow only [a-z0-9_]; node names may hold dashes. */
-export function slotName(nodeName: string): string {
-  return nodeName.replace(/-/g, '_');
-}
+// The agent re-points standbys with the same conventions: one definition, below local mode.
+export { NODE_CONF, REPLICATION_USER, primaryConninfo, slotName } from '../agent/standbyConf.ts';
 
 export function confValue(value: string | number | boolean): string {
   if (typeof value === 'number') return String(value);
@@ -91,11 +86,6 @@ export function hbaText(): string {
     'host replication all 127.0.0.1/32 trust',
     '',
   ].join('\n');
-}
-
-/** application_name MUST be the node name: the probe and synchronous_standby_names identify standbys by it. */
-export function primaryConninfo(upstream: { host: string; port: number }, nodeName: string): string {
-  return `host=${upstream.host} port=${upstream.port} user=${REPLICATION_USER} application_name=${nodeName}`;
 }
 
 /** postgresql.auto.conf of a standby streaming from `upstream` through the slot named after it. */
