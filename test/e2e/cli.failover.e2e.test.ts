@@ -168,7 +168,8 @@ describe('pgvigil on a live local cluster: bad input, manual failover, crash fai
     const expected = (): AlertMessage[] => alertsFor('local', p.events, false);
     await waitFor('every alert to reach the webhook', () => hook.alerts.length >= expected().length, 15_000);
     const want = expected();
-    assert.ok(want.length >= 6, `alerts were due (${want.length})`);
+    // Two failovers ran (manual, then crash): at least their starts and completions are due; load adds node down/up.
+    assert.ok(want.length >= 4, `alerts were due (${want.length})`);
     assert.deepEqual(
       hook.alerts.slice(0, want.length).map((a) => `${a.event}|${a.term}|${a.subject}`),
       want.map((a) => `${a.event}|${a.term}|${a.subject}`),
