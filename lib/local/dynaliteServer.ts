@@ -1,8 +1,12 @@
 import { mkdirSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 
 export type DynaliteServer = { endpoint: string; stop(): Promise<void> };
+
+/** How long a stop waits for requests dynalite is still handling before it cuts their connections. */
+const DRAIN_MS = 5_000;
 
 /**
  * Start dynalite in this process on 127.0.0.1: in memory, or on disk under `path` (LevelDB),
@@ -16,6 +20,21 @@ export async function startDynalite(opts: { path?: string; port?: number } = {})
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  // A handler still running when the database closes throws "Database is closed" from inside
+  // dynalite, uncaught. Count handlers by their response's end, so stop can wait for them.
+  let inflight = 0;
+  server.on('request', (_req, res: ServerResponse) => {
+    inflight++;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    let ended = false;
+    res.end = ((...args: unknown[]) => {
+      if (!ended) {
+        ended = true;
+        inflight--;
+      }
+      return end(...args);
+    }) as typeof res.end;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => {
@@ -28,12 +47,16 @@ export async function startDynalite(opts: { path?: string; port?: number } = {})
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stop() {
-      stopped ??= new Promise<void>((resolve, reject) => {
-        // dynalite's close waits for pending LevelDB writes, then closes the database.
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Clients keep sockets alive; drop them or close would wait for them to go idle.
+      stopped ??= (async () => {
+        // dynalite's close stops listening, waits for every connection to end, then closes the database.
+        const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+        const deadline = Date.now() + DRAIN_MS;
+        while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        // No handler is running now (the loop saw none between two events): cutting the
+        // clients' keep-alive sockets cannot strand one half-way through.
         server.closeAllConnections();
-      });
+        await closed;
+      })();
       return stopped;
     },
   };
