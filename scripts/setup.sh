@@ -28,5 +28,12 @@ if ! have_pg; then
   fi
 fi
 
+# The Linux VIP driver (and its network-namespace test) needs `ip` and `arping`.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v ip >/dev/null 2>&1 || ! command -v arping >/dev/null 2>&1; }; then
+  echo "setup: installing iproute2 and iputils-arping (Linux VIP)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-arping >/dev/null
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 echo "setup: ready"
