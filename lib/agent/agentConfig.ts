@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseWith, type Parsed } from '../domain/parse.ts';
 import { NodeName } from '../domain/spec.ts';
+import { ArchiveTarget } from '../backup/archiveTarget.ts';
 import { StoreConfig } from '../store/storeConfig.ts';
 
 const absolutePath = (what: string) =>
@@ -40,6 +41,8 @@ export const AgentConfig = z
       })
       .strict()
       .refine((l) => l.renewEveryMs < l.ttlMs, { message: 'renewEveryMs must be shorter than ttlMs, or the lease lapses between renewals', path: ['renewEveryMs'] }),
+    /** Where WAL segments and base backups go: `archive_command` and the backup action use it. */
+    archive: ArchiveTarget.optional(),
     /** Requests whose timestamp is further than this from our clock are refused. */
     maxSkewMs: z.number().int().min(100).max(600_000).default(5_000),
   })
