@@ -5,6 +5,7 @@ import { parseWith, type Parsed } from '../domain/parse.ts';
 import { NodeName } from '../domain/spec.ts';
 import { ArchiveTarget } from '../backup/archiveTarget.ts';
 import { StoreConfig } from '../store/storeConfig.ts';
+import { VipConfig } from '../endpoints/vip/vipConfig.ts';
 
 const absolutePath = (what: string) =>
   z.string({ error: `give the ${what} as an absolute path` }).refine(isAbsolute, `give the ${what} as an absolute path`);
@@ -43,6 +44,8 @@ export const AgentConfig = z
       .refine((l) => l.renewEveryMs < l.ttlMs, { message: 'renewEveryMs must be shorter than ttlMs, or the lease lapses between renewals', path: ['renewEveryMs'] }),
     /** Where WAL segments and base backups go: `archive_command` and the backup action use it. */
     archive: ArchiveTarget.optional(),
+    /** The writer VIP (Linux hosts on premises): added on promote, removed on fence, demote and self-fencing. */
+    vip: VipConfig.optional(),
     /** Requests whose timestamp is further than this from our clock are refused. */
     maxSkewMs: z.number().int().min(100).max(600_000).default(5_000),
   })

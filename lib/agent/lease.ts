@@ -6,6 +6,8 @@ import type { AgentLog } from './agentLog.ts';
 import type { FenceMarker } from './fenceMarker.ts';
 import type { LocalPostgres } from './localPostgres.ts';
 import { readServerState } from './serverState.ts';
+import type { VipConfig } from '../endpoints/vip/vipConfig.ts';
+import { dropWriterVip } from './writerVip.ts';
 
 export interface LeaseLoopOptions {
   store: Store;
@@ -18,6 +20,8 @@ export interface LeaseLoopOptions {
   pg: LocalPostgres;
   fence: FenceMarker;
   log: AgentLog;
+  /** The writer VIP, released when this node fences itself. */
+  vip?: VipConfig;
 }
 
 export interface LeaseLoop {
@@ -81,6 +85,8 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       : `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
     o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
     await o.fence.set(o.term(), `self-fenced: ${why}`);
+    // The writer address goes before PostgreSQL stops, as in the fence action.
+    await dropWriterVip(o.vip, o.log, 'self-fencing');
     const stop = await o.pg.stopNow(1);
     selfFenced = stop.ok;
     o.log({ level: stop.ok ? 'warn' : 'error', msg: stop.ok ? 'self-fenced: PostgreSQL stopped' : 'self-fencing could not stop PostgreSQL', why, how: stop.ok ? stop.how : stop.reason });

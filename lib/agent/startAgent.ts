@@ -11,6 +11,7 @@ import { FenceMarker } from './fenceMarker.ts';
 import { startLeaseLoop, type LeaseLoop } from './lease.ts';
 import { LocalPostgres } from './localPostgres.ts';
 import { TermStore } from './termStore.ts';
+import { releaseVipUnlessPrimary } from './writerVip.ts';
 
 export interface StartAgentOptions {
   /** The HMAC key (from loadAgentKey). */
@@ -37,6 +38,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const fence = new FenceMarker(config.stateDir);
   const ctx: ActionContext = { config, pg, terms, fence, log };
   const lock = new ActionLock();
+  // Before we answer anyone: a host back from a crash or a partition must not hold the writer address.
+  await releaseVipUnlessPrimary(config.vip, pg, fence, log);
 
   const server = createAgentServer({ ctx, key: opts.key, lock });
   await new Promise<void>((resolve, reject) => {
@@ -53,7 +56,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let lease: LeaseLoop | null = null;
   if (config.store) {
     store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
-    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, log });
+    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, log, ...(config.vip ? { vip: config.vip } : {}) });
   }
 
   // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { readServerState } from '../serverState.ts';
+import { dropWriterVip, placeWriterVip } from '../writerVip.ts';
 import { defineAction, Term } from './actionTypes.ts';
 
 /**
@@ -19,9 +20,12 @@ export const demote = defineAction({
       // A checkpoint first makes the shutdown checkpoint quick.
       const cp = await pg.sql('CHECKPOINT', [], 30_000);
       if (!cp.ok) ctx.log({ level: 'warn', msg: 'CHECKPOINT before demote failed; stopping anyway', reason: cp.reason });
+      // The writer address goes before the stop: clients stop arriving while it shuts down.
+      await dropWriterVip(ctx.config.vip, ctx.log, `demote at term ${input.term}`);
       const stopped = await pg.stop('fast', 30);
-      // No marker before this: a failed demote leaves the primary serving, as the switchover's abort expects.
-      if (!stopped.ok) return { ok: false, reason: `clean stop failed: ${stopped.reason}` };
+      // No marker before this: a failed demote leaves the primary serving, as the switchover's abort expects,
+      // so it takes its writer address back.
+      if (!stopped.ok) return { ok: false, reason: `clean stop failed: ${stopped.reason}`, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
       await ctx.fence.set(input.term, `demoted for switchover at term ${input.term}`);
     }
     const cd = await pg.controlData();

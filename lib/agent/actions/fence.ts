@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dropWriterVip } from '../writerVip.ts';
 import { defineAction, Term } from './actionTypes.ts';
 
 /**
@@ -13,11 +14,13 @@ export const fence = defineAction({
     const { pg } = ctx;
     // Marker first: from here nothing (a guard, a restart) brings PostgreSQL back.
     await ctx.fence.set(input.term, `fence action at term ${input.term}`);
+    // The writer address goes before PostgreSQL stops: a fenced node never answers on it.
+    const vip = await dropWriterVip(ctx.config.vip, ctx.log, `fence at term ${input.term}`);
     const stopped = await pg.stopNow(2);
-    if (!stopped.ok) return { ok: false, reason: `could not stop PostgreSQL: ${stopped.reason}` };
+    if (!stopped.ok) return { ok: false, reason: `could not stop PostgreSQL: ${stopped.reason}`, ...vip };
     const verdict = await pg.ctlStatus();
-    if (verdict === 'running' || (await pg.postmasterPid()) !== null) return { ok: false, reason: 'PostgreSQL still running after stop' };
+    if (verdict === 'running' || (await pg.postmasterPid()) !== null) return { ok: false, reason: 'PostgreSQL still running after stop', ...vip };
     ctx.log({ level: 'warn', msg: 'fenced', term: input.term, how: stopped.how });
-    return { ok: true, reason: stopped.how === 'not running' ? 'PostgreSQL was not running; fenced' : `PostgreSQL stopped (${stopped.how}); fenced`, stoppedBy: stopped.how };
+    return { ok: true, reason: stopped.how === 'not running' ? 'PostgreSQL was not running; fenced' : `PostgreSQL stopped (${stopped.how}); fenced`, stoppedBy: stopped.how, ...vip };
   },
 });

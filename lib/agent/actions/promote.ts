@@ -3,6 +3,7 @@ import { compareLsn } from '../../domain/lsn.ts';
 import { Lsn } from '../../domain/observation.ts';
 import { delay, tail } from '../localPostgres.ts';
 import { readServerState } from '../serverState.ts';
+import { placeWriterVip } from '../writerVip.ts';
 import { defineAction, Term } from './actionTypes.ts';
 
 /**
@@ -28,7 +29,8 @@ export const promote = defineAction({
     }
     if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): cannot promote` };
     if (state.inRecovery === false) {
-      return { ok: true, reason: 'already primary', promoted: false, timeline: state.timeline, walLsn: state.walLsn };
+      // A retried promote of the same term: the VIP may be what the first attempt didn't finish.
+      return { ok: true, reason: 'already primary', promoted: false, timeline: state.timeline, walLsn: state.walLsn, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
     }
     if (input.minLsn) {
       const deadline = Date.now() + input.waitMs;
@@ -45,6 +47,6 @@ export const promote = defineAction({
     const after = await readServerState(pg);
     if (after.inRecovery !== false) return { ok: false, reason: `pg_ctl promote: ${r.ok ? 'still in recovery afterwards' : tail(r)}` };
     ctx.log({ level: 'info', msg: 'promoted', term: input.term, timeline: after.timeline });
-    return { ok: true, reason: 'promoted', promoted: true, timeline: after.timeline, walLsn: after.walLsn };
+    return { ok: true, reason: 'promoted', promoted: true, timeline: after.timeline, walLsn: after.walLsn, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
   },
 });
