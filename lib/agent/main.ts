@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { archivePush, loadArchiveTarget } from '../backup/archivePush.ts';
 import { ensurePgOsUser, type OsUser } from '../local/osUser.ts';
 import { loadAgentConfig, loadAgentKey } from './agentConfig.ts';
 import { jsonAgentLog } from './agentLog.ts';
@@ -6,6 +7,7 @@ import { startAgent } from './startAgent.ts';
 
 /** `tsx lib/agent/main.ts --config agent.json`: one agent per database host; SIGTERM stops it. */
 async function main(): Promise<number> {
+  if (process.argv[2] === 'archive-push') return archivePushMain(process.argv.slice(3));
   let configPath: string | undefined;
   try {
     configPath = parseArgs({ options: { config: { type: 'string' } } }).values.config;
@@ -42,6 +44,35 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  return 0;
+}
+
+/** `pgvigil-agent archive-push (--target-file archive.json | --config agent.json) %p %f`: PostgreSQL's archive_command. */
+async function archivePushMain(args: string[]): Promise<number> {
+  const usage = 'usage: pgvigil-agent archive-push --target-file <archive.json> <%p> <%f>';
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { 'target-file': { type: 'string' }, config: { type: 'string' } }, allowPositionals: true });
+  } catch (e) {
+    process.stderr.write(`pgvigil-agent archive-push: ${(e as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  const file = parsed.values['target-file'] ?? parsed.values.config;
+  const [walPath, fileName] = parsed.positionals;
+  if (!file || !walPath || !fileName) {
+    process.stderr.write(`pgvigil-agent archive-push: give the target file and %p %f\n${usage}\n`);
+    return 2;
+  }
+  const target = loadArchiveTarget(file);
+  if (!target.ok) {
+    process.stderr.write(`pgvigil-agent archive-push: ${target.reason}\n`);
+    return 2;
+  }
+  const r = await archivePush(target.value, walPath, fileName);
+  if (!r.ok) {
+    process.stderr.write(`pgvigil-agent archive-push: ${r.reason}\n`);
+    return 1;
+  }
   return 0;
 }
 

@@ -5,6 +5,8 @@ export type SqlResult<R> = { ok: true; rows: R[] } | { ok: false; reason: string
 export interface SqlTarget {
   host: string;
   port: number;
+  /** Default postgres. */
+  database?: string;
 }
 
 /**
@@ -21,7 +23,7 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
     host: target.host,
     port: target.port,
     user: 'postgres',
-    database: 'postgres',
+    database: target.database ?? 'postgres',
     application_name: 'pgvigil-agent',
     connectionTimeoutMillis: timeoutMs,
     statement_timeout: timeoutMs,

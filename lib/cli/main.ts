@@ -9,6 +9,7 @@ import { registerStatus } from './statusCommand.ts';
 import { registerUp } from './upCommand.ts';
 import { registerGrow } from './growCommand.ts';
 import { registerClone } from './cloneCommand.ts';
+import { registerBackup } from './backupCommands.ts';
 
 const program = new Command('pgvigil')
   .description('PostgreSQL high availability with a serverless, event-sourced, auditable control plane')
@@ -27,5 +28,6 @@ registerChangePrimary(program);
 registerMaintenance(program);
 registerGrow(program);
 registerClone(program);
+registerBackup(program);
 
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfigInput } from '../agent/agentConfig.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
+import { localArchiveTarget } from './localArchive.ts';
 import type { LocalNode } from './localCluster.ts';
 
 export interface LocalAgent {
@@ -49,6 +50,7 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
     stateDir: dir,
     store: o.store,
     lease: o.lease,
+    archive: localArchiveTarget(o.workDir),
   };
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });

@@ -15,6 +15,7 @@ import type { StoreConfig } from '../store/storeConfig.ts';
 import { ensureTable } from '../store/table.ts';
 import { bundleAgent } from './agentBundle.ts';
 import { prepareLocalAgent, type LocalAgent } from './agentProcesses.ts';
+import { localArchiveConf, prepareLocalArchive } from './localArchive.ts';
 import { adoptGrownNode, type GrownNode } from './grownNodes.ts';
 import { startControlLoop, type ControlLoop } from './controlLoop.ts';
 import { followDecisions, type DecisionFollower } from './decisionFeed.ts';
@@ -110,6 +111,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const replication = o.async ? ({ mode: 'async', maximumLagOnFailover: 1024 * 1024 } as const) : ({ mode: 'synchronous', quorum: 1 } as const);
     const existing = await loadState(store, clusterName);
     const resume = existing.ok && existing.state.spec !== null && existsSync(join(workDir, names[0]!));
+    // The agent bundle is also archive_command: it exists before the first server starts.
+    const agentScript = await bundleAgent(workDir);
+    await prepareLocalArchive(workDir, osUser);
     progress(resume ? 'resuming the PostgreSQL nodes' : `creating ${names.length} PostgreSQL nodes`);
     const cluster = resume
       ? await openLocalCluster({ workDir, basePort: o.basePort, names, osUser, primary: existing.state.primary })
@@ -121,6 +125,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
           osUser,
           walReceiverTimeoutMs: o.walReceiverTimeoutMs ?? 2_000,
           ...(o.tags ? { tags: o.tags } : {}),
+          extraConf: localArchiveConf(workDir, agentScript),
         });
     cleanups.push(() => cluster.stopAll());
 
@@ -139,7 +144,6 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const spec = resume ? existing.state.spec! : ClusterSpec.parse(specInput);
 
     progress('starting the node agents');
-    const agentScript = await bundleAgent(workDir);
     const agents = new Map<string, LocalAgent>();
     const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 3)) };
     for (const node of cluster.nodes) {

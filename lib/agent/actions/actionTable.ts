@@ -1,4 +1,5 @@
 import type { ActionDef } from './actionTypes.ts';
+import { backup } from './backup.ts';
 import { clone } from './clone.ts';
 import { demote } from './demote.ts';
 import { fence } from './fence.ts';
@@ -8,4 +9,4 @@ import { rewind } from './rewind.ts';
 import { status } from './status.ts';
 
 /** Every action the agent performs, by the name in `POST /v1/actions/<name>`. */
-export const actionTable: Record<string, ActionDef> = { status, promote, fence, demote, follow, rewind, clone } as Record<string, ActionDef>;
+export const actionTable: Record<string, ActionDef> = { status, promote, fence, demote, follow, rewind, clone, backup } as Record<string, ActionDef>;

@@ -1,0 +1,182 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { callAgent } from '../agent/agentClient.ts';
+import { describeTarget, openArchive, type ArchiveStore } from '../backup/archiveStore.ts';
+import type { ArchiveTarget } from '../backup/archiveTarget.ts';
+import { parseArchiveUrl } from '../backup/archiveUrl.ts';
+import { BackupId } from '../backup/backupManifest.ts';
+import { listBackups, type BackupEntry } from '../backup/backupList.ts';
+import { verifyBackup } from '../backup/restoreVerify.ts';
+import { localArchiveTarget, localArchiveTargetFile } from '../local/localArchive.ts';
+import { readLocalWorkDir } from '../local/localWorkDir.ts';
+import { ensurePgOsUser } from '../local/osUser.ts';
+import { findPgBinaries } from '../local/pgBinaries.ts';
+import { chooseStandbySource } from '../local/standbySource.ts';
+import { loadState } from '../store/loadState.ts';
+import { closeStore, createStore } from '../store/store.ts';
+import { fail } from './cliErrors.ts';
+import { untilInterrupted } from './interrupt.ts';
+import { renderTable } from './table.ts';
+
+const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A backup can take hours on a big database: the agent answers when it is done. */
+const BACKUP_TIMEOUT_MS = 6 * 3_600_000;
+
+type ArchiveCliOptions = { workdir: string; archive?: string; json?: boolean };
+
+/** `--archive` when given, else the archive of the local cluster in --workdir. */
+function archiveTargetOf(opts: ArchiveCliOptions): ArchiveTarget {
+  if (opts.archive !== undefined) {
+    const parsed = parseArchiveUrl(opts.archive);
+    if (!parsed.ok) fail(parsed.reason, 'pass a directory or s3://bucket/prefix/');
+    return parsed.target;
+  }
+  if (!existsSync(localArchiveTargetFile(opts.workdir))) {
+    fail(`no archive in ${opts.workdir} (no archive.json)`, 'pass --archive DIR|s3://bucket/prefix/, or the --workdir of a `pgvigil up` cluster');
+  }
+  return localArchiveTarget(readLocalWorkDirOrFail(opts.workdir).workDir);
+}
+
+function readLocalWorkDirOrFail(dir: string) {
+  const files = readLocalWorkDir(dir);
+  if (!files.ok) fail(files.reason, 'start it first, or pass its --workdir');
+  return files.value;
+}
+
+export function parseEvery(value: string): number {
+  const m = /^(\d+)\s*([mhd])$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * DURATION_MS[m[2]!]! : NaN;
+  if (!Number.isFinite(ms) || ms < 60_000) fail(`--every "${value}" is not a period of at least a minute`, 'pass e.g. --every 6h, --every 1d or --every 30m');
+  return ms;
+}
+
+type BackupCliOptions = ArchiveCliOptions & { cluster?: string; from?: string; every?: string };
+
+type BackupResult = { ok: true; id: string; node: string; bytes: number; ms: number; stopLsn: string } | { ok: false; node: string | null; reason: string };
+
+/** One backup of the local cluster: the chosen standby's agent takes it into the archive. */
+async function backupOnce(opts: BackupCliOptions): Promise<BackupResult> {
+  const files = readLocalWorkDirOrFail(opts.workdir);
+  const store = createStore(files.storeConfig, () => {});
+  let state;
+  try {
+    const loaded = await loadState(store, opts.cluster ?? 'local');
+    if (!loaded.ok) return { ok: false, node: null, reason: `the store does not answer (${loaded.reason}): is pgvigil up running?` };
+    state = loaded.state;
+  } finally {
+    closeStore(store);
+  }
+  if (state.spec === null) return { ok: false, node: null, reason: 'the cluster is not initialized: start it with pgvigil up' };
+  const source = await chooseStandbySource(state.spec, state.primary, opts.from);
+  if (!source.ok) return { ok: false, node: opts.from ?? null, reason: source.reason };
+  const node = source.node;
+  if (!opts.json) process.stdout.write(`… ${node.name}'s agent takes a compressed base backup of its standby (the primary serves none)\n`);
+  const r = await callAgent(node.agent, files.agentKey, 'backup', {}, { timeoutMs: BACKUP_TIMEOUT_MS });
+  if (!r.ok) return { ok: false, node: node.name, reason: r.reason };
+  return { ok: true, id: String(r['id']), node: node.name, bytes: Number(r['bytes']), ms: Number(r['ms']), stopLsn: String(r['stopLsn']) };
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+export function registerBackup(program: Command): void {
+  program
+    .command('backup')
+    .description('a compressed base backup taken from a standby into the archive (WAL is archived continuously from the primary)')
+    .option('--workdir <dir>', 'local mode: the work dir of a running `pgvigil up`', '.pgvigil')
+    .option('--cluster <name>', 'the cluster name (local mode: local)')
+    .option('--from <standby>', 'the standby to back up (default: the first streaming standby)')
+    .option('--every <period>', 'keep running and take one every period (e.g. 6h, 1d) until Ctrl-C')
+    .option('--json', 'print each outcome as one JSON line on stdout')
+    .addHelpText('after', '\nOn AWS the stack schedules backups itself (EventBridge, see README).\n\nExamples:\n  $ pgvigil backup\n  $ pgvigil backup --every 6h')
+    .action(async (opts: BackupCliOptions) => {
+      const every = opts.every !== undefined ? parseEvery(opts.every) : null;
+      let failed = false;
+      const once = async () => {
+        const r = await backupOnce(opts);
+        if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+        else if (r.ok) process.stdout.write(`backup ${r.id} taken from ${r.node}: ${mb(r.bytes)} in ${(r.ms / 1000).toFixed(1)} s, ends at ${r.stopLsn}\n  verify it: pgvigil restore --verify ${r.id} --workdir ${opts.workdir}\n`);
+        else process.stderr.write(`pgvigil: backup failed${r.node ? ` on ${r.node}` : ''}: ${r.reason}\n`);
+        failed = !r.ok;
+      };
+      if (every === null) {
+        await once();
+        if (failed) process.exit(1);
+        return;
+      }
+      if (!opts.json) process.stdout.write(`taking a backup every ${opts.every}; Ctrl-C stops\n`);
+      await untilInterrupted(once, every);
+    });
+
+  program
+    .command('backups')
+    .description('the backups in the archive, with whether and when each was verified')
+    .option('--workdir <dir>', 'local mode: the work dir of a running `pgvigil up`', '.pgvigil')
+    .option('--archive <where>', 'the archive: a directory or s3://bucket/prefix/ (default: the local cluster\'s)')
+    .option('--json', 'print the list as JSON')
+    .action(async (opts: ArchiveCliOptions) => {
+      const target = archiveTargetOf(opts);
+      const archive = await openArchive(target);
+      const listed = await listBackups(archive);
+      if (!listed.ok) fail(listed.reason, 'check the archive is reachable (and AWS credentials for S3)', 1);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ archive: describeTarget(target), backups: listed.backups })}\n`);
+        return;
+      }
+      if (listed.backups.length === 0) {
+        process.stdout.write(`no backups in ${describeTarget(target)}: take one with pgvigil backup\n`);
+        return;
+      }
+      process.stdout.write(`${renderTable(['ID', 'FROM', 'TAKEN', 'SIZE', 'ENDS AT', 'VERIFIED'], listed.backups.map(backupRow))}\n`);
+    });
+
+  program
+    .command('restore')
+    .description('restore a backup into a temporary instance, replay WAL, check it, remove it')
+    .requiredOption('--verify <backup>', 'the backup id (from pgvigil backups) to verify')
+    .option('--target-time <time>', 'replay to this time (ISO, UTC without zone) instead of the backup end: point-in-time restore')
+    .option('--workdir <dir>', 'local mode: the work dir of a running `pgvigil up`', '.pgvigil')
+    .option('--archive <where>', 'the archive: a directory or s3://bucket/prefix/ (default: the local cluster\'s)')
+    .option('--json', 'print the outcome as JSON on stdout')
+    .addHelpText('after', '\nNeeds PostgreSQL server binaries of the backup\'s major version on this machine.\n\nExamples:\n  $ pgvigil restore --verify 20261124T031500Z-pg2\n  $ pgvigil restore --verify 20261124T031500Z-pg2 --target-time 2026-11-24T04:00:00Z')
+    .action(async (opts: ArchiveCliOptions & { verify: string; targetTime?: string }) => {
+      const id = BackupId.safeParse(opts.verify);
+      if (!id.success) fail(`--verify ${opts.verify}: ${id.error.issues[0]?.message ?? 'invalid'}`, 'pgvigil backups lists the ids');
+      let targetTime: Date | undefined;
+      if (opts.targetTime !== undefined) {
+        const v = opts.targetTime.trim();
+        const at = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.replace(' ', 'T')}Z`);
+        if (!Number.isFinite(at)) fail(`--target-time "${opts.targetTime}" is not a time`, 'give an ISO time, e.g. 2026-11-24T04:00:00Z');
+        targetTime = new Date(at);
+      }
+      const bins = findPgBinaries();
+      if (!bins.ok) fail(bins.reason, 'install PostgreSQL server binaries (scripts/setup.sh)', 1);
+      const target = archiveTargetOf(opts);
+      const archive: ArchiveStore = await openArchive(target);
+      const out = await verifyBackup({
+        archive,
+        id: opts.verify,
+        ...(targetTime ? { targetTime } : {}),
+        bindir: bins.bindir,
+        osUser: ensurePgOsUser(),
+        scratchDir: existsSync(opts.workdir) ? join(opts.workdir, 'restores') : join(process.cwd(), '.pgvigil-restores'),
+        progress: (step) => {
+          if (!opts.json) process.stdout.write(`… ${step}\n`);
+        },
+      });
+      if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+      if (!out.ok) fail(`backup ${opts.verify} did not restore: ${out.reason}`, 'pgvigil backups shows it as failed; take a new backup and verify that', 1);
+      const v = out.verification;
+      if (!opts.json) process.stdout.write(`${v.ok ? 'verified' : 'FAILED'}: backup ${opts.verify}: ${v.reason} (${(v.ms / 1000).toFixed(1)} s)\n`);
+      if (!v.ok) process.exit(1);
+    });
+}
+
+function backupRow(b: BackupEntry): string[] {
+  const verified = !b.complete
+    ? 'incomplete (no manifest)'
+    : b.verification === null
+      ? 'not verified'
+      : `${b.verification.ok ? 'ok' : 'FAILED'} ${b.verification.at.slice(0, 19)}Z${b.verification.target === 'backup end' ? '' : ` to ${b.verification.target}`}`;
+  return [b.id, b.node ?? '?', b.startedAt ? `${b.startedAt.slice(0, 19)}Z` : '?', mb(b.bytes), b.stopLsn ?? '?', verified];
+}
