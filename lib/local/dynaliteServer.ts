@@ -11,8 +11,11 @@ const DRAIN_MS = 5_000;
 /**
  * Start dynalite in this process on 127.0.0.1: in memory, or on disk under `path` (LevelDB),
  * which survives a restart. Tables become ACTIVE at once. Port 0 picks a free port.
+ * `host`: another local address to listen on (the VIP test's bridge, which agents in
+ * network namespaces reach); 127.0.0.1 otherwise.
  */
-export async function startDynalite(opts: { path?: string; port?: number } = {}): Promise<DynaliteServer> {
+export async function startDynalite(opts: { path?: string; port?: number; host?: string } = {}): Promise<DynaliteServer> {
+  const host = opts.host ?? '127.0.0.1';
   if (opts.path !== undefined) mkdirSync(opts.path, { recursive: true });
   const server = dynalite({
     ...(opts.path !== undefined ? { path: opts.path } : {}),
@@ -37,7 +40,7 @@ export async function startDynalite(opts: { path?: string; port?: number } = {})
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+    server.listen(opts.port ?? 0, host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -45,7 +48,7 @@ export async function startDynalite(opts: { path?: string; port?: number } = {})
   const { port } = server.address() as AddressInfo;
   let stopped: Promise<void> | null = null;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${host}:${port}`,
     stop() {
       stopped ??= (async () => {
         // dynalite's close stops listening, waits for every connection to end, then closes the database.
