@@ -46,6 +46,7 @@ describe('writer VIP on Linux hosts, in network namespaces', { skip: skip ?? fal
   let osUser: OsUser;
   let bindir: string;
   let agentKey: Buffer;
+  let cp: ControlPlane;
   let failed = false;
   const agents = new Map<string, NsAgent>();
 
@@ -86,7 +87,7 @@ describe('writer VIP on Linux hosts, in network namespaces', { skip: skip ?? fal
       replication: { mode: 'synchronous', quorum: 1 },
       timing: {},
     });
-    const cp: ControlPlane = { store, agentKey, endpoints: null, log, decider: 'vip-test', clock: () => Date.now(), awaitActions: false };
+    cp = { store, agentKey, endpoints: null, log, decider: 'vip-test', clock: () => Date.now(), awaitActions: false };
     const init = await decideOnce(cp, CLUSTER, { type: 'initialize', now: cp.clock(), spec, primary: 'h1' });
     if (!init.ok) throw new Error(init.reason);
 
@@ -251,6 +252,29 @@ describe('writer VIP on Linux hosts, in network namespaces', { skip: skip ?? fal
       assert.equal(await holdsVip('h1'), false, 'a rejoined standby holds no VIP');
       const seen = await throughVip();
       assert.equal(seen, `${primary}|false|${VIP}`, 'the VIP still answers from the primary');
+    }),
+  );
+
+  test(
+    'a switchover moves the VIP: the old primary releases it when demoted, the new one claims it',
+    body(async () => {
+      const before = await state();
+      const from = before.primary!;
+      assert.notEqual(from, 'h1');
+      const asked = await decideOnce(cp, CLUSTER, { type: 'switchover', now: Date.now(), to: 'h1', requestedBy: 'vip-test' });
+      assert.ok(asked.ok, asked.ok ? '' : asked.reason);
+      await waitFor('the switchover to h1 to complete', async () => {
+        const s = await state();
+        return s.primary === 'h1' && s.failover === null;
+      }, 60_000, 200);
+      const seen = await waitFor('the client to reach h1 through the VIP', async () => {
+        const r = await throughVip();
+        return r?.startsWith('h1|') ? r : undefined;
+      }, 30_000, 200);
+      assert.equal(seen, `h1|false|${VIP}`);
+      assert.equal(await holdsVip('h1'), true);
+      assert.equal(await holdsVip(from), false, `${from} released the VIP`);
+      assert.match(await readFile(agents.get(from)!.logPath, 'utf8'), /"msg":"writer VIP released".*"why":"demote at term \d+"/, `${from}'s agent released it on demote`);
     }),
   );
 });
