@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
+import * as events from 'aws-cdk-lib/aws-events';
 import { parseWith, type Parsed } from '../lib/domain/parse.ts';
 import type { PgVigilStackProps } from './pgvigilStack.ts';
 
@@ -24,6 +25,12 @@ export const AppContext = z.object({
   zoneName: z.string().min(1).optional(),
   vpcEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
   dbHosts: flag,
+  backupRetentionDays: z.coerce.number({ error: 'give a whole number of days, e.g. 35' }).int('give a whole number of days, e.g. 35').min(1, 'keep backups at least 1 day').optional(),
+  /** An EventBridge expression, cron(…) or rate(…), in UTC; "off" for no scheduled backups. */
+  backupSchedule: z
+    .string()
+    .regex(/^(off|cron\(.+\)|rate\(.+\))$/, 'give "off", cron(0 3 * * ? *) or rate(1 day)')
+    .optional(),
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and dashes').default('PgVigil'),
 });
 
@@ -69,6 +76,8 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       hostedZone: c.zoneId && c.zoneName ? { zoneId: c.zoneId, zoneName: c.zoneName } : undefined,
       vpcEndpoints: c.vpcEndpoints,
       dbHosts: c.dbHosts,
+      backupRetentionDays: c.backupRetentionDays,
+      backupSchedule: c.backupSchedule === undefined ? undefined : c.backupSchedule === 'off' ? null : events.Schedule.expression(c.backupSchedule),
       // A VPC lookup needs a concrete account and region; the demo synthesizes env-agnostic, offline.
       env: c.vpcId ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } : undefined,
     },

@@ -20,6 +20,8 @@ export interface DbHostsProps {
   tableName: string;
   agentKeySecretArn: string;
   region: string;
+  /** The archive bucket: archive_command pushes WAL there, the backup action base backups. */
+  archiveBucketName: string;
 }
 
 const agentMain = path.join(repoRoot, 'lib', 'agent', 'main.ts');
@@ -109,6 +111,8 @@ interface HostSetup {
 function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
   const spec = cluster.cluster;
   const me = spec.nodes.find((n) => n.name === node)!;
+  // The ArchiveTarget schema (lib/backup/archiveTarget.ts): the bucket root, wal/ and backups/ under it.
+  const archive = { kind: 's3', bucket: cluster.archiveBucketName, prefix: '', region: cluster.region };
   // The agent's own config schema (lib/agent/agentConfig.ts); the key stays in a root-owned file.
   const config = {
     cluster: spec.cluster,
@@ -122,6 +126,7 @@ function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
     keyFile: '/etc/pgvigil/agent.key',
     stateDir: '/var/lib/pgvigil',
     store: { table: cluster.tableName, region: cluster.region },
+    archive,
     lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(20, Math.floor(spec.timing.leaseTtlMs / 3)) },
   };
   return [
@@ -134,7 +139,25 @@ function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
     // The HMAC key never enters user data (readable from instance metadata): fetched at boot.
     `aws secretsmanager get-secret-value --region ${cluster.region} --secret-id ${cluster.agentKeySecretArn} --query SecretString --output text > /etc/pgvigil/agent.key`,
     'chmod 0400 /etc/pgvigil/agent.key',
-    ...(bootstrap ? ['sudo -u postgres /usr/bin/initdb -D /var/lib/pgsql/data --data-checksums'] : []),
+    // archive_command runs as postgres: it reads the target from this file, not the root-only agent config.
+    `cat > /etc/pgvigil/archive.json <<'JSON'\n${JSON.stringify(archive)}\nJSON`,
+    'chmod 0644 /etc/pgvigil/archive.json',
+    // Unquoted heredoc: NODE_BIN is filled in now, \$@ stays for the wrapper's own arguments.
+    ['cat > /usr/local/bin/pgvigil-agent <<WRAP', '#!/bin/sh', 'exec ${NODE_BIN} /opt/pgvigil/agent.mjs "\\$@"', 'WRAP'].join('\n'),
+    'chmod 0755 /usr/local/bin/pgvigil-agent',
+    ...(bootstrap
+      ? [
+          'sudo -u postgres /usr/bin/initdb -D /var/lib/pgsql/data --data-checksums',
+          // Standbys are cloned from this data directory, so every node archives once it is primary (archive_mode on
+          // archives on the primary only): after a failover the new primary carries on, timeline history first.
+          [
+            "cat >> /var/lib/pgsql/data/postgresql.conf <<'CONF'",
+            'archive_mode = on',
+            "archive_command = '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f'",
+            'CONF',
+          ].join('\n'),
+        ]
+      : []),
     [
       'cat > /etc/systemd/system/pgvigil-agent.service <<UNIT',
       '[Unit]',

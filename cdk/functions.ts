@@ -99,6 +99,8 @@ export class PgVigilFunctions extends Construct {
     props.agentKey.grantRead(this.probe);
     props.agentKey.grantRead(this.decide);
     props.topic.grantPublish(this.notify);
+    // A scheduled backup that fails is reported by decide itself: it is no decision, so notify never sees it.
+    props.topic.grantPublish(this.decide);
     props.zone?.grantEndpointChanges(this.decide);
 
     // Stream records that still fail after bisecting and retrying land here, with their shard position.

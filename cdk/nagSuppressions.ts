@@ -1,4 +1,5 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { archivePrefixes } from './archive.ts';
 import type { PgVigil } from './pgvigil.ts';
 
 /**
@@ -33,10 +34,17 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
       'dynamodb:ListStreams only (added by the stream event source): it does not support resource-level permissions. Stream reads are scoped to the table stream ARN.',
     );
   }
+  for (const fn of [notify, decide]) {
+    ack(
+      fn,
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      "Publishing to the encrypted topic needs GenerateDataKey* on the topic's own key (notify: decision alerts; decide: a failed scheduled backup); the statement is scoped to that one key.",
+    );
+  }
   ack(
-    notify,
-    'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    "Publishing to the encrypted topic needs GenerateDataKey* on the topic's own key; the statement is scoped to that one key.",
+    pgvigil.archive.accessLogs,
+    'AwsSolutions-S1',
+    'This bucket is the server access log destination of the archive bucket; logging its own access would log into itself. It holds only S3 access records, private and TLS-only.',
   );
   ack(
     streamFailures,
@@ -65,6 +73,16 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
     'Assign/UnassignPrivateIpAddresses and CreateTags (the pgvigil:vip-term tag only) on network interfaces, restricted by condition to interfaces tagged pgvigil:cluster with one of this deployment\'s clusters; interface ids are not known before the hosts exist.',
   );
+
+  // cdk-nag names a resource by the logical id of the bucket it is in.
+  const bucketId = Stack.of(pgvigil).getLogicalId(pgvigil.archive.bucket.node.defaultChild as CfnElement);
+  for (const prefix of archivePrefixes) {
+    ack(
+      agentRole,
+      `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+      `Put/GetObject under ${prefix} of the archive bucket only: WAL segment and backup names are made on the host as they are written, so the keys cannot be listed ahead.`,
+    );
+  }
 
   for (const host of pgvigil.dbHosts?.instances ?? []) {
     ack(

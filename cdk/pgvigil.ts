@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { parseClusterSpec, type ClusterSpec, type ClusterSpecInput } from '../lib/domain/spec.ts';
@@ -12,6 +13,7 @@ import { PgVigilAccess } from './access.ts';
 import { PgVigilAlarms } from './alarms.ts';
 import { WriterReaderZone, type ZoneProps } from './zone.ts';
 import { PgVigilDbHosts } from './dbHosts.ts';
+import { PgVigilArchive, defaultBackupRetentionDays, defaultBackupSchedule } from './archive.ts';
 import { demoClusterSpec } from './demoSpec.ts';
 import { suppressWithReasons } from './nagSuppressions.ts';
 
@@ -34,6 +36,18 @@ export interface PgVigilProps {
   vpcEndpoints?: boolean;
   /** Build the database hosts too (EC2, one per node of the single cluster). Default false. */
   dbHosts?: boolean;
+  /**
+   * Days to keep WAL segments and base backups in the archive bucket; older ones expire.
+   * Keep it longer than the time between two backups, or a restore point can lose its base.
+   * Default 35.
+   */
+  backupRetentionDays?: number;
+  /**
+   * When to take a base backup of each cluster (from a standby, by its agent), as an
+   * EventBridge schedule in UTC. Default: daily at 03:00 UTC. null: no scheduled backups
+   * (`pgvigil backup` still takes one on demand).
+   */
+  backupSchedule?: events.Schedule | null;
 }
 
 function parseClusters(inputs: ClusterSpecInput[]): ClusterSpec[] {
@@ -59,6 +73,7 @@ export class PgVigil extends Construct {
   readonly agentKey: secretsmanager.Secret;
   readonly alertTopic: AlertTopic;
   readonly dbHosts?: PgVigilDbHosts;
+  readonly archive: PgVigilArchive;
 
   constructor(scope: Construct, id: string, props: PgVigilProps = {}) {
     super(scope, id);
@@ -100,6 +115,14 @@ export class PgVigil extends Construct {
       clusterNames: this.clusters.map((c) => c.cluster),
       operators: props.operators ?? [],
     });
+    this.archive = new PgVigilArchive(this, 'Archive', {
+      key: this.alertTopic.key,
+      writer: this.access.agentRole,
+      retentionDays: props.backupRetentionDays ?? defaultBackupRetentionDays,
+      schedule: props.backupSchedule === undefined ? defaultBackupSchedule() : props.backupSchedule,
+      decide: this.functions.decide,
+      clusterNames: this.clusters.map((c) => c.cluster),
+    });
     this.alarms = new PgVigilAlarms(this, 'Alarms', { functions: this.functions, table, topic: this.alertTopic.topic });
 
     if (props.dbHosts) {
@@ -112,6 +135,7 @@ export class PgVigil extends Construct {
         tableName: table.tableName,
         agentKeySecretArn: this.agentKey.secretArn,
         region: stack.region,
+        archiveBucketName: this.archive.bucket.bucketName,
       });
       // The agents on the hosts talk to each other (replication, agent API).
       for (const port of ports(this.clusters)) {
@@ -127,6 +151,7 @@ export class PgVigil extends Construct {
     out('AlertTopicArn', this.alertTopic.topic.topicArn, 'subscribe more endpoints here');
     out('AgentKeySecretArn', this.agentKey.secretArn, 'the agents read their HMAC key from here');
     out('AgentInstanceProfileName', this.access.agentInstanceProfile.instanceProfileName, 'attach to existing database hosts');
+    out('ArchiveBucketName', this.archive.bucket.bucketName, 'WAL archive and base backups: pgvigil backups --archive s3://<this>/');
     out('DashboardName', this.alarms.dashboard.dashboardName, 'CloudWatch dashboard');
 
     suppressWithReasons(this);

@@ -1,0 +1,120 @@
+import { Construct } from 'constructs';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+
+/** How long WAL and base backups are kept unless the PgVigil props say otherwise. */
+export const defaultBackupRetentionDays = 35;
+/** Daily at 03:00 UTC (EventBridge cron is always UTC). */
+export const defaultBackupSchedule = (): events.Schedule => events.Schedule.cron({ minute: '0', hour: '3' });
+/** The key prefixes the agents write (lib/backup/archiveTarget.ts); the archive has no others. */
+export const archivePrefixes = ['wal/', 'backups/'] as const;
+/** What the schedule sends decide (lib/control/lambdaEvents.ts ScheduledBackup). */
+export const scheduledBackupSource = 'pgvigil.schedule';
+
+/** S3 Standard-IA bills at least 30 days per object: moving there only pays when objects stay that long after the move. */
+const IA_AFTER_DAYS = 30;
+const IA_MINIMUM_DAYS = 30;
+
+export interface ArchiveProps {
+  /** Encrypts the archive (the stack's KMS key). */
+  key: kms.IKey;
+  /** The only principal that writes the archive: the agent role of the database hosts. */
+  writer: iam.IGrantable;
+  /** Days to keep WAL and base backups; older objects expire. */
+  retentionDays: number;
+  /** When to take a backup of each cluster; null: never by schedule. */
+  schedule: events.Schedule | null;
+  /** Invoked by the schedule, once per cluster. */
+  decide: lambda.IFunction;
+  clusterNames: string[];
+}
+
+/**
+ * The WAL archive and base backups on S3: encrypted with the stack's key, private, TLS only,
+ * versioned, kept `retentionDays` and then expired; and the schedule that has decide ask a
+ * standby's agent for a backup.
+ */
+export class PgVigilArchive extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+  readonly scheduleRules: events.Rule[] = [];
+
+  constructor(scope: Construct, id: string, props: ArchiveProps) {
+    super(scope, id);
+    if (!Number.isInteger(props.retentionDays) || props.retentionDays < 1) {
+      throw new Error(`PgVigil: backupRetentionDays: give a whole number of days, at least 1 (got ${props.retentionDays})`);
+    }
+    // Server access logs can only go to a bucket with S3-managed keys; they say who read or wrote which backup.
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365) }],
+    });
+
+    const days = props.retentionDays;
+    const toIa = days >= IA_AFTER_DAYS + IA_MINIMUM_DAYS ? [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(IA_AFTER_DAYS) }] : [];
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: props.key,
+      // One data key per bucket, not per object: far fewer KMS calls for thousands of WAL segments.
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      // Backups outlive the stack: deleting it must never delete them.
+      removalPolicy: RemovalPolicy.RETAIN,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'archive/',
+      lifecycleRules: [
+        ...archivePrefixes.map((prefix) => ({ id: `expire-${prefix.slice(0, -1)}`, prefix, expiration: Duration.days(days), transitions: toIa })),
+        {
+          id: 'versions-and-uploads',
+          // An overwritten or expired object stays restorable for a week, then goes.
+          noncurrentVersionExpiration: Duration.days(7),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          expiredObjectDeleteMarker: true,
+        },
+      ],
+    });
+
+    // The agents push WAL and backups and read them back (restore, verify); no delete, no other prefix.
+    props.writer.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: archivePrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
+      }),
+    );
+    props.writer.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': archivePrefixes.map((prefix) => `${prefix}*`) } },
+      }),
+    );
+    // SSE-KMS: writing needs a data key, reading decrypts it.
+    props.key.grant(props.writer, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    if (props.schedule) {
+      for (const cluster of props.clusterNames) {
+        const rule = new events.Rule(this, `BackupSchedule-${cluster}`, { schedule: props.schedule, description: `pgvigil: take a base backup of ${cluster} from a standby` });
+        // No retry: a second call while the first backup runs is refused by the agent anyway.
+        rule.addTarget(
+          new targets.LambdaFunction(props.decide, {
+            event: events.RuleTargetInput.fromObject({ source: scheduledBackupSource, action: 'backup', cluster }),
+            retryAttempts: 0,
+            maxEventAge: Duration.hours(1),
+          }),
+        );
+        this.scheduleRules.push(rule);
+      }
+    }
+  }
+}
