@@ -94,6 +94,8 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyOutcome> {
       listen_addresses: '127.0.0.1',
       unix_socket_directories: '',
       cluster_name: `verify-${o.id}`.slice(0, 60),
+      // Its log in one known file, for the reason of a failed start.
+      logging_collector: 'off',
       // Never write into the cluster's archive, never wait for a standby, never stream from anyone.
       archive_mode: 'off',
       synchronous_standby_names: '',
@@ -111,17 +113,30 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyOutcome> {
     progress(`replaying to ${target} on port ${port}`);
     const logFile = join(tmp, 'postmaster.log');
     const timeoutSec = Math.ceil((o.recoveryTimeoutMs ?? 10 * 60_000) / 1000);
-    const start = await pg('pg_ctl', ['start', '-w', '-t', String(timeoutSec), '-D', dataDir, '-l', logFile], (timeoutSec + 10) * 1000);
-    pid = await readPostmasterPid(dataDir);
-    if (!start.ok) return { ok: false, reason: `the restored instance did not start: ${await logTail(logFile)}` };
     const deadline = Date.now() + (o.recoveryTimeoutMs ?? 10 * 60_000);
-    for (;;) {
-      const r = await sql<{ recovery: boolean }>({ host: '127.0.0.1', port }, 'SELECT pg_is_in_recovery() AS recovery');
-      if (r.ok && r.rows[0]?.recovery === false) break;
-      if (!r.ok && (await readPostmasterPid(dataDir)) === null) return { ok: false, reason: `recovery stopped: ${await logTail(logFile)}` };
-      if (Date.now() > deadline) return { ok: false, reason: `replay did not reach ${target} within ${o.recoveryTimeoutMs ?? 600_000} ms: ${await logTail(logFile)}` };
-      await new Promise((res) => setTimeout(res, 100));
+    const replay = async (): Promise<{ ok: true } | { ok: false; reason: string; log: string }> => {
+      const start = await pg('pg_ctl', ['start', '-w', '-t', String(timeoutSec), '-D', dataDir, '-l', logFile], (timeoutSec + 10) * 1000);
+      pid = await readPostmasterPid(dataDir);
+      if (!start.ok) return { ok: false, reason: 'the restored instance did not start', log: await logTail(logFile) };
+      for (;;) {
+        const r = await sql<{ recovery: boolean }>({ host: '127.0.0.1', port }, 'SELECT pg_is_in_recovery() AS recovery');
+        if (r.ok && r.rows[0]?.recovery === false) return { ok: true };
+        if (!r.ok && (await readPostmasterPid(dataDir)) === null) return { ok: false, reason: 'recovery stopped', log: await logTail(logFile) };
+        if (Date.now() > deadline) return { ok: false, reason: `replay did not reach ${target} within ${o.recoveryTimeoutMs ?? 600_000} ms`, log: await logTail(logFile) };
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    let replayed = await replay();
+    // A backup taken from a standby ends where its WAL ends when nothing was written since:
+    // recovery then reaches consistency only while looking for a next record, after the
+    // 'immediate' check, and ends "before the target". The end of WAL is then the backup's
+    // end (short of it PostgreSQL refuses: "WAL ends before consistent recovery point"),
+    // so replaying to the end of WAL, with no target, restores exactly the backup.
+    if (!replayed.ok && !o.targetTime && /recovery ended before configured recovery target was reached/.test(replayed.log)) {
+      await appendOwnedFile(join(dataDir, 'postgresql.auto.conf'), "recovery_target = ''\n", o.osUser);
+      replayed = await replay();
     }
+    if (!replayed.ok) return { ok: false, reason: `${replayed.reason}: ${replayed.log}` };
     progress('counting rows');
     const counted = await countRows({ host: '127.0.0.1', port });
     if (!counted.ok) return { ok: false, reason: `the restored instance started, but ${counted.reason}` };
