@@ -1,31 +1,44 @@
 import type { DecisionEvent } from '../domain/events.ts';
+import { parseWith } from '../domain/parse.ts';
 import { loadState } from '../store/loadState.ts';
 import type { ControlPlane } from './controlPlane.ts';
 import { decideOnce } from './decideOnce.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
-import { OperatorInvoke, ScheduledEvent, StreamBatch, StreamRecord } from './lambdaEvents.ts';
+import { OperatorInvoke, ScheduledBackup, ScheduledEvent, StreamBatch, StreamRecord } from './lambdaEvents.ts';
+import { runScheduledBackup, type ScheduledBackupDeps, type ScheduledBackupOutcome } from './scheduledBackup.ts';
 
 export type DecideAnswer =
   | { batchItemFailures: { itemIdentifier: string }[] }
   | { ok: true; seq: number; events: DecisionEvent[] }
   | { ok: false; reason: string; refused: boolean }
-  | { ticked: { cluster: string; ok: boolean; reason?: string }[] };
+  | { ticked: { cluster: string; ok: boolean; reason?: string }[] }
+  | { backup: ScheduledBackupOutcome };
 
 /**
- * The decide function's three doors: the table's stream (observations and leases changed),
- * the one-minute tick, and an operator command by invoke. Each ends in decideOnce.
+ * The decide function's doors: the table's stream (observations and leases changed), the
+ * one-minute tick, and an operator command by invoke, each ending in decideOnce; and the
+ * backup schedule, which asks a standby's agent for a backup and decides nothing.
  */
-export async function handleDecideEvent(event: unknown, env: LambdaEnv, cp: ControlPlane): Promise<DecideAnswer> {
+export async function handleDecideEvent(event: unknown, env: LambdaEnv, cp: ControlPlane, backupDeps: ScheduledBackupDeps = {}): Promise<DecideAnswer> {
   const op = OperatorInvoke.safeParse(event);
   if (op.success) {
     const d = await decideOnce(cp, op.data.cluster, op.data.command);
     return d.ok ? { ok: true, seq: d.seq, events: d.events } : d;
   }
   if (ScheduledEvent.safeParse(event).success) return tick(env, cp);
+  if (typeof event === 'object' && event !== null && (event as { source?: unknown }).source === ScheduledBackup.shape.source.value) {
+    const backup = parseWith(ScheduledBackup, event, 'scheduled backup');
+    if (!backup.ok) return { ok: false, refused: true, reason: backup.reason };
+    const { cluster } = backup.value;
+    if (!env.PGVIGIL_CLUSTERS.some((c) => c.cluster === cluster)) {
+      return { ok: false, refused: true, reason: `scheduled backup: cluster: ${cluster} is not a cluster of this deployment (${env.PGVIGIL_CLUSTERS.map((c) => c.cluster).join(', ')})` };
+    }
+    return { backup: await runScheduledBackup(cp, cluster, backupDeps) };
+  }
   const batch = StreamBatch.safeParse(event);
   if (batch.success) return streamBatch(batch.data.Records, cp);
   const hint = typeof event === 'object' && event !== null && 'source' in event ? ` (source ${String((event as { source: unknown }).source)})` : '';
-  return { ok: false, reason: `decide: not a stream batch, a scheduled event or an operator command${hint}`, refused: true };
+  return { ok: false, reason: `decide: not a stream batch, a scheduled event, a scheduled backup or an operator command${hint}`, refused: true };
 }
 
 /** One decide per cluster named in the batch; a record that can't be read is reported alone, so it can't block the shard. */

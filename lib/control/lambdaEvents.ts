@@ -23,3 +23,16 @@ export const OperatorInvoke = z.object({
   command: CommandWithoutObservationsSchema,
 });
 export type OperatorInvoke = z.infer<typeof OperatorInvoke>;
+
+/**
+ * The backup schedule's EventBridge rule: a constant input, one rule per cluster (cdk/archive.ts).
+ * Decide asks a streaming standby's agent for a base backup.
+ */
+export const ScheduledBackup = z
+  .object({
+    source: z.literal('pgvigil.schedule'),
+    action: z.literal('backup'),
+    cluster: z.string({ error: 'give the cluster name' }).min(1, 'give the cluster name'),
+  })
+  .strict();
+export type ScheduledBackup = z.infer<typeof ScheduledBackup>;
