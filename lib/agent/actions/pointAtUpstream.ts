@@ -6,6 +6,7 @@ import { sql } from '../pgSql.ts';
 import { readServerState, type ServerState } from '../serverState.ts';
 import { primaryConninfo } from '../standbyConf.ts';
 import { canFollow, parseHistory } from '../timelineHistory.ts';
+import { dropWriterVip } from '../writerVip.ts';
 import type { ActionContext, ActionResult, Peer } from './actionTypes.ts';
 
 export const DIVERGED = 'diverged: rewind needed';
@@ -49,6 +50,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   if (upstream.name === config.node || (upstream.host === config.pgHost && upstream.port === config.pgPort)) {
     return { ok: false, reason: `${upstream.name} is this node: a node cannot follow itself` };
   }
+  // A node that follows is no writer: it must not answer on the writer address (a rejoining old primary).
+  await dropWriterVip(config.vip, log, `following ${upstream.name}`);
   const conninfo = primaryConninfo(upstream, config.node);
 
   // Independent reads at once: in a failover every round trip is on the clock.
