@@ -83,7 +83,10 @@ describe('PgVigil stack: handlers', () => {
   });
 
   test('probe and decide tick every minute from EventBridge, without retries', () => {
-    const rules = resourcesOf(template, 'AWS::Events::Rule');
+    // The backup schedule is the only other rule (test/cdk/archive.unit.test.ts).
+    const all = resourcesOf(template, 'AWS::Events::Rule');
+    const rules = all.filter(([, p]) => !p.Targets[0].Input?.includes('pgvigil.schedule'));
+    assert.equal(all.length - rules.length, 1);
     assert.equal(rules.length, 2);
     const targets = rules.map(([, p]) => {
       assert.equal(p.ScheduleExpression, 'rate(1 minute)');
@@ -227,7 +230,7 @@ describe('PgVigil stack: least privilege', () => {
     const invoke = policy.PolicyDocument.Statement.find((s: { Action: string }) => s.Action === 'lambda:InvokeFunction');
     assert.deepEqual(invoke.Resource, { 'Fn::GetAtt': [fnId('decide'), 'Arn'] });
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeySecretArn', 'AgentInstanceProfileName']) {
+    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeySecretArn', 'AgentInstanceProfileName', 'ArchiveBucketName']) {
       assert.ok(outputs.some((o) => o.includes(name)), `output ${name}`);
     }
   });
