@@ -16,7 +16,7 @@ export class AlertTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertTopicProps) {
     super(scope, id);
-    this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'pgvigil alert topic' });
+    this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'pgvigil: alert topic and WAL/backup archive' });
     // CloudWatch alarms publish to an encrypted topic only if they may use its key.
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({

@@ -25,6 +25,8 @@ export interface ArchiveProps {
   key: kms.IKey;
   /** The only principal that writes the archive: the agent role of the database hosts. */
   writer: iam.IGrantable;
+  /** The operators' policy: reads the archive and records verification results (restore --verify). */
+  verifier?: iam.ManagedPolicy;
   /** Days to keep WAL and base backups; older objects expire. */
   retentionDays: number;
   /** When to take a backup of each cluster; null: never by schedule. */
@@ -101,6 +103,21 @@ export class PgVigilArchive extends Construct {
     );
     // SSE-KMS: writing needs a data key, reading decrypts it.
     props.key.grant(props.writer, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    // Operators list and verify backups from their machine (pgvigil backups / restore --verify):
+    // read everything archived, write only the verification result beside a backup.
+    if (props.verifier) {
+      props.verifier.addStatements(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: archivePrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
+        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects('backups/*/verification.json')] }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': archivePrefixes.map((prefix) => `${prefix}*`) } },
+        }),
+        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.key.keyArn] }),
+      );
+    }
 
     if (props.schedule) {
       for (const cluster of props.clusterNames) {

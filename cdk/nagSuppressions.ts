@@ -84,6 +84,20 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
     );
   }
 
+  const operatorPolicy = pgvigil.access.operatorPolicy;
+  for (const prefix of archivePrefixes) {
+    ack(
+      operatorPolicy,
+      `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+      `GetObject under ${prefix} of the archive bucket: pgvigil backups and restore --verify read the backups and WAL the agents wrote, whose names are not known ahead.`,
+    );
+  }
+  ack(
+    operatorPolicy,
+    `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/backups/*/verification.json]`,
+    'PutObject of the verification result beside each backup (restore --verify): backup ids are made when backups are taken. Operators cannot write WAL or backup files.',
+  );
+
   for (const host of pgvigil.dbHosts?.instances ?? []) {
     ack(
       host,

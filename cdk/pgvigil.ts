@@ -118,6 +118,7 @@ export class PgVigil extends Construct {
     this.archive = new PgVigilArchive(this, 'Archive', {
       key: this.alertTopic.key,
       writer: this.access.agentRole,
+      verifier: this.access.operatorPolicy,
       retentionDays: props.backupRetentionDays ?? defaultBackupRetentionDays,
       schedule: props.backupSchedule === undefined ? defaultBackupSchedule() : props.backupSchedule,
       decide: this.functions.decide,

@@ -89,6 +89,18 @@ for (const [label, s] of [['defaults', defaults], ['dbHosts, no schedule, 90 day
       assert.deepEqual(refsIn(kmsUse!.st.Resource), [idOf(s, s.stack.pgvigil.alertTopic.key)]);
     });
 
+    test('operators (the operator policy) read the archive and may write only verification results', () => {
+      const policyId = idOf(s, s.stack.pgvigil.access.operatorPolicy);
+      const [, policy] = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy').find(([id]) => id === policyId)!;
+      const onBucket = (policy.PolicyDocument.Statement as Statement[]).filter((st) => refsIn(st.Resource).includes(bucketId));
+      const puts = onBucket.filter((st) => actionsOf(st).some((a) => /^s3:(Put|Delete|\*)/.test(a)));
+      assert.equal(puts.length, 1);
+      assert.deepEqual(actionsOf(puts[0]!), ['s3:PutObject']);
+      assert.ok(JSON.stringify(puts[0]!.Resource).includes('/backups/*/verification.json'));
+      const gets = onBucket.find((st) => actionsOf(st).includes('s3:GetObject'))!;
+      assert.ok(JSON.stringify(gets.Resource).includes('/wal/*') && JSON.stringify(gets.Resource).includes('/backups/*'));
+    });
+
     test('the bucket name is a stack output', () => {
       const out = Object.entries(json(s.template).Outputs).find(([k]) => k.includes('ArchiveBucketName'));
       assert.ok(out);
