@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { ArchiveObject, ArchiveStore, PutResult } from './archiveStore.ts';
 import type { ArchiveTarget } from './archiveTarget.ts';
 
@@ -35,9 +36,13 @@ export function createS3Archive(target: S3Target, client = new S3Client(target.r
     async putFile(key, localPath, opts = {}): Promise<PutResult> {
       try {
         const bytes = (await stat(localPath)).size;
-        await client.send(
-          new PutObjectCommand({ Bucket, Key: full(key), Body: createReadStream(localPath), ContentLength: bytes, ...(opts.ifAbsent ? { IfNoneMatch: '*' } : {}) }),
-        );
+        if (opts.ifAbsent) {
+          // WAL segments (16 MB): one conditional put.
+          await client.send(new PutObjectCommand({ Bucket, Key: full(key), Body: createReadStream(localPath), ContentLength: bytes, IfNoneMatch: '*' }));
+        } else {
+          // Base backups can pass PutObject's 5 GB limit: a multipart upload, parts in parallel.
+          await new Upload({ client, params: { Bucket, Key: full(key), Body: createReadStream(localPath) }, partSize: 64 * 1024 * 1024, queueSize: 4 }).done();
+        }
         return { ok: true, existed: false };
       } catch (e) {
         if (opts.ifAbsent && status(e) === 412) {
