@@ -37,7 +37,13 @@ export function createS3Archive(target: S3Target, client = new S3Client(target.r
       try {
         const bytes = (await stat(localPath)).size;
         if (opts.ifAbsent) {
-          // WAL segments (16 MB): one conditional put.
+          // Look first: a retried archive_command is answered without an upload, and a store
+          // without conditional writes (some S3-compatible ones) still never overwrites.
+          const have = await sizeOf(key);
+          if (have !== null) {
+            return have === bytes ? { ok: true, existed: true } : { ok: false, reason: `${key} exists in ${where} with ${have} bytes, not ${bytes}: refusing to overwrite it` };
+          }
+          // WAL segments (16 MB): one conditional put; If-None-Match closes the race with another writer.
           await client.send(new PutObjectCommand({ Bucket, Key: full(key), Body: createReadStream(localPath), ContentLength: bytes, IfNoneMatch: '*' }));
         } else {
           // Base backups can pass PutObject's 5 GB limit: a multipart upload, parts in parallel.
