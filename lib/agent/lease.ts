@@ -84,7 +84,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and no standby streams from this primary`
       : `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
     o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
-    await o.fence.set(o.term(), `self-fenced: ${why}`);
+    await o.fence.set(o.term(), `${SELF_FENCE_PREFIX} ${why}`);
     // The writer address goes before PostgreSQL stops, as in the fence action.
     await dropWriterVip(o.vip, o.log, 'self-fencing');
     const stop = await o.pg.stopNow(1);
@@ -126,3 +126,6 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced }),
   };
 }
+
+/** How a fence marker the agent set itself (lease lapsed) begins: promote may lift it, nothing else. */
+export const SELF_FENCE_PREFIX = 'self-fenced:';

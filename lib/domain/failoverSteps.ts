@@ -3,7 +3,7 @@ import { proveFenced } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
 import { compareLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
-import { evidence, evidenceOf, isFailed, isPrimaryNow, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
+import { evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
 /**
  * The steps of a change of primary, shared by automatic failover, manual failover and
@@ -166,6 +166,16 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`);
       } else if (isStandbyNow(cv)) {
         requestPromotion(o, spec, f.kind === 'switchover' ? null : view);
+      } else if (f.promoteRequested && !isReachable(cv) && agentRenews(cv, o.now, spec)) {
+        // The promotion may have landed and the new primary then stopped itself: a stall right
+        // after promoting lets its lease lapse before any standby streams from it. Nothing else
+        // will start it, and no other candidate may be chosen (it may hold commits it
+        // acknowledged). Its agent renews its lease, so it answers: ask again. A promote of the
+        // same term brings back a primary that stopped itself; otherwise it fails harmlessly,
+        // and is asked again only after actionTimeoutMs.
+        o.request('promote', f.to, f.term, `ask ${f.to} again to be primary of term ${f.term}: it does not answer, but its agent renews its lease (it may have stopped itself after its promotion)`, {
+          minLsn: f.minLsn,
+        });
       } else if (isFailed(cv, spec.timing.failureThreshold) && !f.promoteRequested) {
         // Once a promotion was asked for, the candidate may have been promoted before it failed:
         // choosing another would risk two primaries, or lose the commits it acknowledged. Wait
@@ -209,4 +219,10 @@ function stillQualifies(spec: ClusterSpec, view: Map<string, NodeView>, from: st
     if (theirs !== null && compareLsn(theirs, mine) > 0) return { ok: false, reason: `${v.spec.name} received more WAL (${theirs}) than ${to} (${mine})` };
   }
   return { ok: true };
+}
+
+/** The node's agent renewed its lease within the lease TTL: the agent runs, whatever PostgreSQL does. */
+function agentRenews(v: NodeView | undefined, now: number, spec: ClusterSpec): boolean {
+  const lease = v?.obs?.lease ?? null;
+  return lease !== null && now - lease.changedSeenAt < spec.timing.leaseTtlMs;
 }

@@ -104,4 +104,28 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     assert.equal(st['role'], 'stopped');
     assert.match((st['fenced'] as { why: string }).why, /^self-fenced/);
   });
+
+  test('a promote of the same term brings back the primary that stopped itself; a fence by the control plane is never lifted so', async () => {
+    const st = await callAgent(agent!.url, TEST_KEY, 'status', {});
+    const term = (st['fenced'] as { term: number }).term;
+    // The control plane asks again only while the agent renews its lease: the store is back.
+    const renewals = () => agent!.lines.filter((l) => l.msg === 'lease renewed again').length;
+    const before = renewals();
+    await startStore();
+    await until('the lease renewed again', async () => (renewals() > before ? true : undefined), 10_000);
+    const back = await callAgent(agent!.url, TEST_KEY, 'promote', { term });
+    assert.equal(back.ok, true, back.reason);
+    assert.match(back.reason, /restarted as primary of term/);
+    const [row] = await sqlOnce<{ recovery: boolean }>(BASE, 'SELECT pg_is_in_recovery() AS recovery');
+    assert.equal(row!.recovery, false);
+    await sqlOnce(BASE, 'INSERT INTO t VALUES (3)');
+    assert.equal((await callAgent(agent!.url, TEST_KEY, 'status', {}))['fenced'], null, 'the self-fence is lifted');
+
+    const fenced = await callAgent(agent!.url, TEST_KEY, 'fence', { term });
+    assert.equal(fenced.ok, true, fenced.reason);
+    const again = await callAgent(agent!.url, TEST_KEY, 'promote', { term });
+    assert.equal(again.ok, false);
+    assert.match(again.reason, /not running here \(fenced at term/);
+    assert.equal(await cluster!.postmasterPid('l1'), null, 'the control plane\'s fence holds');
+  });
 });

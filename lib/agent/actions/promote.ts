@@ -4,7 +4,9 @@ import { Lsn } from '../../domain/observation.ts';
 import { delay, tail } from '../localPostgres.ts';
 import { readServerState } from '../serverState.ts';
 import { placeWriterVip } from '../writerVip.ts';
-import { defineAction, Term } from './actionTypes.ts';
+import type { Fenced } from '../fenceMarker.ts';
+import { SELF_FENCE_PREFIX } from '../lease.ts';
+import { defineAction, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
 
 /**
  * Promote this standby. Already a primary → ok (a retried promote of the same term is one
@@ -25,6 +27,8 @@ export const promote = defineAction({
     const fenced = await ctx.fence.get();
     const state = await readServerState(pg);
     if (!state.running) {
+      const back = await restartSelfFencedPrimary(ctx, input.term, fenced);
+      if (back) return back;
       return { ok: false, reason: `PostgreSQL is not running here${fenced ? ` (fenced at term ${fenced.term})` : ''}: nothing to promote` };
     }
     if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): cannot promote` };
@@ -50,3 +54,36 @@ export const promote = defineAction({
     return { ok: true, reason: 'promoted', promoted: true, timeline: after.timeline, walLsn: after.walLsn, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
   },
 });
+
+/**
+ * A promote of term T reaching a primary of term T that stopped itself (its lease lapsed
+ * before any standby streamed from it: a stall right after the promotion) starts it again.
+ * The control plane asking for this promotion again is the proof it is wanted: the failover
+ * of term T waits for this node and no other may be primary of T. Only this agent's own
+ * lease-lapse fence of the same term is lifted, never the control plane's fence, and only
+ * over a data directory that was a primary's (not in recovery) when it stopped.
+ */
+async function restartSelfFencedPrimary(ctx: ActionContext, term: number, fenced: Fenced | null): Promise<ActionResult | null> {
+  if (fenced === null || fenced.term !== term || !fenced.why.startsWith(SELF_FENCE_PREFIX)) return null;
+  const cd = await ctx.pg.controlData();
+  if ('error' in cd || !PRIMARY_STOPPED.has(cd.state)) return null;
+  await ctx.fence.clear();
+  const started = await ctx.pg.start();
+  const after = started.ok ? await readServerState(ctx.pg) : null;
+  if (!started.ok || after?.inRecovery !== false) {
+    await ctx.fence.set(fenced.term, fenced.why);
+    return { ok: false, reason: `this primary of term ${term} stopped itself and could not be started again: ${started.ok ? 'it came up in recovery' : started.reason}` };
+  }
+  ctx.log({ level: 'warn', msg: 'restarted as primary after self-fencing', term, timeline: after.timeline });
+  return {
+    ok: true,
+    reason: `restarted as primary of term ${term} after stopping itself (lease lapsed)`,
+    promoted: false,
+    timeline: after.timeline,
+    walLsn: after.walLsn,
+    ...(await placeWriterVip(ctx.config.vip, ctx.log)),
+  };
+}
+
+/** pg_controldata states of a data directory a primary stopped (cleanly, or at once). */
+const PRIMARY_STOPPED = new Set(['shut down', 'in production']);

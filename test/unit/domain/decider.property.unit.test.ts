@@ -22,9 +22,8 @@ import { lsnText, PROBE_INTERVAL_MS, RULES, specOf, T0, type Rule } from './worl
 const RUNS = 1000;
 /**
  * CI runs a fixed seed, so a red run means the decider changed, not the dice. Explore with
- * PROPERTY_SEED=random (a fresh seed, printed) or replay one with PROPERTY_SEED=n. Random runs
- * still find a liveness gap, a candidate that fences itself after a lost promotion answer (see
- * ARCHITECTURE.md, open problems): those seeds are kept there until it is closed.
+ * PROPERTY_SEED=random (a fresh seed, printed) or replay one with PROPERTY_SEED=n. Seeds that
+ * found a gap are listed in ARCHITECTURE.md (open problems, and the ones closed).
  */
 const FIXED_SEED = 1583753991;
 const seedEnv = process.env['PROPERTY_SEED'];

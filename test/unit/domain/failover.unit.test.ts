@@ -246,6 +246,23 @@ describe('a candidate lost after its promotion was asked for', () => {
     assert.equal(t.state.failover?.step, 'promoting');
   });
 
+  test('given the candidate down but its agent renewing its lease, when actionTimeoutMs has passed since the refusal, then the promotion is asked again (a primary that stopped itself comes back)', () => {
+    const now = T0 + 2500 + makeSpec().timing.actionTimeoutMs;
+    const renewing = [obs.failing('pg1', now, 20), obs.failing('pg2', now, 8, { lease: { version: 9, changedSeenAt: now - 100, term: 2 } }), obs.standby('pg3', now, 'pg2')];
+    const t = given(refused).when(round(renewing, now));
+    assert.deepEqual(t.intents().map((i) => `${i.action} ${i.node} t${i.term}`), ['promote pg2 t2']);
+    assert.match(t.one('ActionRequested').reason, /its agent renews its lease/);
+    assert.equal(t.state.failover?.step, 'promoting');
+  });
+
+  test('given the candidate down and its agent silent, then nothing is asked: no one would answer', () => {
+    const now = T0 + 2500 + makeSpec().timing.actionTimeoutMs;
+    const silent = [obs.failing('pg1', now, 20), obs.failing('pg2', now, 40), obs.standby('pg3', now, 'pg2')];
+    const t = given(refused).when(round(silent, now));
+    assert.deepEqual(t.intents(), []);
+    assert.ok(!t.types.includes('FailoverAborted'));
+  });
+
   test('given the candidate answers again as primary, then its promotion is recorded', () => {
     const now = T0 + 3000;
     const t = given(refused).when(round([obs.failing('pg1', now, 20), obs.primary('pg2', now, ['pg3']), obs.standby('pg3', now, 'pg2')], now));

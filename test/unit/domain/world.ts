@@ -89,6 +89,8 @@ export interface SimNode {
   lastRole: 'primary' | 'standby';
   /** The agent's fence marker: while set, nothing starts PostgreSQL here but follow/rewind. */
   fenced: boolean;
+  /** The fence was the agent's own (lease lapsed), not the control plane's. */
+  selfFenced: boolean;
   tl: number;
   /** The timelines of this node's WAL, oldest first, each with the LSN it starts at. */
   history: TimelineStart[];
@@ -158,6 +160,7 @@ export class World {
         pg: isPrimary ? 'primary' : 'standby',
         lastRole: isPrimary ? 'primary' : 'standby',
         fenced: false,
+        selfFenced: false,
         tl: 1,
         history: [{ tl: 1, start: 0 }],
         lsn: LSN0,
@@ -237,6 +240,7 @@ export class World {
       if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.anyStreamingFrom(n.name)) {
         n.pg = 'stopped';
         n.fenced = true;
+        n.selfFenced = true;
       }
       if (!this.isolated(n) && this.now >= n.leaseBlockedUntil) {
         n.leaseVersion += 1;
@@ -471,6 +475,7 @@ export class World {
         if (n.pg !== 'stopped') n.lastRole = n.pg;
         n.pg = 'stopped';
         n.fenced = true;
+        n.selfFenced = false;
         n.recv = null;
         return { ok: true, reason: 'PostgreSQL stopped', detail: {} };
       case 'demote': {
@@ -483,6 +488,7 @@ export class World {
           n.lastRole = 'primary';
           n.pg = 'stopped';
           n.fenced = true;
+          n.selfFenced = false;
           return { ok: true, reason: 'stopped cleanly', detail: { checkpointLsn: lsnText(n.lsn) } };
         }
         if (n.pg === 'stopped' && n.fenced && n.lastRole === 'primary') return { ok: true, reason: 'already stopped', detail: { checkpointLsn: lsnText(n.lsn) } };
@@ -490,6 +496,14 @@ export class World {
       }
       case 'promote': {
         if (n.pg === 'primary' && n.primaryTerm === intent.term) return { ok: true, reason: 'already primary', detail: {} };
+        // Agent contract: a primary of this very term that stopped itself (its lease lapsed)
+        // starts again as that primary when the control plane asks for the same promotion.
+        if (n.pg === 'stopped' && n.selfFenced && n.lastRole === 'primary' && n.primaryTerm === intent.term && n.hostUp) {
+          n.pg = 'primary';
+          n.fenced = false;
+          n.selfFenced = false;
+          return { ok: true, reason: 'restarted as primary of its term after stopping itself', detail: {} };
+        }
         if (n.pg !== 'standby') return { ok: false, reason: `cannot promote: ${n.pg}`, detail: {} };
         if (intent.minLsn !== null && lsnToNumber(intent.minLsn) > n.lsn) return { ok: false, reason: `replay ${lsnText(n.lsn)} short of ${intent.minLsn}`, detail: {} };
         this.maxTl += 1;
@@ -511,6 +525,7 @@ export class World {
         n.pg = 'standby';
         n.lastRole = 'standby';
         n.fenced = false;
+        n.selfFenced = false;
         return { ok: true, reason: `following ${intent.primary}`, detail: {} };
       }
       case 'rewind': {
@@ -532,6 +547,7 @@ export class World {
         n.upstream = src.name;
         n.recv = null;
         n.fenced = false;
+        n.selfFenced = false;
         return { ok: true, reason: `rewound onto ${src.name}`, detail: {} };
       }
       default:
