@@ -3,7 +3,7 @@ import { accept, type Decision } from './decision.ts';
 import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
 import { streamsFrom } from './observation.ts';
 import { Outcome } from './outcome.ts';
-import type { ClusterSpec } from './spec.ts';
+import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import type { ClusterState } from './state.ts';
 import { evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
 
@@ -34,7 +34,7 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
   maybeStartFailover(o, spec, view);
   if (o.state.failover === null) {
     stopDeposedPrimaries(o, spec, view);
-    repointStrayStandbys(o, view);
+    repointStrayStandbys(o, spec, view);
     updateReaders(o, spec, view);
   }
   return o.result();
@@ -100,7 +100,7 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
 }
 
 /** A standby streaming from anything but the primary is re-pointed. */
-function repointStrayStandbys(o: Outcome, view: Map<string, NodeView>): void {
+function repointStrayStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const s = o.state;
   const primary = s.primary;
   if (primary === null || !isPrimaryNow(view.get(primary))) return;
@@ -110,6 +110,14 @@ function repointStrayStandbys(o: Outcome, view: Map<string, NodeView>): void {
     const upstream = v.obs!.walReceiver?.upstream ?? null;
     if (upstream !== null && upstream !== primary) {
       o.request('follow', name, s.term, `${name} streams from ${upstream}, not from the primary ${primary}`, { primary });
+    } else if (upstream === null) {
+      // A standby that follows no one (detached before a promotion and never re-pointed, say)
+      // gives the primary no quorum and serves stale reads. A receiver merely reconnecting is
+      // back within the failure window; only one gone for longer is re-pointed.
+      const since = v.obs!.receiverSince;
+      if (since !== null && o.now - since > failureWindowMs(spec.timing)) {
+        o.request('follow', name, s.term, `${name} has followed no one for ${o.now - since} ms: re-point it at the primary ${primary}`, { primary });
+      }
     }
   }
 }

@@ -196,11 +196,28 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
     assert.equal(t.state.primary, 'pg2');
     assert.equal(t.state.term, 2);
     assert.deepEqual(t.state.deposed, ['pg1']);
-    // pg3 already follows pg2 (it was detached before the promotion): only the endpoints move.
+    // pg3 was detached before the promotion (its follow answered just now): only the endpoints
+    // move. Should the detach have left it following no one, the stray-standby rule re-points it.
     assert.deepEqual(
       t.intents().map((i) => [i.action, i.node, i.primary ?? i.readers?.join(',')]),
       [['endpoints', 'pg2', 'pg3']],
     );
+  });
+
+  test('given a standby that has followed no one for longer than the failure window, then it is re-pointed at the primary', () => {
+    const now = T0 + 60_000;
+    const history = [...initialized()];
+    const orphan = [obs.primary('pg1', now, ['pg2']), obs.standby('pg2', now, 'pg1'), obs.standby('pg3', now, null, { receiverSince: now - 5_000 })];
+    const t = given(history).when(round(orphan, now));
+    assert.deepEqual(t.intents('follow').map((i) => [i.node, i.primary]), [['pg3', 'pg1']]);
+    const asked = t.events.find((e) => e.type === 'ActionRequested' && e.intent.action === 'follow');
+    assert.match(asked?.reason ?? '', /followed no one/);
+  });
+
+  test('given a standby whose receiver is only reconnecting, then nothing is asked of it', () => {
+    const now = T0 + 60_000;
+    const reconnecting = [obs.primary('pg1', now, ['pg2']), obs.standby('pg2', now, 'pg1'), obs.standby('pg3', now, null, { receiverSince: now - 100 })];
+    assert.deepEqual(given([...initialized()]).when(round(reconnecting, now)).intents('follow'), []);
   });
 
   test('given the endpoints moved, then the failover completes', () => {
