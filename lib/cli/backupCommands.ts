@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { callAgent } from '../agent/agentClient.ts';
 import { describeTarget, openArchive, type ArchiveStore } from '../backup/archiveStore.ts';
 import type { ArchiveTarget } from '../backup/archiveTarget.ts';
@@ -51,9 +53,41 @@ export function parseEvery(value: string): number {
   return ms;
 }
 
-type BackupCliOptions = ArchiveCliOptions & { cluster?: string; from?: string; every?: string };
+type BackupCliOptions = ArchiveCliOptions & { cluster?: string; from?: string; every?: string; decideFunction?: string; region?: string };
 
-type BackupResult = { ok: true; id: string; node: string; bytes: number; ms: number; stopLsn: string } | { ok: false; node: string | null; reason: string };
+/**
+ * AWS mode: the decide function takes it, as it does on the stack's schedule: it picks a
+ * streaming standby from the latest observations and asks that node's agent.
+ */
+async function backupThroughDecide(opts: BackupCliOptions, functionName: string): Promise<BackupResult> {
+  if (opts.from !== undefined) return { ok: false, node: opts.from, reason: '--from is local mode only: on AWS decide picks the least lagging streaming standby' };
+  if (opts.cluster === undefined) fail('--cluster is required with --decide-function', 'pass the cluster name of the stack, e.g. --cluster main');
+  const lambda = new LambdaClient(opts.region ? { region: opts.region } : {});
+  try {
+    const payload = { source: 'pgvigil.schedule', action: 'backup', cluster: opts.cluster };
+    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }));
+    const text = out.Payload ? out.Payload.transformToString() : '';
+    if (out.FunctionError) return { ok: false, node: null, reason: `decide function ${functionName} failed (${out.FunctionError}): ${text.slice(0, 300)}` };
+    const answer = DecideBackupAnswer.safeParse(JSON.parse(text));
+    if (!answer.success) return { ok: false, node: null, reason: `decide function ${functionName} answered something unexpected: ${text.slice(0, 300)}` };
+    const b = answer.data.backup;
+    return b.ok ? { ok: true, id: b.backupId, node: b.node, bytes: null, ms: null, stopLsn: null } : { ok: false, node: b.node, reason: b.reason };
+  } catch (e) {
+    return { ok: false, node: null, reason: `invoking decide function ${functionName} failed: ${(e as Error).message}` };
+  } finally {
+    lambda.destroy();
+  }
+}
+
+const DecideBackupAnswer = z.object({
+  backup: z.union([
+    z.object({ ok: z.literal(true), node: z.string(), backupId: z.string(), reason: z.string() }),
+    z.object({ ok: z.literal(false), node: z.string().nullable(), reason: z.string() }),
+  ]),
+});
+
+/** bytes, ms and stopLsn are known when the agent was asked directly (local mode); decide reports the id only. */
+type BackupResult = { ok: true; id: string; node: string; bytes: number | null; ms: number | null; stopLsn: string | null } | { ok: false; node: string | null; reason: string };
 
 /** One backup of the local cluster: the chosen standby's agent takes it into the archive. */
 async function backupOnce(opts: BackupCliOptions): Promise<BackupResult> {
@@ -77,6 +111,11 @@ async function backupOnce(opts: BackupCliOptions): Promise<BackupResult> {
   return { ok: true, id: String(r['id']), node: node.name, bytes: Number(r['bytes']), ms: Number(r['ms']), stopLsn: String(r['stopLsn']) };
 }
 
+function backupLine(r: Extract<BackupResult, { ok: true }>): string {
+  const size = r.bytes !== null && r.ms !== null ? `: ${mb(r.bytes)} in ${(r.ms / 1000).toFixed(1)} s` : '';
+  return `backup ${r.id} taken from ${r.node}${size}${r.stopLsn ? `, ends at ${r.stopLsn}` : ''}`;
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 export function registerBackup(program: Command): void {
@@ -87,15 +126,18 @@ export function registerBackup(program: Command): void {
     .option('--cluster <name>', 'the cluster name (local mode: local)')
     .option('--from <standby>', 'the standby to back up (default: the first streaming standby)')
     .option('--every <period>', 'keep running and take one every period (e.g. 6h, 1d) until Ctrl-C')
+    .option('--decide-function <name>', 'AWS mode: ask the stack\'s decide Lambda (default: PGVIGIL_DECIDE_FUNCTION); needs --cluster')
+    .option('--region <region>', 'AWS mode: the Lambda\'s region (default: AWS_REGION)')
     .option('--json', 'print each outcome as one JSON line on stdout')
-    .addHelpText('after', '\nOn AWS the stack schedules backups itself (EventBridge, see README).\n\nExamples:\n  $ pgvigil backup\n  $ pgvigil backup --every 6h')
+    .addHelpText('after', '\nOn AWS the stack schedules backups itself (EventBridge, see README); --decide-function takes one now.\n\nExamples:\n  $ pgvigil backup\n  $ pgvigil backup --every 6h')
     .action(async (opts: BackupCliOptions) => {
       const every = opts.every !== undefined ? parseEvery(opts.every) : null;
       let failed = false;
+      const decideFunction = opts.decideFunction ?? process.env['PGVIGIL_DECIDE_FUNCTION'];
       const once = async () => {
-        const r = await backupOnce(opts);
+        const r = decideFunction ? await backupThroughDecide(opts, decideFunction) : await backupOnce(opts);
         if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-        else if (r.ok) process.stdout.write(`backup ${r.id} taken from ${r.node}: ${mb(r.bytes)} in ${(r.ms / 1000).toFixed(1)} s, ends at ${r.stopLsn}\n  verify it: pgvigil restore --verify ${r.id} --workdir ${opts.workdir}\n`);
+        else if (r.ok) process.stdout.write(`${backupLine(r)}\n  verify it: pgvigil restore --verify ${r.id} ${decideFunction ? '--archive s3://<ArchiveBucketName>/' : `--workdir ${opts.workdir}`}\n`);
         else process.stderr.write(`pgvigil: backup failed${r.node ? ` on ${r.node}` : ''}: ${r.reason}\n`);
         failed = !r.ok;
       };
