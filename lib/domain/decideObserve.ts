@@ -113,10 +113,12 @@ function repointStrayStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, N
     } else if (upstream === null) {
       // A standby that follows no one (detached before a promotion and never re-pointed, say)
       // gives the primary no quorum and serves stale reads. A receiver merely reconnecting is
-      // back within the failure window; only one gone for longer is re-pointed.
+      // back within the failure window; only one gone for longer is brought back. It may have
+      // WAL the new primary lacks (a follow then answers "diverged"), so it is rewound: a
+      // rewind of a node that has not diverged only re-points it.
       const since = v.obs!.receiverSince;
       if (since !== null && o.now - since > failureWindowMs(spec.timing)) {
-        o.request('follow', name, s.term, `${name} has followed no one for ${o.now - since} ms: re-point it at the primary ${primary}`, { primary });
+        o.request('rewind', name, s.term, `${name} has followed no one for ${o.now - since} ms: rewind it onto ${primary} if it diverged, and let it follow`, { primary });
       }
     }
   }

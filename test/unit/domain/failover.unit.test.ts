@@ -204,20 +204,20 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
     );
   });
 
-  test('given a standby that has followed no one for longer than the failure window, then it is re-pointed at the primary', () => {
+  test('given a standby that has followed no one for longer than the failure window, then it is rewound onto the primary and follows it', () => {
     const now = T0 + 60_000;
     const history = [...initialized()];
     const orphan = [obs.primary('pg1', now, ['pg2']), obs.standby('pg2', now, 'pg1'), obs.standby('pg3', now, null, { receiverSince: now - 5_000 })];
     const t = given(history).when(round(orphan, now));
-    assert.deepEqual(t.intents('follow').map((i) => [i.node, i.primary]), [['pg3', 'pg1']]);
-    const asked = t.events.find((e) => e.type === 'ActionRequested' && e.intent.action === 'follow');
+    assert.deepEqual(t.intents('rewind').map((i) => [i.node, i.primary]), [['pg3', 'pg1']]);
+    const asked = t.events.find((e) => e.type === 'ActionRequested' && e.intent.action === 'rewind');
     assert.match(asked?.reason ?? '', /followed no one/);
   });
 
   test('given a standby whose receiver is only reconnecting, then nothing is asked of it', () => {
     const now = T0 + 60_000;
     const reconnecting = [obs.primary('pg1', now, ['pg2']), obs.standby('pg2', now, 'pg1'), obs.standby('pg3', now, null, { receiverSince: now - 100 })];
-    assert.deepEqual(given([...initialized()]).when(round(reconnecting, now)).intents('follow'), []);
+    assert.deepEqual(given([...initialized()]).when(round(reconnecting, now)).intents('rewind'), []);
   });
 
   test('given the endpoints moved, then the failover completes', () => {
