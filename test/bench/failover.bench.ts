@@ -73,7 +73,8 @@ async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | '
   if (values.timeline) {
     for (const e of p.events.filter((x) => x.at >= t0 && x.at <= acked)) {
       const what = e.type === 'ActionRequested' || e.type === 'ActionSucceeded' || e.type === 'ActionFailed' ? `${e.type} ${e.intent.action} ${e.intent.node}` : e.type;
-      say(`    +${String(e.at - t0).padStart(5)} ms  ${what}${e.type === 'ActionFailed' || e.type === 'ActionSucceeded' ? `: ${e.reason}` : ''}`);
+      const why = e.type === 'ActionSucceeded' && typeof e.detail?.['followFailed'] === 'string' ? ` (follow failed: ${e.detail['followFailed']})` : '';
+      say(`    +${String(e.at - t0).padStart(5)} ms  ${what}${e.type === 'ActionFailed' || e.type === 'ActionSucceeded' ? `: ${e.reason}${why}` : ''}`);
       // What the candidate was chosen from: each node's role, receiver and LSN as decide saw them.
       if (e.type === 'FailoverStarted') for (const n of e.evidence) say(`             ${n.node} ${n.role} ${n.receiver ?? '-'} ${n.lsn ?? '-'}`);
     }

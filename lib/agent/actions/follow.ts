@@ -34,7 +34,7 @@ export const follow = defineAction({
     // it. When this node can't follow the candidate yet, stop it following anyone: the old
     // primary then can't count on it, and the control plane re-points it after the promotion.
     const detached = await detachFromUpstream(ctx);
-    return detached.ok ? { ...detached, followFailed: result.reason } : { ok: false, reason: `${result.reason}; and detaching failed: ${detached.reason}` };
+    return detached.ok ? { ...detached, followFailed: typeof result['detail'] === 'string' ? `${result.reason} (${result['detail']})` : result.reason } : { ok: false, reason: `${result.reason}; and detaching failed: ${detached.reason}` };
   },
 });
 
