@@ -36,3 +36,17 @@ export function canFollow(local: { tli: number; end: string }, primaryTli: numbe
   }
   return { ok: true };
 }
+
+/**
+ * The timeline a standby's WAL up to `end` is on, from its newest history file: recovery
+ * follows the newest timeline it knows, so past every switch point listed there the WAL is on
+ * that timeline; before one, on the timeline that switch left. The control file (`fromControl`)
+ * lags until a restartpoint after a switch; never answer less than it says.
+ */
+export function timelineOfWal(fromControl: number, newest: { tli: number; history: HistoryEntry[] } | null, end: string): number {
+  if (newest === null || newest.tli <= fromControl) return fromControl;
+  const before = newest.history.find((h) => compareLsn(end, h.switchpoint) <= 0);
+  return Math.max(fromControl, before ? before.tli : newest.tli);
+}
+
+export const HISTORY_FILE = /^([0-9A-F]{8})\.history$/;

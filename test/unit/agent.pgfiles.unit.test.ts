@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { editAutoConf } from '../../lib/agent/autoConf.ts';
 import { parseControlData } from '../../lib/agent/controlData.ts';
-import { canFollow, parseHistory } from '../../lib/agent/timelineHistory.ts';
+import { canFollow, parseHistory, timelineOfWal } from '../../lib/agent/timelineHistory.ts';
 
 describe('postgresql.auto.conf edits', () => {
   test('replaces the named settings, keeps the others, removes nulls', () => {
@@ -65,5 +65,20 @@ describe('timeline history', () => {
     assert.equal(canFollow({ tli: 4, end: '0/1' }, 3, history).ok, false);
     assert.equal(canFollow({ tli: 2, end: '0/1' }, 3, [{ tli: 1, switchpoint: '0/5' }]).ok, false);
     assert.deepEqual(canFollow({ tli: 3, end: '0/9' }, 3, history), { ok: true });
+  });
+});
+
+describe('the timeline a standby replays, from its newest history file', () => {
+  const history = parseHistory('1\t0/4022920\tno recovery target specified\n');
+  test('given WAL past the switch point, then it is on the new timeline, whatever the stale control file says', () => {
+    assert.equal(timelineOfWal(1, { tli: 2, history }, '0/4037740'), 2);
+  });
+  test('given WAL not yet past the switch point, then it is still on the timeline the switch left', () => {
+    assert.equal(timelineOfWal(1, { tli: 2, history }, '0/4000000'), 1);
+    assert.equal(timelineOfWal(1, { tli: 2, history }, '0/4022920'), 1);
+  });
+  test('given no newer history file, or a control file already ahead, then the control file stands', () => {
+    assert.equal(timelineOfWal(3, null, '0/5000000'), 3);
+    assert.equal(timelineOfWal(3, { tli: 2, history }, '0/5000000'), 3);
   });
 });

@@ -5,7 +5,9 @@ import { delay } from '../localPostgres.ts';
 import { sql } from '../pgSql.ts';
 import { readServerState, type ServerState } from '../serverState.ts';
 import { primaryConninfo } from '../standbyConf.ts';
-import { canFollow, parseHistory } from '../timelineHistory.ts';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canFollow, HISTORY_FILE, parseHistory, timelineOfWal, type HistoryEntry } from '../timelineHistory.ts';
 import { dropWriterVip } from '../writerVip.ts';
 import type { ActionContext, ActionResult, Peer } from './actionTypes.ts';
 
@@ -35,6 +37,23 @@ SELECT pg_is_in_recovery() AS recovery,
             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS tli,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
        (SELECT system_identifier FROM pg_control_system())::text AS sysid`;
+
+const NEWEST_HISTORY_SQL = `SELECT name, pg_read_file('pg_wal/' || name) AS history FROM pg_ls_waldir()
+  WHERE name ~ '^[0-9A-F]{8}\\.history$' ORDER BY name DESC LIMIT 1`;
+
+const historyTli = (name: string): number => parseInt(name.slice(0, 8), 16);
+
+/** This node's newest timeline history file, if any. */
+async function newestLocalHistory(dataDir: string): Promise<{ tli: number; history: HistoryEntry[] } | null> {
+  try {
+    const names = (await readdir(join(dataDir, 'pg_wal'))).filter((n) => HISTORY_FILE.test(n)).sort();
+    const name = names.at(-1);
+    if (name === undefined) return null;
+    return { tli: historyTli(name), history: parseHistory(await readFile(join(dataDir, 'pg_wal', name), 'utf8')) };
+  } catch {
+    return null;
+  }
+}
 
 /** What the server logs when its history can't follow the upstream's. */
 const DIVERGED_LOG = /forked off current database system timeline|is not in this server's history|is behind recovery timeline|not a child of this server's history/;
@@ -84,8 +103,16 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     return { ok: false, reason: `${upstream.name} belongs to another cluster (system identifier ${up.sysid}, here ${cd.systemIdentifier}): clone this node instead` };
   }
 
-  const local = localWalEnd(state, cd);
-  if ('detail' in local) return { ok: false, reason: DIVERGED, detail: local.detail };
+  const walEnd = localWalEnd(state, cd);
+  if ('detail' in walEnd) return { ok: false, reason: DIVERGED, detail: walEnd.detail };
+  // Both sides' timelines the same way, from their newest history file: the control file
+  // still names the old timeline until a restartpoint after a switch, which made a standby
+  // look diverged from an upstream on its very timeline.
+  const local = state.running && state.inRecovery ? { ...walEnd, tli: timelineOfWal(walEnd.tli, await newestLocalHistory(pg.dataDir), walEnd.end) } : walEnd;
+  if (up.recovery) {
+    const newest = await sql<{ name: string; history: string }>(upstream, NEWEST_HISTORY_SQL, [], 3_000);
+    if (newest.ok && newest.rows[0]) up.tli = timelineOfWal(up.tli, { tli: historyTli(newest.rows[0].name), history: parseHistory(newest.rows[0].history) }, up.lsn);
+  }
   if (local.tli !== up.tli) {
     const name = `pg_wal/${up.tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
     const h = await sql<{ history: string }>(upstream, 'SELECT pg_read_file($1) AS history', [name], 3_000);
