@@ -41,6 +41,10 @@ export function decideSwitchover(cmd: CommandOf<'switchover'>, state: ClusterSta
   if (!isPrimaryNow(view.get(from))) return refuse(`the primary ${from} is not healthy: a switchover needs it running; use pgvigil failover --to NODE`);
   const choice = chooseSwitchoverCandidate(spec, view, from, cmd.to);
   if (!choice.ok) return refuse(`switchover refused: ${choice.reason}`);
+  // A candidate still being rewound or re-pointed may never stream the old primary's shutdown
+  // checkpoint, and the switchover would wait for it without end.
+  const inFlight = state.pending.find((p) => p.intent.node === choice.node);
+  if (inFlight) return refuse(`switchover refused: ${choice.node} has a ${inFlight.intent.action} in progress (term ${inFlight.intent.term}): retry once it is answered (pgvigil history --follow)`);
   const o = new Outcome(state, cmd.now);
   const term = state.term + 1;
   o.emit('FailoverStarted', term, `switchover requested by ${cmd.requestedBy}: ${choice.reason}`, {

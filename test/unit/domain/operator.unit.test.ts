@@ -56,6 +56,16 @@ describe('rule 6: switchover, a planned change of primary', () => {
     assert.ok(h.every((e) => e.reason.length > 0));
   });
 
+  test('given pg2 is being rewound, when a switchover to it is asked, then it is refused until the rewind is answered', () => {
+    const rejoining = step(start, { type: 'rejoin', now: T0, node: 'pg2', requestedBy: by });
+    const t = given(rejoining).when({ type: 'switchover', now: T0 + 100, to: 'pg2', requestedBy: by, observations: healthyRound(T0 + 100) });
+    assert.equal(t.decision.ok, false);
+    assert.match(t.decision.ok ? '' : t.decision.reason, /pg2 has a rewind in progress/);
+    const answered = step(rejoining, result(rejoining, 'rewind', 'pg2', T0 + 200));
+    const later = given(answered).when({ type: 'switchover', now: T0 + 300, to: 'pg2', requestedBy: by, observations: healthyRound(T0 + 300) });
+    assert.equal(later.one('FailoverStarted').to, 'pg2');
+  });
+
   test('given pg3 is tagged nofailover, when a switchover to it is asked, then it is refused with that reason', () => {
     const t = given(start).when({ type: 'switchover', now: T0, to: 'pg3', requestedBy: by, observations: healthy });
     assert.deepEqual(t.decision, { ok: false, reason: 'switchover refused: pg3 is tagged nofailover' });
