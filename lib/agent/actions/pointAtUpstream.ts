@@ -28,7 +28,7 @@ export interface PointOptions {
   awaitStreaming?: boolean;
 }
 
-type UpstreamRow = { recovery: boolean; tli: number; lsn: string; sysid: string };
+type UpstreamRow = { recovery: boolean; tli: number; lsn: string; sysid: string; newest_history: string | null };
 
 const UPSTREAM_SQL = `
 SELECT pg_is_in_recovery() AS recovery,
@@ -36,10 +36,9 @@ SELECT pg_is_in_recovery() AS recovery,
             THEN greatest((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS tli,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
-       (SELECT system_identifier FROM pg_control_system())::text AS sysid`;
-
-const NEWEST_HISTORY_SQL = `SELECT name, pg_read_file('pg_wal/' || name) AS history FROM pg_ls_waldir()
-  WHERE name ~ '^[0-9A-F]{8}\\.history$' ORDER BY name DESC LIMIT 1`;
+       (SELECT system_identifier FROM pg_control_system())::text AS sysid,
+       CASE WHEN pg_is_in_recovery() THEN (SELECT name || E'\\n' || pg_read_file('pg_wal/' || name) FROM pg_ls_waldir()
+                                            WHERE name ~ '^[0-9A-F]{8}\\.history$' ORDER BY name DESC LIMIT 1) END AS newest_history`;
 
 const historyTli = (name: string): number => parseInt(name.slice(0, 8), 16);
 
@@ -72,6 +71,10 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   // A node that follows is no writer: it must not answer on the writer address (a rejoining old primary).
   await dropWriterVip(config.vip, log, `following ${upstream.name}`);
   const conninfo = primaryConninfo(upstream, config.node);
+  // Where the time goes, in the log line: in a failover every step is on the clock.
+  const t0 = performance.now();
+  const phases: Record<string, number> = {};
+  const phase = (name: string) => (phases[name] = Math.round(performance.now() - t0));
 
   // Independent reads at once: in a failover every round trip is on the clock.
   const [upRes, localState, localControl] = await Promise.all([sql<UpstreamRow>(upstream, UPSTREAM_SQL, [], 3_000), readServerState(pg), pg.controlData()]);
@@ -109,9 +112,9 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   // still names the old timeline until a restartpoint after a switch, which made a standby
   // look diverged from an upstream on its very timeline.
   const local = state.running && state.inRecovery ? { ...walEnd, tli: timelineOfWal(walEnd.tli, await newestLocalHistory(pg.dataDir), walEnd.end) } : walEnd;
-  if (up.recovery) {
-    const newest = await sql<{ name: string; history: string }>(upstream, NEWEST_HISTORY_SQL, [], 3_000);
-    if (newest.ok && newest.rows[0]) up.tli = timelineOfWal(up.tli, { tli: historyTli(newest.rows[0].name), history: parseHistory(newest.rows[0].history) }, up.lsn);
+  if (up.recovery && up.newest_history) {
+    const [name = '', ...lines] = up.newest_history.split('\n');
+    up.tli = timelineOfWal(up.tli, { tli: historyTli(name), history: parseHistory(lines.join('\n')) }, up.lsn);
   }
   if (local.tli !== up.tli) {
     const name = `pg_wal/${up.tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
@@ -121,7 +124,11 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     if (!verdict.ok) return { ok: false, reason: DIVERGED, detail: verdict.detail };
   }
 
-  if (opts.slot !== null) {
+  phase('checked');
+  // The slot is made on the upstream while this node is configured: both must be done before
+  // the reload, or the receiver starts without its slot and waits out wal_retrieve_retry_interval.
+  const slotMade = (async (): Promise<string | null> => {
+    if (opts.slot === null) return null;
     const slot = await sql(
       upstream,
       `SELECT pg_create_physical_replication_slot($1, true)
@@ -130,8 +137,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
       5_000,
     );
     // 'already exists': a concurrent follow made it, which is what we want.
-    if (!slot.ok && !/already exists/.test(slot.reason)) return { ok: false, reason: `creating slot ${opts.slot} on ${upstream.name}: ${slot.reason}` };
-  }
+    return !slot.ok && !/already exists/.test(slot.reason) ? `creating slot ${opts.slot} on ${upstream.name}: ${slot.reason}` : null;
+  })();
 
   // The control plane has said what this node is now: the fence is lifted.
   await ctx.fence.clear();
@@ -142,10 +149,13 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   if (state.running) {
     const set = async (name: string, value: string | null) =>
       pg.sql(value === null ? `ALTER SYSTEM RESET ${name}` : `ALTER SYSTEM SET ${name} = ${sqlLiteral(value)}`, [], 5_000);
-    for (const [name, value] of [['primary_conninfo', conninfo], ['primary_slot_name', opts.slot]] as const) {
-      const r = await set(name, value);
-      if (!r.ok) return { ok: false, reason: `ALTER SYSTEM SET ${name}: ${r.reason}` };
-    }
+    // Two connections at once: ALTER SYSTEM rewrites postgresql.auto.conf under its own lock.
+    const settings = [['primary_conninfo', conninfo], ['primary_slot_name', opts.slot]] as const;
+    const results = await Promise.all(settings.map(([name, value]) => set(name, value)));
+    for (const [i, r] of results.entries()) if (!r.ok) return { ok: false, reason: `ALTER SYSTEM SET ${settings[i]![0]}: ${r.reason}` };
+    const slotFailed = await slotMade;
+    if (slotFailed) return { ok: false, reason: slotFailed };
+    phase('slot');
     // primary_conninfo and primary_slot_name are reloadable from PostgreSQL 13.
     if ((state.versionNum ?? 0) >= 130000) {
       const r = await pg.sql('SELECT pg_reload_conf()', [], 5_000);
@@ -157,6 +167,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
       how = 'restart';
     }
   } else {
+    const slotFailed = await slotMade;
+    if (slotFailed) return { ok: false, reason: slotFailed };
     const auto = (await pg.readDataFile('postgresql.auto.conf')) ?? '';
     await pg.writeDataFile('postgresql.auto.conf', editAutoConf(auto, { primary_conninfo: conninfo, primary_slot_name: opts.slot }));
     const started = await pg.start();
@@ -164,12 +176,14 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     how = 'start';
   }
 
+  phase('configured');
   const deadline = Date.now() + opts.streamWaitMs;
   for (;;) {
     const now = await readServerState(pg);
     const detached = how === 'reload' && now.primaryConninfo === conninfo && (now.receiver === null || now.receiver.senderPort === upstream.port);
     if (opts.awaitStreaming === false && detached) {
-      log({ level: 'info', msg: 're-pointed', upstream: upstream.name, how });
+      phase('detached');
+      log({ level: 'info', msg: 're-pointed', upstream: upstream.name, how, phases });
       return { ok: true, reason: `re-pointed at ${upstream.name} (${how}); streaming not awaited`, changed: true, how, timeline: now.timeline };
     }
     if (streamsFrom(now, upstream)) {
@@ -182,7 +196,8 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
     if (Date.now() > deadline) {
       return { ok: false, reason: `not streaming from ${upstream.name} within ${opts.streamWaitMs} ms (receiver: ${now.receiver?.status ?? 'none'}): see ${pg.dataDir}/log` };
     }
-    await delay(100);
+    // A detach in a failover is on the clock: the reload takes effect within milliseconds.
+    await delay(opts.awaitStreaming === false ? 15 : 100);
   }
 }
 
