@@ -30,6 +30,8 @@ export async function prepareLocalArchive(workDir: string, osUser: OsUser | null
 export function localArchiveConf(workDir: string, agentScript: string): Record<string, string> {
   return {
     archive_mode: 'on',
-    archive_command: `"${process.execPath}" "${agentScript}" archive-push --target-file "${localArchiveTargetFile(workDir)}" "%p" "%f"`,
+    // At low CPU priority: the archiver starts right after a promotion (the history file, the
+    // partial segment) and must not slow the new primary's first commits on a small host.
+    archive_command: `nice -n 10 "${process.execPath}" "${agentScript}" archive-push --target-file "${localArchiveTargetFile(workDir)}" "%p" "%f"`,
   };
 }
