@@ -54,25 +54,40 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
   };
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
-  let child: ChildProcess | null = null;
   const url = `http://127.0.0.1:${o.port}`;
+  const proc = agentProcess({ url, configPath, logPath: join(dir, 'agent.log'), agentScript: o.agentScript });
+  return { node: o.node.name, url, port: o.port, configPath, pid: proc.pid, start: proc.start, stop: proc.stop };
+}
 
-  const agent: LocalAgent = {
-    node: o.node.name,
-    url,
-    port: o.port,
-    configPath,
+export interface AgentProcess {
+  pid(): number | null;
+  /** Start (or restart) it and wait until it answers HTTP. */
+  start(): Promise<void>;
+  /** SIGTERM and wait; SIGKILL when `kill` is set, as a crash would. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
+}
+
+/**
+ * One agent child process, supervised like a systemd service: its output appended to
+ * `logPath`, started with no key in its environment (it reads its key file), SIGKILLed if
+ * SIGTERM doesn't end it within 5 s. `prefix` runs it through another command, e.g.
+ * `ip netns exec NS`, which execs in place so the child's pid stays the agent's.
+ */
+export function agentProcess(o: { url: string; configPath: string; logPath: string; agentScript: string; prefix?: string[] }): AgentProcess {
+  let child: ChildProcess | null = null;
+  return {
     pid: () => child?.pid ?? null,
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) return;
-      const log = createWriteStream(join(dir, 'agent.log'), { flags: 'a' });
+      const log = createWriteStream(o.logPath, { flags: 'a' });
       await new Promise<void>((r) => log.once('open', () => r()));
-      const proc = spawn(process.execPath, [o.agentScript, '--config', configPath], {
+      const [cmd, ...args] = [...(o.prefix ?? []), process.execPath, o.agentScript, '--config', o.configPath];
+      const proc = spawn(cmd!, args, {
         stdio: ['ignore', log, log],
         env: { ...process.env, PGVIGIL_AGENT_KEY: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       });
       child = proc;
-      await waitListening(url, proc);
+      await waitListening(o.url, proc, o.logPath);
     },
     async stop(opts = {}) {
       const proc = child;
@@ -84,19 +99,18 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
       clearTimeout(timer);
     },
   };
-  return agent;
 }
 
 /** The agent answers HTTP (an unsigned request gets 401) once it listens. */
-async function waitListening(url: string, proc: ChildProcess): Promise<void> {
+async function waitListening(url: string, proc: ChildProcess, logPath: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`agent at ${url} exited with code ${proc.exitCode}: see its agent.log`);
+    if (proc.exitCode !== null) throw new Error(`agent at ${url} exited with code ${proc.exitCode}: see ${logPath}`);
     try {
       await fetch(`${url}/v1/actions/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(500) });
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`agent at ${url} did not start listening within 20 s`);
+      if (Date.now() > deadline) throw new Error(`agent at ${url} did not start listening within 20 s: see ${logPath}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
