@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import type { ClusterStatus } from '../../lib/cli/clusterStatus.ts';
 import { silentLog } from '../../lib/control/controlPlane.ts';
 import { startLocalPipeline, type LocalPipeline } from '../../lib/local/localPipeline.ts';
@@ -10,19 +9,10 @@ import { watchBackups, type BackupSightings } from '../support/backupWatch.ts';
 import { runCli, type CliResult } from '../support/cliRun.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { sqlAt as sql } from '../support/sqlAt.ts';
 
 const BASE = 17750;
 const PG4 = BASE + 3;
-
-async function sql<R extends pg.QueryResultRow>(port: number, text: string, values: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 3_000 });
-  await c.connect();
-  try {
-    return (await c.query<R>(text, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 describe('pgvigil grow: a new standby copied from a standby, registered, synchronous once caught up', () => {
   let p: TestPipeline;

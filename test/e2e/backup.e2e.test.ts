@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { watchBackups, type BackupSightings } from '../support/backupWatch.ts';
 import { runCli, type CliResult } from '../support/cliRun.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { sqlAt as sql } from '../support/sqlAt.ts';
 
 const BASE = 18200;
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return (await c.query<R>(text, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 function json<T>(r: CliResult): T {
   const line = r.stdout.trim().split('\n').at(-1) ?? '';

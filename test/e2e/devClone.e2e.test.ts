@@ -2,24 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { readDecisions } from '../../lib/store/decisionLog.ts';
 import { watchBackups, type BackupSightings } from '../support/backupWatch.ts';
 import { runCli, type CliResult } from '../support/cliRun.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
+import { sqlAt as sql } from '../support/sqlAt.ts';
 
 const BASE = 17725;
 const CLONE_PORT = BASE + 5;
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  await c.connect();
-  try {
-    return (await c.query<R>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 describe('pgvigil clone: a writable development copy from a standby, outside the cluster', () => {
   let p: TestPipeline;

@@ -1,7 +1,5 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -24,6 +22,7 @@ import { decisionKey, observationKey } from '../../lib/store/sortKeys.ts';
 import { roleOf, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { cutWire, offlineClientConfig } from '../unit/sdkWire.ts';
+import { useHandlerEnv } from '../support/handlerEnv.ts';
 
 // Derived ports (localPorts): pg BASE+0..2, agents BASE+100.., proxy BASE+200.., store BASE+300; clear of the other suites.
 const BASE = 17660;
@@ -32,7 +31,6 @@ const ACCOUNT = '123456789012';
 const TABLE_ARN = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/pgvigil`;
 const STREAM_ARN = `${TABLE_ARN}/stream/2026-11-24T00:00:00.000`;
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:pgvigil-alerts`;
-const ENV_KEYS = ['PGVIGIL_TABLE', 'PGVIGIL_CLUSTERS', 'PGVIGIL_STORE_ENDPOINT', 'PGVIGIL_AGENT_KEY', 'PGVIGIL_TOPIC_ARN', 'AWS_REGION'] as const;
 
 /** EventBridge's scheduled event, as the one-minute rules deliver it. */
 function scheduledEvent(rule: string) {
@@ -84,7 +82,7 @@ const lambdaContext = (remainingMs: number, requestId: string) => {
 
 describe('Lambda handlers with real AWS event shapes, on dynalite and real PostgreSQL', () => {
   let p: TestPipeline;
-  const savedEnv: Partial<Record<(typeof ENV_KEYS)[number], string | undefined>> = {};
+  let restoreEnv = () => {};
   let invocation = 0;
 
   /** One probe invocation with a short context: a few probe rounds, edge-triggered writes. */
@@ -109,23 +107,12 @@ describe('Lambda handlers with real AWS event shapes, on dynalite and real Postg
     p = await startTestPipeline(BASE);
     // The handlers are the only control plane from here on, as on AWS: the local scheduler stands down.
     await p.loop.stop();
-    for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-    Object.assign(process.env, {
-      PGVIGIL_TABLE: p.storeConfig.table,
-      PGVIGIL_CLUSTERS: JSON.stringify([p.spec]),
-      PGVIGIL_STORE_ENDPOINT: p.storeConfig.endpoint!,
-      PGVIGIL_AGENT_KEY: (await readFile(join(p.workDir, 'agent.key'), 'utf8')).trim(),
-      PGVIGIL_TOPIC_ARN: TOPIC_ARN,
-      AWS_REGION: REGION,
-    });
+    restoreEnv = await useHandlerEnv(p, { region: REGION, topicArn: TOPIC_ARN });
   });
 
   after(async () => {
     await p?.dispose();
-    for (const k of ENV_KEYS) {
-      if (savedEnv[k] === undefined) delete process.env[k];
-      else process.env[k] = savedEnv[k];
-    }
+    restoreEnv();
   });
 
   test('probe, scheduled by EventBridge: observations of every node reach the store, by the Lambda prober', async () => {

@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import type { DecisionEvent } from '../../lib/domain/events.ts';
 import { readDecisions } from '../../lib/store/decisionLog.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { sqlAt as sql } from '../support/sqlAt.ts';
 
 const LIMIT = 1024 * 1024;
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  await c.connect();
-  try {
-    return (await c.query<R>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** Connect through the reader endpoint `n` times, one fresh connection each: the ports that answered. */
 async function readerPorts(p: TestPipeline, n: number): Promise<number[]> {

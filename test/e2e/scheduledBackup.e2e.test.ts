@@ -1,8 +1,5 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import pg from 'pg';
 import { handler as decideHandler } from '../../functions/decide.ts';
 import { openArchive, type ArchiveStore } from '../../lib/backup/archiveStore.ts';
 import { listBackups, type BackupEntry } from '../../lib/backup/backupList.ts';
@@ -11,10 +8,11 @@ import { localArchiveTarget } from '../../lib/local/localArchive.ts';
 import { latestObservations } from '../../lib/store/observations.ts';
 import { roleOf, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { useHandlerEnv } from '../support/handlerEnv.ts';
+import { sqlAt } from '../support/sqlAt.ts';
 
 // Derived ports (localPorts): pg BASE+0..2, agents BASE+100.., proxy BASE+200.., store BASE+300.
 const BASE = 18600;
-const ENV_KEYS = ['PGVIGIL_TABLE', 'PGVIGIL_CLUSTERS', 'PGVIGIL_STORE_ENDPOINT', 'PGVIGIL_AGENT_KEY', 'PGVIGIL_TOPIC_ARN', 'AWS_REGION'] as const;
 
 /** The constant input of the CDK backup schedule rule (cdk/archive.ts). */
 const scheduled = { source: 'pgvigil.schedule', action: 'backup', cluster: 'local' };
@@ -28,7 +26,7 @@ const lambdaContext = (remainingMs: number) => {
 describe('scheduled backup through the real decide handler: a standby\'s agent backs up into the archive', () => {
   let p: TestPipeline;
   let archive: ArchiveStore;
-  const savedEnv: Partial<Record<(typeof ENV_KEYS)[number], string | undefined>> = {};
+  let restoreEnv = () => {};
 
   const backups = async (): Promise<BackupEntry[]> => {
     const listed = await listBackups(archive);
@@ -41,21 +39,10 @@ describe('scheduled backup through the real decide handler: a standby\'s agent b
     p = await startTestPipeline(BASE);
     archive = await openArchive(localArchiveTarget(p.workDir));
     // Enough data that a backup outlasts the 1 s the second case gives the agent to answer (~2 s more without it).
-    const c = new pg.Client({ connectionString: p.writerUrl, connectionTimeoutMillis: 3_000 });
-    c.on('error', () => {});
-    await c.connect();
-    await c.query('CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS pad FROM generate_series(1, 300000) g').finally(() => c.end());
+    await sqlAt(p.writerUrl, 'CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS pad FROM generate_series(1, 300000) g');
     await p.cluster.waitStreaming();
-    for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
     // No topic: SNS is not reachable from here; failures are then logged only.
-    delete process.env['PGVIGIL_TOPIC_ARN'];
-    Object.assign(process.env, {
-      PGVIGIL_TABLE: p.storeConfig.table,
-      PGVIGIL_CLUSTERS: JSON.stringify([p.spec]),
-      PGVIGIL_STORE_ENDPOINT: p.storeConfig.endpoint!,
-      PGVIGIL_AGENT_KEY: (await readFile(join(p.workDir, 'agent.key'), 'utf8')).trim(),
-      AWS_REGION: 'us-east-1',
-    });
+    restoreEnv = await useHandlerEnv(p, { region: 'us-east-1', topicArn: null });
     // As on AWS, the handler knows the cluster only through the probes' observations: wait until they show both standbys streaming.
     await waitFor('observations of pg2 and pg3 streaming from pg1', async () => {
       const read = await latestObservations(p.store, 'local', Date.now() - 5_000);
@@ -65,10 +52,7 @@ describe('scheduled backup through the real decide handler: a standby\'s agent b
 
   after(async () => {
     await p?.dispose();
-    for (const k of ENV_KEYS) {
-      if (savedEnv[k] === undefined) delete process.env[k];
-      else process.env[k] = savedEnv[k];
-    }
+    restoreEnv();
   });
 
   test('the schedule\'s event: a complete backup from a standby appears in the archive, and the answer names it', async () => {
