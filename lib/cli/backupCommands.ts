@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { callAgent } from '../agent/agentClient.ts';
@@ -18,6 +18,8 @@ import { chooseStandbySource } from '../local/standbySource.ts';
 import { loadState } from '../store/loadState.ts';
 import { closeStore, createStore } from '../store/store.ts';
 import { fail } from './cliErrors.ts';
+import { invokeFunction } from './decideInvoke.ts';
+import { parseTimeArg } from './timeArg.ts';
 import { untilInterrupted } from './interrupt.ts';
 import { renderTable } from './table.ts';
 
@@ -64,16 +66,17 @@ async function backupThroughDecide(opts: BackupCliOptions, functionName: string)
   if (opts.cluster === undefined) fail('--cluster is required with --decide-function', 'pass the cluster name of the stack, e.g. --cluster main');
   const lambda = new LambdaClient(opts.region ? { region: opts.region } : {});
   try {
-    const payload = { source: 'pgvigil.schedule', action: 'backup', cluster: opts.cluster };
-    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }));
-    const text = out.Payload ? out.Payload.transformToString() : '';
-    if (out.FunctionError) return { ok: false, node: null, reason: `decide function ${functionName} failed (${out.FunctionError}): ${text.slice(0, 300)}` };
-    const answer = DecideBackupAnswer.safeParse(JSON.parse(text));
-    if (!answer.success) return { ok: false, node: null, reason: `decide function ${functionName} answered something unexpected: ${text.slice(0, 300)}` };
+    const out = await invokeFunction(lambda, functionName, { source: 'pgvigil.schedule', action: 'backup', cluster: opts.cluster });
+    if (!out.ok) return { ok: false, node: null, reason: out.reason };
+    let answer;
+    try {
+      answer = DecideBackupAnswer.safeParse(JSON.parse(out.text));
+    } catch {
+      answer = null;
+    }
+    if (!answer?.success) return { ok: false, node: null, reason: `decide function ${functionName} answered something unexpected: ${out.text.slice(0, 300)}` };
     const b = answer.data.backup;
     return b.ok ? { ok: true, id: b.backupId, node: b.node, bytes: null, ms: null, stopLsn: null } : { ok: false, node: b.node, reason: b.reason };
-  } catch (e) {
-    return { ok: false, node: null, reason: `invoking decide function ${functionName} failed: ${(e as Error).message}` };
   } finally {
     lambda.destroy();
   }
@@ -176,7 +179,7 @@ export function registerBackup(program: Command): void {
     .command('restore')
     .description('restore a backup into a temporary instance, replay WAL, check it, remove it')
     .requiredOption('--verify <backup>', 'the backup id (from pgvigil backups) to verify')
-    .option('--target-time <time>', 'replay to this time (ISO, UTC without zone) instead of the backup end: point-in-time restore')
+    .option('--target-time <time>', 'replay to this time (ISO, UTC without zone, or 30m / 2h ago) instead of the backup end: point-in-time restore')
     .option('--workdir <dir>', 'local mode: the work dir of a running `pgvigil up`', '.pgvigil')
     .option('--archive <where>', 'the archive: a directory or s3://bucket/prefix/ (default: the local cluster\'s)')
     .option('--json', 'print the outcome as JSON on stdout')
@@ -186,10 +189,9 @@ export function registerBackup(program: Command): void {
       if (!id.success) fail(`--verify ${opts.verify}: ${id.error.issues[0]?.message ?? 'invalid'}`, 'pgvigil backups lists the ids');
       let targetTime: Date | undefined;
       if (opts.targetTime !== undefined) {
-        const v = opts.targetTime.trim();
-        const at = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.replace(' ', 'T')}Z`);
-        if (!Number.isFinite(at)) fail(`--target-time "${opts.targetTime}" is not a time`, 'give an ISO time, e.g. 2026-11-24T04:00:00Z');
-        targetTime = new Date(at);
+        const at = parseTimeArg('--target-time', opts.targetTime, Date.now(), 'ago');
+        if (!at.ok) fail(at.reason, 'e.g. --target-time 2026-11-24T04:00:00Z, or --target-time 30m for half an hour ago');
+        targetTime = new Date(at.at);
       }
       const bins = findPgBinaries();
       if (!bins.ok) fail(bins.reason, 'install PostgreSQL server binaries (scripts/setup.sh)', 1);

@@ -45,13 +45,19 @@ export function parseDecideAnswer(text: string, functionName: string): SubmitOut
 
 /** AWS mode: operator commands go to the decide function, which decides, appends and reacts. */
 export async function invokeDecide(lambda: LambdaClient, functionName: string, request: DecideRequest): Promise<SubmitOutcome> {
+  const out = await invokeFunction(lambda, functionName, request);
+  return out.ok ? parseDecideAnswer(out.text, functionName) : { ok: false, refused: false, reason: out.reason };
+}
+
+/** Invoke a function with a JSON payload and answer its text; a function error or a failed call is a reason. */
+export async function invokeFunction(lambda: LambdaClient, functionName: string, payload: unknown): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
   try {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(request)) }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }));
     const text = out.Payload ? out.Payload.transformToString() : '';
-    if (out.FunctionError) return { ok: false, refused: false, reason: `decide function ${functionName} failed (${out.FunctionError}): ${text.slice(0, 300)}` };
-    return parseDecideAnswer(text, functionName);
+    if (out.FunctionError) return { ok: false, reason: `decide function ${functionName} failed (${out.FunctionError}): ${text.slice(0, 300)}` };
+    return { ok: true, text };
   } catch (e) {
     const err = e as Error;
-    return { ok: false, refused: false, reason: `invoking decide function ${functionName} failed: ${err.name}: ${err.message}` };
+    return { ok: false, reason: `invoking decide function ${functionName} failed: ${err.name}: ${err.message}` };
   }
 }
