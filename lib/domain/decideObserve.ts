@@ -5,7 +5,7 @@ import { streamsFrom } from './observation.ts';
 import { Outcome } from './outcome.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import type { ClusterState } from './state.ts';
-import { evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
+import { agentRenews, evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
 
@@ -89,9 +89,8 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
       continue;
     }
     if (isStandbyNow(v) && streamsFrom(v.obs, s.primary)) continue;
-    const lease = v.obs.lease;
     // The lease must have moved since the node was deposed: a renewal from before then may be a dead agent's last.
-    const agentAlive = lease !== null && lease.changedSeenAt > (s.deposedAt[name] ?? 0) && o.now - lease.changedSeenAt < spec.timing.leaseTtlMs;
+    const agentAlive = agentRenews(v, o.now, spec.timing.leaseTtlMs, s.deposedAt[name] ?? 0);
     // A rewind needs a running primary to copy from: asking while it is down only fails.
     if (agentAlive && !o.pendingFor('fence', name) && isPrimaryNow(view.get(s.primary))) {
       o.request('rewind', name, s.term, `${name}'s agent is back: rewind it onto ${s.primary}'s timeline and let it follow`, { primary: s.primary });

@@ -3,7 +3,7 @@ import { proveFenced } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
 import { compareLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
-import { evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
+import { agentRenews, evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
 /**
  * The steps of a change of primary, shared by automatic failover, manual failover and
@@ -166,7 +166,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`);
       } else if (isStandbyNow(cv)) {
         requestPromotion(o, spec, f.kind === 'switchover' ? null : view);
-      } else if (f.promoteRequested && !isReachable(cv) && agentRenews(cv, o.now, spec)) {
+      } else if (f.promoteRequested && !isReachable(cv) && agentRenews(cv, o.now, spec.timing.leaseTtlMs)) {
         // The promotion may have landed and the new primary then stopped itself: a stall right
         // after promoting lets its lease lapse before any standby streams from it. Nothing else
         // will start it, and no other candidate may be chosen (it may hold commits it
@@ -219,10 +219,4 @@ function stillQualifies(spec: ClusterSpec, view: Map<string, NodeView>, from: st
     if (theirs !== null && compareLsn(theirs, mine) > 0) return { ok: false, reason: `${v.spec.name} received more WAL (${theirs}) than ${to} (${mine})` };
   }
   return { ok: true };
-}
-
-/** The node's agent renewed its lease within the lease TTL: the agent runs, whatever PostgreSQL does. */
-function agentRenews(v: NodeView | undefined, now: number, spec: ClusterSpec): boolean {
-  const lease = v?.obs?.lease ?? null;
-  return lease !== null && now - lease.changedSeenAt < spec.timing.leaseTtlMs;
 }

@@ -37,6 +37,16 @@ export function isFailed(v: NodeView | undefined, failureThreshold: number): boo
 export const isPrimaryNow = (v: NodeView | undefined): boolean => isReachable(v) && v!.obs!.role === 'primary';
 export const isStandbyNow = (v: NodeView | undefined): boolean => isReachable(v) && v!.obs!.role === 'standby';
 
+/**
+ * Its agent renewed its lease within the lease TTL, and after `since` when given (a renewal
+ * from before a node was deposed may be a dead agent's last): the agent runs, whatever its
+ * PostgreSQL does. Leases are read from the store, so this holds for unreachable nodes too.
+ */
+export function agentRenews(v: NodeView | undefined, now: number, leaseTtlMs: number, since = -Infinity): boolean {
+  const lease = v?.obs?.lease ?? null;
+  return lease !== null && lease.changedSeenAt > since && now - lease.changedSeenAt < leaseTtlMs;
+}
+
 /** Reachable standbys that still stream from `primary`: while there is one, the primary is not dead. */
 export function standbysStreamingFrom(view: Map<string, NodeView>, primary: string): string[] {
   return [...view.values()].filter((v) => v.spec.name !== primary && v.obs && !v.obs.foreign && streamsFrom(v.obs, primary)).map((v) => v.spec.name);
