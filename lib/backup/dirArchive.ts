@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ArchiveObject, ArchiveStore, PutResult } from './archiveStore.ts';
 
@@ -98,9 +98,4 @@ export function createDirArchive(root: string): ArchiveStore {
       return { ok: true, objects };
     },
   };
-}
-
-/** Remove a whole prefix (tests and pruning). */
-export async function removeDirPrefix(root: string, prefix: string): Promise<void> {
-  await rm(join(root, ...prefix.split('/')), { recursive: true, force: true });
 }
