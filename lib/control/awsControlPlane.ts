@@ -8,6 +8,12 @@ import type { LambdaEnv } from './lambdaEnv.ts';
 
 let cachedKey: Buffer | null = null;
 
+/**
+ * One control plane per container and environment: decide runs on every observation change,
+ * and a DynamoDB client made per invocation would open a new TLS connection each time.
+ */
+const planes = new Map<string, ControlPlane>();
+
 /** The store every handler talks to: the table, or dynalite when a local run sets PGVIGIL_STORE_ENDPOINT. */
 export function storeFromEnv(env: LambdaEnv, log: ControlLog): Store {
   return createStore({ table: env.PGVIGIL_TABLE, region: env.AWS_REGION, ...(env.PGVIGIL_STORE_ENDPOINT ? { endpoint: env.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
@@ -28,10 +34,13 @@ async function agentKey(env: LambdaEnv): Promise<Buffer> {
 
 /** The control plane as a Lambda container sees it: DynamoDB, the agent key, Route 53 endpoints. */
 export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<ControlPlane> {
+  const key = `${decider} ${JSON.stringify(env)}`;
+  const known = planes.get(key);
+  if (known) return known;
   const log = jsonLog(decider);
   const store = storeFromEnv(env, log);
   const r53 = env.PGVIGIL_ENDPOINTS?.route53;
-  return {
+  const plane: ControlPlane = {
     store,
     agentKey: await agentKey(env),
     endpoints: r53 ? createRoute53Driver({ client: new Route53Client({ region: env.AWS_REGION }), ...r53, log: (e) => log({ level: 'info', msg: 'route53', ...e }) }) : null,
@@ -42,4 +51,6 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
     awaitActions: true,
     metrics: metricsForRuntime(`pgvigil-${decider}`),
   };
+  planes.set(key, plane);
+  return plane;
 }
