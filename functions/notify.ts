@@ -1,8 +1,8 @@
 import { SNSClient } from '@aws-sdk/client-sns';
-import { jsonLog } from '../lib/control/controlPlane.ts';
 import { storeFromEnv } from '../lib/control/awsControlPlane.ts';
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { handleNotifyEvent } from '../lib/control/notifyHandler.ts';
+import { jsonLog } from '../lib/log.ts';
 
 /** Decision items from the table's stream, as alerts on the SNS topic. */
 export const handler = async (event: unknown) => {

@@ -1,8 +1,8 @@
 import { storeFromEnv } from '../lib/control/awsControlPlane.ts';
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { metricsForRuntime } from '../lib/control/controlMetrics.ts';
-import { jsonLog } from '../lib/control/controlPlane.ts';
 import { PROBE_RUN_MS, runProbeLoop } from '../lib/control/probeLoop.ts';
+import { jsonLog } from '../lib/log.ts';
 
 /** EventBridge, every minute: probe every node at probeIntervalMs until just before the invocation must end. */
 export const handler = async (_event: unknown, context: { getRemainingTimeInMillis(): number; awsRequestId?: string }) => {

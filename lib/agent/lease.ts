@@ -2,12 +2,12 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { renewLease } from '../store/leases.ts';
 import type { Store } from '../store/store.ts';
-import type { AgentLog } from './agentLog.ts';
 import type { FenceMarker } from './fenceMarker.ts';
-import type { LocalPostgres } from './localPostgres.ts';
+import type { PgServer } from '../postgres/pgServer.ts';
 import { readServerState } from './serverState.ts';
 import type { VipConfig } from '../endpoints/vip/vipConfig.ts';
 import { dropWriterVip } from './writerVip.ts';
+import type { Log } from '../log.ts';
 
 export interface LeaseLoopOptions {
   store: Store;
@@ -17,9 +17,9 @@ export interface LeaseLoopOptions {
   renewEveryMs: number;
   /** The agent's current term, written into the lease. */
   term: () => number;
-  pg: LocalPostgres;
+  pg: PgServer;
   fence: FenceMarker;
-  log: AgentLog;
+  log: Log;
   /** The writer VIP, released when this node fences itself. */
   vip?: VipConfig;
 }

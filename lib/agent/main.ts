@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { archivePush, loadArchiveTarget } from '../backup/archivePush.ts';
-import { ensurePgOsUser, type OsUser } from '../local/osUser.ts';
+import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
 import { loadAgentConfig, loadAgentKey } from './agentConfig.ts';
-import { jsonAgentLog } from './agentLog.ts';
 import { startAgent } from './startAgent.ts';
+import { jsonLog } from '../log.ts';
 
 /** `tsx lib/agent/main.ts --config agent.json`: one agent per database host; SIGTERM stops it. */
 async function main(): Promise<number> {
@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     process.stderr.write(`pgvigil-agent: ${key.reason}\n`);
     return 2;
   }
-  const log = jsonAgentLog({ cluster: config.value.cluster, node: config.value.node });
+  const log = jsonLog('agent', { cluster: config.value.cluster, node: config.value.node });
   const osUser = resolveOsUser(config.value.osUser);
   if (!osUser.ok) {
     log({ level: 'error', msg: osUser.reason });

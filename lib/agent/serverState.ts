@@ -1,5 +1,5 @@
 import { compareLsn } from '../domain/lsn.ts';
-import type { LocalPostgres } from './localPostgres.ts';
+import type { PgServer } from '../postgres/pgServer.ts';
 
 /** What the running server says about itself, read in one statement. */
 export interface ServerState {
@@ -68,7 +68,7 @@ const STOPPED: ServerState = {
   primarySlotName: null,
 };
 
-export async function readServerState(pg: LocalPostgres, timeoutMs = 3_000): Promise<ServerState> {
+export async function readServerState(pg: PgServer, timeoutMs = 3_000): Promise<ServerState> {
   if ((await pg.postmasterPid()) === null) return STOPPED;
   const r = await pg.sql<Row>(STATE_SQL, [], timeoutMs);
   if (!r.ok) return { ...STOPPED, running: true, why: r.reason };

@@ -1,24 +1,24 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import type { OsUser } from '../local/osUser.ts';
+import type { OsUser } from '../postgres/osUser.ts';
 import { closeStore, createStore, type Store } from '../store/store.ts';
 import { ActionLock } from './actionLock.ts';
 import type { AgentConfig } from './agentConfig.ts';
-import { jsonAgentLog, type AgentLog } from './agentLog.ts';
 import { createAgentServer } from './agentServer.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import { FenceMarker } from './fenceMarker.ts';
 import { startLeaseLoop, type LeaseLoop } from './lease.ts';
-import { LocalPostgres } from './localPostgres.ts';
+import { PgServer } from '../postgres/pgServer.ts';
 import { TermStore } from './termStore.ts';
 import { releaseVipUnlessPrimary } from './writerVip.ts';
+import { jsonLog, type Log } from '../log.ts';
 
 export interface StartAgentOptions {
   /** The HMAC key (from loadAgentKey). */
   key: Buffer;
   /** Run PostgreSQL tools as this user; null runs them as ourselves. */
   osUser: OsUser | null;
-  log?: AgentLog;
+  log?: Log;
   /** How often the fence marker is enforced (a fenced node found running is stopped again). */
   fenceGuardEveryMs?: number;
 }
@@ -31,9 +31,9 @@ export interface RunningAgent {
 
 /** Starts the agent: HTTP server, lease loop (when a store is configured), fence guard. */
 export async function startAgent(config: AgentConfig, opts: StartAgentOptions): Promise<RunningAgent> {
-  const log = opts.log ?? jsonAgentLog({ cluster: config.cluster, node: config.node });
+  const log = opts.log ?? jsonLog('agent', { cluster: config.cluster, node: config.node });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-  const pg = new LocalPostgres({ dataDir: config.dataDir, bindir: config.bindir, host: config.pgHost, port: config.pgPort, osUser: opts.osUser, log });
+  const pg = new PgServer({ dataDir: config.dataDir, bindir: config.bindir, host: config.pgHost, port: config.pgPort, osUser: opts.osUser, log });
   const terms = await TermStore.open(config.stateDir);
   const fence = new FenceMarker(config.stateDir);
   const ctx: ActionContext = { config, pg, terms, fence, log };

@@ -1,15 +1,15 @@
 import { placeVip, removeVip } from '../endpoints/vip/linuxVip.ts';
 import type { VipConfig } from '../endpoints/vip/vipConfig.ts';
-import type { AgentLog } from './agentLog.ts';
 import type { FenceMarker } from './fenceMarker.ts';
-import type { LocalPostgres } from './localPostgres.ts';
+import type { PgServer } from '../postgres/pgServer.ts';
 import { readServerState } from './serverState.ts';
+import type { Log } from '../log.ts';
 
 /** What an action reports about the VIP: absent from the result when no VIP is configured. */
 export type VipReport = { vip?: { address: string; placed?: boolean; removed?: boolean; reason: string } };
 
 /** The primary takes the writer address (a promotion, or a retried one). Never fails the action: the promotion stands. */
-export async function placeWriterVip(vip: VipConfig | undefined, log: AgentLog): Promise<VipReport> {
+export async function placeWriterVip(vip: VipConfig | undefined, log: Log): Promise<VipReport> {
   if (!vip) return {};
   const r = await placeVip(vip, log);
   log({ level: r.ok ? 'info' : 'error', msg: r.ok ? 'writer VIP placed' : 'writer VIP NOT placed: clients of the VIP cannot reach this primary', vip: vip.address, reason: r.reason });
@@ -17,7 +17,7 @@ export async function placeWriterVip(vip: VipConfig | undefined, log: AgentLog):
 }
 
 /** This node stops being the writer: the address goes first, so nobody connects to it while PostgreSQL stops. */
-export async function dropWriterVip(vip: VipConfig | undefined, log: AgentLog, why: string): Promise<VipReport> {
+export async function dropWriterVip(vip: VipConfig | undefined, log: Log, why: string): Promise<VipReport> {
   if (!vip) return {};
   const r = await removeVip(vip);
   log({ level: r.ok ? 'info' : 'error', msg: r.ok ? 'writer VIP released' : 'writer VIP could NOT be released', vip: vip.address, why, reason: r.reason });
@@ -30,7 +30,7 @@ export async function dropWriterVip(vip: VipConfig | undefined, log: AgentLog, w
  * that isn't fenced. Fenced, stopped, or a standby → release it. A server that runs but
  * doesn't answer yet is left alone: we can't tell, and the control plane will decide.
  */
-export async function releaseVipUnlessPrimary(vip: VipConfig | undefined, pg: LocalPostgres, fence: FenceMarker, log: AgentLog): Promise<void> {
+export async function releaseVipUnlessPrimary(vip: VipConfig | undefined, pg: PgServer, fence: FenceMarker, log: Log): Promise<void> {
   if (!vip) return;
   const marker = await fence.get();
   const state = marker ? null : await readServerState(pg);

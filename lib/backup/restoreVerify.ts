@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runPg } from '../agent/pgCommand.ts';
-import { sql } from '../agent/pgSql.ts';
-import { confValue } from '../local/pgConf.ts';
-import { findFreePort } from '../local/freePort.ts';
-import { appendOwnedFile, readPostmasterPid } from '../local/nodeFiles.ts';
-import type { OsUser } from '../local/osUser.ts';
+import { runPg } from '../postgres/pgCommand.ts';
+import { sql } from '../postgres/pgSql.ts';
+import { confValue } from '../postgres/autoConf.ts';
+import { findFreePort } from '../postgres/freePort.ts';
+import { appendOwnedFile, readPostmasterPid } from '../postgres/nodeFiles.ts';
+import type { OsUser } from '../postgres/osUser.ts';
 import type { ArchiveStore } from './archiveStore.ts';
 import { BackupManifest, BackupVerification, MANIFEST, VERIFICATION, backupKey, rowCountDifferences } from './backupManifest.ts';
 import { countRows } from './rowCounts.ts';

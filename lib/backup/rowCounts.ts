@@ -1,4 +1,4 @@
-import { sql, type SqlTarget } from '../agent/pgSql.ts';
+import { sql, type SqlTarget } from '../postgres/pgSql.ts';
 import type { RowCounts } from './backupManifest.ts';
 
 /**

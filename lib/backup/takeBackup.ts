@@ -1,7 +1,7 @@
 import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { delay, tail, type LocalPostgres } from '../agent/localPostgres.ts';
-import { REPLICATION_USER } from '../agent/standbyConf.ts';
+import { delay, tail, type PgServer } from '../postgres/pgServer.ts';
+import { REPLICATION_USER } from '../postgres/standbyConf.ts';
 import type { ArchiveStore } from './archiveStore.ts';
 import { BackupManifest, MANIFEST, backupIdFor, backupKey } from './backupManifest.ts';
 import { countRows } from './rowCounts.ts';
@@ -21,7 +21,7 @@ const PAUSE_WAIT_MS = 15_000;
  * Files are uploaded first and the manifest last; a backup without one is incomplete.
  */
 export async function takeBackup(o: {
-  pg: LocalPostgres;
+  pg: PgServer;
   archive: ArchiveStore;
   cluster: string;
   node: string;
@@ -99,7 +99,7 @@ export async function takeBackup(o: {
   }
 }
 
-async function pauseReplay(pg: LocalPostgres): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function pauseReplay(pg: PgServer): Promise<{ ok: true } | { ok: false; reason: string }> {
   const r = await pg.sql('SELECT pg_wal_replay_pause()');
   if (!r.ok) return { ok: false, reason: `pausing replay: ${r.reason}` };
   const deadline = Date.now() + PAUSE_WAIT_MS;
@@ -114,7 +114,7 @@ async function pauseReplay(pg: LocalPostgres): Promise<{ ok: true } | { ok: fals
   }
 }
 
-async function resumeReplay(pg: LocalPostgres): Promise<void> {
+async function resumeReplay(pg: PgServer): Promise<void> {
   await pg.sql('SELECT pg_wal_replay_resume()');
 }
 

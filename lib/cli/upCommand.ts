@@ -3,8 +3,8 @@ import { latestObservations } from '../store/observations.ts';
 import { startLocalPipeline, type LocalPipeline } from '../local/localPipeline.ts';
 import { clusterStatus, renderClusterStatus } from './clusterStatus.ts';
 import { decisionLine } from './decisionLines.ts';
-import { silentLog } from '../control/controlPlane.ts';
 import { fail, parseIntOption } from './cliErrors.ts';
+import { silentLog } from '../log.ts';
 
 export function registerUp(program: Command): void {
   program

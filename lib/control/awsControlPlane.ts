@@ -3,8 +3,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { createRoute53Driver } from '../endpoints/route53.ts';
 import { createStore, type Store } from '../store/store.ts';
 import { metricsForRuntime } from './controlMetrics.ts';
-import { jsonLog, type ControlLog, type ControlPlane } from './controlPlane.ts';
+import { type ControlPlane } from './controlPlane.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
+import { jsonLog, type Log } from '../log.ts';
 
 let cachedKey: Buffer | null = null;
 
@@ -15,7 +16,7 @@ let cachedKey: Buffer | null = null;
 const planes = new Map<string, ControlPlane>();
 
 /** The store every handler talks to: the table, or dynalite when a local run sets PGVIGIL_STORE_ENDPOINT. */
-export function storeFromEnv(env: LambdaEnv, log: ControlLog): Store {
+export function storeFromEnv(env: LambdaEnv, log: Log): Store {
   return createStore({ table: env.PGVIGIL_TABLE, region: env.AWS_REGION, ...(env.PGVIGIL_STORE_ENDPOINT ? { endpoint: env.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
 }
 

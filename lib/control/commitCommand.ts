@@ -4,8 +4,8 @@ import type { NodeObservation } from '../domain/observation.ts';
 import { commitDecision } from '../store/commitDecision.ts';
 import { latestObservations } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
-import { silentLog, type ControlLog } from './controlPlane.ts';
 import type { CommandWithoutObservations, DecideOutcome } from './decideOnce.ts';
+import { type Log, silentLog } from '../log.ts';
 
 /**
  * How far back decide looks for each node's latest observation. Observations are rewritten
@@ -23,7 +23,7 @@ export async function withObservations(
   store: Store,
   cluster: string,
   command: CommandWithoutObservations,
-  log: ControlLog = silentLog,
+  log: Log = silentLog,
 ): Promise<{ ok: true; command: Command } | { ok: false; reason: string }> {
   if (!needsObservations(command)) return { ok: true, command: command as Command };
   const read = await latestObservations(store, cluster, command.now - OBSERVATION_WINDOW_MS);
@@ -38,7 +38,7 @@ export async function withObservations(
  * In local mode the CLI uses this: the running `pgvigil up` owns the agents' key and the
  * proxy, and its control loop executes the pending intents on its next decide run.
  */
-export async function commitCommand(store: Store, cluster: string, command: CommandWithoutObservations, log: ControlLog = silentLog): Promise<DecideOutcome> {
+export async function commitCommand(store: Store, cluster: string, command: CommandWithoutObservations, log: Log = silentLog): Promise<DecideOutcome> {
   const full = await withObservations(store, cluster, command, log);
   if (!full.ok) return { ok: false, reason: full.reason, refused: false };
   const committed = await commitDecision(store, cluster, (state) => decide(full.command, state));

@@ -1,8 +1,8 @@
 import type { EndpointDriver } from '../endpoints/driver.ts';
 import type { Store } from '../store/store.ts';
 import type { ControlMetrics } from './controlMetrics.ts';
+import type { Log } from '../log.ts';
 
-export type ControlLog = (entry: { level: 'debug' | 'info' | 'warn' | 'error'; msg: string } & Record<string, unknown>) => void;
 
 /**
  * Test-only fault injection: called after each step of a decide run; a hook that throws
@@ -17,7 +17,7 @@ export interface ControlPlane {
   agentKey: Buffer;
   /** Moves the writer/reader endpoints; null when this control plane has none. */
   endpoints: EndpointDriver | null;
-  log: ControlLog;
+  log: Log;
   /** Who is deciding (logged with each run). */
   decider: string;
   clock: () => number;
@@ -30,11 +30,3 @@ export interface ControlPlane {
   /** Counts for the CloudWatch alarms (FailoverStarted); absent in local mode. */
   metrics?: ControlMetrics;
 }
-
-export const silentLog: ControlLog = () => {};
-
-export const jsonLog =
-  (component: string): ControlLog =>
-  (entry) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component, ...entry })}\n`);
-  };

@@ -5,12 +5,12 @@ import { publishAlert } from '../alerts/snsPublisher.ts';
 import { parseDecisionItem, readDecisions } from '../store/decisionLog.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
-import type { ControlLog } from './controlPlane.ts';
 import { StreamBatch, StreamRecord } from './lambdaEvents.ts';
+import type { Log } from '../log.ts';
 
 export interface NotifyDeps {
   store: Store;
-  log: ControlLog;
+  log: Log;
   sns: SNSClient;
   topicArn: string;
 }

@@ -4,7 +4,7 @@ import { Prober } from '../probe/prober.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
 import { noMetrics, type ControlMetrics } from './controlMetrics.ts';
-import type { ControlLog } from './controlPlane.ts';
+import type { Log } from '../log.ts';
 
 /**
  * How long one probe invocation probes: EventBridge starts one a minute, and stopping at the
@@ -18,7 +18,7 @@ export interface ProbeLoopOptions {
   prober: string;
   /** Stop starting rounds after this time (ms since epoch). */
   until: number;
-  log: ControlLog;
+  log: Log;
   clock?: () => number;
   /** ProbesBlind counts for the alarm; none by default (local mode). */
   metrics?: ControlMetrics;

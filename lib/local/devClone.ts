@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
 import { chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { editAutoConf } from '../agent/autoConf.ts';
-import { runPg } from '../agent/pgCommand.ts';
+import { editAutoConf } from '../postgres/autoConf.ts';
+import { runPg } from '../postgres/pgCommand.ts';
 import { NodeName } from '../domain/spec.ts';
 import { loadState } from '../store/loadState.ts';
 import { closeStore, createStore } from '../store/store.ts';
-import { findFreePort, isPortFree } from './freePort.ts';
+import { findFreePort, isPortFree } from '../postgres/freePort.ts';
 import { readLocalWorkDir } from './localWorkDir.ts';
-import { isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from './nodeFiles.ts';
-import { ensurePgOsUser, type OsUser } from './osUser.ts';
-import { findPgBinaries } from './pgBinaries.ts';
-import { NODE_CONF, REPLICATION_USER, nodeConfText } from './pgConf.ts';
-import { sqlOnce } from './sqlOnce.ts';
+import { isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from '../postgres/nodeFiles.ts';
+import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
+import { findPgBinaries } from '../postgres/pgBinaries.ts';
+import { NODE_CONF, REPLICATION_USER, nodeConfText } from '../postgres/standbyConf.ts';
+import { sqlOnce } from '../postgres/sqlOnce.ts';
 import { chooseStandbySource } from './standbySource.ts';
 
 export interface DevCloneOptions {

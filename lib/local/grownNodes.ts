@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NodeSpec } from '../domain/spec.ts';
 import { prepareLocalAgent, type LocalAgent, type LocalAgentOptions } from './agentProcesses.ts';
 import { openLocalCluster } from './localCluster.ts';
-import type { OsUser } from './osUser.ts';
+import type { OsUser } from '../postgres/osUser.ts';
 
 export interface GrownNode {
   name: string;

@@ -1,7 +1,7 @@
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchiveTarget } from '../backup/archiveTarget.ts';
-import type { OsUser } from './osUser.ts';
+import type { OsUser } from '../postgres/osUser.ts';
 
 /** Local mode keeps the WAL archive and the base backups in the work dir. */
 export const localArchiveDir = (workDir: string): string => join(workDir, 'archive');

@@ -3,23 +3,13 @@ import { chown, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { NodeName, NodeTags, type NodeSpec, type ReplicationSpec } from '../domain/spec.ts';
-import { runPg, type PgCommandResult } from '../agent/pgCommand.ts';
-import { findPgBinaries } from './pgBinaries.ts';
-import { ensurePgOsUser, type OsUser } from './osUser.ts';
-import {
-  CLUSTER_CONF,
-  NODE_CONF,
-  REPLICATION_USER,
-  clusterConfText,
-  hbaText,
-  includeLines,
-  nodeConfText,
-  slotName,
-  standbyAutoConfText,
-  synchronousStandbyNames,
-} from './pgConf.ts';
-import { appendOwnedFile, isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from './nodeFiles.ts';
-import { sqlOnce } from './sqlOnce.ts';
+import { runPg, type PgCommandResult } from '../postgres/pgCommand.ts';
+import { findPgBinaries } from '../postgres/pgBinaries.ts';
+import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
+import { NODE_CONF, REPLICATION_USER, nodeConfText, slotName } from '../postgres/standbyConf.ts';
+import { CLUSTER_CONF, clusterConfText, hbaText, includeLines, standbyAutoConfText, synchronousStandbyNames } from './pgConf.ts';
+import { appendOwnedFile, isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from '../postgres/nodeFiles.ts';
+import { sqlOnce } from '../postgres/sqlOnce.ts';
 
 export interface LocalNode {
   name: string;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AlertSink } from '../alerts/alertSink.ts';
-import { jsonLog, type ControlLog, type ControlPlane, type FaultHook } from '../control/controlPlane.ts';
+import { type ControlPlane, type FaultHook } from '../control/controlPlane.ts';
 import { decideOnce } from '../control/decideOnce.ts';
 import type { DecisionEvent } from '../domain/events.ts';
 import { ClusterSpec, type ClusterSpecInput, type NodeSpec, type NodeTags, type TimingSpec } from '../domain/spec.ts';
@@ -21,9 +21,10 @@ import { startControlLoop, type ControlLoop } from './controlLoop.ts';
 import { followDecisions, type DecisionFollower } from './decisionFeed.ts';
 import { startDynalite, type DynaliteServer } from './dynaliteServer.ts';
 import { createLocalCluster, openLocalCluster, type LocalCluster } from './localCluster.ts';
-import { ensurePgOsUser } from './osUser.ts';
+import { ensurePgOsUser } from '../postgres/osUser.ts';
 import { localPorts } from './localPorts.ts';
 import type { z } from 'zod';
+import { jsonLog, type Log } from '../log.ts';
 
 export interface LocalPipelineOptions {
   workDir: string;
@@ -40,7 +41,7 @@ export interface LocalPipelineOptions {
   webhook?: string;
   /** Also print each alert's subject on stderr (pgvigil up in a terminal). */
   alertConsole?: boolean;
-  log?: ControlLog;
+  log?: Log;
   faults?: FaultHook;
   onDecision?: (seq: number, events: DecisionEvent[]) => void;
   onTrouble?: (reason: string) => void;

@@ -1,5 +1,5 @@
 import type { ClusterSpec, NodeSpec } from '../domain/spec.ts';
-import { sqlOnce } from './sqlOnce.ts';
+import { sqlOnce } from '../postgres/sqlOnce.ts';
 
 export type SourceChoice = { ok: true; node: NodeSpec } | { ok: false; reason: string };
 

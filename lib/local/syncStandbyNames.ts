@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { editAutoConf } from '../agent/autoConf.ts';
+import { editAutoConf } from '../postgres/autoConf.ts';
 import type { ClusterSpec } from '../domain/spec.ts';
-import { writeOwnedFile } from './nodeFiles.ts';
-import type { OsUser } from './osUser.ts';
+import { writeOwnedFile } from '../postgres/nodeFiles.ts';
+import type { OsUser } from '../postgres/osUser.ts';
 import { CLUSTER_CONF, synchronousStandbyNames } from './pgConf.ts';
-import { sqlOnce } from './sqlOnce.ts';
+import { sqlOnce } from '../postgres/sqlOnce.ts';
 
 /**
  * synchronous_standby_names lives in pgvigil.cluster.conf, the same on every node and

@@ -7,7 +7,7 @@ import type { Unreadable } from './queryPages.ts';
 import { catchUp, loadState } from './loadState.ts';
 import { putSnapshot } from './snapshots.ts';
 import type { Store } from './store.ts';
-import type { StoreLog } from './storeLog.ts';
+import type { Log } from '../log.ts';
 
 export type CommitOptions = {
   /** Appends tried before giving up on a contended log. */
@@ -15,7 +15,7 @@ export type CommitOptions = {
   /** A snapshot is written after every decision whose sequence is a multiple of this. */
   snapshotEvery?: number;
   /** Overrides the store's log, e.g. to collect retries in a test. */
-  log?: StoreLog;
+  log?: Log;
 };
 
 export type CommitResult =
@@ -76,7 +76,7 @@ export async function commitDecision(
 }
 
 /** A failed snapshot costs replay time, never correctness: log it and carry on. */
-async function snapshot(store: Store, cluster: string, seq: number, state: ClusterState, log: StoreLog): Promise<void> {
+async function snapshot(store: Store, cluster: string, seq: number, state: ClusterState, log: Log): Promise<void> {
   const put = await putSnapshot(store, cluster, seq, state);
   if (!put.ok) log({ level: 'warn', msg: 'snapshot not written', cluster, seq, reason: put.reason });
 }

@@ -1,7 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StoreConfig } from './storeConfig.ts';
-import { jsonStderrLog, type StoreLog } from './storeLog.ts';
+import { jsonLog, type Log } from '../log.ts';
 
 /** An open event store: the document client, the table and where it lives (for error messages). */
 export type Store = {
@@ -9,7 +9,7 @@ export type Store = {
   readonly table: string;
   /** Human-readable location, used in "store unreachable" reasons. */
   readonly where: string;
-  readonly log: StoreLog;
+  readonly log: Log;
 };
 
 /**
@@ -35,7 +35,7 @@ function clientConfig(config: StoreConfig): DynamoDBClientConfig {
   };
 }
 
-export function createStore(config: StoreConfig, log: StoreLog = jsonStderrLog): Store {
+export function createStore(config: StoreConfig, log: Log = jsonLog('store')): Store {
   const client = new DynamoDBClient(clientConfig(config));
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const where = config.endpoint ?? `DynamoDB in ${config.region}`;

@@ -16,7 +16,6 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { decideStreamPrefixes, lambdaMemoryMb, probeMemoryMb } from '../../cdk/functions.ts';
 import { PROBE_RUN_MS } from '../../lib/control/probeLoop.ts';
 import { awsControlPlane } from '../../lib/control/awsControlPlane.ts';
-import { silentLog } from '../../lib/control/controlPlane.ts';
 import { handleDecideEvent } from '../../lib/control/decideHandler.ts';
 import { parseLambdaEnv } from '../../lib/control/lambdaEnv.ts';
 import { handleNotifyEvent } from '../../lib/control/notifyHandler.ts';
@@ -29,6 +28,7 @@ import { cutWire, offlineClientConfig } from '../unit/sdkWire.ts';
 import { awsPrices as price, SECONDS_PER_MONTH } from './awsPrices.ts';
 import { dynamoItemBytes, writeUnits } from './itemBytes.ts';
 import { meterStore, type MeteredRequest } from './storeMeter.ts';
+import { silentLog } from '../../lib/log.ts';
 
 const { values: opts } = parseArgs({
   options: {

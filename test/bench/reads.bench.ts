@@ -11,8 +11,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { z } from 'zod';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
-import { runPg } from '../../lib/agent/pgCommand.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
+import { runPg } from '../../lib/postgres/pgCommand.ts';
 import { startEndpointProxy, type EndpointProxy } from '../../lib/endpoints/proxy.ts';
 import { createCluster, type Cluster } from '../../lib/client/index.ts';
 

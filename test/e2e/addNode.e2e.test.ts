@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterStatus } from '../../lib/cli/clusterStatus.ts';
-import { silentLog } from '../../lib/control/controlPlane.ts';
 import { startLocalPipeline, type LocalPipeline } from '../../lib/local/localPipeline.ts';
-import { isPostmasterOf, readPostmasterPid } from '../../lib/local/nodeFiles.ts';
+import { isPostmasterOf, readPostmasterPid } from '../../lib/postgres/nodeFiles.ts';
 import { watchBackups, type BackupSightings } from '../support/backupWatch.ts';
 import { runCli, type CliResult } from '../support/cliRun.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { sqlAt as sql } from '../support/sqlAt.ts';
+import { silentLog } from '../../lib/log.ts';
 
 const BASE = 17750;
 const PG4 = BASE + 3;

@@ -8,7 +8,6 @@ import { handler as probeHandler } from '../../functions/probe.ts';
 import { alertFor } from '../../lib/alerts/alertMessage.ts';
 import { awsControlPlane } from '../../lib/control/awsControlPlane.ts';
 import { emfMetrics } from '../../lib/control/controlMetrics.ts';
-import { silentLog } from '../../lib/control/controlPlane.ts';
 import { handleDecideEvent } from '../../lib/control/decideHandler.ts';
 import { parseLambdaEnv } from '../../lib/control/lambdaEnv.ts';
 import { runProbeLoop } from '../../lib/control/probeLoop.ts';
@@ -23,6 +22,7 @@ import { roleOf, startTestPipeline, type TestPipeline } from '../support/pipelin
 import { waitFor } from '../support/waitFor.ts';
 import { cutWire, offlineClientConfig } from '../unit/sdkWire.ts';
 import { useHandlerEnv } from '../support/handlerEnv.ts';
+import { silentLog } from '../../lib/log.ts';
 
 // Derived ports (localPorts): pg BASE+0..2, agents BASE+100.., proxy BASE+200.., store BASE+300; clear of the other suites.
 const BASE = 17660;

@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { callAgent } from '../../lib/agent/agentClient.ts';
-import type { ControlLog, ControlPlane } from '../../lib/control/controlPlane.ts';
+import type { ControlPlane } from '../../lib/control/controlPlane.ts';
 import { decideOnce } from '../../lib/control/decideOnce.ts';
 import { ClusterSpec } from '../../lib/domain/spec.ts';
 import type { VipConfig } from '../../lib/endpoints/vip/vipConfig.ts';
 import { bundleAgent } from '../../lib/local/agentBundle.ts';
 import { startControlLoop, type ControlLoop } from '../../lib/local/controlLoop.ts';
 import { startDynalite, type DynaliteServer } from '../../lib/local/dynaliteServer.ts';
-import { ensurePgOsUser, type OsUser } from '../../lib/local/osUser.ts';
-import { findPgBinaries } from '../../lib/local/pgBinaries.ts';
+import { ensurePgOsUser, type OsUser } from '../../lib/postgres/osUser.ts';
+import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
 import { loadState } from '../../lib/store/loadState.ts';
 import { closeStore, createStore, type Store } from '../../lib/store/store.ts';
 import { ensureTable } from '../../lib/store/table.ts';
@@ -22,6 +22,7 @@ import { createLab, namespaceSupport, type NetnsLab } from '../support/netns.ts'
 import { prepareNsAgent, AGENT_PORT, type NsAgent } from '../support/netnsAgent.ts';
 import { createNsCluster, PG_PORT, type NsCluster } from '../support/netnsHosts.ts';
 import { waitFor } from '../support/waitFor.ts';
+import type { Log } from '../../lib/log.ts';
 
 /**
  * Three "hosts" (network namespaces on one bridge), each with PostgreSQL and its agent, and a
@@ -59,7 +60,7 @@ describe('writer VIP on Linux hosts, in network namespaces', { skip: skip ?? fal
     bindir = bins.bindir;
     workDir = await mkdtemp(join(tmpdir(), 'pgv-vip-'));
     const controlLog = createWriteStream(join(workDir, 'control.log'), { flags: 'a' });
-    const log: ControlLog = (e) => controlLog.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+    const log: Log = (e) => controlLog.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
 
     lab = await createLab(PREFIX, [
       { name: 'h1', octet: 1 },

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callAgent, type AgentResult } from '../../lib/agent/agentClient.ts';
-import { runPg } from '../../lib/agent/pgCommand.ts';
+import { runPg } from '../../lib/postgres/pgCommand.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startTestAgent, TEST_KEY, until, type TestAgent } from './agentHarness.ts';
 
 const BASE = 15520;

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 import { signRequest, SIGNATURE_HEADER } from '../../lib/agent/signing.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from './agentHarness.ts';
 
 const PG_PORT = 15500;

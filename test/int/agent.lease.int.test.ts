@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { startDynalite, type DynaliteServer } from '../../lib/local/dynaliteServer.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { readLeases } from '../../lib/store/leases.ts';
 import { closeStore, createStore } from '../../lib/store/store.ts';
 import { ensureTable } from '../../lib/store/table.ts';

@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { parseAgentConfig, type AgentConfigInput } from '../../lib/agent/agentConfig.ts';
-import { collectingAgentLog, jsonAgentLog, type AgentLogEntry } from '../../lib/agent/agentLog.ts';
 import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
-import type { OsUser } from '../../lib/local/osUser.ts';
+import type { OsUser } from '../../lib/postgres/osUser.ts';
+import { collectingLog, jsonLog, type LogEntry } from '../../lib/log.ts';
 
 /** The shared HMAC key of the agents under test. */
 export const TEST_KEY = Buffer.from('pgvigil-test-agent-key-0123456789abcdef', 'utf8');
 
 export interface TestAgent extends RunningAgent {
-  lines: AgentLogEntry[];
+  lines: LogEntry[];
 }
 
 /** One in-process agent for a local node; logs are collected (and echoed when PGVIGIL_TEST_LOG is set). */
@@ -33,9 +33,9 @@ export async function startTestAgent(o: {
     ...o.extra,
   });
   if (!parsed.ok) throw new Error(parsed.reason);
-  const lines: AgentLogEntry[] = [];
-  const forward = process.env['PGVIGIL_TEST_LOG'] ? jsonAgentLog({ node: o.node.name }) : undefined;
-  const agent = await startAgent(parsed.value, { key: TEST_KEY, osUser: o.osUser, log: collectingAgentLog(lines, forward) });
+  const lines: LogEntry[] = [];
+  const forward = process.env['PGVIGIL_TEST_LOG'] ? jsonLog('agent', { node: o.node.name }) : undefined;
+  const agent = await startAgent(parsed.value, { key: TEST_KEY, osUser: o.osUser, log: collectingLog(lines, forward) });
   return { ...agent, lines };
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startEndpointProxy, type EndpointProxy } from '../../lib/endpoints/proxy.ts';
 import { createCluster, type Cluster } from '../../lib/client/index.ts';
 

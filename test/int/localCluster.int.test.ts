@@ -2,8 +2,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
-import { isAlive } from '../../lib/local/nodeFiles.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
+import { isAlive } from '../../lib/postgres/nodeFiles.ts';
 import { parseClusterSpec } from '../../lib/domain/spec.ts';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { parseClusterSpec, type ClusterSpec } from '../../lib/domain/spec.ts';
 import type { NodeObservation } from '../../lib/domain/observation.ts';
 import { probeRound } from '../../lib/probe/probeRound.ts';

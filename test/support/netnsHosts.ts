@@ -1,20 +1,11 @@
 import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runPg } from '../../lib/agent/pgCommand.ts';
-import { isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile, appendOwnedFile } from '../../lib/local/nodeFiles.ts';
-import type { OsUser } from '../../lib/local/osUser.ts';
-import {
-  CLUSTER_CONF,
-  NODE_CONF,
-  REPLICATION_USER,
-  clusterConfText,
-  includeLines,
-  nodeConfText,
-  slotName,
-  standbyAutoConfText,
-  synchronousStandbyNames,
-} from '../../lib/local/pgConf.ts';
-import { sqlOnce } from '../../lib/local/sqlOnce.ts';
+import { runPg } from '../../lib/postgres/pgCommand.ts';
+import { isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile, appendOwnedFile } from '../../lib/postgres/nodeFiles.ts';
+import type { OsUser } from '../../lib/postgres/osUser.ts';
+import { NODE_CONF, REPLICATION_USER, nodeConfText, slotName } from '../../lib/postgres/standbyConf.ts';
+import { CLUSTER_CONF, clusterConfText, includeLines, standbyAutoConfText, synchronousStandbyNames } from '../../lib/local/pgConf.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import type { LabHost, NetnsLab } from './netns.ts';
 
 export const PG_PORT = 5432;

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { silentLog, type ControlLog } from '../../lib/control/controlPlane.ts';
 import type { DecisionEvent } from '../../lib/domain/events.ts';
 import { startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../../lib/local/localPipeline.ts';
 import { waitFor } from './waitFor.ts';
+import { type Log, silentLog } from '../../lib/log.ts';
 
 export interface TestPipeline extends LocalPipeline {
   /** The temp work dir: `pgvigil … --workdir` finds the store through it. */
@@ -19,7 +19,7 @@ export interface TestPipeline extends LocalPipeline {
 export async function startTestPipeline(basePort: number, opts: Partial<LocalPipelineOptions> = {}): Promise<TestPipeline> {
   const workDir = await mkdtemp(join(tmpdir(), 'pgvigil-e2e-'));
   const events: DecisionEvent[] = [];
-  const log: ControlLog = process.env['PGVIGIL_TEST_LOG'] ? (e) => process.stderr.write(`${JSON.stringify(e)}\n`) : silentLog;
+  const log: Log = process.env['PGVIGIL_TEST_LOG'] ? (e) => process.stderr.write(`${JSON.stringify(e)}\n`) : silentLog;
   const p = await startLocalPipeline({
     workDir,
     basePort,

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { editAutoConf } from '../../lib/agent/autoConf.ts';
-import { parseControlData } from '../../lib/agent/controlData.ts';
+import { editAutoConf } from '../../lib/postgres/autoConf.ts';
+import { parseControlData } from '../../lib/postgres/controlData.ts';
 import { canFollow, parseHistory, timelineOfWal } from '../../lib/agent/timelineHistory.ts';
 
 describe('postgresql.auto.conf edits', () => {

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { findPgBinaries, parseMajor } from '../../lib/local/pgBinaries.ts';
+import { findPgBinaries, parseMajor } from '../../lib/postgres/pgBinaries.ts';
 
 // Fake bin directories: executable scripts that print a version, as `postgres --version` does.
 let root: string;

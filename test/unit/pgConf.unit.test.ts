@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterConfText, confValue, primaryConninfo, slotName, standbyAutoConfText, synchronousStandbyNames } from '../../lib/local/pgConf.ts';
+import { clusterConfText, standbyAutoConfText, synchronousStandbyNames } from '../../lib/local/pgConf.ts';
+import { confValue } from '../../lib/postgres/autoConf.ts';
+import { primaryConninfo, slotName } from '../../lib/postgres/standbyConf.ts';
 
 test('synchronous mode lists the candidates as a quorum; async lists none', () => {
   assert.equal(synchronousStandbyNames({ mode: 'synchronous', quorum: 1 }, ['pg2', 'pg3']), 'ANY 1 (pg2, pg3)');

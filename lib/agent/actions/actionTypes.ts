@@ -1,20 +1,20 @@
 import { z } from 'zod';
 import { NodeName } from '../../domain/spec.ts';
 import type { AgentConfig } from '../agentConfig.ts';
-import type { AgentLog } from '../agentLog.ts';
 import type { FenceMarker } from '../fenceMarker.ts';
-import type { LocalPostgres } from '../localPostgres.ts';
+import type { PgServer } from '../../postgres/pgServer.ts';
 import type { TermStore } from '../termStore.ts';
+import type { Log } from '../../log.ts';
 
 /** Every action answers this: ok, a reason a person can act on, and its own facts. */
 export type ActionResult = { ok: boolean; reason: string } & Record<string, unknown>;
 
 export interface ActionContext {
   config: AgentConfig;
-  pg: LocalPostgres;
+  pg: PgServer;
   terms: TermStore;
   fence: FenceMarker;
-  log: AgentLog;
+  log: Log;
 }
 
 /**

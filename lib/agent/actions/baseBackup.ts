@@ -1,7 +1,7 @@
 import { chown, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { tail } from '../localPostgres.ts';
-import { REPLICATION_USER } from '../standbyConf.ts';
+import { tail } from '../../postgres/pgServer.ts';
+import { REPLICATION_USER } from '../../postgres/standbyConf.ts';
 import type { ActionContext, Peer } from './actionTypes.ts';
 import { restoreNodeIdentity } from './nodeIdentity.ts';
 

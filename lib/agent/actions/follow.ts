@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { delay } from '../localPostgres.ts';
+import { delay } from '../../postgres/pgServer.ts';
 import { readServerState } from '../serverState.ts';
-import { slotName } from '../standbyConf.ts';
+import { slotName } from '../../postgres/standbyConf.ts';
 import { defineAction, Peer, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
 

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { editAutoConf, quote } from '../autoConf.ts';
-import type { LocalPostgres } from '../localPostgres.ts';
-import { NODE_CONF } from '../standbyConf.ts';
+import { editAutoConf } from '../../postgres/autoConf.ts';
+import type { PgServer } from '../../postgres/pgServer.ts';
+import { NODE_CONF, nodeConfText } from '../../postgres/standbyConf.ts';
 import type { ActionContext } from './actionTypes.ts';
 
 /**
@@ -15,7 +15,7 @@ export async function restoreNodeIdentity(ctx: ActionContext): Promise<void> {
   const { pg, config } = ctx;
   const hasNodeConf = (await pg.readDataFile(NODE_CONF)) !== null;
   if (hasNodeConf) {
-    await pg.writeDataFile(NODE_CONF, `# written by pgvigil: this node's own settings\nport = ${config.pgPort}\ncluster_name = ${quote(config.node)}\n`);
+    await pg.writeDataFile(NODE_CONF, nodeConfText({ name: config.node, port: config.pgPort }));
   } else {
     const auto = (await pg.readDataFile('postgresql.auto.conf')) ?? '';
     await pg.writeDataFile('postgresql.auto.conf', editAutoConf(auto, { port: config.pgPort }));
@@ -24,6 +24,6 @@ export async function restoreNodeIdentity(ctx: ActionContext): Promise<void> {
   await rm(join(pg.dataDir, 'postmaster.log'), { force: true });
 }
 
-export async function hasDataDir(pg: LocalPostgres): Promise<boolean> {
+export async function hasDataDir(pg: PgServer): Promise<boolean> {
   return (await readFile(join(pg.dataDir, 'PG_VERSION'), 'utf8').catch(() => null)) !== null;
 }

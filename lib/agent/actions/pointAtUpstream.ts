@@ -1,10 +1,10 @@
 import { bigIntToLsn, compareLsn, lsnToBigInt } from '../../domain/lsn.ts';
-import { editAutoConf } from '../autoConf.ts';
-import { isCleanShutdown, type ControlData } from '../controlData.ts';
-import { delay } from '../localPostgres.ts';
-import { sql } from '../pgSql.ts';
+import { editAutoConf } from '../../postgres/autoConf.ts';
+import { isCleanShutdown, type ControlData } from '../../postgres/controlData.ts';
+import { delay } from '../../postgres/pgServer.ts';
+import { sql } from '../../postgres/pgSql.ts';
 import { readServerState, type ServerState } from '../serverState.ts';
-import { primaryConninfo } from '../standbyConf.ts';
+import { primaryConninfo } from '../../postgres/standbyConf.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canFollow, HISTORY_FILE, parseHistory, timelineOfWal, type HistoryEntry } from '../timelineHistory.ts';

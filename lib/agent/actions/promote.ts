@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { compareLsn } from '../../domain/lsn.ts';
 import { Lsn } from '../../domain/observation.ts';
-import { delay, tail } from '../localPostgres.ts';
+import { delay, tail } from '../../postgres/pgServer.ts';
 import { readServerState } from '../serverState.ts';
 import { placeWriterVip } from '../writerVip.ts';
 import type { Fenced } from '../fenceMarker.ts';

@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { tail } from '../localPostgres.ts';
-import { slotName, superuserConninfo } from '../standbyConf.ts';
+import { tail } from '../../postgres/pgServer.ts';
+import { slotName, superuserConninfo } from '../../postgres/standbyConf.ts';
 import { defineAction, Peer, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
 import { baseBackupInto, moveDataDirAside, putDataDirBack } from './baseBackup.ts';
 import { restoreNodeIdentity } from './nodeIdentity.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
 import { readServerState } from '../serverState.ts';
-import { sql } from '../pgSql.ts';
+import { sql } from '../../postgres/pgSql.ts';
 
 /**
  * Bring a diverged old primary back as a standby of `source`: stop it, pg_rewind it from

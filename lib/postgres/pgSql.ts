@@ -6,11 +6,13 @@ export interface SqlTarget {
   host: string;
   port: number;
   /** Default postgres. */
-  database?: string;
+  database?: string | undefined;
+  /** Default pgvigil-agent. */
+  applicationName?: string;
 }
 
 /**
- * One statement on a fresh connection as postgres, errors as values. The deadline covers
+ * One statement on a fresh connection as postgres, errors as values (`sqlOnce` throws instead). The deadline covers
  * connect, query and close: a server frozen mid-answer can't hold an action hostage.
  */
 export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
@@ -24,7 +26,7 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
     port: target.port,
     user: 'postgres',
     database: target.database ?? 'postgres',
-    application_name: 'pgvigil-agent',
+    application_name: target.applicationName ?? 'pgvigil-agent',
     connectionTimeoutMillis: timeoutMs,
     statement_timeout: timeoutMs,
     query_timeout: timeoutMs,

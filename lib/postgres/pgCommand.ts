@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { OsUser } from '../local/osUser.ts';
+import type { OsUser } from './osUser.ts';
 
 export interface PgCommandResult {
   ok: boolean;

@@ -1,26 +1,27 @@
 import { chown, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OsUser } from '../local/osUser.ts';
-import type { AgentLog } from './agentLog.ts';
+import type { OsUser } from './osUser.ts';
+import { isAlive, readPostmasterPid } from './nodeFiles.ts';
 import { parseControlData, type ControlData } from './controlData.ts';
 import { runPg, type PgCommandResult } from './pgCommand.ts';
 import { sql, type SqlResult } from './pgSql.ts';
+import type { Log } from '../log.ts';
 
-export type Outcome = { ok: true } | { ok: false; reason: string };
+export type PgOutcome = { ok: true } | { ok: false; reason: string };
 
-export interface LocalPostgresOptions {
+export interface PgServerOptions {
   dataDir: string;
   bindir: string;
   host: string;
   port: number;
   /** Every PG tool runs as this user (we may be root; PostgreSQL refuses root). */
   osUser: OsUser | null;
-  log: AgentLog;
+  log: Log;
 }
 
 /** The PostgreSQL server on this host, driven through its own tools as its OS user. */
-export class LocalPostgres {
-  constructor(readonly o: LocalPostgresOptions) {}
+export class PgServer {
+  constructor(readonly o: PgServerOptions) {}
 
   get dataDir(): string {
     return this.o.dataDir;
@@ -40,14 +41,8 @@ export class LocalPostgres {
 
   /** The postmaster pid when one is alive, else null (a stale postmaster.pid counts as not running). */
   async postmasterPid(): Promise<number | null> {
-    let text: string;
-    try {
-      text = await readFile(join(this.o.dataDir, 'postmaster.pid'), 'utf8');
-    } catch {
-      return null;
-    }
-    const pid = Number(text.split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+    const pid = await readPostmasterPid(this.o.dataDir);
+    return pid !== null && isAlive(pid) ? pid : null;
   }
 
   /** pg_ctl's own verdict: exit 0 running, 3 not running, 4 no data directory. */
@@ -59,7 +54,7 @@ export class LocalPostgres {
     return 'unknown';
   }
 
-  async start(timeoutSec = 60): Promise<Outcome> {
+  async start(timeoutSec = 60): Promise<PgOutcome> {
     const r = await this.run(
       'pg_ctl',
       ['start', '-w', '-t', String(timeoutSec), '-D', this.o.dataDir, '-l', join(this.o.dataDir, 'postmaster.log')],
@@ -68,7 +63,7 @@ export class LocalPostgres {
     return r.ok ? { ok: true } : { ok: false, reason: `pg_ctl start: ${tail(r)}` };
   }
 
-  async stop(mode: 'fast' | 'immediate', timeoutSec: number): Promise<Outcome> {
+  async stop(mode: 'fast' | 'immediate', timeoutSec: number): Promise<PgOutcome> {
     const r = await this.run('pg_ctl', ['stop', '-w', '-t', String(timeoutSec), '-m', mode, '-D', this.o.dataDir], (timeoutSec + 5) * 1000);
     if (r.ok || (await this.postmasterPid()) === null) return { ok: true };
     return { ok: false, reason: `pg_ctl stop -m ${mode}: ${tail(r)}` };
@@ -78,7 +73,7 @@ export class LocalPostgres {
    * Stop now, whatever it takes: fast (clean, short wait), then immediate, then SIGKILL of
    * the postmaster and its children. Ok only when no postmaster is left.
    */
-  async stopNow(fastTimeoutSec = 3): Promise<Outcome & { how?: string }> {
+  async stopNow(fastTimeoutSec = 3): Promise<PgOutcome & { how?: string }> {
     const pid = await this.postmasterPid();
     if (pid === null) return { ok: true, how: 'not running' };
     // A frozen (SIGSTOPped) postmaster can't act on pg_ctl's signal.
@@ -148,15 +143,6 @@ export class LocalPostgres {
 export function tail(r: PgCommandResult): string {
   const text = (r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`).split('\n');
   return text.slice(-5).join(' | ');
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -1,11 +1,18 @@
+import { confLines } from './autoConf.ts';
+
 /**
- * How a standby is pointed at its upstream. Local mode (lib/local/pgConf.ts) re-exports
- * these: the agent sits below it, so the one definition lives here.
+ * The pgvigil layout of a node's configuration and how a standby is pointed at its
+ * upstream: one definition for the agent, local mode and backups.
  */
 export const REPLICATION_USER = 'replicator';
 
 /** Per-node settings file of the pgvigil layout (port, cluster_name); rewritten after a copy from a peer. */
 export const NODE_CONF = 'pgvigil.node.conf';
+
+/** The text of NODE_CONF: this node's port and its cluster_name (the name standbys and probes know it by). */
+export function nodeConfText(node: { name: string; port: number }): string {
+  return `# written by pgvigil: this node's own settings\n${confLines({ port: node.port, cluster_name: node.name })}\n`;
+}
 
 /** Replication slot names allow only [a-z0-9_]; node names may hold dashes. */
 export function slotName(nodeName: string): string {
