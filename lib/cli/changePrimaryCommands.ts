@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withObservations } from '../control/commitCommand.ts';
-import type { CommandWithoutObservations } from '../control/decideOnce.ts';
+import type { CommandWithoutObservations } from '../domain/commands.ts';
 import { decide } from '../domain/decide.ts';
 import { fail, parseIntOption } from './cliErrors.ts';
 import { awaitFailover } from './awaitFailover.ts';

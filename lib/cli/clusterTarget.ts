@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Command } from 'commander';
 import { commitCommand } from '../control/commitCommand.ts';
-import type { CommandWithoutObservations } from '../control/decideOnce.ts';
+import type { CommandWithoutObservations } from '../domain/commands.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { loadState } from '../store/loadState.ts';
 import { closeStore, createStore, type Store } from '../store/store.ts';

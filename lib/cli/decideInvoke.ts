@@ -1,6 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
-import type { CommandWithoutObservations } from '../control/decideOnce.ts';
+import type { CommandWithoutObservations } from '../domain/commands.ts';
 import { DecisionEvent } from '../domain/events.ts';
 import { parseWith } from '../domain/parse.ts';
 

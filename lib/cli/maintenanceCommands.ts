@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CommandWithoutObservations } from '../control/decideOnce.ts';
+import type { CommandWithoutObservations } from '../domain/commands.ts';
 import { parseWith } from '../domain/parse.ts';
 import { NodeSpec } from '../domain/spec.ts';
 import { fail } from './cliErrors.ts';

@@ -1,4 +1,4 @@
-import type { CommandWithoutObservations } from '../control/decideOnce.ts';
+import type { CommandWithoutObservations } from '../domain/commands.ts';
 import type { DecisionEvent } from '../domain/events.ts';
 import { fail } from './cliErrors.ts';
 import type { ClusterTarget } from './clusterTarget.ts';

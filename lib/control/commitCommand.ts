@@ -1,10 +1,9 @@
-import type { Command } from '../domain/commands.ts';
+import { needsObservations, type Command, type CommandWithoutObservations } from '../domain/commands.ts';
 import { decide } from '../domain/decide.ts';
 import type { NodeObservation } from '../domain/observation.ts';
-import { commitDecision } from '../store/commitDecision.ts';
+import { commitDecision, type CommitResult } from '../store/commitDecision.ts';
 import { latestObservations } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
-import type { CommandWithoutObservations, DecideOutcome } from './decideOnce.ts';
 import { type Log, silentLog } from '../log.ts';
 
 /**
@@ -12,11 +11,6 @@ import { type Log, silentLog } from '../log.ts';
  * at least every heartbeat, so this only needs to exceed the spec's staleness bound.
  */
 export const OBSERVATION_WINDOW_MS = 60_000;
-
-/** Commands whose decision depends on what the probes see. */
-export function needsObservations(command: CommandWithoutObservations): boolean {
-  return command.type === 'probeRound' || command.type === 'tick' || command.type === 'switchover' || command.type === 'failover';
-}
 
 /** The command as decide takes it: with the latest observation of every node when it looks at the cluster. */
 export async function withObservations(
@@ -34,14 +28,13 @@ export async function withObservations(
 }
 
 /**
- * Decide one operator command and append its decision, without carrying out its intents.
- * In local mode the CLI uses this: the running `pgvigil up` owns the agents' key and the
- * proxy, and its control loop executes the pending intents on its next decide run.
+ * Decide one command and append its decision, without carrying out its intents.
+ * decideOnce adds the reactor; in local mode the CLI calls this alone: the running
+ * `pgvigil up` owns the agents' key and the proxy, and its control loop executes the
+ * pending intents on its next decide run.
  */
-export async function commitCommand(store: Store, cluster: string, command: CommandWithoutObservations, log: Log = silentLog): Promise<DecideOutcome> {
+export async function commitCommand(store: Store, cluster: string, command: CommandWithoutObservations, log: Log = silentLog): Promise<CommitResult> {
   const full = await withObservations(store, cluster, command, log);
   if (!full.ok) return { ok: false, reason: full.reason, refused: false };
-  const committed = await commitDecision(store, cluster, (state) => decide(full.command, state));
-  if (!committed.ok) return { ok: false, reason: committed.reason, refused: committed.refused ?? false };
-  return { ok: true, seq: committed.seq, events: committed.events, state: committed.state };
+  return commitDecision(store, cluster, (state) => decide(full.command, state));
 }

@@ -23,7 +23,7 @@ export async function handleDecideEvent(event: unknown, env: LambdaEnv, cp: Cont
   const op = OperatorInvoke.safeParse(event);
   if (op.success) {
     const d = await decideOnce(cp, op.data.cluster, op.data.command);
-    return d.ok ? { ok: true, seq: d.seq, events: d.events } : d;
+    return d.ok ? { ok: true, seq: d.seq, events: d.events } : { ok: false, reason: d.reason, refused: d.refused };
   }
   if (ScheduledEvent.safeParse(event).success) return tick(env, cp);
   if (typeof event === 'object' && event !== null && (event as { source?: unknown }).source === ScheduledBackup.shape.source.value) {

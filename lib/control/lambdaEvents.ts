@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommandWithoutObservationsSchema } from './operatorCommand.ts';
+import { OperatorCommand } from '../domain/commands.ts';
 
 /** One DynamoDB stream record as Lambda delivers it; only the keys are needed to know which cluster changed. */
 export const StreamRecord = z.object({
@@ -20,7 +20,7 @@ export const ScheduledEvent = z.object({ source: z.literal('aws.events'), 'detai
 export const OperatorInvoke = z.object({
   source: z.literal('pgvigil.cli'),
   cluster: z.string().min(1),
-  command: CommandWithoutObservationsSchema,
+  command: OperatorCommand,
 });
 export type OperatorInvoke = z.infer<typeof OperatorInvoke>;
 

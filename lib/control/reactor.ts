@@ -4,10 +4,11 @@ import type { NodeSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import type { EndpointTarget } from '../endpoints/driver.ts';
 import type { ControlPlane } from './controlPlane.ts';
-import type { CommandWithoutObservations, DecideOutcome } from './decideOnce.ts';
+import type { CommandWithoutObservations } from '../domain/commands.ts';
+import type { CommitResult } from '../store/commitDecision.ts';
 
 type Outcome = { ok: boolean; reason: string; detail: Record<string, unknown> };
-type Feed = (command: CommandWithoutObservations) => Promise<DecideOutcome>;
+type Feed = (command: CommandWithoutObservations) => Promise<CommitResult>;
 
 /** How long each agent action may take before the reactor calls it failed (it is retried later). */
 const ACTION_TIMEOUT_MS: Record<ActionName, number> = {

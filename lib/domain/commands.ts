@@ -9,39 +9,66 @@ const base = { now: z.number() };
  * What decide is asked. `probeRound` follows a probe round; `tick` is the clock
  * passing. Both carry the latest observation of every node the store holds.
  */
+const requestedBy = z.string().min(1);
+const observations = z.array(NodeObservation);
+
+const Initialize = z.object({ ...base, type: z.literal('initialize'), spec: ClusterSpec, primary: NodeName });
+const ProbeRound = z.object({ ...base, type: z.literal('probeRound'), observations });
+const Tick = z.object({ ...base, type: z.literal('tick'), observations });
+const Switchover = z.object({ ...base, type: z.literal('switchover'), to: NodeName.nullable(), requestedBy, observations });
+const Failover = z.object({ ...base, type: z.literal('failover'), to: NodeName, force: z.boolean(), requestedBy, observations });
+const Pause = z.object({ ...base, type: z.literal('pause'), requestedBy });
+const Resume = z.object({ ...base, type: z.literal('resume'), requestedBy });
+const AddNode = z.object({ ...base, type: z.literal('addNode'), node: NodeSpec, requestedBy });
+const RemoveNode = z.object({ ...base, type: z.literal('removeNode'), node: NodeName, requestedBy });
+const Rejoin = z.object({ ...base, type: z.literal('rejoin'), node: NodeName, requestedBy });
+const ActionResult = z.object({
+  ...base,
+  type: z.literal('actionResult'),
+  intentId: z.string(),
+  ok: z.boolean(),
+  reason: z.string(),
+  detail: z.record(z.string(), z.unknown()).default({}),
+});
+
 export const Command = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('initialize'), spec: ClusterSpec, primary: NodeName }),
-  z.object({ ...base, type: z.literal('probeRound'), observations: z.array(NodeObservation) }),
-  z.object({ ...base, type: z.literal('tick'), observations: z.array(NodeObservation) }),
-  z.object({
-    ...base,
-    type: z.literal('switchover'),
-    to: NodeName.nullable(),
-    requestedBy: z.string().min(1),
-    observations: z.array(NodeObservation),
-  }),
-  z.object({
-    ...base,
-    type: z.literal('failover'),
-    to: NodeName,
-    force: z.boolean(),
-    requestedBy: z.string().min(1),
-    observations: z.array(NodeObservation),
-  }),
-  z.object({ ...base, type: z.literal('pause'), requestedBy: z.string().min(1) }),
-  z.object({ ...base, type: z.literal('resume'), requestedBy: z.string().min(1) }),
-  z.object({ ...base, type: z.literal('addNode'), node: NodeSpec, requestedBy: z.string().min(1) }),
-  z.object({ ...base, type: z.literal('removeNode'), node: NodeName, requestedBy: z.string().min(1) }),
-  z.object({ ...base, type: z.literal('rejoin'), node: NodeName, requestedBy: z.string().min(1) }),
-  z.object({
-    ...base,
-    type: z.literal('actionResult'),
-    intentId: z.string(),
-    ok: z.boolean(),
-    reason: z.string(),
-    detail: z.record(z.string(), z.unknown()).default({}),
-  }),
+  Initialize,
+  ProbeRound,
+  Tick,
+  Switchover,
+  Failover,
+  Pause,
+  Resume,
+  AddNode,
+  RemoveNode,
+  Rejoin,
+  ActionResult,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandInput = z.input<typeof Command>;
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
+
+/** Commands whose decision depends on what the probes see: the caller sends them without, the control plane adds the latest. */
+type Observing = Extract<Command, { observations: NodeObservation[] }>;
+/** A command as a caller sends it: the observations are read by the control plane. */
+export type CommandWithoutObservations = Command extends infer C ? (C extends Observing ? Omit<C, 'observations'> : C) : never;
+
+const OBSERVING: ReadonlySet<Command['type']> = new Set(['probeRound', 'tick', 'switchover', 'failover']);
+export function needsObservations(command: CommandWithoutObservations): boolean {
+  return OBSERVING.has(command.type);
+}
+
+/**
+ * What an operator may send to decide (the CLI, or a direct Lambda invoke): the operator
+ * commands of `Command`, without observations.
+ */
+export const OperatorCommand = z.discriminatedUnion('type', [
+  Switchover.omit({ observations: true }),
+  Failover.omit({ observations: true }),
+  Pause,
+  Resume,
+  AddNode,
+  RemoveNode,
+  Rejoin,
+]);
+export type OperatorCommand = z.infer<typeof OperatorCommand>;

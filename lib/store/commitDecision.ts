@@ -21,7 +21,7 @@ export type CommitOptions = {
 export type CommitResult =
   | { ok: true; seq: number; events: DecisionEvent[]; state: ClusterState }
   /** refused: decide said no, or the log can't be read whole; nothing was appended. */
-  | { ok: false; reason: string; refused?: boolean; unreadable?: Unreadable[] };
+  | { ok: false; reason: string; refused: boolean; unreadable?: Unreadable[] };
 
 const DEFAULT_MAX_ATTEMPTS = 8;
 export const DEFAULT_SNAPSHOT_EVERY = 50;
@@ -63,10 +63,10 @@ export async function commitDecision(
       if (next % snapshotEvery === 0) await snapshot(store, cluster, next, after, log);
       return { ok: true, seq: next, events: decision.events, state: after };
     }
-    if (!appended.conflict) return { ok: false, reason: appended.reason };
+    if (!appended.conflict) return { ok: false, reason: appended.reason, refused: false };
     if (attempt >= maxAttempts) {
       log({ level: 'error', msg: 'decision append lost the race too often, giving up', cluster, seq: next, attempts: attempt });
-      return { ok: false, reason: `decision for ${cluster} lost the race for the next sequence ${attempt} times: other writers keep appending; retry later` };
+      return { ok: false, reason: `decision for ${cluster} lost the race for the next sequence ${attempt} times: other writers keep appending; retry later`, refused: false };
     }
     const delayMs = retryDelayMs(attempt);
     log({ level: 'info', msg: 'decision append lost the race, re-reading and deciding again', cluster, seq: next, attempt, delayMs });

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScheduledBackup } from '../../lib/control/lambdaEvents.ts';
-import { chooseBackupStandby } from '../../lib/control/scheduledBackup.ts';
+import { chooseBackupStandby } from '../../lib/domain/backupSource.ts';
 import { parseWith } from '../../lib/domain/parse.ts';
 import { initialState, type ClusterState } from '../../lib/domain/state.ts';
 import { viewNodes } from '../../lib/domain/view.ts';
