@@ -65,7 +65,8 @@ describe('pgvigil grow: a new standby copied from a standby, registered, synchro
   });
 
   test('the control plane registered pg4, probes it and status lists it as a standby', async () => {
-    assert.ok(p.events.some((e) => e.type === 'NodeAdded' && e.node.name === 'pg4' && e.node.port === PG4), 'NodeAdded pg4 is in the decision log');
+    // The running pipeline learns of the CLI's append on its next decide run: wait for it, don't race it.
+    await waitFor('NodeAdded pg4 in the decision log', () => p.events.some((e) => e.type === 'NodeAdded' && e.node.name === 'pg4' && e.node.port === PG4), 30_000);
     const status = await waitFor('status to list pg4 as a streaming standby', async () => {
       const r = await runCli(['status', '--workdir', p.workDir, '--json']);
       if (r.code !== 0) return false;
