@@ -24,7 +24,7 @@ import { readLeases } from '../../lib/store/leases.ts';
 import { leaseKey } from '../../lib/store/sortKeys.ts';
 import { closeStore, createStore } from '../../lib/store/store.ts';
 import { startTestPipeline } from '../support/pipelineKit.ts';
-import { cutWire, offlineClientConfig } from '../unit/sdkWire.ts';
+import { cutWire, offlineClientConfig } from '../support/sdkWire.ts';
 import { awsPrices as price, SECONDS_PER_MONTH } from './awsPrices.ts';
 import { dynamoItemBytes, writeUnits } from './itemBytes.ts';
 import { meterStore, type MeteredRequest } from './storeMeter.ts';

@@ -6,8 +6,8 @@ import { initialState } from '../../lib/domain/state.ts';
 import { appendDecision, readDecisions } from '../../lib/store/decisionLog.ts';
 import { loadState } from '../../lib/store/loadState.ts';
 import { putSnapshot } from '../../lib/store/snapshots.ts';
-import { ev } from '../int/decisionEventFixture.ts';
-import { startStoreFixture } from '../int/storeFixture.ts';
+import { ev } from '../support/decisionEventFixture.ts';
+import { startStoreFixture } from '../support/storeFixture.ts';
 
 const EVENTS = 10_000;
 const PER_DECISION = 10;

@@ -20,7 +20,7 @@ import { latestObservations } from '../../lib/store/observations.ts';
 import { decisionKey, observationKey } from '../../lib/store/sortKeys.ts';
 import { roleOf, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
-import { cutWire, offlineClientConfig } from '../unit/sdkWire.ts';
+import { cutWire, offlineClientConfig } from '../support/sdkWire.ts';
 import { useHandlerEnv } from '../support/handlerEnv.ts';
 import { silentLog } from '../../lib/log.ts';
 

@@ -6,7 +6,8 @@ import { callAgent, type AgentResult } from '../../lib/agent/agentClient.ts';
 import { runPg } from '../../lib/postgres/pgCommand.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
-import { startTestAgent, TEST_KEY, until, type TestAgent } from './agentHarness.ts';
+import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const BASE = 15520;
 const AGENT_BASE = 15530;
@@ -79,16 +80,16 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.deepEqual(roles, ['primary', 'standby', 'standby']);
     await sqlOnce(port.c1, 'CREATE TABLE t (v text PRIMARY KEY)');
     await sqlOnce(port.c1, "INSERT INTO t VALUES ('before split')");
-    for (const n of ['c2', 'c3'] as const) await until(`the row on ${n}`, async () => ((await rows(n)).length === 1 ? true : undefined));
+    for (const n of ['c2', 'c3'] as const) await waitFor(`the row on ${n}`, async () => (await rows(n)).length === 1);
   });
 
   test('promote a standby of a frozen primary; a second promote of the same term is the same promotion (the timeline rises once)', async () => {
     assert.equal(await timeline('c1'), 1);
     // The primary hangs (every process stopped): neither standby receives anything more from it.
     await signalAll('c1', 'SIGSTOP');
-    await until('both standbys to have received the same WAL', async () => {
+    await waitFor('both standbys to have received the same WAL', async () => {
       const [a, b] = await Promise.all((['c2', 'c3'] as const).map(async (n) => (await sqlOnce<{ lsn: string }>(port[n], 'SELECT pg_last_wal_replay_lsn()::text AS lsn'))[0]?.lsn));
-      return a !== undefined && a === b ? true : undefined;
+      return a !== undefined && a === b;
     });
     const first = await act('c2', 'promote', { term: 1 }, 'promote');
     assert.equal(first.ok, true, first.reason);
@@ -113,7 +114,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     const r = await act('c3', 'follow', { term: 1, primary: peer('c2') }, 'follow');
     assert.equal(r.ok, true, r.reason);
     assert.equal(await upstreamPort('c3'), port.c2);
-    await until('the new primary row on c3', async () => ((await rows('c3')).includes('on new primary') ? true : undefined));
+    await waitFor('the new primary row on c3', async () => (await rows('c3')).includes('on new primary'));
     const again = await act('c3', 'follow', { term: 1, primary: peer('c2') });
     assert.equal(again.ok, true, again.reason);
     assert.equal(again['changed'], false);
@@ -135,8 +136,8 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     // Someone starts it by hand: the agent stops it again while the fence holds.
     // (pg_ctl start may itself report failure when the agent stops the server before it is ready.)
     await cluster!.start('c1');
-    await until('the fenced node stopped again', async () =>
-      agents.c1!.lines.some((l) => l.msg === 'PostgreSQL found running while fenced: stopping it') && (await postmaster('c1')) === null ? true : undefined,
+    await waitFor('the fenced node stopped again', async () =>
+      agents.c1!.lines.some((l) => l.msg === 'PostgreSQL found running while fenced: stopping it') && (await postmaster('c1')) === null,
     );
     const st = await act('c1', 'status', {});
     assert.equal(st['role'], 'stopped');
@@ -156,7 +157,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.equal(await upstreamPort('c1'), port.c2);
     await sqlOnce(port.c2, "INSERT INTO t VALUES ('after rewind')");
     const expected = await rows('c2');
-    await until('c1 to match c2', async () => (JSON.stringify(await rows('c1')) === JSON.stringify(expected) ? true : undefined));
+    await waitFor('c1 to match c2', async () => JSON.stringify(await rows('c1')) === JSON.stringify(expected));
     assert.ok(!(await rows('c1')).includes('only on old primary'));
     assert.equal((await act('c1', 'status', {}))['fenced'], null);
   });
@@ -166,7 +167,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.equal(r.ok, true, r.reason);
     assert.equal(await upstreamPort('c4'), port.c3);
     await sqlOnce(port.c2, "INSERT INTO t VALUES ('after clone')");
-    await until('the new row on the clone', async () => ((await rows('c4')).includes('after clone') ? true : undefined));
+    await waitFor('the new row on the clone', async () => (await rows('c4')).includes('after clone'));
     const again = await act('c4', 'clone', { source: peer('c3') });
     assert.equal(again.ok, true, again.reason);
     assert.equal(again['cloned'], false);
@@ -183,7 +184,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.equal(f.ok, true, f.reason);
     assert.equal(await upstreamPort('c2'), port.c3);
     await sqlOnce(port.c3, "INSERT INTO t VALUES ('after switchover')");
-    await until('the switchover row on c2', async () => ((await rows('c2')).includes('after switchover') ? true : undefined));
+    await waitFor('the switchover row on c2', async () => (await rows('c2')).includes('after switchover'));
     assert.deepEqual((await readdir(workDir)).filter((f) => f.includes('.aside-')), []);
   });
 });

@@ -6,7 +6,7 @@ import { callAgent } from '../../lib/agent/agentClient.ts';
 import { signRequest, SIGNATURE_HEADER } from '../../lib/agent/signing.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
-import { startTestAgent, TEST_KEY, type TestAgent } from './agentHarness.ts';
+import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
 
 const PG_PORT = 15500;
 const AGENT_PORT = 15510;

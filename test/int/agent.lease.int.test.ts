@@ -9,7 +9,8 @@ import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { readLeases } from '../../lib/store/leases.ts';
 import { closeStore, createStore } from '../../lib/store/store.ts';
 import { ensureTable } from '../../lib/store/table.ts';
-import { startTestAgent, TEST_KEY, until, type TestAgent } from './agentHarness.ts';
+import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const BASE = 15540;
 const AGENT_PORT = 15550;
@@ -64,7 +65,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
   });
 
   test('the agent holds and renews its lease in the store', async () => {
-    await until('a renewed lease', async () => ((agent!.lease?.snapshot().version ?? 0) >= 2 ? true : undefined));
+    await waitFor('a renewed lease', () => (agent!.lease?.snapshot().version ?? 0) >= 2);
     const store = createStore(storeConfig);
     const leases = await readLeases(store, 'lease');
     closeStore(store);
@@ -75,7 +76,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
 
   test('store unreachable while a standby streams: the primary keeps accepting writes', async () => {
     await stopStore();
-    await until('the agent to notice the lapse and keep serving', async () => (logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: l2/) ? true : undefined), 10_000);
+    await waitFor('the agent to notice the lapse and keep serving', () => logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: l2/), 10_000);
     await sqlOnce(BASE, 'INSERT INTO t VALUES (1)');
     assert.notEqual(await cluster!.postmasterPid('l1'), null);
     assert.equal((await callAgent(agent!.url, TEST_KEY, 'status', {}))['fenced'], null);
@@ -83,22 +84,22 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
 
   test('the store back: the lease is renewed again', async () => {
     await startStore();
-    await until('the lease renewed again', async () => (logged('lease renewed again') ? true : undefined), 10_000);
+    await waitFor('the lease renewed again', () => logged('lease renewed again'), 10_000);
     await sqlOnce(BASE, 'INSERT INTO t VALUES (2)');
   });
 
   test('store unreachable and no standby streaming: the primary stops itself before the control plane would promote', async () => {
     assert.equal((await cluster!.stop('l2')).ok, true);
-    await until('no standby streaming from l1', async () => {
+    await waitFor('no standby streaming from l1', async () => {
       const rows = await sqlOnce(BASE, "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'");
-      return rows.length === 0 ? true : undefined;
+      return rows.length === 0;
     });
     const cut = Date.now();
     await stopStore();
-    await until('the primary to stop', async () => ((await cluster!.postmasterPid('l1')) === null ? true : undefined), FENCE_WAIT_MS);
+    await waitFor('the primary to stop', async () => (await cluster!.postmasterPid('l1')) === null, FENCE_WAIT_MS);
     selfFenceMs = Date.now() - cut;
     // The log line follows pg_ctl's return, which may come a moment after the postmaster is gone.
-    const line = await until('the agent to log why it stopped PostgreSQL', async () => agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped'), 5_000);
+    const line = await waitFor('the agent to log why it stopped PostgreSQL', () => agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped'), 5_000);
     assert.match(String(line['why']), /no standby streams from this primary/);
     const st = await callAgent(agent!.url, TEST_KEY, 'status', {});
     assert.equal(st['role'], 'stopped');
@@ -112,7 +113,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     const renewals = () => agent!.lines.filter((l) => l.msg === 'lease renewed again').length;
     const before = renewals();
     await startStore();
-    await until('the lease renewed again', async () => (renewals() > before ? true : undefined), 10_000);
+    await waitFor('the lease renewed again', () => renewals() > before, 10_000);
     const back = await callAgent(agent!.url, TEST_KEY, 'promote', { term });
     assert.equal(back.ok, true, back.reason);
     assert.match(back.reason, /restarted as primary of term/);

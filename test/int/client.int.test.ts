@@ -6,20 +6,11 @@ import { createLocalCluster, type LocalCluster } from '../../lib/local/localClus
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startEndpointProxy, type EndpointProxy } from '../../lib/endpoints/proxy.ts';
 import { createCluster, type Cluster } from '../../lib/client/index.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const BASE = 15620;
 const WRITER_PORT = 15630;
 const READER_PORT = 15631;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('client over a real 3-node async cluster', () => {
   let workDir: string;
@@ -95,9 +86,9 @@ describe('client over a real 3-node async cluster', () => {
     const db = open({ writer: url(ports.pg1), reader: url(ports.pg3), readYourWrites: { timeoutMs: 100, pollMs: 5 } });
     await sqlOnce(ports.pg3, 'SELECT pg_wal_replay_pause()');
     try {
-      await until('replay paused on pg3', async () => {
+      await waitFor('replay paused on pg3', async () => {
         const [row] = await sqlOnce<{ s: string }>(ports.pg3, 'SELECT pg_get_wal_replay_pause_state() AS s');
-        return row?.s === 'paused' ? true : undefined;
+        return row?.s === 'paused';
       });
       for (let i = 3001; i <= 3020; i++) {
         const { commitLsn } = await db.write('INSERT INTO rw (id, v) VALUES ($1, $2)', [i, `row ${i}`]);

@@ -5,16 +5,7 @@ import { createLocalCluster, type LocalCluster } from '../../lib/local/localClus
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { isAlive } from '../../lib/postgres/nodeFiles.ts';
 import { parseClusterSpec } from '../../lib/domain/spec.ts';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../support/waitFor.ts';
 
 describe('local cluster (3 nodes, synchronous ANY 1)', () => {
   let workDir: string;
@@ -54,7 +45,7 @@ describe('local cluster (3 nodes, synchronous ANY 1)', () => {
     await sqlOnce(15410, "INSERT INTO t VALUES ('hello')");
     for (const name of ['pg2', 'pg3']) {
       const port = c.nodes.find((n) => n.name === name)!.port;
-      await until(`the row on ${name}`, async () => {
+      await waitFor(`the row on ${name}`, async () => {
         const rows = await sqlOnce<{ v: string }>(port, 'SELECT v FROM t');
         return rows.length === 1 ? rows : undefined;
       });

@@ -8,6 +8,7 @@ import type { NodeObservation } from '../../lib/domain/observation.ts';
 import { probeRound } from '../../lib/probe/probeRound.ts';
 import { probeNode } from '../../lib/probe/probeNode.ts';
 import type { ProbeContext } from '../../lib/probe/probeContext.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 function specOf(cluster: LocalCluster, name: string, replication: ClusterSpec['replication']): ClusterSpec {
   const parsed = parseClusterSpec({ cluster: name, nodes: cluster.specNodes(), replication });
@@ -16,16 +17,6 @@ function specOf(cluster: LocalCluster, name: string, replication: ClusterSpec['r
 }
 
 const byNode = (obs: NodeObservation[]) => new Map(obs.map((o) => [o.node, o]));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('probe against real nodes', () => {
   let syncDir: string;
@@ -167,7 +158,7 @@ describe('probe against real nodes', () => {
     assert.equal(a.failingSince, a.at);
     assert.equal(b.failingSince, a.failingSince);
     // The primary notices the missing standby once its walsender is gone.
-    const r3 = await until('pg3 gone from pg_stat_replication', async () => {
+    const r3 = await waitFor('pg3 gone from pg_stat_replication', async () => {
       const r = await probeRound(spec, ctx(r2));
       return byNode(r).get('pg1')!.replication.some((x) => x.name === 'pg3') ? undefined : r;
     });

@@ -8,8 +8,8 @@ import { appendDecision, readDecisions } from '../../lib/store/decisionLog.ts';
 import { loadState } from '../../lib/store/loadState.ts';
 import { latestSnapshot } from '../../lib/store/snapshots.ts';
 import { decisionKey } from '../../lib/store/sortKeys.ts';
-import { ev } from './decisionEventFixture.ts';
-import { freshCluster, startStoreFixture, type StoreFixture } from './storeFixture.ts';
+import { ev } from '../support/decisionEventFixture.ts';
+import { freshCluster, startStoreFixture, type StoreFixture } from '../support/storeFixture.ts';
 
 describe('decision log on dynalite', () => {
   let fx: StoreFixture;

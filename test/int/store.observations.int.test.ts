@@ -5,7 +5,7 @@ import type { NodeObservation } from '../../lib/domain/observation.ts';
 import { renewLease, readLeases } from '../../lib/store/leases.ts';
 import { latestObservations, pruneObservations, putObservation, readObservations } from '../../lib/store/observations.ts';
 import { observationKey } from '../../lib/store/sortKeys.ts';
-import { freshCluster, startStoreFixture, type StoreFixture } from './storeFixture.ts';
+import { freshCluster, startStoreFixture, type StoreFixture } from '../support/storeFixture.ts';
 
 const T0 = 1_760_000_000_000;
 

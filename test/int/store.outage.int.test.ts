@@ -9,8 +9,8 @@ import { commitDecision } from '../../lib/store/commitDecision.ts';
 import { readDecisions } from '../../lib/store/decisionLog.ts';
 import { loadState } from '../../lib/store/loadState.ts';
 import { closeStore, createStore } from '../../lib/store/store.ts';
-import { ev } from './decisionEventFixture.ts';
-import { startStoreFixture, type StoreFixture } from './storeFixture.ts';
+import { ev } from '../support/decisionEventFixture.ts';
+import { startStoreFixture, type StoreFixture } from '../support/storeFixture.ts';
 
 describe('dynalite stopped and restarted on disk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgvigil-store-'));

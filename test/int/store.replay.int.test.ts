@@ -8,8 +8,8 @@ import { commitDecision } from '../../lib/store/commitDecision.ts';
 import { appendDecision } from '../../lib/store/decisionLog.ts';
 import { loadState } from '../../lib/store/loadState.ts';
 import { latestSnapshot, putSnapshot } from '../../lib/store/snapshots.ts';
-import { decisionLogArb, ev } from './decisionEventFixture.ts';
-import { freshCluster, startStoreFixture, type StoreFixture } from './storeFixture.ts';
+import { decisionLogArb, ev } from '../support/decisionEventFixture.ts';
+import { freshCluster, startStoreFixture, type StoreFixture } from '../support/storeFixture.ts';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { snapshotKey } from '../../lib/store/sortKeys.ts';
 

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createEniVipDriver, vipTermTag } from '../../lib/endpoints/eniVip.ts';
-import { cutWire, offlineClientConfig, type WireRequest, type WireResponse } from './sdkWire.ts';
+import { cutWire, offlineClientConfig, type WireRequest, type WireResponse } from '../support/sdkWire.ts';
 
 interface Eni {
   id: string;

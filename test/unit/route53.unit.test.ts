@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { createRoute53Driver, termRecordName } from '../../lib/endpoints/route53.ts';
 import type { EndpointChange } from '../../lib/endpoints/driver.ts';
-import { cutWire, offlineClientConfig, type WireRequest, type WireResponse } from './sdkWire.ts';
+import { cutWire, offlineClientConfig, type WireRequest, type WireResponse } from '../support/sdkWire.ts';
 
 /** A record set as the zone below keeps it. */
 interface ZoneRecord {

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { publishAlert, sanitizeSubject } from '../../lib/alerts/snsPublisher.ts';
-import { cutWire, offlineClientConfig, type WireRequest, type WireResponse } from './sdkWire.ts';
+import { cutWire, offlineClientConfig, type WireRequest, type WireResponse } from '../support/sdkWire.ts';
 
 const topicArn = 'arn:aws:sns:eu-west-1:123456789012:pgvigil-alerts';
 

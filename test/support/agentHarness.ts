@@ -38,19 +38,3 @@ export async function startTestAgent(o: {
   const agent = await startAgent(parsed.value, { key: TEST_KEY, osUser: o.osUser, log: collectingLog(lines, forward) });
   return { ...agent, lines };
 }
-
-/** Polls until fn returns a value (not undefined), or throws naming what it waited for. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
