@@ -1,3 +1,4 @@
+import { shutdownCheckpoint } from './actionDetail.ts';
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { afterPromotion, requestPromotion } from './failoverSteps.ts';
@@ -45,7 +46,9 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       break;
     case 'demote':
       if (current && f.step === 'fencing' && f.from === intent.node) {
-        o.emit('Fenced', f.term, `${intent.node} stopped cleanly at shutdown checkpoint ${o.state.failover?.minLsn ?? 'unknown'}`, {
+        const checkpoint = shutdownCheckpoint(cmd.detail);
+        const at = checkpoint.ignored === null ? ` at shutdown checkpoint ${checkpoint.lsn ?? 'unknown'}` : `, but ${checkpoint.ignored}: the promotion waits for no checkpoint`;
+        o.emit('Fenced', f.term, `${intent.node} stopped cleanly${at}`, {
           node: intent.node,
           by: 'demote',
           evidence: [],

@@ -1,3 +1,4 @@
+import { shutdownCheckpoint } from './actionDetail.ts';
 import type { DecisionEvent } from './events.ts';
 import type { ClusterState } from './state.ts';
 
@@ -72,8 +73,7 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
         return { ...s, pending, deposed: remove(s.deposed, intent.node) };
       }
       if (intent.action === 'demote' && s.failover && s.failover.term === intent.term) {
-        const lsn = typeof event.detail['checkpointLsn'] === 'string' ? event.detail['checkpointLsn'] : null;
-        return { ...s, pending, failover: { ...s.failover, minLsn: lsn } };
+        return { ...s, pending, failover: { ...s.failover, minLsn: shutdownCheckpoint(event.detail).lsn } };
       }
       return { ...s, pending };
     }

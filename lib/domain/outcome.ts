@@ -1,6 +1,7 @@
 import { accept, type Decision } from './decision.ts';
-import { intentId, type ActionName, type DecisionEvent, type DecisionEventType, type EventOf, type Intent } from './events.ts';
+import { DecisionEvent, intentId, type ActionName, type DecisionEventType, type EventOf, type Intent } from './events.ts';
 import { evolve } from './evolve.ts';
+import { parseWith } from './parse.ts';
 import type { ClusterState } from './state.ts';
 
 type Fields<T extends DecisionEventType> = Omit<EventOf<T>, 'v' | 'at' | 'term' | 'reason' | 'type'>;
@@ -21,7 +22,11 @@ export class Outcome {
   }
 
   emit<T extends DecisionEventType>(type: T, term: number, reason: string, fields: Fields<T>): EventOf<T> {
-    const event = { v: 1, type, at: this.now, term, reason, ...fields } as unknown as EventOf<T>;
+    // Parsed as every later load will parse it: an event that doesn't is a bug in decide, and
+    // throwing here keeps it out of the log, where it would make every load refuse the log.
+    const parsed = parseWith(DecisionEvent, { v: 1, type, at: this.now, term, reason, ...fields }, `decide emitted an unreadable ${type} event`);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const event = parsed.value as EventOf<T>;
     this.events.push(event);
     this.state = evolve(this.state, event);
     return event;

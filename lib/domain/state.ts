@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Intent, NodeEvidence } from './events.ts';
+import { Lsn } from './observation.ts';
 import { ClusterSpec, NodeName } from './spec.ts';
 
 /** A failover or switchover in progress: which step it has reached. */
@@ -13,7 +14,7 @@ export const FailoverInProgress = z.object({
   step: z.enum(['fencing', 'promoting', 'switching', 'done']),
   fencedBy: z.enum(['agent', 'syncQuorum', 'lease', 'demote']).nullable(),
   /** For a switchover: the old primary's shutdown checkpoint, which the candidate must replay first. */
-  minLsn: z.string().nullable(),
+  minLsn: Lsn.nullable(),
   /** Synchronous standbys already re-pointed at the candidate, so the old primary can't regain a commit quorum. */
   detached: z.array(NodeName),
   /** The promotion was asked for: from then on its outcome is unknown until the candidate answers, so the failover can't be called off. */

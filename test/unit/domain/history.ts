@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import type { Command } from '../../../lib/domain/commands.ts';
 import { decide } from '../../../lib/domain/decide.ts';
-import type { DecisionEvent, Intent } from '../../../lib/domain/events.ts';
+import { DecisionEvent, type Intent } from '../../../lib/domain/events.ts';
 import { evolve, fold } from '../../../lib/domain/evolve.ts';
 import type { ClusterSpec } from '../../../lib/domain/spec.ts';
 import { initialState, type ClusterState } from '../../../lib/domain/state.ts';
@@ -168,6 +168,10 @@ export class Sim {
     const noneReachable = ![...this.world.nodes.values()].some((n) => this.world.cpReaches(n) && this.world.running(n));
     let s = before;
     for (const e of d.events) {
+      // What is appended must read back as it was written, or every later load refuses the log.
+      const parsed = DecisionEvent.safeParse(e);
+      if (!parsed.success) return this.violate('total', `decide emitted an unreadable ${e.type}: ${parsed.error.message}`);
+      if (JSON.stringify(parsed.data) !== JSON.stringify(e)) return this.violate('total', `decide emitted a ${e.type} that reads back differently`);
       this.check(e, s, cmd, noneReachable);
       try {
         s = evolve(s, e);
