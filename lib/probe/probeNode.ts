@@ -1,7 +1,7 @@
 import type { NodeObservation, ReplicationRow, WalReceiver } from '../domain/observation.ts';
 import type { NodeSpec } from '../domain/spec.ts';
-import { timelineOf, type NodeRow } from './nodeQuery.ts';
-import { queryNode } from './queryNode.ts';
+import { timelineOf, type NodeRow } from './nodeQuerySql.ts';
+import { runNodeQuery } from './runNodeQuery.ts';
 import { DEFAULT_PROBE_TIMEOUT_MS, type ProbeContext } from './probeContext.ts';
 
 export interface NodeProbeContext extends ProbeContext {
@@ -19,7 +19,7 @@ export interface NodeProbeContext extends ProbeContext {
  */
 export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<NodeObservation> {
   const at = ctx.at ?? ctx.now();
-  const outcome = await queryNode(
+  const outcome = await runNodeQuery(
     { host: node.host, port: node.port, user: ctx.user ?? 'postgres', database: ctx.database ?? 'postgres', password: ctx.password },
     ctx.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
   );

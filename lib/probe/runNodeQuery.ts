@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { NODE_QUERY, NodeRow } from './nodeQuery.ts';
+import { parseWith } from '../domain/parse.ts';
+import { NODE_QUERY, NodeRow } from './nodeQuerySql.ts';
 import { ProbeDeadline, classifyProbeError, type ProbeError } from './probeError.ts';
 
 export interface ProbeConnection {
@@ -18,7 +19,7 @@ export type QueryOutcome = { ok: true; row: NodeRow } | { ok: false; error: Prob
  * pg's connect timeout and the server's statement_timeout are backstops set a little
  * later, so a silent node is always reported as 'timeout', never as something pg guessed.
  */
-export async function queryNode(conn: ProbeConnection, timeoutMs: number): Promise<QueryOutcome> {
+export async function runNodeQuery(conn: ProbeConnection, timeoutMs: number): Promise<QueryOutcome> {
   const client = new pg.Client({
     host: conn.host,
     port: conn.port,
@@ -45,12 +46,8 @@ export async function queryNode(conn: ProbeConnection, timeoutMs: number): Promi
   try {
     const raw = await Promise.race([work, deadline]);
     answered = true;
-    const parsed = NodeRow.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return { ok: false, error: { kind: 'other', message: `unexpected answer: ${issue?.path.join('.')}: ${issue?.message}` } };
-    }
-    return { ok: true, row: parsed.data };
+    const parsed = parseWith(NodeRow, raw, 'unexpected answer');
+    return parsed.ok ? { ok: true, row: parsed.value } : { ok: false, error: { kind: 'other', message: parsed.reason } };
   } catch (e) {
     return { ok: false, error: classifyProbeError(e) };
   } finally {
