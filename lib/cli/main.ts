@@ -10,6 +10,10 @@ import { registerUp } from './upCommand.ts';
 import { registerGrow } from './growCommand.ts';
 import { registerClone } from './cloneCommand.ts';
 import { registerBackup } from './backupCommands.ts';
+import { watchOutput } from './output.ts';
+
+// `pgvigil history | head`: a closed output ends a command quietly, for every command at once.
+watchOutput();
 
 const program = new Command('pgvigil')
   .description('PostgreSQL high availability with a serverless, event-sourced, auditable control plane')
