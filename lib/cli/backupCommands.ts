@@ -17,7 +17,7 @@ import { findPgBinaries } from '../postgres/pgBinaries.ts';
 import { chooseStandbySource } from '../local/standbySource.ts';
 import { loadState } from '../store/loadState.ts';
 import { closeStore, createStore } from '../store/store.ts';
-import { fail } from './cliErrors.ts';
+import { fail, parseOption } from './cliErrors.ts';
 import { invokeFunction } from './decideInvoke.ts';
 import { parseTimeArg } from './timeArg.ts';
 import { untilInterrupted } from './interrupt.ts';
@@ -185,8 +185,7 @@ export function registerBackup(program: Command): void {
     .option('--json', 'print the outcome as JSON on stdout')
     .addHelpText('after', '\nNeeds PostgreSQL server binaries of the backup\'s major version on this machine.\n\nExamples:\n  $ pgvigil restore --verify 20261124T031500Z-pg2\n  $ pgvigil restore --verify 20261124T031500Z-pg2 --target-time 2026-11-24T04:00:00Z')
     .action(async (opts: ArchiveCliOptions & { verify: string; targetTime?: string }) => {
-      const id = BackupId.safeParse(opts.verify);
-      if (!id.success) fail(`--verify ${opts.verify}: ${id.error.issues[0]?.message ?? 'invalid'}`, 'pgvigil backups lists the ids');
+      parseOption('--verify', opts.verify, BackupId, 'pgvigil backups lists the ids');
       let targetTime: Date | undefined;
       if (opts.targetTime !== undefined) {
         const at = parseTimeArg('--target-time', opts.targetTime, Date.now(), 'ago');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createDevClone, dropDevClone } from '../local/devClone.ts';
 import { NodeName } from '../domain/spec.ts';
-import { fail, parseIntOption } from './cliErrors.ts';
+import { fail, parseIntOption, parseOption } from './cliErrors.ts';
 
 type CloneCliOptions = { workdir: string; cluster?: string; name: string; from?: string; port?: string; drop?: boolean; json?: boolean };
 
@@ -22,8 +22,7 @@ export function registerClone(program: Command): void {
       '\nThe clone is never registered: not probed, never in the writer or reader endpoint, never a failover candidate.\nIt keeps running after `pgvigil up` stops; `--drop` removes it.\n\nExamples:\n  $ psql "$(pgvigil clone --name scratch --workdir .pgvigil | tail -1)"\n  $ pgvigil clone --name scratch --drop',
     )
     .action(async (opts: CloneCliOptions) => {
-      const validName = opts.name === undefined ? null : NodeName.safeParse(opts.name);
-      if (validName && !validName.success) fail(`--name ${opts.name}: ${validName.error.issues[0]?.message ?? 'invalid'}`, 'pass e.g. --name scratch');
+      if (opts.name !== undefined) parseOption('--name', opts.name, NodeName, 'pass e.g. --name scratch');
       if (opts.drop) {
         const dropped = await dropDevClone(opts.workdir, opts.name);
         if (opts.json) process.stdout.write(`${JSON.stringify(dropped)}\n`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { growLocalNode } from '../local/growLocalNode.ts';
 import { NodeName } from '../domain/spec.ts';
-import { fail, parseIntOption } from './cliErrors.ts';
+import { fail, parseIntOption, parseOption } from './cliErrors.ts';
 import { requester } from './clusterTarget.ts';
 
 type GrowCliOptions = { workdir: string; cluster?: string; name?: string; from?: string; priority: string; nofailover?: boolean; nosync?: boolean; json?: boolean };
@@ -28,8 +28,7 @@ export function registerGrow(program: Command): void {
       '\nThe running `pgvigil up` takes charge of the new node (its server and agent) from the moment it is registered.\nOn AWS, build the standby on its host (the agent\'s clone action) and register it with `pgvigil add-node`.\n\nExample:\n  $ pgvigil grow --workdir .pgvigil --from pg2\n  $ pgvigil status --workdir .pgvigil',
     )
     .action(async (opts: GrowCliOptions) => {
-      const validName = opts.name === undefined ? null : NodeName.safeParse(opts.name);
-      if (validName && !validName.success) fail(`--name ${opts.name}: ${validName.error.issues[0]?.message ?? 'invalid'}`, 'pass e.g. --name pg4');
+      if (opts.name !== undefined) parseOption('--name', opts.name, NodeName, 'pass e.g. --name pg4');
       const priority = parseIntOption('--priority', opts.priority, 0, 1000);
       const quiet = opts.json ?? false;
       const out = await growLocalNode({
