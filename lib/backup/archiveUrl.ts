@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parseWith } from '../domain/parse.ts';
 import { ArchiveTarget } from './archiveTarget.ts';
 
 /** `--archive`: a directory path, or s3://bucket/prefix/. */
@@ -7,6 +8,6 @@ export function parseArchiveUrl(value: string): { ok: true; target: ArchiveTarge
   const candidate = s3
     ? { kind: 's3', bucket: s3[1], prefix: s3[2] === '' || s3[2]!.endsWith('/') ? s3[2] : `${s3[2]}/` }
     : { kind: 'dir', path: isAbsolute(value) ? value : resolve(value) };
-  const r = ArchiveTarget.safeParse(candidate);
-  return r.success ? { ok: true, target: r.data } : { ok: false, reason: `--archive ${value}: ${r.error.issues[0]?.message ?? 'invalid'}` };
+  const r = parseWith(ArchiveTarget, candidate, `--archive ${value}`);
+  return r.ok ? { ok: true, target: r.value } : r;
 }

@@ -46,16 +46,16 @@ async function streamBatch(records: unknown[], cp: ControlPlane): Promise<Decide
   const failures: { itemIdentifier: string }[] = [];
   const byCluster = new Map<string, string[]>();
   records.forEach((raw, i) => {
-    const r = StreamRecord.safeParse(raw);
+    const r = parseWith(StreamRecord, raw, 'stream record');
     const id = typeof (raw as { eventID?: unknown })?.eventID === 'string' ? (raw as { eventID: string }).eventID : `record-${i}`;
-    if (!r.success) {
-      cp.log({ level: 'error', msg: 'unreadable stream record', eventID: id, error: r.error.issues[0]?.message });
+    if (!r.ok) {
+      cp.log({ level: 'error', msg: 'unreadable stream record', eventID: id, error: r.reason });
       failures.push({ itemIdentifier: id });
       return;
     }
-    const ids = byCluster.get(r.data.dynamodb.Keys.cluster.S) ?? [];
-    ids.push(r.data.eventID);
-    byCluster.set(r.data.dynamodb.Keys.cluster.S, ids);
+    const ids = byCluster.get(r.value.dynamodb.Keys.cluster.S) ?? [];
+    ids.push(r.value.eventID);
+    byCluster.set(r.value.dynamodb.Keys.cluster.S, ids);
   });
   for (const [cluster, ids] of byCluster) {
     const d = await decideOnce(cp, cluster, { type: 'probeRound', now: cp.clock() });

@@ -3,6 +3,7 @@ import { chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { editAutoConf } from '../postgres/autoConf.ts';
 import { runPg } from '../postgres/pgCommand.ts';
+import { parseWith } from '../domain/parse.ts';
 import { NodeName } from '../domain/spec.ts';
 import { loadState } from '../store/loadState.ts';
 import { closeStore, createStore } from '../store/store.ts';
@@ -43,8 +44,8 @@ export const clonesDir = (workDir: string): string => join(workDir, 'clones');
 export async function createDevClone(o: DevCloneOptions): Promise<DevCloneOutcome> {
   const started = Date.now();
   const progress = o.onProgress ?? (() => {});
-  const name = NodeName.safeParse(o.name);
-  if (!name.success) return { ok: false, reason: `--name ${o.name}: ${name.error.issues[0]?.message ?? 'invalid'}` };
+  const name = parseWith(NodeName, o.name, `--name ${o.name}`);
+  if (!name.ok) return name;
   const files = readLocalWorkDir(o.workDir);
   if (!files.ok) return files;
   const { workDir, storeConfig } = files.value;
@@ -125,8 +126,8 @@ export async function createDevClone(o: DevCloneOptions): Promise<DevCloneOutcom
 
 /** Stops a clone's server and removes its data directory. */
 export async function dropDevClone(workDirArg: string, name: string): Promise<{ ok: true; existed: boolean } | { ok: false; reason: string }> {
-  const valid = NodeName.safeParse(name);
-  if (!valid.success) return { ok: false, reason: `--name ${name}: ${valid.error.issues[0]?.message ?? 'invalid'}` };
+  const valid = parseWith(NodeName, name, `--name ${name}`);
+  if (!valid.ok) return valid;
   const files = readLocalWorkDir(workDirArg);
   if (!files.ok) return files;
   const dataDir = join(clonesDir(files.value.workDir), name);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseWith } from '../domain/parse.ts';
 import { NodeName, NodeTags, type NodeSpec, type ReplicationSpec } from '../domain/spec.ts';
 import { runPg, type PgCommandResult } from '../postgres/pgCommand.ts';
 import { findPgBinaries } from '../postgres/pgBinaries.ts';
@@ -64,11 +65,8 @@ const Options = z.object({
 export async function createLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const names = options.names ?? ['pg1', 'pg2', 'pg3'];
   const walReceiverTimeoutMs = options.walReceiverTimeoutMs ?? 3_000;
-  const parsed = Options.safeParse({ workDir: options.workDir, basePort: options.basePort, names, walReceiverTimeoutMs });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`local cluster options: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
+  const parsed = parseWith(Options, { workDir: options.workDir, basePort: options.basePort, names, walReceiverTimeoutMs }, 'local cluster options');
+  if (!parsed.ok) throw new Error(parsed.reason);
   const bins = findPgBinaries();
   if (!bins.ok) throw new Error(bins.reason);
   const osUser = options.osUser === undefined ? ensurePgOsUser() : options.osUser;

@@ -102,6 +102,6 @@ describe('--archive', () => {
     assert.deepEqual(parseArchiveUrl('s3://my-archive'), { ok: true, target: { kind: 's3', bucket: 'my-archive', prefix: '' } });
     const bad = parseArchiveUrl('s3://Bad_Bucket/');
     assert.equal(bad.ok, false);
-    assert.match(bad.ok ? '' : bad.reason, /--archive s3:\/\/Bad_Bucket\/: give an S3 bucket name/);
+    assert.match(bad.ok ? '' : bad.reason, /--archive s3:\/\/Bad_Bucket\/: bucket: give an S3 bucket name/);
   });
 });
