@@ -92,7 +92,7 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent, stat
             allowStandbyUpstream: true,
             // Detaching a standby from the old primary before the candidate's promotion: the
             // new setting in force is what counts, not the streaming that follows.
-            awaitStreaming: !(state.failover?.step === 'promoting' && state.failover.to === intent.primary),
+            awaitStreaming: !intent.detach,
           })
         : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
       break;

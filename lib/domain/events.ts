@@ -43,6 +43,12 @@ export const Intent = z.object({
   minLsn: Lsn.nullable(),
   /** For endpoints: the readers. */
   readers: z.array(NodeName).nullable(),
+  /**
+   * For follow: a synchronous standby detached from the old primary before the candidate's
+   * promotion, so the new setting in force is what counts, not the streaming that follows.
+   * Absent (false) in items written before the field existed.
+   */
+  detach: z.boolean().optional(),
 });
 export type Intent = z.infer<typeof Intent>;
 

@@ -92,6 +92,7 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
       for (const n of waiting) {
         o.request('follow', n.name, f.term, `detach ${n.name} from ${f.from} before the promotion: streaming from ${f.to}, it can no longer give ${f.from} a commit quorum`, {
           primary: f.to,
+          detach: true,
         });
       }
       return;

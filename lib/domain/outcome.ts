@@ -38,14 +38,14 @@ export class Outcome {
     node: string,
     term: number,
     reason: string,
-    extra: Partial<Pick<Intent, 'primary' | 'minLsn' | 'readers'>> & { key?: string } = {},
+    extra: Partial<Pick<Intent, 'primary' | 'minLsn' | 'readers' | 'detach'>> & { key?: string } = {},
   ): boolean {
     const readers = extra.readers ?? null;
     // A distinct key makes a distinct intent: new evidence is not held back by an older attempt's cooldown.
     const key = extra.key ?? (action === 'endpoints' ? (readers ?? []).join(',') : null);
     const id = key === null ? intentId(term, action, node) : `${intentId(term, action, node)}:${key}`;
     if (!this.mayRequest(id)) return false;
-    const intent: Intent = { id, action, node, term, primary: extra.primary ?? null, minLsn: extra.minLsn ?? null, readers };
+    const intent: Intent = { id, action, node, term, primary: extra.primary ?? null, minLsn: extra.minLsn ?? null, readers, detach: extra.detach ?? false };
     this.emit('ActionRequested', term, reason, { intent });
     return true;
   }

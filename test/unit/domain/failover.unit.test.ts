@@ -110,11 +110,12 @@ describe('rule 3: fence before promote', () => {
     const fenced = t.one('Fenced');
     assert.equal(fenced.by, 'syncQuorum');
     assert.deepEqual(t.types.slice(-4), ['FailoverStarted', 'ActionRequested', 'Fenced', 'ActionRequested']);
+    // The follow says it is a detach, so the reactor does not wait for streaming from a standby.
     assert.deepEqual(
-      t.intents().map((i) => [i.action, i.node, i.primary, i.term]),
+      t.intents().map((i) => [i.action, i.node, i.primary, i.term, i.detach]),
       [
-        ['fence', 'pg1', null, 2],
-        ['follow', 'pg3', 'pg2', 2],
+        ['fence', 'pg1', null, 2, false],
+        ['follow', 'pg3', 'pg2', 2, true],
       ],
     );
   });

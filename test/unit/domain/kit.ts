@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Command } from '../../../lib/domain/commands.ts';
 import { decide } from '../../../lib/domain/decide.ts';
 import type { Decision } from '../../../lib/domain/decision.ts';
-import type { DecisionEvent } from '../../../lib/domain/events.ts';
+import type { DecisionEvent, Intent } from '../../../lib/domain/events.ts';
 import { fold } from '../../../lib/domain/evolve.ts';
 import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
 import type { NodeObservation } from '../../../lib/domain/observation.ts';
@@ -133,7 +133,7 @@ export interface Then {
   types: string[];
   /** The event of a type, asserting there is exactly one. */
   one<T extends DecisionEvent['type']>(type: T): Extract<DecisionEvent, { type: T }>;
-  intents(action?: string): { action: string; node: string; term: number; primary: string | null; readers: string[] | null; minLsn: string | null }[];
+  intents(action?: string): Intent[];
 }
 
 export function given(history: readonly DecisionEvent[]) {

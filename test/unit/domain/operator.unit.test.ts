@@ -37,11 +37,11 @@ describe('rule 6: switchover, a planned change of primary', () => {
     const demoted = step(asked, result(asked, 'demote', 'pg1', T0 + 200, true, { checkpointLsn: lsn(2000) }));
     const t = given(demoted).when(result(demoted, 'promote', 'pg2', T0 + 400));
     assert.deepEqual(
-      t.intents().map((i) => [i.action, i.node, i.primary]),
+      t.intents().map((i) => [i.action, i.node, i.primary, i.detach]),
       [
-        ['follow', 'pg1', 'pg2'],
-        ['follow', 'pg3', 'pg2'],
-        ['endpoints', 'pg2', null],
+        ['follow', 'pg1', 'pg2', false],
+        ['follow', 'pg3', 'pg2', false],
+        ['endpoints', 'pg2', null, false],
       ],
     );
   });
