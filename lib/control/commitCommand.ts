@@ -2,15 +2,12 @@ import { needsObservations, type Command, type CommandWithoutObservations } from
 import { decide } from '../domain/decide.ts';
 import type { NodeObservation } from '../domain/observation.ts';
 import { commitDecision, type CommitResult } from '../store/commitDecision.ts';
-import { latestObservations } from '../store/observations.ts';
+import { latestObservations, OBSERVATION_WINDOW_MS } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
 import { type Log, silentLog } from '../log.ts';
 
-/**
- * How far back decide looks for each node's latest observation. Observations are rewritten
- * at least every heartbeat, so this only needs to exceed the spec's staleness bound.
- */
-export const OBSERVATION_WINDOW_MS = 60_000;
+/** Defined in lib/store beside the observations it bounds, so the prober (lib/probe) reads the same window. */
+export { OBSERVATION_WINDOW_MS };
 
 /** The command as decide takes it: with the latest observation of every node when it looks at the cluster. */
 export async function withObservations(

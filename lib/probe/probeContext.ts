@@ -16,5 +16,3 @@ export interface ProbeContext {
   password?: string;
   database?: string;
 }
-
-export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;

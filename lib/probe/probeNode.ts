@@ -2,13 +2,14 @@ import type { NodeObservation, ReplicationRow, WalReceiver } from '../domain/obs
 import type { NodeSpec } from '../domain/spec.ts';
 import { timelineOf, type NodeRow } from './nodeQuerySql.ts';
 import { runNodeQuery } from './runNodeQuery.ts';
-import { DEFAULT_PROBE_TIMEOUT_MS, type ProbeContext } from './probeContext.ts';
+import type { ProbeContext } from './probeContext.ts';
 
 export interface NodeProbeContext extends ProbeContext {
   cluster: string;
   /** The cluster's nodes, to name a standby's upstream from its sender host:port. */
   nodes?: readonly NodeSpec[];
-  timeoutMs?: number;
+  /** The spec's `timing.probeTimeoutMs` (probeRound passes it): the one definition of the probe's deadline. */
+  timeoutMs: number;
   /** The round's time; defaults to now(). */
   at?: number;
 }
@@ -21,7 +22,7 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
   const at = ctx.at ?? ctx.now();
   const outcome = await runNodeQuery(
     { host: node.host, port: node.port, user: ctx.user ?? 'postgres', database: ctx.database ?? 'postgres', password: ctx.password },
-    ctx.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    ctx.timeoutMs,
   );
   const prev = ctx.previous.get(node.name) ?? null;
   const base = {

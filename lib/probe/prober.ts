@@ -2,7 +2,7 @@ import type { NodeObservation } from '../domain/observation.ts';
 import type { ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { readLeases } from '../store/leases.ts';
-import { latestObservations, putObservation } from '../store/observations.ts';
+import { latestObservations, OBSERVATION_WINDOW_MS, putObservation } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
 import { shouldWrite } from './edgeTrigger.ts';
 import { probeRound } from './probeRound.ts';
@@ -40,7 +40,7 @@ export class Prober {
   /** Resume counts from the store after a restart (a new Lambda container), so a failure run is not forgotten. */
   private async seed(cluster: string): Promise<void> {
     if (this.seeded) return;
-    const read = await latestObservations(this.opts.store, cluster, this.opts.clock() - 60_000);
+    const read = await latestObservations(this.opts.store, cluster, this.opts.clock() - OBSERVATION_WINDOW_MS);
     if (!read.ok) return;
     for (const o of read.observations) {
       this.previous.set(o.node, o);

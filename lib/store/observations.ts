@@ -66,6 +66,13 @@ export function newestPerNode(observations: readonly NodeObservation[]): NodeObs
   return [...newest.values()].sort((a, b) => a.node.localeCompare(b.node));
 }
 
+/**
+ * How far back decide (and a prober resuming its counts) looks for each node's latest
+ * observation. Observations are rewritten at least every heartbeat, so this only needs to
+ * exceed the spec's staleness bound.
+ */
+export const OBSERVATION_WINDOW_MS = 60_000;
+
 /** One observation per node: the newest written since `sinceMs`. */
 export async function latestObservations(store: Store, cluster: string, sinceMs: number, opts: PageOptions = {}): Promise<ObservationsResult> {
   const read = await readObservations(store, cluster, sinceMs, Number.MAX_SAFE_INTEGER, opts);
