@@ -24,6 +24,11 @@ export interface LeaseLoopOptions {
   vip?: VipConfig;
 }
 
+/** How often an agent renews a lease of `ttlMs`: three tries per TTL, never more often than every 50 ms. */
+export function leaseRenewEveryMs(ttlMs: number): number {
+  return Math.max(50, Math.floor(ttlMs / 3));
+}
+
 export interface LeaseLoop {
   stop(): Promise<void>;
   /** For status and tests: the version we hold, and ms since the last renewal was sent. */

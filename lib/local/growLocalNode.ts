@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { callAgent } from '../agent/agentClient.ts';
+import { leaseRenewEveryMs } from '../agent/lease.ts';
 import { runPg } from '../postgres/pgCommand.ts';
 import { commitCommand } from '../control/commitCommand.ts';
 import { ClusterSpec, NodeName, NodeSpec, NodeTags } from '../domain/spec.ts';
@@ -109,7 +110,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
       workDir,
       store: storeConfig,
       agentScript,
-      lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 3)) },
+      lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: leaseRenewEveryMs(spec.timing.leaseTtlMs) },
     });
     const undo = async () => {
       await runPg(bins.bindir, 'pg_ctl', ['stop', '-w', '-t', '30', '-m', 'fast', '-D', dataDir], { osUser, timeoutMs: 40_000 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { leaseRenewEveryMs } from '../agent/lease.ts';
 import { AlertSink } from '../alerts/alertSink.ts';
 import { type ControlPlane, type FaultHook } from '../control/controlPlane.ts';
 import { decideOnce } from '../control/decideOnce.ts';
@@ -146,7 +147,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
 
     progress('starting the node agents');
     const agents = new Map<string, LocalAgent>();
-    const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 3)) };
+    const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: leaseRenewEveryMs(spec.timing.leaseTtlMs) };
     for (const node of cluster.nodes) {
       const agent = await prepareLocalAgent({
         cluster: clusterName,
