@@ -33,11 +33,23 @@ export interface LocalAgentOptions {
   agentScript: string;
 }
 
-/** One agent per local node, a child process like the systemd service on a real host. */
-export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgent> {
-  const dir = join(o.workDir, 'agents', o.node.name);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const config: AgentConfigInput = {
+/**
+ * The config of a local node's agent: it listens on 127.0.0.1:`port` and drives the node's
+ * PostgreSQL. The namespace lab (test/support/netnsAgent.ts) overrides `listen` and adds `vip`.
+ */
+export function localAgentConfig(o: {
+  cluster: string;
+  node: { name: string; host: string; port: number; dataDir: string };
+  port: number;
+  bindir: string;
+  osUser: string | null;
+  keyFile: string;
+  stateDir: string;
+  store: StoreConfig;
+  lease: { ttlMs: number; renewEveryMs: number };
+  archive?: AgentConfigInput['archive'];
+}): AgentConfigInput {
+  return {
     cluster: o.cluster,
     node: o.node.name,
     listen: { host: '127.0.0.1', port: o.port },
@@ -47,11 +59,18 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
     pgHost: o.node.host,
     ...(o.osUser ? { osUser: o.osUser } : {}),
     keyFile: o.keyFile,
-    stateDir: dir,
+    stateDir: o.stateDir,
     store: o.store,
     lease: o.lease,
-    archive: localArchiveTarget(o.workDir),
+    ...(o.archive ? { archive: o.archive } : {}),
   };
+}
+
+/** One agent per local node, a child process like the systemd service on a real host. */
+export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgent> {
+  const dir = join(o.workDir, 'agents', o.node.name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const config = localAgentConfig({ ...o, stateDir: dir, archive: localArchiveTarget(o.workDir) });
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
   const url = `http://127.0.0.1:${o.port}`;

@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentConfigInput } from '../../lib/agent/agentConfig.ts';
-import { agentProcess, type AgentProcess } from '../../lib/local/agentProcesses.ts';
+import { agentProcess, localAgentConfig, type AgentProcess } from '../../lib/local/agentProcesses.ts';
 import type { VipConfig } from '../../lib/endpoints/vip/vipConfig.ts';
 import type { StoreConfig } from '../../lib/store/storeConfig.ts';
 import type { NsNode } from './netnsHosts.ts';
@@ -36,19 +35,15 @@ export interface NsAgentOptions {
 export async function prepareNsAgent(o: NsAgentOptions): Promise<NsAgent> {
   const dir = join(o.workDir, 'agents', o.node.name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const config: AgentConfigInput = {
-    cluster: o.cluster,
-    node: o.node.name,
+  // A local node's agent config (no archive), but listening on the host's address and moving the VIP.
+  const config = {
+    ...localAgentConfig({
+      ...o,
+      node: { name: o.node.name, host: o.node.host.address, port: PG_PORT, dataDir: o.node.dataDir },
+      port: AGENT_PORT,
+      stateDir: dir,
+    }),
     listen: { host: o.node.host.address, port: AGENT_PORT },
-    dataDir: o.node.dataDir,
-    bindir: o.bindir,
-    pgPort: PG_PORT,
-    pgHost: o.node.host.address,
-    osUser: o.osUser,
-    keyFile: o.keyFile,
-    stateDir: dir,
-    store: o.store,
-    lease: o.lease,
     vip: o.vip,
   };
   const configPath = join(dir, 'agent.json');
