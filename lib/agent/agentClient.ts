@@ -1,7 +1,6 @@
+import { parseWith } from '../domain/parse.ts';
+import { answers, type AgentAction, type AnswerOf, type RequestOf } from './actions/wire.ts';
 import { signRequest } from './signing.ts';
-
-/** What every agent answer looks like; actions add their own fields. */
-export type AgentResult = { ok: boolean; reason: string; httpStatus?: number } & Record<string, unknown>;
 
 export interface CallAgentOptions {
   /** The whole call, connect to last byte. Short: a silent host must not stall the caller. */
@@ -12,15 +11,17 @@ const DEFAULT_TIMEOUT_MS = 2_000;
 
 /**
  * Calls one agent action, signed. Never throws: an agent that can't be reached or answers
- * nonsense becomes `{ ok: false, reason: 'agent unreachable: …' }`.
+ * nonsense becomes `{ ok: false, reason: 'agent unreachable: …' }`, and a success whose facts
+ * don't match the action's answer schema (`wire.ts`) becomes `{ ok: false, reason: 'agent
+ * answered … : <field>: …' }`, so no malformed fact reaches the decision log.
  */
-export async function callAgent(
+export async function callAgent<A extends AgentAction>(
   baseUrl: string,
   key: Buffer,
-  action: string,
-  body: Record<string, unknown>,
+  action: A,
+  body: RequestOf<A>,
   opts: CallAgentOptions = {},
-): Promise<AgentResult> {
+): Promise<AnswerOf<A>> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let url: URL;
   try {
@@ -49,7 +50,11 @@ export async function callAgent(
   }
   const result = parsed as Record<string, unknown>;
   const reason = typeof result['reason'] === 'string' ? result['reason'] : `HTTP ${res.status}`;
-  return { ...result, ok: result['ok'] as boolean, reason, httpStatus: res.status };
+  if (result['ok'] !== true) return { ...result, ok: false, reason, httpStatus: res.status };
+  const facts = parseWith(answers[action], result, `agent answered ${action} from ${url.origin} with a malformed answer (it said ok: ${reason})`);
+  if (!facts.ok) return { ok: false, reason: facts.reason, httpStatus: res.status };
+  // The facts are those of A's schema; TypeScript can't follow a generic key into a spread.
+  return { ...(facts.value as Record<string, unknown>), ok: true, reason, httpStatus: res.status } as AnswerOf<A>;
 }
 
 function describe(e: unknown, timeoutMs: number): string {

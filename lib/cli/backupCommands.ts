@@ -111,7 +111,7 @@ async function backupOnce(opts: BackupCliOptions): Promise<BackupResult> {
   if (!opts.json) process.stdout.write(`… ${node.name}'s agent takes a compressed base backup of its standby (the primary serves none)\n`);
   const r = await callAgent(node.agent, files.agentKey, 'backup', {}, { timeoutMs: BACKUP_TIMEOUT_MS });
   if (!r.ok) return { ok: false, node: node.name, reason: r.reason };
-  return { ok: true, id: String(r['id']), node: node.name, bytes: Number(r['bytes']), ms: Number(r['ms']), stopLsn: String(r['stopLsn']) };
+  return { ok: true, id: r.id, node: node.name, bytes: r.bytes, ms: r.ms, stopLsn: r.stopLsn };
 }
 
 function backupLine(r: Extract<BackupResult, { ok: true }>): string {

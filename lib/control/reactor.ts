@@ -1,8 +1,8 @@
 import { callAgent } from '../agent/agentClient.ts';
+import { peerOf, type AgentAction, type RequestOf } from '../agent/actions/wire.ts';
 import type { ActionName, Intent } from '../domain/events.ts';
 import type { NodeSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
-import type { EndpointTarget } from '../endpoints/driver.ts';
 import type { ControlPlane } from './controlPlane.ts';
 import type { CommandWithoutObservations } from '../domain/commands.ts';
 import type { CommitResult } from '../store/commitDecision.ts';
@@ -55,9 +55,9 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
 async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent, state: ClusterState): Promise<Outcome> {
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
-  const peer = (name: string | null): { name: string; host: string; port: number } | null => {
+  const peer = (name: string | null) => {
     const p = nodes.find((n) => n.name === name);
-    return p ? { name: p.name, host: p.host, port: p.port } : null;
+    return p ? peerOf(p) : null;
   };
   const started = cp.clock();
   let result: Outcome;
@@ -67,9 +67,8 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent, stat
         result = { ok: true, reason: 'this control plane has no endpoint driver', detail: {} };
         break;
       }
-      const target = (n: NodeSpec): EndpointTarget => ({ name: n.name, host: n.host, port: n.port });
       const readers = (intent.readers ?? []).map((r) => nodes.find((n) => n.name === r)).filter((n): n is NodeSpec => !!n);
-      const applied = await cp.endpoints.apply({ term: intent.term, writer: target(node), readers: readers.map(target) });
+      const applied = await cp.endpoints.apply({ term: intent.term, writer: peerOf(node), readers: readers.map(peerOf) });
       result = applied.ok
         ? { ok: true, reason: `${cp.endpoints.kind}: writer ${node.name}, readers ${readers.map((r) => r.name).join(', ') || 'none'}`, detail: { applied: applied.applied } }
         : { ok: false, reason: applied.reason, detail: {} };
@@ -113,7 +112,8 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent, stat
   return result;
 }
 
-async function agent(cp: ControlPlane, node: NodeSpec, action: ActionName, body: Record<string, unknown>): Promise<Outcome> {
+/** The intents an agent carries out: every action of the domain but endpoints. */
+async function agent<A extends ActionName & AgentAction>(cp: ControlPlane, node: NodeSpec, action: A, body: RequestOf<A>): Promise<Outcome> {
   const answer = await callAgent(node.agent, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action] });
   const { ok, reason, httpStatus: _status, ...detail } = answer;
   return { ok, reason, detail };

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { callAgent } from '../agent/agentClient.ts';
 import { leaseRenewEveryMs } from '../agent/lease.ts';
+import { peerOf } from '../agent/actions/wire.ts';
+import { parseWith } from '../domain/parse.ts';
 import { runPg } from '../postgres/pgCommand.ts';
 import { commitCommand } from '../control/commitCommand.ts';
 import { ClusterSpec, NodeName, NodeSpec, NodeTags } from '../domain/spec.ts';
@@ -48,9 +50,6 @@ export type GrowOutcome =
     }
   | { ok: false; reason: string };
 
-type Peer = { name: string; host: string; port: number };
-const peer = (n: NodeSpec): Peer => ({ name: n.name, host: n.host, port: n.port });
-
 /**
  * Local mode's `pgvigil grow`: a new standby copied from a standby (so the primary serves no
  * base backup) by its own agent's clone action, streaming from the primary through its own
@@ -77,20 +76,20 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
     const slots = nextSlot(spec);
     if (!slots) return { ok: false, reason: 'no free node number below 100 in this local cluster' };
     const name = o.name ?? slots.name;
-    const validName = NodeName.safeParse(name);
-    if (!validName.success) return { ok: false, reason: `--name ${name}: ${validName.error.issues[0]?.message ?? 'invalid'}` };
+    const validName = parseWith(NodeName, name, `--name ${name}`);
+    if (!validName.ok) return validName;
     if (spec.nodes.some((n) => n.name === name)) return { ok: false, reason: `--name ${name}: the cluster already has a node of that name (pgvigil status)` };
     const dataDir = join(workDir, name);
     if (existsSync(dataDir)) return { ok: false, reason: `${dataDir} already exists: remove it, or pick another --name` };
     for (const port of [slots.pg, slots.agent]) {
       if (!(await isPortFree(port))) return { ok: false, reason: `port ${port} is taken by another process: free it and retry` };
     }
-    const tags = NodeTags.safeParse(o.tags ?? {});
-    if (!tags.success) return { ok: false, reason: `tags: ${tags.error.issues[0]?.message ?? 'invalid'}` };
-    const node: NodeSpec = { name, host: '127.0.0.1', port: slots.pg, agent: `http://127.0.0.1:${slots.agent}`, tags: tags.data };
+    const tags = parseWith(NodeTags, o.tags ?? {}, 'tags');
+    if (!tags.ok) return tags;
+    const node: NodeSpec = { name, host: '127.0.0.1', port: slots.pg, agent: `http://127.0.0.1:${slots.agent}`, tags: tags.value };
     // Refused here, not after the copy: the spec with the node must still be valid.
-    const next = ClusterSpec.safeParse({ ...spec, nodes: [...spec.nodes, node] });
-    if (!next.success) return { ok: false, reason: `the spec would be invalid with ${name}: ${next.error.issues[0]?.message ?? 'invalid'}` };
+    const next = parseWith(ClusterSpec, { ...spec, nodes: [...spec.nodes, node] }, `the spec would be invalid with ${name}`);
+    if (!next.ok) return next;
 
     const source = await chooseStandbySource(spec, primary, o.from);
     if (!source.ok) return source;
@@ -128,14 +127,14 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
         agent.url,
         agentKey,
         'clone',
-        { source: peer(source.node), upstream: peer(primaryNode), slot: slotName(name), streamWaitMs: 30_000 },
+        { source: peerOf(source.node), upstream: peerOf(primaryNode), slot: slotName(name), streamWaitMs: 30_000 },
         { timeoutMs: 30 * 60_000 },
       );
       if (!cloned.ok) {
         await undo();
         return { ok: false, reason: `clone of ${source.node.name} into ${name} failed: ${cloned.reason}` };
       }
-      basebackupMs = typeof cloned['basebackupMs'] === 'number' ? cloned['basebackupMs'] : null;
+      basebackupMs = cloned.basebackupMs ?? null;
       progress(`${name} streams from ${primary}; waiting for it to catch up`);
       const caughtUp = await waitCaughtUp(primaryNode.port, name, o.catchUpMs ?? 60_000);
       if (!caughtUp) {
@@ -156,7 +155,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
       return { ok: false, reason: `registering ${name} failed (${added.reason}): its copy was removed` };
     }
     // A caught-up standby may now count towards the commit quorum.
-    const sync = await applySynchronousStandbyNames(workDir, next.data, osUser);
+    const sync = await applySynchronousStandbyNames(workDir, next.value, osUser);
     await waitSynchronousStandbyNames(primaryNode.port, sync.value);
     return { ok: true, node, source: source.node.name, upstream: primary, seq: added.seq, basebackupMs, synchronousStandbyNames: sync.value };
   } finally {

@@ -2,7 +2,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { callAgent, type AgentResult } from '../../lib/agent/agentClient.ts';
+import { callAgent } from '../../lib/agent/agentClient.ts';
+import type { AgentAction, AnswerOf, RequestOf } from '../../lib/agent/actions/wire.ts';
 import { runPg } from '../../lib/postgres/pgCommand.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
@@ -52,7 +53,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  async function act(node: Name, action: string, body: Record<string, unknown>, cost?: string): Promise<AgentResult> {
+  async function act<A extends AgentAction>(node: Name, action: A, body: RequestOf<A>, cost?: string): Promise<AnswerOf<A>> {
     const started = Date.now();
     const r = await callAgent(agents[node]!.url, TEST_KEY, action, body, { timeoutMs: 120_000 });
     if (cost) costs[cost] = Date.now() - started;
@@ -175,8 +176,8 @@ describe('agent actions on a real 3-node cluster (async)', () => {
 
   test('switchover: demote the primary, promote a standby past its shutdown checkpoint, the old primary follows without rewind', async () => {
     const d = await act('c2', 'demote', { term: 2 }, 'demote');
-    assert.equal(d.ok, true, d.reason);
-    const checkpointLsn = d['checkpointLsn'] as string;
+    assert.ok(d.ok, d.reason);
+    const checkpointLsn = d.checkpointLsn;
     assert.match(checkpointLsn, /^[0-9A-F]+\/[0-9A-F]+$/);
     const p = await act('c3', 'promote', { term: 2, minLsn: checkpointLsn }, 'promoteAfterDemote');
     assert.equal(p.ok, true, p.reason);

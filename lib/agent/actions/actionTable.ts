@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { ActionDef } from './actionTypes.ts';
 import { backup } from './backup.ts';
 import { clone } from './clone.ts';
@@ -7,6 +8,11 @@ import { follow } from './follow.ts';
 import { promote } from './promote.ts';
 import { rewind } from './rewind.ts';
 import { status } from './status.ts';
+import type { AgentAction, answers } from './wire.ts';
+
+/** One row per action of the wire contract, each answering with that action's answer schema. */
+const actions = { status, promote, fence, demote, follow, rewind, clone, backup } satisfies { [A in AgentAction]: ActionDef<z.ZodType, (typeof answers)[A]> };
+export type Actions = typeof actions;
 
 /** Every action the agent performs, by the name in `POST /v1/actions/<name>`. */
-export const actionTable: Record<string, ActionDef> = { status, promote, fence, demote, follow, rewind, clone, backup } as Record<string, ActionDef>;
+export const actionTable: Readonly<Record<string, ActionDef>> = actions;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { openArchive } from '../../backup/archiveStore.ts';
 import { takeBackup } from '../../backup/takeBackup.ts';
 import { defineAction } from './actionTypes.ts';
+import { answers } from './wire.ts';
 
 let running: Promise<unknown> | null = null;
 
@@ -12,6 +13,7 @@ let running: Promise<unknown> | null = null;
  */
 export const backup = defineAction({
   schema: z.object({ allowPrimary: z.boolean().default(false) }).strict(),
+  answer: answers.backup,
   term: 'none',
   async run(ctx, input) {
     if (!ctx.config.archive) return { ok: false, reason: `no archive is configured for ${ctx.config.node}: add "archive" to its agent config` };

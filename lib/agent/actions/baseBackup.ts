@@ -2,7 +2,8 @@ import { chown, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { tail } from '../../postgres/pgServer.ts';
 import { REPLICATION_USER } from '../../postgres/standbyConf.ts';
-import type { ActionContext, Peer } from './actionTypes.ts';
+import type { ActionContext } from './actionTypes.ts';
+import type { Peer } from './wire.ts';
 import { restoreNodeIdentity } from './nodeIdentity.ts';
 
 export type BackupOutcome = { ok: true; ms: number } | { ok: false; reason: string };

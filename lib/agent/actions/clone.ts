@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { readServerState } from '../serverState.ts';
-import { defineAction, Peer, Term } from './actionTypes.ts';
+import { defineAction } from './actionTypes.ts';
+import { answers, Peer, Term } from './wire.ts';
 import { baseBackupInto } from './baseBackup.ts';
 import { hasDataDir } from './nodeIdentity.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
@@ -21,6 +22,7 @@ export const clone = defineAction({
       streamWaitMs: z.number().int().min(100).max(120_000).default(15_000),
     })
     .strict(),
+  answer: answers.clone,
   term: 'optional',
   async run(ctx, input) {
     const { pg } = ctx;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { readServerState } from '../serverState.ts';
 import { dropWriterVip, placeWriterVip } from '../writerVip.ts';
-import { defineAction, Term } from './actionTypes.ts';
+import { defineAction } from './actionTypes.ts';
+import { answers, Term } from './wire.ts';
 
 /**
  * Switchover, step one: checkpoint, stop the primary cleanly, and answer the shutdown
@@ -10,6 +11,7 @@ import { defineAction, Term } from './actionTypes.ts';
  */
 export const demote = defineAction({
   schema: z.object({ term: Term }).strict(),
+  answer: answers.demote,
   term: 'required',
   async run(ctx, input) {
     const { pg } = ctx;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dropWriterVip } from '../writerVip.ts';
-import { defineAction, Term } from './actionTypes.ts';
+import { defineAction } from './actionTypes.ts';
+import { answers, Term } from './wire.ts';
 
 /**
  * Stop PostgreSQL now and keep it stopped (the fence marker) until follow, rewind or clone
@@ -9,6 +10,7 @@ import { defineAction, Term } from './actionTypes.ts';
  */
 export const fence = defineAction({
   schema: z.object({ term: Term }).strict(),
+  answer: answers.fence,
   term: 'required',
   async run(ctx, input) {
     const { pg } = ctx;

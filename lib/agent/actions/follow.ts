@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { delay } from '../../postgres/pgServer.ts';
 import { readServerState } from '../serverState.ts';
 import { slotName } from '../../postgres/standbyConf.ts';
-import { defineAction, Peer, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
+import { defineAction, type ActionContext } from './actionTypes.ts';
+import { answers, Peer, Term, type Answer, type FactsOf } from './wire.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
 
 /** Re-point this standby (or a cleanly stopped old primary) at the primary of `term`. */
@@ -21,6 +22,7 @@ export const follow = defineAction({
       awaitStreaming: z.boolean().default(true),
     })
     .strict(),
+  answer: answers.follow,
   term: 'required',
   async run(ctx, input) {
     const result = await pointAtUpstream(ctx, input.primary, {
@@ -38,7 +40,7 @@ export const follow = defineAction({
   },
 });
 
-async function detachFromUpstream(ctx: ActionContext): Promise<ActionResult> {
+async function detachFromUpstream(ctx: ActionContext): Promise<Answer<FactsOf<'follow'>>> {
   const { pg } = ctx;
   const set = await pg.sql("ALTER SYSTEM SET primary_conninfo = ''", [], 5_000);
   if (!set.ok) return { ok: false, reason: `ALTER SYSTEM: ${set.reason}` };

@@ -9,7 +9,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canFollow, HISTORY_FILE, parseHistory, timelineOfWal, type HistoryEntry } from '../timelineHistory.ts';
 import { dropWriterVip } from '../writerVip.ts';
-import type { ActionContext, ActionResult, Peer } from './actionTypes.ts';
+import type { ActionContext } from './actionTypes.ts';
+import type { Answer, FactsOf, Failed, Peer } from './wire.ts';
 
 export const DIVERGED = 'diverged: rewind needed';
 
@@ -63,7 +64,7 @@ const DIVERGED_LOG = /forked off current database system timeline|is not in this
  * primary_slot_name (ALTER SYSTEM + reload when running, file edit when stopped), start it
  * if stopped, and wait until it streams. Idempotent: already streaming from there → ok.
  */
-export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: PointOptions): Promise<ActionResult> {
+export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: PointOptions): Promise<Answer<FactsOf<'follow'>>> {
   const { pg, config, log } = ctx;
   if (upstream.name === config.node || (upstream.host === config.pgHost && upstream.port === config.pgPort)) {
     return { ok: false, reason: `${upstream.name} is this node: a node cannot follow itself` };
@@ -221,7 +222,7 @@ function localWalEnd(state: ServerState, cd: ControlData): { tli: number; end: s
   return { detail: `not shut down cleanly (${cd.state}): where its WAL ends is unknown` };
 }
 
-async function divergedFromLog(ctx: ActionContext, mark: { path: string; size: number }): Promise<ActionResult | null> {
+async function divergedFromLog(ctx: ActionContext, mark: { path: string; size: number }): Promise<Failed | null> {
   const line = (await ctx.pg.logSince(mark)).split('\n').find((l) => DIVERGED_LOG.test(l));
   return line ? { ok: false, reason: DIVERGED, detail: line.trim() } : null;
 }

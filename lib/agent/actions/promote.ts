@@ -6,7 +6,8 @@ import { readServerState } from '../serverState.ts';
 import { placeWriterVip } from '../writerVip.ts';
 import type { Fenced } from '../fenceMarker.ts';
 import { SELF_FENCE_PREFIX } from '../lease.ts';
-import { defineAction, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
+import { defineAction, type ActionContext } from './actionTypes.ts';
+import { answers, Term, type Answer, type FactsOf } from './wire.ts';
 
 /**
  * Promote this standby. Already a primary → ok (a retried promote of the same term is one
@@ -21,6 +22,7 @@ export const promote = defineAction({
       waitMs: z.number().int().min(0).max(120_000).default(10_000),
     })
     .strict(),
+  answer: answers.promote,
   term: 'required',
   async run(ctx, input) {
     const { pg } = ctx;
@@ -63,7 +65,7 @@ export const promote = defineAction({
  * lease-lapse fence of the same term is lifted, never the control plane's fence, and only
  * over a data directory that was a primary's (not in recovery) when it stopped.
  */
-async function restartSelfFencedPrimary(ctx: ActionContext, term: number, fenced: Fenced | null): Promise<ActionResult | null> {
+async function restartSelfFencedPrimary(ctx: ActionContext, term: number, fenced: Fenced | null): Promise<Answer<FactsOf<'promote'>> | null> {
   if (fenced === null || fenced.term !== term || !fenced.why.startsWith(SELF_FENCE_PREFIX)) return null;
   const cd = await ctx.pg.controlData();
   if ('error' in cd || !PRIMARY_STOPPED.has(cd.state)) return null;

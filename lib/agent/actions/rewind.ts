@@ -2,7 +2,8 @@ import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { tail } from '../../postgres/pgServer.ts';
 import { slotName, superuserConninfo } from '../../postgres/standbyConf.ts';
-import { defineAction, Peer, Term, type ActionContext, type ActionResult } from './actionTypes.ts';
+import { defineAction, type ActionContext } from './actionTypes.ts';
+import { answers, Peer, Term, type Answer, type FactsOf } from './wire.ts';
 import { baseBackupInto, moveDataDirAside, putDataDirBack } from './baseBackup.ts';
 import { restoreNodeIdentity } from './nodeIdentity.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
@@ -22,6 +23,7 @@ export const rewind = defineAction({
       streamWaitMs: z.number().int().min(100).max(120_000).default(15_000),
     })
     .strict(),
+  answer: answers.rewind,
   term: 'required',
   async run(ctx, input) {
     const { pg, log } = ctx;
@@ -30,7 +32,7 @@ export const rewind = defineAction({
     // Already a standby streaming from the source (a retried rewind): nothing to do.
     const state = await readServerState(pg);
     if (state.running && state.inRecovery && state.receiver?.status === 'streaming' && state.receiver.senderPort === input.source.port) {
-      return { ok: true, reason: `already streaming from ${input.source.name}`, method: 'none' };
+      return { ok: true, reason: `already streaming from ${input.source.name}`, method: 'none' as const };
     }
     const stopped = await pg.stopNow(10);
     if (!stopped.ok) return { ok: false, reason: `could not stop PostgreSQL before rewind: ${stopped.reason}` };
@@ -48,26 +50,26 @@ export const rewind = defineAction({
       const rewindMs = Date.now() - started;
       log({ level: 'info', msg: 'rewound', source: input.source.name, ms: rewindMs, output: tail(r) });
       const followed = await follow();
-      return { ...followed, reason: followed.ok ? `rewound; ${followed.reason}` : `rewound, but ${followed.reason}`, method: 'pg_rewind', rewindMs };
+      return { ...followed, reason: followed.ok ? `rewound; ${followed.reason}` : `rewound, but ${followed.reason}`, method: 'pg_rewind' as const, rewindMs };
     }
     log({ level: 'warn', msg: 'pg_rewind failed: rebuilding with pg_basebackup', source: input.source.name, output: tail(r) });
     return rebuild(ctx, input.source, tail(r), follow);
   },
 });
 
-async function rebuild(ctx: ActionContext, source: Peer, rewindFailure: string, follow: () => Promise<ActionResult>): Promise<ActionResult> {
+async function rebuild(ctx: ActionContext, source: Peer, rewindFailure: string, follow: () => Promise<Answer<FactsOf<'follow'>>>): Promise<Answer<FactsOf<'rewind'>>> {
   const aside = await moveDataDirAside(ctx);
   const copy = await baseBackupInto(ctx, source);
   if (!copy.ok) {
     await putDataDirBack(ctx, aside);
-    return { ok: false, reason: `pg_rewind failed (${rewindFailure}) and so did the rebuild: ${copy.reason}`, method: 'pg_basebackup' };
+    return { ok: false, reason: `pg_rewind failed (${rewindFailure}) and so did the rebuild: ${copy.reason}`, method: 'pg_basebackup' as const };
   }
   const followed = await follow();
   if (!followed.ok) {
     // The old directory stays aside for a person to inspect; the new one is kept too.
-    return { ...followed, reason: `rebuilt with pg_basebackup, but ${followed.reason}; old data kept at ${aside}`, method: 'pg_basebackup', aside };
+    return { ...followed, reason: `rebuilt with pg_basebackup, but ${followed.reason}; old data kept at ${aside}`, method: 'pg_basebackup' as const, aside };
   }
   await rm(aside, { recursive: true, force: true });
-  return { ...followed, reason: `pg_rewind failed (${rewindFailure}); rebuilt with pg_basebackup; ${followed.reason}`, method: 'pg_basebackup', basebackupMs: copy.ms };
+  return { ...followed, reason: `pg_rewind failed (${rewindFailure}); rebuilt with pg_basebackup; ${followed.reason}`, method: 'pg_basebackup' as const, basebackupMs: copy.ms };
 }
 

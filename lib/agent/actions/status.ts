@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import { readServerState } from '../serverState.ts';
 import { defineAction } from './actionTypes.ts';
+import { answers, type FactsOf } from './wire.ts';
 
 /** What this host's PostgreSQL is doing, and what the agent holds (term, fence). Changes nothing. */
 export const status = defineAction({
   schema: z.object({}).strict(),
+  answer: answers.status,
   term: 'none',
   async run(ctx) {
     const { pg, config } = ctx;
     const [state, fenced, major] = await Promise.all([readServerState(pg), ctx.fence.get(), pg.dataMajorVersion()]);
     const cd = major === null ? null : await pg.controlData();
-    const role = !state.running ? 'stopped' : !state.answering ? 'unknown' : state.inRecovery ? 'standby' : 'primary';
+    const role: FactsOf<'status'>['role'] = !state.running ? 'stopped' : !state.answering ? 'unknown' : state.inRecovery ? 'standby' : 'primary';
     return {
       ok: true,
       reason: `PostgreSQL ${role}${fenced ? ' (fenced)' : ''}`,
