@@ -5,6 +5,7 @@ import { clusterStatus, renderClusterStatus } from './clusterStatus.ts';
 import { decisionLine } from './decisionLines.ts';
 import { fail, parseIntOption } from './cliErrors.ts';
 import { silentLog } from '../log.ts';
+import { outputClosed, whenOutputClosed } from './output.ts';
 
 export function registerUp(program: Command): void {
   program
@@ -21,10 +22,7 @@ export function registerUp(program: Command): void {
       const nodes = parseIntOption('--nodes', opts.nodes, 1, 9);
       const basePort = parseIntOption('--base-port', opts.basePort, 1024, 64_000);
       const started = Date.now();
-      const interrupt = new AbortController();
-      const onEarlySignal = () => interrupt.abort();
-      process.once('SIGINT', onEarlySignal);
-      process.once('SIGTERM', onEarlySignal);
+      const stop = stopRequests();
       let pipeline: LocalPipeline;
       try {
         pipeline = await startLocalPipeline({
@@ -33,53 +31,98 @@ export function registerUp(program: Command): void {
           nodes,
           async: !!opts.async,
           persistStore: true,
-          signal: interrupt.signal,
+          signal: stop.signal,
           ...(opts.webhook ? { webhook: opts.webhook } : {}),
           alertConsole: !!process.stderr.isTTY,
           ...(opts.verbose ? {} : { log: silentLog }),
-          onProgress: (step) => process.stdout.write(`… ${step}\n`),
+          onProgress: (step) => say(`… ${step}\n`),
           onDecision: (_seq, events) => {
-            for (const e of events) process.stdout.write(`${decisionLine(e)}\n`);
+            for (const e of events) say(`${decisionLine(e)}\n`);
           },
-          onTrouble: (reason) => process.stdout.write(`!! control plane blind: ${reason} (no automatic action until the store answers)\n`),
-          onRecovered: () => process.stdout.write('.. control plane sees the store again\n'),
+          onTrouble: (reason) => say(`!! control plane blind: ${reason} (no automatic action until the store answers)\n`),
+          onRecovered: () => say('.. control plane sees the store again\n'),
         });
       } catch (e) {
+        // startLocalPipeline stopped whatever it had started before it threw.
+        if (stop.reason() !== null) {
+          say(`stopped before it was up (${stop.reason()}).\n`);
+          process.exit(stop.failed() ? 1 : 0);
+        }
         fail(`pgvigil up failed: ${(e as Error).message}`, 'see the logs under the work dir, or run with --verbose', 1);
       }
-      process.off('SIGINT', onEarlySignal);
-      process.off('SIGTERM', onEarlySignal);
-      const status = async () => {
-        const state = await pipeline.state();
-        const obs = await latestObservations(pipeline.store, 'local', Date.now() - 60_000);
-        if (state?.spec && obs.ok) process.stdout.write(`\n${renderClusterStatus(clusterStatus(state, obs.observations, Date.now()))}\n\n`);
-      };
-      await new Promise((r) => setTimeout(r, 1_000));
-      await status();
-      process.stdout.write(
-        [
-          `pgvigil is up in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-          `  writer: ${pipeline.writerUrl}`,
-          `  reader: ${pipeline.readerUrl}`,
-          `  status: pgvigil status --workdir ${opts.workdir}    history: pgvigil history --workdir ${opts.workdir}`,
-          'Decisions appear below as they happen. Ctrl-C stops everything.',
-          '',
-        ].join('\n'),
-      );
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        // A second Ctrl-C (or one relayed by npm) must not cut the clean stop short.
-        const stop = () => {
-          if (!stopping) resolve();
-          else process.stdout.write('still stopping cleanly…\n');
-          stopping = true;
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      process.stdout.write('\nstopping: control loop, proxy, agents, PostgreSQL, store…\n');
+      if (stop.reason() === null) {
+        await Promise.race([new Promise((r) => setTimeout(r, 1_000)), stop.requested]);
+        await printStatus(pipeline).catch(() => {});
+        say(
+          [
+            `pgvigil is up in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+            `  writer: ${pipeline.writerUrl}`,
+            `  reader: ${pipeline.readerUrl}`,
+            `  status: pgvigil status --workdir ${opts.workdir}    history: pgvigil history --workdir ${opts.workdir}`,
+            'Decisions appear below as they happen. Ctrl-C stops everything.',
+            '',
+          ].join('\n'),
+        );
+      }
+      await stop.requested;
+      say(`\nstopping (${stop.reason()}): control loop, proxy, agents, PostgreSQL, store…\n`);
       await pipeline.stop();
-      process.stdout.write('stopped cleanly.\n');
-      process.exit(0);
+      say('stopped cleanly.\n');
+      process.exit(stop.failed() ? 1 : 0);
     });
+}
+
+/** Write to stdout while someone reads it; once it is closed, up carries on without a word. */
+function say(text: string): void {
+  if (!outputClosed()) process.stdout.write(text);
+}
+
+async function printStatus(pipeline: LocalPipeline): Promise<void> {
+  const state = await pipeline.state();
+  const obs = await latestObservations(pipeline.store, 'local', Date.now() - 60_000);
+  if (state?.spec && obs.ok) say(`\n${renderClusterStatus(clusterStatus(state, obs.observations, Date.now()))}\n\n`);
+}
+
+interface StopRequests {
+  /** Aborted by the first request: a start under way stops half-way, cleaning up what it began. */
+  signal: AbortSignal;
+  /** Resolves on the first request. */
+  requested: Promise<void>;
+  /** What asked first, or null. */
+  reason(): string | null;
+  /** Whether up ends because of an error of its own (exit 1) rather than being told to stop. */
+  failed(): boolean;
+}
+
+/**
+ * Whatever ends `pgvigil up` stops what it started: Ctrl-C (SIGINT), SIGTERM, SIGHUP (the
+ * terminal went away), its output closed (`npm start | tee log`, tee gone first), or an error
+ * nobody caught. The first asks for the clean stop; later ones (npm relays Ctrl-C a second
+ * time) must not cut it short.
+ */
+function stopRequests(): StopRequests {
+  const abort = new AbortController();
+  let why: string | null = null;
+  let failed = false;
+  let resolve: () => void = () => {};
+  const requested = new Promise<void>((r) => (resolve = r));
+  const request = (reason: string) => {
+    if (why !== null) {
+      say('still stopping cleanly…\n');
+      return;
+    }
+    why = reason;
+    abort.abort();
+    resolve();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => request(signal));
+  whenOutputClosed(() => request('its output was closed'));
+  const unexpected = (e: unknown) => {
+    failed = true;
+    if (!outputClosed()) process.stderr.write(`pgvigil up: unexpected error, stopping: ${(e as Error)?.stack ?? String(e)}\n`);
+    request(`unexpected error: ${(e as Error)?.message ?? String(e)}`);
+  };
+  process.on('uncaughtException', unexpected);
+  process.on('unhandledRejection', unexpected);
+  return { signal: abort.signal, requested, reason: () => why, failed: () => failed };
 }

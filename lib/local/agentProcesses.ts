@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { AgentConfigInput } from '../agent/agentConfig.ts';
+import { isAlive, waitGone } from '../postgres/nodeFiles.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import { localArchiveTarget } from './localArchive.ts';
 import type { LocalNode } from './localCluster.ts';
@@ -91,21 +92,29 @@ export interface AgentProcess {
  * `logPath`, started with no key in its environment (it reads its key file), SIGKILLed if
  * SIGTERM doesn't end it within 5 s. `prefix` runs it through another command, e.g.
  * `ip netns exec NS`, which execs in place so the child's pid stays the agent's.
+ *
+ * It runs in its own process group, so a Ctrl-C at the terminal reaches `pgvigil up` only,
+ * which stops the agents in order. Its pid is kept in `agent.pid` next to its config: an
+ * agent a previous run left behind (its `up` was killed) is stopped before a new one starts.
  */
 export function agentProcess(o: { url: string; configPath: string; logPath: string; agentScript: string; prefix?: string[] }): AgentProcess {
   let child: ChildProcess | null = null;
+  const pidPath = join(dirname(o.configPath), 'agent.pid');
   return {
     pid: () => child?.pid ?? null,
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) return;
+      await stopLeftAgent(pidPath, o.configPath);
       const log = createWriteStream(o.logPath, { flags: 'a' });
       await new Promise<void>((r) => log.once('open', () => r()));
       const [cmd, ...args] = [...(o.prefix ?? []), process.execPath, o.agentScript, '--config', o.configPath];
       const proc = spawn(cmd!, args, {
         stdio: ['ignore', log, log],
+        detached: true,
         env: { ...process.env, PGVIGIL_AGENT_KEY: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       });
       child = proc;
+      if (proc.pid !== undefined) await writeFile(pidPath, `${proc.pid}\n`);
       await waitListening(o.url, proc, o.logPath);
     },
     async stop(opts = {}) {
@@ -116,8 +125,29 @@ export function agentProcess(o: { url: string; configPath: string; logPath: stri
       const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
+      await rm(pidPath, { force: true });
     },
   };
+}
+
+/** Stop the agent of this config a previous run left running, if its pid file names one (and not a reused pid). */
+async function stopLeftAgent(pidPath: string, configPath: string): Promise<void> {
+  const pid = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isAgentOf(pid, configPath)) return;
+  process.kill(pid, 'SIGTERM');
+  if (!(await waitGone(pid, 5_000)) && isAgentOf(pid, configPath)) {
+    process.kill(pid, 'SIGKILL');
+    await waitGone(pid, 5_000);
+  }
+}
+
+function isAgentOf(pid: number, configPath: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(configPath);
+  } catch {
+    return false;
+  }
 }
 
 /** The agent answers HTTP (an unsigned request gets 401) once it listens. */

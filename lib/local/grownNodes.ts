@@ -19,6 +19,8 @@ export interface AdoptOptions {
   primary: string | null;
   osUser: OsUser | null;
   agent: Omit<LocalAgentOptions, 'node' | 'port' | 'workDir'>;
+  /** Told of its server when a previous run left it running (openLocalCluster). */
+  onLeftRunning?: (note: string) => void;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface AdoptOptions {
 export async function adoptGrownNode(o: AdoptOptions): Promise<GrownNode | null> {
   if (!existsSync(join(o.workDir, o.node.name, 'PG_VERSION'))) return null;
   // One-node view of the data dir: opening starts it when it is a standby or the primary.
-  const server = await openLocalCluster({ workDir: o.workDir, basePort: o.node.port, names: [o.node.name], osUser: o.osUser, primary: o.primary });
+  const server = await openLocalCluster({ workDir: o.workDir, basePort: o.node.port, names: [o.node.name], osUser: o.osUser, primary: o.primary, ...(o.onLeftRunning ? { onLeftRunning: o.onLeftRunning } : {}) });
   const agent = await prepareLocalAgent({ ...o.agent, workDir: o.workDir, node: server.nodes[0]!, port: Number(new URL(o.node.agent).port) });
   try {
     await agent.start();

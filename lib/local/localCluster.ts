@@ -92,12 +92,15 @@ export interface OpenLocalClusterOptions {
   /** The primary by the decision log: started along with every standby. */
   primary: string | null;
   tags?: Record<string, z.input<typeof NodeTags>>;
+  /** Told, in words, of each server a previous run left running: adopted, or stopped when it may not run. */
+  onLeftRunning?: (note: string) => void;
 }
 
 /**
  * Attaches to the data directories a previous run left and starts the log's primary and
- * every standby. Any other node stays stopped: it may be a deposed primary, which must not
- * come back as a primary; the control plane rewinds it.
+ * every standby; one left running (its `up` died) is adopted as it is. Any other node
+ * stays stopped, and is stopped if it was left running: it may be a deposed primary, which
+ * must not come back as a primary; the control plane rewinds it.
  */
 export async function openLocalCluster(options: OpenLocalClusterOptions): Promise<LocalCluster> {
   const bins = findPgBinaries();
@@ -110,10 +113,20 @@ export async function openLocalCluster(options: OpenLocalClusterOptions): Promis
     for (const n of nodes) {
       if (!existsSync(join(n.dataDir, 'PG_VERSION'))) throw new Error(`${n.dataDir} holds no PostgreSQL data directory: remove the work dir to start afresh`);
       const standby = existsSync(join(n.dataDir, 'standby.signal'));
-      if (!standby && n.name !== options.primary) continue;
       const pid = await cluster.postmasterPid(n.name);
       // A pid file left by a crash names a dead (or reused) pid: only a live postmaster of this data dir counts.
-      if (pid !== null && isPostmasterOf(pid, n.dataDir)) continue;
+      const running = pid !== null && isPostmasterOf(pid, n.dataDir);
+      if (!standby && n.name !== options.primary) {
+        if (running) {
+          must('stop', await cluster.stop(n.name));
+          options.onLeftRunning?.(`stopped ${n.name} (left running, pid ${pid}, but neither the log's primary nor a standby: the control plane rewinds it)`);
+        }
+        continue;
+      }
+      if (running) {
+        options.onLeftRunning?.(`adopted ${n.name} (already running, pid ${pid})`);
+        continue;
+      }
       must('start', await cluster.start(n.name));
     }
   } catch (e) {

@@ -118,7 +118,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     await prepareLocalArchive(workDir, osUser);
     progress(resume ? 'resuming the PostgreSQL nodes' : `creating ${names.length} PostgreSQL nodes`);
     const cluster = resume
-      ? await openLocalCluster({ workDir, basePort: o.basePort, names, osUser, primary: existing.state.primary })
+      ? await openLocalCluster({ workDir, basePort: o.basePort, names, osUser, primary: existing.state.primary, onLeftRunning: (note) => o.onProgress?.(note) })
       : await createLocalCluster({
           workDir,
           basePort: o.basePort,
@@ -172,7 +172,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const adopt = (node: NodeSpec, primary: string | null): Promise<void> => {
       if (names.includes(node.name) || grown.has(node.name)) return Promise.resolve();
       const agentOptions = { cluster: clusterName, bindir: cluster.bindir, osUser: osUser?.name ?? null, keyFile, store: storeConfig, agentScript, lease: agentLease };
-      const run = adoptGrownNode({ workDir, node, primary, osUser, agent: agentOptions })
+      const run = adoptGrownNode({ workDir, node, primary, osUser, agent: agentOptions, onLeftRunning: (note) => o.onProgress?.(note) })
         .then((g) => {
           if (!g) return;
           grown.set(g.name, g);
