@@ -13,6 +13,14 @@ const base = {
   reason: z.string().min(1),
 };
 
+/** Automatic failover, operator switchover (planned, clean), or operator failover (the successor named). */
+export const FailoverKind = z.enum(['failover', 'switchover', 'manual']);
+export type FailoverKind = z.infer<typeof FailoverKind>;
+
+/** How the old primary was proven unable to commit (rule 3): its agent, the synchronous quorum, its lease, or a clean demote. */
+export const FenceMethod = z.enum(['agent', 'syncQuorum', 'lease', 'demote']);
+export type FenceMethod = z.infer<typeof FenceMethod>;
+
 /** A compact picture of a node at decision time: the evidence an auditor reads. */
 export const NodeEvidence = z.object({
   node: NodeName,
@@ -64,7 +72,7 @@ export const DecisionEvent = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('FailoverStarted'),
-    kind: z.enum(['failover', 'switchover', 'manual']),
+    kind: FailoverKind,
     from: NodeName,
     to: NodeName,
     evidence: z.array(NodeEvidence),
@@ -76,12 +84,12 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('Fenced'),
     node: NodeName,
-    by: z.enum(['agent', 'syncQuorum', 'lease', 'demote']),
+    by: FenceMethod,
     evidence: z.array(NodeEvidence),
   }),
   z.object({ ...base, type: z.literal('Promoted'), node: NodeName, from: NodeName.nullable() }),
-  z.object({ ...base, type: z.literal('FailoverCompleted'), kind: z.enum(['failover', 'switchover', 'manual']), from: NodeName, to: NodeName }),
-  z.object({ ...base, type: z.literal('FailoverAborted'), kind: z.enum(['failover', 'switchover', 'manual']), from: NodeName, to: NodeName.nullable() }),
+  z.object({ ...base, type: z.literal('FailoverCompleted'), kind: FailoverKind, from: NodeName, to: NodeName }),
+  z.object({ ...base, type: z.literal('FailoverAborted'), kind: FailoverKind, from: NodeName, to: NodeName.nullable() }),
   z.object({ ...base, type: z.literal('FailoverImpossible'), from: NodeName, evidence: z.array(NodeEvidence) }),
   z.object({ ...base, type: z.literal('Paused') }),
   z.object({ ...base, type: z.literal('Resumed') }),

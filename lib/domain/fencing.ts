@@ -1,7 +1,8 @@
+import type { FenceMethod } from './events.ts';
 import type { ClusterSpec } from './spec.ts';
 import { isReachable, standbysStreamingFrom, type NodeView } from './view.ts';
 
-export type FenceProof = { ok: true; by: 'syncQuorum' | 'lease'; reason: string } | { ok: false; reason: string };
+export type FenceProof = { ok: true; by: Extract<FenceMethod, 'syncQuorum' | 'lease'>; reason: string } | { ok: false; reason: string };
 
 /**
  * Rule 3, the conditions decide can prove from observations alone (the third, an agent

@@ -4,6 +4,10 @@ import { NodeName } from './spec.ts';
 
 export const Lsn = z.string().regex(LSN_PATTERN, 'an LSN like 0/3000148');
 
+/** Why a probe failed: refused/reset means the server is gone (a crash); timeout means silence. */
+export const ProbeErrorKind = z.enum(['refused', 'timeout', 'auth', 'other']);
+export type ProbeErrorKind = z.infer<typeof ProbeErrorKind>;
+
 /** One row of the primary's pg_stat_replication. */
 export const ReplicationRow = z.object({
   /** application_name: pgvigil sets it to the standby's node name. */
@@ -51,7 +55,7 @@ export const NodeObservation = z.object({
   at: z.number(),
   reachable: z.boolean(),
   /** Why the probe failed: refused/reset is a crash, timeout is silence. */
-  error: z.object({ kind: z.enum(['refused', 'timeout', 'auth', 'other']), message: z.string() }).nullable(),
+  error: z.object({ kind: ProbeErrorKind, message: z.string() }).nullable(),
   /** Consecutive failed rounds up to this one (0 when reachable). */
   consecutiveFailures: z.number().int().min(0),
   /** ms since epoch of the first failure of the current run of failures. */

@@ -1,18 +1,18 @@
 import { z } from 'zod';
-import { Intent, NodeEvidence } from './events.ts';
+import { FailoverKind, FenceMethod, Intent, NodeEvidence } from './events.ts';
 import { Lsn } from './observation.ts';
 import { ClusterSpec, NodeName } from './spec.ts';
 
 /** A failover or switchover in progress: which step it has reached. */
 export const FailoverInProgress = z.object({
-  kind: z.enum(['failover', 'switchover', 'manual']),
+  kind: FailoverKind,
   /** The term this change of primary will hold. */
   term: z.number().int(),
   from: NodeName,
   to: NodeName,
   startedAt: z.number(),
   step: z.enum(['fencing', 'promoting', 'switching', 'done']),
-  fencedBy: z.enum(['agent', 'syncQuorum', 'lease', 'demote']).nullable(),
+  fencedBy: FenceMethod.nullable(),
   /** For a switchover: the old primary's shutdown checkpoint, which the candidate must replay first. */
   minLsn: Lsn.nullable(),
   /** Synchronous standbys already re-pointed at the candidate, so the old primary can't regain a commit quorum. */

@@ -1,5 +1,5 @@
-/** The schema's error kinds: refused/reset means the server is gone (a crash); timeout means silence. */
-export type ProbeErrorKind = 'refused' | 'timeout' | 'auth' | 'other';
+import type { ProbeErrorKind } from '../domain/observation.ts';
+
 export interface ProbeError {
   kind: ProbeErrorKind;
   message: string;
