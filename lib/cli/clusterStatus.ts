@@ -1,5 +1,5 @@
 import type { NodeObservation } from '../domain/observation.ts';
-import type { ClusterState } from '../domain/state.ts';
+import { isDeposed, type ClusterState } from '../domain/state.ts';
 import { staleAfterMs } from '../domain/spec.ts';
 import { renderTable } from './table.ts';
 
@@ -46,7 +46,7 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
     if (role === 'primary' && n.name !== state.primary) role = 'primary (deposed)';
     let st = !o || !fresh ? 'unseen' : !o.reachable ? `down (${o.error?.kind ?? '?'})` : o.foreign ? 'foreign' : 'running';
     if (o && fresh && o.reachable && o.role === 'standby') st = o.walReceiver?.status === 'streaming' ? `streaming from ${o.walReceiver.upstream ?? '?'}` : 'not streaming';
-    if (state.deposed.includes(n.name) && st.startsWith('down')) st += ', awaiting rewind';
+    if (isDeposed(state, n.name) && st.startsWith('down')) st += ', awaiting rewind';
     return {
       name: n.name,
       address: `${n.host}:${n.port}`,

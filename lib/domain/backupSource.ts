@@ -1,6 +1,6 @@
 import { lsnDiff } from './lsn.ts';
 import type { NodeSpec } from './spec.ts';
-import type { ClusterState } from './state.ts';
+import { isDeposed, type ClusterState } from './state.ts';
 import { isStandbyNow, type NodeView } from './view.ts';
 
 export type BackupChoice = { ok: true; node: NodeSpec; why: string } | { ok: false; reason: string };
@@ -19,7 +19,7 @@ function unfit(state: ClusterState, v: NodeView): string | null {
   const name = v.spec.name;
   if (name === state.primary) return 'the primary (backups come from a standby, so the primary serves no base backup)';
   if (state.down.includes(name)) return 'declared down';
-  if (state.deposed.includes(name)) return 'a former primary not yet rewound';
+  if (isDeposed(state, name)) return 'a former primary not yet rewound';
   if (!v.obs) return 'no fresh observation';
   if (!isStandbyNow(v)) return v.obs.reachable ? `seen as ${v.obs.role}` : 'unreachable';
   const receiver = v.obs.walReceiver?.status ?? 'not running';
@@ -34,7 +34,7 @@ function unfit(state: ClusterState, v: NodeView): string | null {
  */
 export function chooseBackupStandby(state: ClusterState, view: Map<string, NodeView>): BackupChoice {
   if (!state.spec) return { ok: false, reason: `cluster ${state.cluster} is not initialized yet: no backup until its first decide run` };
-  if (state.failover && state.failover.step !== 'done') {
+  if (state.failover) {
     return { ok: false, reason: `a ${state.failover.kind} ${state.failover.from} → ${state.failover.to} is in progress: no backup now, the next scheduled one will run` };
   }
   if (!state.primary) return { ok: false, reason: `cluster ${state.cluster} has no primary in the decision log: no standby streams from one` };

@@ -1,9 +1,9 @@
 import { shutdownCheckpoint } from './actionDetail.ts';
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
-import { afterPromotion, requestPromotion } from './failoverSteps.ts';
+import { abort, afterPromotion, complete, requestPromotion } from './failoverSteps.ts';
 import { Outcome } from './outcome.ts';
-import type { ClusterState } from './state.ts';
+import { isDeposed, type ClusterState } from './state.ts';
 
 /** An agent or endpoint driver answered an intent: record it and take the step it unlocks. */
 export function decideActionResult(cmd: CommandOf<'actionResult'>, state: ClusterState): Decision {
@@ -18,7 +18,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
     o.emit('ActionFailed', intent.term, `${intent.action} on ${intent.node} failed: ${cmd.reason}`, { intent });
     const f = o.state.failover;
     if (f && f.term === intent.term && f.kind === 'switchover' && intent.action === 'demote') {
-      o.emit('FailoverAborted', f.term, `switchover aborted: ${f.from} could not be stopped cleanly (${cmd.reason})`, { kind: f.kind, from: f.from, to: f.to });
+      abort(o, f, `switchover aborted: ${f.from} could not be stopped cleanly (${cmd.reason})`);
     }
     return o.result();
   }
@@ -33,12 +33,8 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
         requestPromotion(o, spec, null);
       } else if (current && f.step === 'promoting' && f.to === intent.node && !o.pendingFor('promote', intent.node)) {
         // The candidate that no longer qualified is stopped: no promotion of it can land any more.
-        o.emit('FailoverAborted', f.term, `candidate ${f.to} no longer qualifies and its agent confirms PostgreSQL stopped at term ${f.term}: it is deposed, and the next round chooses again`, {
-          kind: f.kind,
-          from: f.from,
-          to: f.to,
-        });
-      } else if (o.state.deposed.includes(intent.node) && o.state.primary !== null && !o.state.blind && !o.state.paused) {
+        abort(o, f, `candidate ${f.to} no longer qualifies and its agent confirms PostgreSQL stopped at term ${f.term}: it is deposed, and the next round chooses again`);
+      } else if (isDeposed(o.state, intent.node) && o.state.primary !== null && !o.state.blind && !o.state.paused) {
         o.request('rewind', intent.node, o.state.term, `${intent.node} is stopped and its agent answers: rewind it and let it follow ${o.state.primary}`, {
           primary: o.state.primary,
         });
@@ -60,14 +56,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`);
       break;
     case 'endpoints':
-      if (o.state.failover?.step === 'done') {
-        const done = o.state.failover;
-        o.emit('FailoverCompleted', done.term, `${done.to} is primary of term ${done.term}; the writer endpoint points at it`, {
-          kind: done.kind,
-          from: done.from,
-          to: done.to,
-        });
-      }
+      if (current) complete(o, f, `${f.to} is primary of term ${f.term}; the writer endpoint points at it`);
       break;
     case 'follow':
       // A synchronous standby detached from the old primary: the promotion may be next.

@@ -4,7 +4,7 @@ import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
 import { streamsFrom } from './observation.ts';
 import { Outcome } from './outcome.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
-import type { ClusterState } from './state.ts';
+import { isDeposed, type ClusterState } from './state.ts';
 import { agentRenews, evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
@@ -78,7 +78,7 @@ function recordHealth(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>
 function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const s = o.state;
   if (s.primary === null) return;
-  for (const name of s.deposed) {
+  for (const [name, since] of Object.entries(s.deposed)) {
     if (name === s.primary) continue;
     const v = view.get(name);
     if (!v?.obs) continue;
@@ -90,7 +90,7 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
     }
     if (isStandbyNow(v) && streamsFrom(v.obs, s.primary)) continue;
     // The lease must have moved since the node was deposed: a renewal from before then may be a dead agent's last.
-    const agentAlive = agentRenews(v, o.now, spec.timing.leaseTtlMs, s.deposedAt[name] ?? 0);
+    const agentAlive = agentRenews(v, o.now, spec.timing.leaseTtlMs, since);
     // A rewind needs a running primary to copy from: asking while it is down only fails.
     if (agentAlive && !o.pendingFor('fence', name) && isPrimaryNow(view.get(s.primary))) {
       o.request('rewind', name, s.term, `${name}'s agent is back: rewind it onto ${s.primary}'s timeline and let it follow`, { primary: s.primary });
@@ -105,7 +105,7 @@ function repointStrayStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, N
   if (primary === null || !isPrimaryNow(view.get(primary))) return;
   for (const v of view.values()) {
     const name = v.spec.name;
-    if (name === primary || s.deposed.includes(name) || !isStandbyNow(v)) continue;
+    if (name === primary || isDeposed(s, name) || !isStandbyNow(v)) continue;
     const upstream = v.obs!.walReceiver?.upstream ?? null;
     if (upstream !== null && upstream !== primary) {
       o.request('follow', name, s.term, `${name} streams from ${upstream}, not from the primary ${primary}`, { primary });

@@ -1,14 +1,24 @@
-import { shutdownCheckpoint } from './actionDetail.ts';
 import type { DecisionEvent } from './events.ts';
+import { evolveFailover, isDetach } from './evolveFailover.ts';
 import type { ClusterState } from './state.ts';
 
 const add = (list: readonly string[], name: string): string[] => (list.includes(name) ? [...list] : [...list, name]);
 const remove = (list: readonly string[], name: string): string[] => list.filter((n) => n !== name);
+const depose = (deposed: Readonly<Record<string, number>>, node: string, at: number): Record<string, number> => ({ ...deposed, [node]: at });
+function undepose(deposed: Readonly<Record<string, number>>, node: string): Record<string, number> {
+  const { [node]: _rewound, ...rest } = deposed;
+  return rest;
+}
 
 /** Fold one decision event into the state. Pure and total: every event type has a case. */
 export function evolve(state: ClusterState, event: DecisionEvent): ClusterState {
   // Terms only rise, whatever order a bad log presents.
   const s: ClusterState = { ...state, term: Math.max(state.term, event.term) };
+  return { ...evolveCluster(s, event), failover: evolveFailover(s.failover, event) };
+}
+
+/** Everything but the failover in progress (evolveFailover), which this reads as it was before the event. */
+function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
   switch (event.type) {
     case 'ClusterInitialized':
       return {
@@ -33,49 +43,22 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
     case 'ControlPlaneSighted':
       return { ...s, blind: false };
     case 'FailoverStarted':
-      return {
-        ...s,
-        failover: {
-          kind: event.kind,
-          term: event.term,
-          from: event.from,
-          to: event.to,
-          startedAt: event.at,
-          step: 'fencing',
-          fencedBy: null,
-          minLsn: null,
-          detached: [],
-          promoteRequested: false,
-        },
-        impossibleReportedFor: null,
-      };
+      return { ...s, impossibleReportedFor: null };
     case 'ActionRequested':
-      return {
-        ...s,
-        failover:
-          s.failover && event.intent.action === 'promote' && event.intent.term === s.failover.term ? { ...s.failover, promoteRequested: true } : s.failover,
-        pending: [...s.pending.filter((p) => p.intent.id !== event.intent.id), { intent: event.intent, requestedAt: event.at }],
-      };
+      return { ...s, pending: [...s.pending.filter((p) => p.intent.id !== event.intent.id), { intent: event.intent, requestedAt: event.at }] };
     case 'ActionSucceeded': {
-      const pending = s.pending.filter((p) => p.intent.id !== event.intent.id);
-      s.lastOutcomeAt = { ...s.lastOutcomeAt, [event.intent.id]: event.at };
       const { intent } = event;
-      if (intent.action === 'endpoints') {
-        const readers = intent.readers ?? [];
-        const failover = s.failover && s.failover.term === intent.term ? { ...s.failover, step: 'done' as const } : s.failover;
-        return { ...s, pending, writer: intent.node, readers, failover };
-      }
-      const f = s.failover;
-      if (intent.action === 'follow' && f && f.term === intent.term && f.step === 'promoting' && intent.primary === f.to) {
-        return { ...s, pending, failover: { ...f, detached: add(f.detached, intent.node) } };
-      }
-      if ((intent.action === 'rewind' || intent.action === 'follow') && s.deposed.includes(intent.node)) {
-        return { ...s, pending, deposed: remove(s.deposed, intent.node) };
-      }
-      if (intent.action === 'demote' && s.failover && s.failover.term === intent.term) {
-        return { ...s, pending, failover: { ...s.failover, minLsn: shutdownCheckpoint(event.detail).lsn } };
-      }
-      return { ...s, pending };
+      const answered = {
+        ...s,
+        pending: s.pending.filter((p) => p.intent.id !== intent.id),
+        lastOutcomeAt: { ...s.lastOutcomeAt, [intent.id]: event.at },
+      };
+      // Each rule on its own. Endpoints: they now point where the intent said.
+      const endpoints = intent.action === 'endpoints' ? { writer: intent.node, readers: intent.readers ?? [] } : {};
+      // Rejoin: a rewind, or a follow, brings a deposed node back. Not a detach: it sets where the
+      // node will stream from without waiting to see it stream (the reactor), so proves nothing.
+      const rejoined = intent.action === 'rewind' || (intent.action === 'follow' && !isDetach(s.failover, intent));
+      return { ...answered, ...endpoints, deposed: rejoined ? undepose(s.deposed, intent.node) : s.deposed };
     }
     case 'ActionFailed':
       return {
@@ -83,36 +66,24 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
         pending: s.pending.filter((p) => p.intent.id !== event.intent.id),
         lastOutcomeAt: { ...s.lastOutcomeAt, [event.intent.id]: event.at },
       };
-    case 'Fenced': {
-      const failover =
-        s.failover && s.failover.from === event.node && s.failover.step === 'fencing'
-          ? { ...s.failover, step: 'promoting' as const, fencedBy: event.by }
-          : s.failover;
-      return { ...s, failover };
-    }
-    case 'Promoted': {
-      const failover = s.failover && s.failover.to === event.node ? { ...s.failover, step: 'switching' as const } : s.failover;
+    case 'Fenced':
+      return s;
+    case 'Promoted':
       return {
         ...s,
         primary: event.node,
-        deposed: event.from ? add(remove(s.deposed, event.node), event.from) : remove(s.deposed, event.node),
-        deposedAt: event.from ? { ...s.deposedAt, [event.from]: event.at } : s.deposedAt,
+        deposed: event.from ? depose(undepose(s.deposed, event.node), event.from, event.at) : undepose(s.deposed, event.node),
         syncSet: [],
-        failover,
         // Outcomes of older terms can no longer be repeated: forget them so the state stays small.
         lastOutcomeAt: Object.fromEntries(Object.entries(s.lastOutcomeAt).filter(([id]) => id.startsWith(`${event.term}:`))),
       };
-    }
     case 'FailoverCompleted':
-      return { ...s, failover: null };
+      return s;
     case 'FailoverAborted': {
       // A candidate whose promotion was asked for may be primary of the aborted term: depose it,
       // so it is rewound onto whichever node is promoted next rather than trusted.
       const f = s.failover;
-      if (f && f.promoteRequested && event.to !== null && event.to !== s.primary) {
-        return { ...s, failover: null, deposed: add(s.deposed, event.to), deposedAt: { ...s.deposedAt, [event.to]: event.at } };
-      }
-      return { ...s, failover: null };
+      return f && f.promoteRequested && event.to !== null && event.to !== s.primary ? { ...s, deposed: depose(s.deposed, event.to, event.at) } : s;
     }
     case 'FailoverImpossible':
       return { ...s, impossibleReportedFor: event.term };
@@ -130,7 +101,7 @@ export function evolve(state: ClusterState, event: DecisionEvent): ClusterState 
             down: remove(s.down, event.node),
             lagging: remove(s.lagging, event.node),
             syncSet: remove(s.syncSet, event.node),
-            deposed: remove(s.deposed, event.node),
+            deposed: undepose(s.deposed, event.node),
             readers: remove(s.readers, event.node),
           }
         : s;

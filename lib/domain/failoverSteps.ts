@@ -3,11 +3,33 @@ import { proveFenced } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
 import { compareLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
+import type { FailoverInProgress } from './state.ts';
 import { agentRenews, evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
-/**
- * The steps of a change of primary, shared by automatic failover, manual failover and
- * switchover: fence (rule 3) → promote (rule 4) → re-point the rest → switch endpoints.
+/*
+ * The failover state machine: the steps of a change of primary, shared by automatic failover,
+ * operator failover (kind manual) and switchover: fence (rule 3), promote (rule 4), re-point the
+ * rest and switch the endpoints. The step changes only in evolveFailover, whose switch is this
+ * table: one row per transition, the event that makes it, and who emits that event.
+ *
+ * (none)    -> fencing     FailoverStarted      maybeStartFailover: the primary failed for the window and no standby streams from it (rules 1, 2)
+ *                                                decideSwitchover, decideManualFailover: an operator asked (rule 6)
+ * fencing   -> fencing     ActionSucceeded      demote of the term (switchover): records the shutdown checkpoint the candidate must replay
+ * fencing   -> promoting   Fenced               tryFence: the synchronous quorum or the lease proves the old primary can't commit (rule 3)
+ *                                                decideActionResult: its agent confirms PostgreSQL is stopped (fence), or it stopped cleanly (demote)
+ * promoting -> promoting   ActionSucceeded      follow with detach (asked by requestPromotion after a quorum fence): a synchronous standby left the old primary
+ * promoting -> promoting   ActionRequested      promote (requestPromotion, progressFailover): from now on the failover can't be called off unless the candidate is stopped
+ * promoting -> switching   Promoted             afterPromotion: the candidate answered its promote (decideActionResult) or reports itself primary (progressFailover)
+ * switching -> (none)      FailoverCompleted    complete, from decideActionResult: the endpoints of the term answered
+ *
+ * Every abort: FailoverAborted, emitted through abort(); the next round may choose again.
+ * fencing   -> (none)      progressFailover     an automatic failover's old primary answers again as primary before any promotion
+ * any       -> (none)      decideActionResult   a switchover's demote of its term failed: the old primary could not be stopped cleanly
+ * promoting -> (none)      requestPromotion     the candidate no longer qualifies and no promotion was asked for
+ * promoting -> (none)      decideActionResult   the candidate that no longer qualified is stopped through its agent (fence) after its
+ *                                                promotion was asked for: evolve deposes it, as it may be primary of the aborted term
+ * promoting -> (none)      progressFailover     an automatic failover fenced by the quorum, no promotion asked, whose old primary answers again as primary
+ * promoting -> (none)      progressFailover     the candidate failed before any promotion was asked for
  */
 
 /** Rule 1 and 2: start a failover when the primary failed for the window and nothing streams from it. */
@@ -78,7 +100,7 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
         o.request('fence', f.to, f.term, `${f.to} no longer qualifies (${still.reason}) but its promotion was asked for: stop it before another candidate is chosen`);
         return;
       }
-      o.emit('FailoverAborted', f.term, `${f.to} no longer qualifies: ${still.reason}`, { kind: f.kind, from: f.from, to: f.to });
+      abort(o, f, `${f.to} no longer qualifies: ${still.reason}`);
       return;
     }
   }
@@ -134,6 +156,16 @@ function requestSwitch(o: Outcome, spec: ClusterSpec): void {
   o.request('endpoints', node, f.term, `point the writer endpoint at ${node}; readers ${readers.join(', ') || 'none (the writer serves reads)'}`, { readers });
 }
 
+/** Call the failover off; the next round may choose again. */
+export function abort(o: Outcome, f: FailoverInProgress, why: string): void {
+  o.emit('FailoverAborted', f.term, why, { kind: f.kind, from: f.from, to: f.to });
+}
+
+/** The change of primary is done: the endpoints of its term answered. */
+export function complete(o: Outcome, f: FailoverInProgress, why: string): void {
+  o.emit('FailoverCompleted', f.term, why, { kind: f.kind, from: f.from, to: f.to });
+}
+
 /** Carry a failover in progress one step further, from what this round observed. */
 export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const f = o.state.failover;
@@ -141,11 +173,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
   switch (f.step) {
     case 'fencing': {
       if (f.kind === 'failover' && isPrimaryNow(view.get(f.from))) {
-        o.emit('FailoverAborted', f.term, `${f.from} answers again as primary before any promotion: nothing was changed`, {
-          kind: f.kind,
-          from: f.from,
-          to: f.to,
-        });
+        abort(o, f, `${f.from} answers again as primary before any promotion: nothing was changed`);
         return;
       }
       if (f.kind !== 'switchover') o.request('fence', f.from, f.term, `ask ${f.from}'s agent again to stop PostgreSQL: no fencing condition holds yet`);
@@ -156,11 +184,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
       if (o.pendingFor('promote', f.to)) return;
       const cv = view.get(f.to);
       if (f.kind === 'failover' && f.fencedBy === 'syncQuorum' && !f.promoteRequested && isPrimaryNow(view.get(f.from)) && isStandbyNow(cv)) {
-        o.emit('FailoverAborted', f.term, `${f.from} answers again as primary before ${f.to} was promoted: the failover is called off`, {
-          kind: f.kind,
-          from: f.from,
-          to: f.to,
-        });
+        abort(o, f, `${f.from} answers again as primary before ${f.to} was promoted: the failover is called off`);
         return;
       }
       if (isPrimaryNow(cv)) {
@@ -181,19 +205,12 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         // Once a promotion was asked for, the candidate may have been promoted before it failed:
         // choosing another would risk two primaries, or lose the commits it acknowledged. Wait
         // for it to answer, as primary or standby.
-        o.emit('FailoverAborted', f.term, `candidate ${f.to} failed before its promotion (${evidenceOf(cv!).error ?? 'unreachable'})`, {
-          kind: f.kind,
-          from: f.from,
-          to: f.to,
-        });
+        abort(o, f, `candidate ${f.to} failed before its promotion (${evidenceOf(cv!).error ?? 'unreachable'})`);
       }
       return;
     }
     case 'switching':
       requestSwitch(o, spec);
-      return;
-    case 'done':
-      o.emit('FailoverCompleted', f.term, `${f.to} is primary of term ${f.term} and the endpoints point at it`, { kind: f.kind, from: f.from, to: f.to });
       return;
     default: {
       const unhandled: never = f.step;

@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { FailoverKind, FenceMethod, Intent, NodeEvidence } from './events.ts';
+import { FailoverKind, FenceMethod, Intent } from './events.ts';
 import { Lsn } from './observation.ts';
 import { ClusterSpec, NodeName } from './spec.ts';
 
-/** A failover or switchover in progress: which step it has reached. */
+/**
+ * A failover or switchover in progress: which step it has reached (the transitions are listed
+ * at the head of failoverSteps.ts). It ends as the endpoints move: FailoverCompleted is emitted
+ * in the decision that records their success, so no later state holds a finished failover.
+ */
 export const FailoverInProgress = z.object({
   kind: FailoverKind,
   /** The term this change of primary will hold. */
@@ -11,7 +15,7 @@ export const FailoverInProgress = z.object({
   from: NodeName,
   to: NodeName,
   startedAt: z.number(),
-  step: z.enum(['fencing', 'promoting', 'switching', 'done']),
+  step: z.enum(['fencing', 'promoting', 'switching']),
   fencedBy: FenceMethod.nullable(),
   /** For a switchover: the old primary's shutdown checkpoint, which the candidate must replay first. */
   minLsn: Lsn.nullable(),
@@ -21,6 +25,7 @@ export const FailoverInProgress = z.object({
   promoteRequested: z.boolean(),
 });
 export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
+export type FailoverStep = FailoverInProgress['step'];
 
 /** The folded decision log: everything decide needs besides the command. JSON-safe, so it can be snapshotted. */
 export const ClusterState = z.object({
@@ -38,10 +43,12 @@ export const ClusterState = z.object({
   lagging: z.array(NodeName),
   /** The synchronous set as the primary last reported it. */
   syncSet: z.array(NodeName),
-  /** Nodes that were primaries of an older term and have not yet been rewound. */
-  deposed: z.array(NodeName),
-  /** When each deposed node lost its role: only a lease renewed after that shows its agent is back. */
-  deposedAt: z.record(z.string(), z.number()),
+  /**
+   * Nodes that were primaries of an older term (or candidates whose promotion may have landed)
+   * and have not yet been rewound, with when each lost its role: only a lease renewed after
+   * that shows its agent is back.
+   */
+  deposed: z.record(z.string(), z.number()),
   failover: FailoverInProgress.nullable(),
   /** Intents requested and not yet answered, with when they were requested. */
   pending: z.array(z.object({ intent: Intent, requestedAt: z.number() })),
@@ -49,11 +56,13 @@ export const ClusterState = z.object({
   readers: z.array(NodeName),
   /** The last failover that could not find a candidate, so it is reported once, not every round. */
   impossibleReportedFor: z.number().int().nullable(),
-  lastEvidence: z.array(NodeEvidence),
   /** When each intent last got an answer, so a repeated request waits out actionTimeoutMs. */
   lastOutcomeAt: z.record(z.string(), z.number()),
 });
 export type ClusterState = z.infer<typeof ClusterState>;
+
+/** Deposed and not yet rewound (an own key: a node may be called "constructor"). */
+export const isDeposed = (state: ClusterState, node: string): boolean => Object.hasOwn(state.deposed, node);
 
 export function initialState(cluster: string): ClusterState {
   return {
@@ -66,14 +75,12 @@ export function initialState(cluster: string): ClusterState {
     down: [],
     lagging: [],
     syncSet: [],
-    deposed: [],
-    deposedAt: {},
+    deposed: {},
     failover: null,
     pending: [],
     writer: null,
     readers: [],
     impossibleReportedFor: null,
-    lastEvidence: [],
     lastOutcomeAt: {},
   };
 }

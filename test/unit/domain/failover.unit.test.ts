@@ -196,7 +196,7 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
     assert.equal(t.one('Promoted').node, 'pg2');
     assert.equal(t.state.primary, 'pg2');
     assert.equal(t.state.term, 2);
-    assert.deepEqual(t.state.deposed, ['pg1']);
+    assert.deepEqual(t.state.deposed, { pg1: T0 + 300 }, 'pg1 deposed when pg2 was promoted');
     // pg3 was detached before the promotion (its follow answered just now): only the endpoints
     // move. Should the detach have left it following no one, the stray-standby rule re-points it.
     assert.deepEqual(
@@ -311,7 +311,7 @@ describe('a candidate lost after its promotion was asked for', () => {
     const asked = [...h, ...t.events];
     const fenced = given(asked).when(result(asked, 'fence', 'pg2', T0 + 300));
     assert.match(fenced.one('FailoverAborted').reason, /pg2 no longer qualifies and its agent confirms PostgreSQL stopped/);
-    assert.deepEqual(fenced.state.deposed, ['pg2']);
+    assert.deepEqual(fenced.state.deposed, { pg2: T0 + 300 }, 'pg2 deposed when the failover was called off');
   });
 });
 
@@ -361,7 +361,7 @@ describe('rule 5: the old primary rejoins', () => {
     const pg1 = obs.failing('pg1', now, 40, { lease: { version: 9, changedSeenAt: now - 200, term: 1 } });
     const asked = step(completed, round(afterCrash(now, pg1), now));
     const t = given(asked).when(result(asked, 'rewind', 'pg1', now + 900));
-    assert.deepEqual(t.state.deposed, []);
+    assert.deepEqual(t.state.deposed, {});
   });
 });
 
