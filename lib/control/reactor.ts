@@ -37,7 +37,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
     .map(async ({ intent }) => {
       running.add(intent.id);
       try {
-        const outcome = await execute(cp, spec.nodes, intent, state);
+        const outcome = await execute(cp, spec.nodes, intent);
         cp.faults?.(`acted:${intent.action}`);
         const fed = await feed({ type: 'actionResult', now: cp.clock(), intentId: intent.id, ok: outcome.ok, reason: outcome.reason, detail: outcome.detail });
         if (!fed.ok) cp.log({ level: 'warn', msg: 'action result not recorded', cluster, intent: intent.id, reason: fed.reason });
@@ -52,7 +52,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
   if (cp.awaitActions) await all;
 }
 
-async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent, state: ClusterState): Promise<Outcome> {
+async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Promise<Outcome> {
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
   const peer = (name: string | null) => {
