@@ -2,35 +2,23 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeObservation } from '../../lib/domain/observation.ts';
 import { shouldWrite } from '../../lib/probe/edgeTrigger.ts';
+import { observation } from '../support/observation.ts';
 
 const opts = { heartbeatMs: 10_000, readLagLimit: 1_000_000 };
 
-const standby: NodeObservation = {
-  v: 1,
+const standby = observation('pg2', 1_000_000, {
   cluster: 'c1',
-  node: 'pg2',
-  prober: 'p1',
-  at: 1_000_000,
-  reachable: true,
-  error: null,
-  consecutiveFailures: 0,
-  failingSince: null,
   role: 'standby',
-  systemIdentifier: '7300000000000000001',
-  foreign: false,
   timeline: 1,
-  walLsn: null,
   receiveLsn: '0/3000100',
   replayLsn: '0/3000100',
   lagBytes: 0,
   lagSeconds: 0,
-  lastKnownWalLsn: null,
   walReceiver: { status: 'streaming', upstream: 'pg1', senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: 999_900 },
   receiverSince: 999_000,
-  replication: [],
   synchronousStandbyNames: 'ANY 1 (pg2, pg3)',
   lease: { version: 7, changedSeenAt: 999_000, term: 1 },
-};
+});
 const primary: NodeObservation = {
   ...standby,
   node: 'pg1',

@@ -11,6 +11,7 @@ import { fold } from '../../../lib/domain/evolve.ts';
 import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
 import type { NodeObservation } from '../../../lib/domain/observation.ts';
 import { ClusterSpec, type ClusterSpecInput } from '../../../lib/domain/spec.ts';
+import { observation } from '../../support/observation.ts';
 import { initialState, type ClusterState } from '../../../lib/domain/state.ts';
 
 export const T0 = 1_700_000_000_000;
@@ -28,32 +29,7 @@ export const lsn = (n: number): string => bigIntToLsn(BigInt(n));
 type ObsOver = Partial<NodeObservation>;
 
 function base(node: string, at: number): NodeObservation {
-  return {
-    v: 1,
-    cluster: 'main',
-    node,
-    prober: 'p1',
-    at,
-    reachable: true,
-    error: null,
-    consecutiveFailures: 0,
-    failingSince: null,
-    role: 'standby',
-    systemIdentifier: '7300000000000000001',
-    foreign: false,
-    timeline: 1,
-    walLsn: null,
-    receiveLsn: null,
-    replayLsn: null,
-    lagBytes: null,
-    lagSeconds: null,
-    lastKnownWalLsn: null,
-    walReceiver: null,
-    receiverSince: null,
-    replication: [],
-    synchronousStandbyNames: null,
-    lease: { version: 1, changedSeenAt: at, term: 1 },
-  };
+  return observation(node, at, { role: 'standby', timeline: 1, lease: { version: 1, changedSeenAt: at, term: 1 } });
 }
 
 export const obs = {

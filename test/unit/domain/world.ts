@@ -11,6 +11,7 @@ import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
 import type { NodeObservation } from '../../../lib/domain/observation.ts';
 import { ClusterSpec } from '../../../lib/domain/spec.ts';
 import type { ClusterState } from '../../../lib/domain/state.ts';
+import { observation } from '../../support/observation.ts';
 
 export const T0 = 1_700_000_000_000;
 const LSN0 = 0x3000000;
@@ -562,30 +563,5 @@ export function lsnToNumber(lsn: string): number {
 }
 
 function blank(node: string, at: number): NodeObservation {
-  return {
-    v: 1,
-    cluster: 'main',
-    node,
-    prober: 'sim',
-    at,
-    reachable: true,
-    error: null,
-    consecutiveFailures: 0,
-    failingSince: null,
-    role: 'unknown',
-    systemIdentifier: '7300000000000000001',
-    foreign: false,
-    timeline: null,
-    walLsn: null,
-    receiveLsn: null,
-    replayLsn: null,
-    lagBytes: null,
-    lagSeconds: null,
-    lastKnownWalLsn: null,
-    walReceiver: null,
-    receiverSince: null,
-    replication: [],
-    synchronousStandbyNames: null,
-    lease: null,
-  };
+  return observation(node, at, { prober: 'sim' });
 }
