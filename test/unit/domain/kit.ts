@@ -72,6 +72,9 @@ export const obs = {
   },
 };
 
+/** A probe round of these observations, decided at `now`. */
+export const round = (observations: NodeObservation[], now: number): Command => ({ type: 'probeRound', now, observations });
+
 /** A healthy 3-node round: pg1 primary, pg2 and pg3 streaming from it. */
 export function healthyRound(at: number, primary = 'pg1', standbys = ['pg2', 'pg3']): NodeObservation[] {
   return [obs.primary(primary, at, standbys), ...standbys.map((s) => obs.standby(s, at, primary))];

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { T0, crashedRound, given, healthyRound, initialized, makeSpec, obs, round, step } from './kit.ts';
+
+const spec = makeSpec();
+const start = initialized(spec);
+
+describe('rule 1: a primary is failed only after the failure window', () => {
+  test('given pg1 failed fewer probes than the threshold, when a round arrives, then nothing starts', () => {
+    const t = given(start).when(round(crashedRound(T0 + 500, 2), T0 + 500));
+    assert.deepEqual(t.types, []);
+  });
+
+  test('given pg1 failed the threshold and its standbys lost their receivers, when a round arrives, then a failover starts in term 2', () => {
+    const t = given(start).when(round(crashedRound(T0 + 750, 3), T0 + 750));
+    const started = t.one('FailoverStarted');
+    assert.equal(started.term, 2);
+    assert.equal(started.from, 'pg1');
+    assert.match(started.reason, /pg1 failed 3 probes in a row \(refused/);
+    assert.ok(t.types.includes('NodeDown'));
+  });
+
+  test('given no node answers, when a round arrives, then the control plane is blind: it reports and requests nothing', () => {
+    const t = given(start).when(round([obs.failing('pg1', T0, 5), obs.failing('pg2', T0, 5), obs.failing('pg3', T0, 5)], T0));
+    assert.deepEqual(t.types, ['ControlPlaneBlind']);
+    assert.equal(t.intents().length, 0);
+    assert.equal(t.state.blind, true);
+  });
+
+  test('given only stale observations, when a tick arrives, then the control plane is blind', () => {
+    const old = crashedRound(T0, 10);
+    const t = given(start).when({ type: 'tick', now: T0 + 3_600_000, observations: old });
+    assert.deepEqual(t.types, ['ControlPlaneBlind']);
+  });
+
+  test('given the control plane was blind, when nodes answer again, then it says so once', () => {
+    const blind = step(start, round([obs.failing('pg1', T0, 5), obs.failing('pg2', T0, 5), obs.failing('pg3', T0, 5)], T0));
+    const t = given(blind).when(round(healthyRound(T0 + 250), T0 + 250));
+    assert.ok(t.types.includes('ControlPlaneSighted'));
+    assert.equal(t.state.blind, false);
+  });
+});
