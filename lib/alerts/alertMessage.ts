@@ -28,6 +28,7 @@ const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: 
   FailoverImpossible: { severity: 'critical', what: (e) => (e.type === 'FailoverImpossible' ? `primary ${e.from} failed and no standby can be promoted` : '') },
   Paused: { severity: 'warning', what: () => 'paused: automatic failover is off' },
   Resumed: { severity: 'info', what: () => 'resumed: automatic failover is on' },
+  AgentRestarted: { severity: 'warning', what: (e) => (e.type === 'AgentRestarted' ? `agent of ${e.node} died and was restarted (restart ${e.restarts})` : '') },
 };
 
 const label = (kind: string): string => (kind === 'switchover' ? 'switchover' : kind === 'manual' ? 'manual failover' : 'failover');

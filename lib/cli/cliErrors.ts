@@ -16,6 +16,6 @@ export function parseIntOption(flag: string, value: string, min: number, max: nu
 /** An option value checked by its domain schema: a bad one fails with the schema's message, e.g. "--name Pg1: use 1-31 lowercase letters…". */
 export function parseOption<S extends z.ZodType>(flag: string, value: string, schema: S, next: string): z.infer<S> {
   const parsed = parseWith(schema, value, `${flag} ${value}`);
-  if (!parsed.ok) fail(parsed.reason.replace(': (root):', ':'), next);
+  if (!parsed.ok) fail(parsed.reason, next);
   return parsed.value;
 }

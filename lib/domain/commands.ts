@@ -30,6 +30,19 @@ const ActionResult = z.object({
   reason: z.string(),
   detail: z.record(z.string(), z.unknown()).default({}),
 });
+/** A node's agent died and its supervisor started it again (systemd's Restart=always, or pgvigil up's). */
+const AgentRestarted = z.object({
+  ...base,
+  type: z.literal('agentRestarted'),
+  node: NodeName,
+  /** How the agent ended: its exit code, or the signal that killed it. */
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  /** Restarts since the supervisor began, this one included. */
+  restarts: z.number().int().min(1),
+  /** The supervisor's account: how long it had run, the back-off, that it answers again. */
+  reason: z.string().min(1),
+});
 
 export const Command = z.discriminatedUnion('type', [
   Initialize,
@@ -43,6 +56,7 @@ export const Command = z.discriminatedUnion('type', [
   RemoveNode,
   Rejoin,
   ActionResult,
+  AgentRestarted,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandInput = z.input<typeof Command>;

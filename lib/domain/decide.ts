@@ -1,5 +1,6 @@
 import type { Command } from './commands.ts';
 import { decideActionResult } from './decideActionResult.ts';
+import { decideAgentRestarted } from './decideAgentRestarted.ts';
 import { decideObserve } from './decideObserve.ts';
 import {
   decideAddNode,
@@ -38,6 +39,8 @@ export function decide(command: Command, state: ClusterState): Decision {
       return decideRejoin(command, state);
     case 'actionResult':
       return decideActionResult(command, state);
+    case 'agentRestarted':
+      return decideAgentRestarted(command, state);
     default: {
       const unhandled: never = command;
       return unhandled;

@@ -95,6 +95,8 @@ export const DecisionEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('Resumed') }),
   z.object({ ...base, type: z.literal('NodeAdded'), node: NodeSpec }),
   z.object({ ...base, type: z.literal('NodeRemoved'), node: NodeName }),
+  /** A node's agent died and its supervisor restarted it: exit code or signal, restarts so far. */
+  z.object({ ...base, type: z.literal('AgentRestarted'), node: NodeName, exitCode: z.number().int().nullable(), signal: z.string().nullable(), restarts: z.number().int().min(1) }),
 ]);
 export type DecisionEvent = z.infer<typeof DecisionEvent>;
 export type DecisionEventType = DecisionEvent['type'];

@@ -91,6 +91,9 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       return { ...s, paused: true };
     case 'Resumed':
       return { ...s, paused: false };
+    case 'AgentRestarted':
+      // A fact for the audit log: the probes, not the agent's process, say whether the node is healthy.
+      return s;
     case 'NodeAdded':
       return s.spec ? { ...s, spec: { ...s.spec, nodes: [...s.spec.nodes.filter((n) => n.name !== event.node.name), event.node] } } : s;
     case 'NodeRemoved':

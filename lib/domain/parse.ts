@@ -9,6 +9,7 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: 
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0];
   if (!issue) return { ok: false, reason: `${what}: invalid` };
-  const field = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-  return { ok: false, reason: `${what}: ${field}: ${issue.message}` };
+  // A bad whole value (a --name, a URL) is named by `what` alone; a field inside it by its path.
+  if (issue.path.length === 0) return { ok: false, reason: `${what}: ${issue.message}` };
+  return { ok: false, reason: `${what}: ${issue.path.join('.')}: ${issue.message}` };
 }

@@ -15,7 +15,7 @@ import { createStore, closeStore, type Store } from '../store/store.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import { ensureTable } from '../store/table.ts';
 import { bundleAgent } from './agentBundle.ts';
-import { prepareLocalAgent, type LocalAgent } from './agentProcesses.ts';
+import { prepareLocalAgent, restartReason, type AgentRestart, type LocalAgent } from './agentProcesses.ts';
 import { localArchiveConf, prepareLocalArchive } from './localArchive.ts';
 import { adoptGrownNode, type GrownNode } from './grownNodes.ts';
 import { startControlLoop, type ControlLoop } from './controlLoop.ts';
@@ -147,6 +147,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
 
     progress('starting the node agents');
     const agents = new Map<string, LocalAgent>();
+    // An agent that dies is restarted by its supervisor (agentProcess); each restart goes into the
+    // decision log once the control plane runs, so `pgvigil history` shows it.
+    let recordRestart = (name: string, r: AgentRestart): void => log({ level: 'warn', msg: 'agent restarted', node: name, ...r });
     const agentLease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: leaseRenewEveryMs(spec.timing.leaseTtlMs) };
     for (const node of cluster.nodes) {
       const agent = await prepareLocalAgent({
@@ -160,6 +163,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         store: storeConfig,
         agentScript,
         lease: agentLease,
+        onRestart: (name, r) => recordRestart(name, r),
       });
       agents.set(node.name, agent);
       cleanups.push(() => agent.stop());
@@ -171,7 +175,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const adopting = new Set<Promise<void>>();
     const adopt = (node: NodeSpec, primary: string | null): Promise<void> => {
       if (names.includes(node.name) || grown.has(node.name)) return Promise.resolve();
-      const agentOptions = { cluster: clusterName, bindir: cluster.bindir, osUser: osUser?.name ?? null, keyFile, store: storeConfig, agentScript, lease: agentLease };
+      const agentOptions = { cluster: clusterName, bindir: cluster.bindir, osUser: osUser?.name ?? null, keyFile, store: storeConfig, agentScript, lease: agentLease, onRestart: (name: string, r: AgentRestart) => recordRestart(name, r) };
       const run = adoptGrownNode({ workDir, node, primary, osUser, agent: agentOptions, onLeftRunning: (note) => o.onProgress?.(note) })
         .then((g) => {
           if (!g) return;
@@ -206,6 +210,22 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       awaitActions: false,
       ...(o.faults ? { faults: o.faults } : {}),
     };
+
+    const recording = new Set<Promise<void>>();
+    recordRestart = (name, r) => {
+      log({ level: 'warn', msg: 'agent restarted', node: name, ...r });
+      const command = { type: 'agentRestarted', now: cp.clock(), node: name, exitCode: r.exitCode, signal: r.signal, restarts: r.restarts, reason: restartReason(r) } as const;
+      const run = decideOnce(cp, clusterName, command)
+        .then((d) => {
+          if (!d.ok) log({ level: 'warn', msg: 'agent restart not recorded', node: name, reason: d.reason });
+        })
+        .catch((e: unknown) => log({ level: 'warn', msg: 'agent restart not recorded', node: name, error: (e as Error).message }))
+        .finally(() => recording.delete(run));
+      recording.add(run);
+    };
+    cleanups.push(async () => {
+      await Promise.allSettled([...recording]);
+    });
 
     if (!resume) {
       const init = await decideOnce(cp, clusterName, { type: 'initialize', now: cp.clock(), spec, primary: names[0]! });
