@@ -1,0 +1,364 @@
+/**
+ * The simulated cluster's model and physics, for property tests of the decider: PostgreSQL
+ * nodes with timelines and LSNs, an agent per node (term, lease, fence marker, self-fencing),
+ * replication and acknowledged commits, and the faults that hit them. The prober
+ * (worldProber.ts) and the agent side of the reactor (world.ts) build on it.
+ *
+ * Pure: time is a number the test advances; randomness comes from a seeded generator.
+ */
+import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
+import { ClusterSpec } from '../../../lib/domain/spec.ts';
+import type { ClusterState } from '../../../lib/domain/state.ts';
+
+export const T0 = 1_700_000_000_000;
+export const LSN0 = 0x3000000;
+export const CHECKPOINT_BYTES = 0x28;
+
+export const lsnText = (n: number): string => bigIntToLsn(BigInt(n));
+
+/** mulberry32: small, fast, seeded. The world's coin flips, so a history replays exactly. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface WorldConfig {
+  nodes: { name: string; priority: number; nofailover: boolean; nosync: boolean }[];
+  mode: 'synchronous' | 'async';
+  maximumLagOnFailover: number;
+  failureThreshold: number;
+  leaseTtlMs: number;
+  fenceWaitMs: number;
+  /** wal_receiver_timeout: how long a standby keeps a silent upstream's connection. */
+  walReceiverTimeoutMs: number;
+  /** Bytes a write may add per round, at most. */
+  maxWrite: number;
+  /** When set, PostgreSQL dies with its agent (the agent supervises it), so a dead agent never leaves a primary running. */
+  agentSupervisesPostgres?: boolean;
+}
+
+export const PROBE_INTERVAL_MS = 250;
+
+/** The invariants a run checks, by the rule of DESIGN.md or the property they come from. */
+export const RULES = ['splitBrain', 'terms', 'candidate', 'pausedBlind', 'fencing', 'exactlyOnce', 'total', 'blindIntents'] as const;
+export type Rule = (typeof RULES)[number];
+
+export function specOf(cfg: WorldConfig): ClusterSpec {
+  return ClusterSpec.parse({
+    cluster: 'main',
+    nodes: cfg.nodes.map((n, i) => ({
+      name: n.name,
+      host: '127.0.0.1',
+      port: 5432 + i,
+      agent: `http://127.0.0.1:${8008 + i}`,
+      tags: { priority: n.priority, nofailover: n.nofailover, nosync: n.nosync },
+    })),
+    replication: cfg.mode === 'synchronous' ? { mode: 'synchronous', quorum: 1 } : { mode: 'async', maximumLagOnFailover: cfg.maximumLagOnFailover },
+    timing: {
+      probeIntervalMs: PROBE_INTERVAL_MS,
+      failureThreshold: cfg.failureThreshold,
+      probeTimeoutMs: 200,
+      leaseTtlMs: cfg.leaseTtlMs,
+      fenceWaitMs: cfg.fenceWaitMs,
+      heartbeatMs: 10_000,
+      actionTimeoutMs: 2_000,
+    },
+    readLagLimit: 16 * 1024,
+  });
+}
+
+interface TimelineStart {
+  tl: number;
+  start: number;
+}
+
+export interface SimNode {
+  name: string;
+  nofailover: boolean;
+  nosync: boolean;
+  pg: 'primary' | 'standby' | 'stopped';
+  /** The role a restart brings back (crash recovery). */
+  lastRole: 'primary' | 'standby';
+  /** The agent's fence marker: while set, nothing starts PostgreSQL here but follow/rewind. */
+  fenced: boolean;
+  /** The fence was the agent's own (lease lapsed), not the control plane's. */
+  selfFenced: boolean;
+  tl: number;
+  /** The timelines of this node's WAL, oldest first, each with the LSN it starts at. */
+  history: TimelineStart[];
+  /** A primary's insert LSN; a standby's received (= flushed = replayed) LSN. */
+  lsn: number;
+  upstream: string | null;
+  /** The standby's WAL receiver: connected to `upstream`, last message at `lastMsgAt`. */
+  recv: { upstream: string; lastMsgAt: number; flowing: boolean } | null;
+  /** The term this node became primary in. */
+  primaryTerm: number;
+  ackedLsn: number;
+  hostUp: boolean;
+  agentAlive: boolean;
+  agentTerm: number;
+  leaseVersion: number;
+  leaseTerm: number;
+  leaseRenewedAt: number;
+  /** When the agent process last started: it counts its lease lapse from then (lease.ts starts the clock at start). */
+  agentStartedAt: number;
+  frozenUntil: number;
+  partitionedUntil: number;
+  isolatedUntil: number;
+  lagUntil: number;
+  leaseBlockedUntil: number;
+}
+
+export interface ProberMemory {
+  failures: number;
+  failingSince: number | null;
+  leaseVersion: number;
+  leaseSeenAt: number;
+  lastKnownWalLsn: number | null;
+}
+
+export type ActionReply = { ok: boolean; reason: string; detail: Record<string, unknown> };
+
+/** The cluster itself: what the prober observes and the agents act on. */
+export class WorldReplication {
+  now = T0;
+  readonly nodes = new Map<string, SimNode>();
+  maxTl = 1;
+  blindUntil = 0;
+  writer: string | null;
+  readers: string[] = [];
+  /** Highest acknowledged LSN per timeline: the commits a client was told are durable. */
+  readonly ackedByTl = new Map<number, number>();
+  /** Who may legitimately acknowledge writes: the latest node promoted in the world. */
+  reign: { node: string; since: number; term: number; ownAck: boolean; foreignAcks: string[] };
+  readonly violations: string[] = [];
+  /** The kinds of violation this run looks for; the others are ignored so one known bug can't hide another. */
+  checking: ReadonlySet<Rule> = new Set(RULES);
+  readonly promotions: { term: number; node: string; at: number }[] = [];
+
+  constructor(
+    readonly cfg: WorldConfig,
+    readonly rand: () => number,
+    primary: string,
+  ) {
+    for (const n of cfg.nodes) {
+      const isPrimary = n.name === primary;
+      this.nodes.set(n.name, {
+        name: n.name,
+        nofailover: n.nofailover,
+        nosync: n.nosync,
+        pg: isPrimary ? 'primary' : 'standby',
+        lastRole: isPrimary ? 'primary' : 'standby',
+        fenced: false,
+        selfFenced: false,
+        tl: 1,
+        history: [{ tl: 1, start: 0 }],
+        lsn: LSN0,
+        upstream: isPrimary ? null : primary,
+        recv: isPrimary ? null : { upstream: primary, lastMsgAt: T0, flowing: true },
+        primaryTerm: isPrimary ? 1 : 0,
+        ackedLsn: LSN0,
+        hostUp: true,
+        agentAlive: true,
+        agentTerm: 1,
+        leaseVersion: 1,
+        leaseTerm: 1,
+        leaseRenewedAt: T0,
+        agentStartedAt: T0,
+        frozenUntil: 0,
+        partitionedUntil: 0,
+        isolatedUntil: 0,
+        lagUntil: 0,
+        leaseBlockedUntil: 0,
+      });
+    }
+    this.writer = primary;
+    this.readers = cfg.nodes.map((n) => n.name).filter((n) => n !== primary);
+    this.reign = { node: primary, since: T0, term: 1, ownAck: false, foreignAcks: [] };
+  }
+
+  node(name: string): SimNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  frozen = (n: SimNode): boolean => this.now < n.frozenUntil;
+  isolated = (n: SimNode): boolean => this.now < n.isolatedUntil;
+  /** The control plane (prober, reactor) can reach this host. */
+  cpReaches = (n: SimNode): boolean => n.hostUp && !this.frozen(n) && this.now >= n.partitionedUntil && !this.isolated(n) && this.now >= this.blindUntil;
+  running = (n: SimNode): boolean => n.hostUp && n.pg !== 'stopped';
+  agentAnswers = (n: SimNode): boolean => n.agentAlive && this.cpReaches(n);
+  /** Which node a standby's receiver currently reports streaming from (pg_stat_wal_receiver), if any. */
+  streamsFrom(s: SimNode): string | null {
+    return this.running(s) && !this.frozen(s) && s.pg === 'standby' && s.recv !== null ? s.recv.upstream : null;
+  }
+
+  // ---- lineage ----
+
+  /** How far this node's WAL reaches on timeline `tl` (-1 when the timeline is not in its history). */
+  posOn(n: SimNode, tl: number): number {
+    const i = n.history.findIndex((h) => h.tl === tl);
+    if (i < 0) return -1;
+    const next = n.history[i + 1];
+    return next ? next.start : n.lsn;
+  }
+
+  /** True when `s`'s WAL is a prefix of `u`'s, so s can stream from u. */
+  canStream(s: SimNode, u: SimNode): boolean {
+    return this.posOn(u, s.tl) >= s.lsn;
+  }
+
+  protected adoptHistory(s: SimNode, u: SimNode, upTo: number): void {
+    s.lsn = upTo;
+    s.history = u.history.filter((h, i) => i === 0 || h.start <= upTo).map((h) => ({ ...h }));
+    s.tl = s.history[s.history.length - 1]!.tl;
+  }
+
+  // ---- one probe interval of physics ----
+
+  advance(): void {
+    this.now += PROBE_INTERVAL_MS;
+    const ttl = this.cfg.leaseTtlMs;
+    if (this.cfg.agentSupervisesPostgres) {
+      for (const n of this.nodes.values()) if (!n.agentAlive && n.pg !== 'stopped') this.crashPostgres(n.name);
+    }
+    // Agents: self-fence first (a host resuming from a stall checks before serving), then renew.
+    for (const n of this.nodes.values()) {
+      if (!n.hostUp || !n.agentAlive || this.frozen(n)) continue;
+      if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.anyStreamingFrom(n.name)) {
+        n.pg = 'stopped';
+        n.fenced = true;
+        n.selfFenced = true;
+      }
+      if (!this.isolated(n) && this.now >= n.leaseBlockedUntil) {
+        n.leaseVersion += 1;
+        n.leaseTerm = n.agentTerm;
+        n.leaseRenewedAt = this.now;
+      }
+    }
+    // Writes on every primary that can take them (clients may hold direct connections).
+    for (const n of this.nodes.values()) {
+      if (n.pg === 'primary' && this.running(n) && !this.frozen(n) && this.rand() < 0.7) n.lsn += 1 + Math.floor(this.rand() * this.cfg.maxWrite);
+    }
+    this.stream();
+    this.acknowledge();
+  }
+
+  private anyStreamingFrom(name: string): boolean {
+    return [...this.nodes.values()].some((s) => s.name !== name && this.streamsFrom(s) === name);
+  }
+
+  private stream(): void {
+    const wrt = this.cfg.walReceiverTimeoutMs;
+    for (const s of this.nodes.values()) {
+      if (!this.running(s) || s.pg !== 'standby' || this.frozen(s)) continue;
+      const u = s.upstream ? this.nodes.get(s.upstream) : undefined;
+      if (!u) {
+        s.recv = null;
+        continue;
+      }
+      const linked = !this.isolated(s) && !this.isolated(u);
+      if (this.running(u) && !this.frozen(u) && linked && this.canStream(s, u)) {
+        const target = this.now < s.lagUntil ? Math.min(u.lsn, s.lsn + 2048) : u.lsn;
+        if (target > s.lsn || s.recv === null) this.adoptHistory(s, u, Math.max(s.lsn, target));
+        s.recv = { upstream: u.name, lastMsgAt: this.now, flowing: true };
+      } else if (this.running(u) && (this.frozen(u) || !linked) && s.recv?.upstream === u.name && this.now - s.recv.lastMsgAt < wrt) {
+        // Silence, not a reset: the receiver keeps its connection until wal_receiver_timeout.
+        s.recv = { ...s.recv, flowing: false };
+      } else {
+        s.recv = null;
+      }
+    }
+  }
+
+  private acknowledge(): void {
+    const ackers: string[] = [];
+    for (const p of this.nodes.values()) {
+      if (p.pg !== 'primary' || !this.running(p) || this.frozen(p)) continue;
+      let upTo = p.lsn;
+      if (this.cfg.mode === 'synchronous') {
+        // ANY 1: the best received LSN among synchronous-eligible standbys streaming from p.
+        const received = [...this.nodes.values()]
+          .filter((s) => !s.nosync && s.name !== p.name && this.streamsFrom(s) === p.name && s.recv!.flowing && s.tl === p.tl)
+          .map((s) => s.lsn);
+        upTo = received.length > 0 ? Math.max(p.ackedLsn, Math.min(p.lsn, Math.max(...received))) : p.ackedLsn;
+      }
+      if (upTo > p.ackedLsn) {
+        p.ackedLsn = upTo;
+        this.ackedByTl.set(p.tl, Math.max(this.ackedByTl.get(p.tl) ?? 0, upTo));
+        ackers.push(p.name);
+      }
+    }
+    const r = this.reign;
+    for (const a of ackers) {
+      if (a === r.node) r.ownAck = true;
+      else if (!r.foreignAcks.includes(a)) r.foreignAcks.push(a);
+    }
+    if (r.foreignAcks.length > 0) {
+      const who = r.foreignAcks.join(', ');
+      if (this.cfg.mode === 'synchronous') {
+        this.violate('candidate', `acknowledged write lost: ${who} acknowledged a synchronous commit after ${r.node} was promoted (term ${r.term}) at ${r.since - T0} ms`);
+      } else if (r.ownAck) {
+        this.violate('splitBrain', `split brain: ${who} and ${r.node} both acknowledged writes after ${r.node}'s promotion (term ${r.term}) at ${r.since - T0} ms`);
+      }
+      r.foreignAcks = [];
+    }
+  }
+
+  violate(rule: Rule, msg: string): void {
+    if (this.checking.has(rule) && this.violations.length < 5) this.violations.push(`[${rule}, t=${this.now - T0} ms] ${msg}`);
+  }
+
+  // ---- faults ----
+
+  crashHost(name: string): void {
+    const n = this.node(name);
+    if (n.pg !== 'stopped') n.lastRole = n.pg;
+    n.hostUp = false;
+    n.agentAlive = false;
+    n.pg = 'stopped';
+    n.recv = null;
+  }
+
+  crashPostgres(name: string): void {
+    const n = this.node(name);
+    if (n.pg !== 'stopped') n.lastRole = n.pg;
+    n.pg = 'stopped';
+    n.recv = null;
+  }
+
+  /**
+   * The host (or the postmaster) comes back. Assumed agent contract: a fenced node stays
+   * down; a former primary starts as primary only while the log still names it primary
+   * and no change of primary away from it is under way, or while it is the candidate the
+   * change of primary in progress promoted, in that change's term (the log has asked for its
+   * promotion and nobody else can be primary of that term; until it answers, the log can't
+   * record the promotion, so keeping it down would stall the failover for good); a standby
+   * restarts as a standby.
+   */
+  restart(name: string, state: ClusterState): void {
+    const n = this.node(name);
+    // A restarted agent measures its lease lapse from its own start, as the real one does (its
+    // first renewal goes out at once): it never self-fences on a lapse from before it started.
+    if (!n.hostUp || !n.agentAlive) n.agentStartedAt = this.now;
+    n.hostUp = true;
+    n.agentAlive = true;
+    if (n.pg !== 'stopped' || n.fenced) return;
+    const f = state.failover;
+    if (n.lastRole === 'standby') n.pg = 'standby';
+    else if (state.primary === name && (f === null || f.from !== name)) n.pg = 'primary';
+    else if (f !== null && f.to === name && f.promoteRequested && n.primaryTerm === f.term) n.pg = 'primary';
+  }
+}
+
+export function lsnToNumber(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return parseInt(hi!, 16) * 2 ** 32 + parseInt(lo!, 16);
+}
