@@ -3,6 +3,7 @@ import type { CommandOf } from './commands.ts';
 import { refuse, type Decision } from './decision.ts';
 import { tryFence } from './failoverSteps.ts';
 import { Outcome } from './outcome.ts';
+import { parseWith } from './parse.ts';
 import { ClusterSpec } from './spec.ts';
 import type { ClusterState } from './state.ts';
 import { evidence, isFailed, isPrimaryNow, viewNodes } from './view.ts';
@@ -104,11 +105,8 @@ export function decideResume(cmd: CommandOf<'resume'>, state: ClusterState): Dec
 export function decideAddNode(cmd: CommandOf<'addNode'>, state: ClusterState): Decision {
   const spec = state.spec;
   if (spec === null) return refuse(NOT_INITIALIZED);
-  const next = ClusterSpec.safeParse({ ...spec, nodes: [...spec.nodes, cmd.node] });
-  if (!next.success) {
-    const issue = next.error.issues[0];
-    return refuse(`add-node refused: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid node'}`);
-  }
+  const next = parseWith(ClusterSpec, { ...spec, nodes: [...spec.nodes, cmd.node] }, 'add-node refused');
+  if (!next.ok) return refuse(next.reason);
   const o = new Outcome(state, cmd.now);
   o.emit('NodeAdded', state.term, `${cmd.node.name} (${cmd.node.host}:${cmd.node.port}) added by ${cmd.requestedBy}`, { node: cmd.node });
   return o.result();
