@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { parseWith } from '../domain/parse.ts';
 import type { ActionLock } from './actionLock.ts';
 import { actionTable } from './actions/actionTable.ts';
+import { publicRequestOf, type PublicAnswer, type PublicRoute } from './publicRoutes.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import { ReplayCache } from './replayCache.ts';
 import { verifyRequest } from './signing.ts';
@@ -14,6 +15,8 @@ export interface AgentServerDeps {
   ctx: ActionContext;
   key: Buffer;
   lock: ActionLock;
+  /** Unauthenticated read-only routes (health, metrics), asked in order for GET/HEAD/OPTIONS. */
+  publicRoutes?: readonly PublicRoute[];
 }
 
 type Reply = { status: number; body: Record<string, unknown> };
@@ -66,8 +69,35 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     });
   }
 
+  async function handlePublic(req: IncomingMessage): Promise<PublicAnswer | null> {
+    const pub = publicRequestOf(req);
+    if (!pub) return null;
+    for (const route of deps.publicRoutes ?? []) {
+      const answer = await route(pub);
+      if (answer) return answer;
+    }
+    return null;
+  }
+
   return createServer((req, res) => {
     const started = performance.now();
+    if (req.method !== 'POST') {
+      // Health checks arrive every second or two: answered without a log line each.
+      handlePublic(req)
+        .catch((e: unknown): PublicAnswer => {
+          ctx.log({ level: 'error', msg: 'public route threw', path: req.url, error: (e as Error).stack ?? String(e) });
+          return { status: 500, contentType: 'application/json', body: JSON.stringify({ ok: false, reason: `agent error: ${(e as Error).message}` }) };
+        })
+        .then((answer) => {
+          if (answer) {
+            res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body) });
+            res.end(req.method === 'HEAD' ? undefined : answer.body);
+            return;
+          }
+          send(res, refuse(405, `use POST /v1/actions/<action>, not ${req.method} ${(req.url ?? '/').split('?')[0]}`));
+        });
+      return;
+    }
     handle(req)
       .catch((e: unknown): Reply => {
         ctx.log({ level: 'error', msg: 'action threw', error: (e as Error).stack ?? String(e) });
