@@ -9,6 +9,13 @@ import { ReplayCache } from './replayCache.ts';
 import { verifyRequest } from './signing.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** The whole body must arrive within this of its headers: a slow sender is cut off (408) before authentication. */
+export const BODY_DEADLINE_MS = 5_000;
+/** Headers must arrive within this; the whole request within REQUEST_TIMEOUT_MS (Node's own 408, a backstop). */
+const HEADERS_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** A request answered before its body was read: how long its client gets to read the answer before the socket goes. */
+const LINGER_MS = 500;
 const ACTION_PATH = /^\/v1\/actions\/([^/]{1,64})$/;
 
 export interface AgentServerDeps {
@@ -17,18 +24,23 @@ export interface AgentServerDeps {
   lock: ActionLock;
   /** Unauthenticated read-only routes (health, metrics), asked in order for GET/HEAD/OPTIONS. */
   publicRoutes?: readonly PublicRoute[];
+  /** Told of every answered request that named an action (metrics): its HTTP status, the answer's `ok`, seconds taken. */
+  onAnswered?: (action: string, status: number, ok: unknown, seconds: number) => void;
 }
 
 type Reply = { status: number; body: Record<string, unknown> };
 
 /**
  * The agent's HTTP face: `POST /v1/actions/<action>` with a signed JSON body. Checks in
- * this order: size, signature and clock skew, replay, action name, JSON, schema, term;
+ * this order: path, size and read time (before authentication, so nobody unsigned holds a
+ * socket or memory for long), signature, target (this cluster and node) and clock skew,
+ * replay (and nothing signed before this server started), action name, JSON, schema, term;
  * only then does the action run, under the lock. Refusals are logged with their reason,
  * never with the key or signature.
  */
 export function createAgentServer(deps: AgentServerDeps): Server {
   const { ctx, key, lock } = deps;
+  const self = { cluster: ctx.config.cluster, node: ctx.config.node };
   const replay = new ReplayCache(ctx.config.maxSkewMs);
 
   async function handle(req: IncomingMessage): Promise<Reply & { action?: string; term?: number }> {
@@ -36,13 +48,23 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     if (req.method !== 'POST') return refuse(405, `use POST /v1/actions/<action>, not ${req.method}`);
     const match = ACTION_PATH.exec(path);
     if (!match || match[1] === undefined) return refuse(404, `no such path ${path}: use POST /v1/actions/<action>`);
-    const name = decodeURIComponent(match[1]);
-    const body = await readBody(req);
-    if (body === null) return refuse(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1]);
+    } catch {
+      return refuse(400, `malformed %-escape in the path ${path}: use POST /v1/actions/<action>`);
+    }
+    const read = await readBody(req);
+    if (!read.ok) return refuse(read.status, read.reason);
+    const body = read.text;
 
-    const verdict = verifyRequest(key, { method: req.method, path, body, headers: req.headers }, ctx.config.maxSkewMs);
+    const verdict = verifyRequest(key, self, { method: req.method, path, body, headers: req.headers }, ctx.config.maxSkewMs);
     if (!verdict.ok) return refuse(401, verdict.reason);
-    if (!replay.admit(verdict.nonce, verdict.timestamp)) return refuse(401, 'replayed: this nonce was already used');
+    const fresh = replay.admit(verdict.nonce, verdict.timestamp);
+    if (!fresh.ok) return refuse(401, fresh.reason);
+    // Acted on only once signed here too: a later run of this agent (which refuses anything
+    // signed before it started) then can't be handed this request again.
+    await waitUntilSigned(verdict.timestamp);
 
     const def = Object.hasOwn(actionTable, name) ? actionTable[name] : undefined;
     if (!def) return refuse(400, `unknown action "${name}": use one of ${Object.keys(actionTable).join(', ')}`);
@@ -79,7 +101,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     return null;
   }
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const started = performance.now();
     if (req.method !== 'POST') {
       // Health checks arrive every second or two: answered without a log line each.
@@ -94,7 +116,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
             res.end(req.method === 'HEAD' ? undefined : answer.body);
             return;
           }
-          send(res, refuse(405, `use POST /v1/actions/<action>, not ${req.method} ${(req.url ?? '/').split('?')[0]}`));
+          send(req, res, refuse(405, `use POST /v1/actions/<action>, not ${req.method} ${(req.url ?? '/').split('?')[0]}`));
         });
       return;
     }
@@ -118,33 +140,83 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         if (reply.status === 401 || reply.status === 409) ctx.log({ level: 'warn', msg: 'refused', ...entry });
         else if (reply.status >= 400) ctx.log({ level: 'warn', msg: 'bad request', ...entry });
         else ctx.log({ level: 'info', msg: 'action', ...entry });
-        send(res, reply);
+        if ('action' in reply && reply.action) deps.onAnswered?.(reply.action, reply.status, reply.body['ok'], (performance.now() - started) / 1000);
+        send(req, res, reply);
       });
   });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  return server;
 }
 
 function refuse(status: number, reason: string): Reply {
   return { status, body: { ok: false, reason } };
 }
 
-function send(res: ServerResponse, reply: Reply): void {
+/**
+ * Answers. A request whose body was not read to its end (too large, too slow, refused by path)
+ * is answered with `connection: close`, and its socket destroyed LINGER_MS after the answer is
+ * out: Node would otherwise read and discard the rest of the body for as long as it comes.
+ */
+function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   const text = JSON.stringify(reply.body);
-  res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  const unread = !req.complete;
+  res.writeHead(reply.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...(unread ? { connection: 'close' } : {}),
+  });
   res.end(text);
+  if (!unread) return;
+  const socket = req.socket;
+  res.once('finish', () => {
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
+  });
 }
 
-/** The body as text, or null when it is too large (the rest is drained, not buffered). */
-function readBody(req: IncomingMessage): Promise<string | null> {
-  return new Promise((resolve, reject) => {
+type BodyRead = { ok: true; text: string } | { ok: false; status: 400 | 408 | 413; reason: string };
+
+/**
+ * The body as text, read for at most BODY_DEADLINE_MS and MAX_BODY_BYTES. Reading stops at
+ * either bound (nothing more is buffered, and `send` closes the connection); a declared
+ * content-length over the bound is refused before a byte is read.
+ */
+function readBody(req: IncomingMessage): Promise<BodyRead> {
+  const tooLarge: BodyRead = { ok: false, status: 413, reason: `body larger than ${MAX_BODY_BYTES} bytes` };
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
+    const finish = (r: BodyRead) => {
+      clearTimeout(deadline);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (!r.ok) req.pause();
+      resolve(r);
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
+      if (size > MAX_BODY_BYTES) finish(tooLarge);
       else chunks.push(c);
-    });
-    req.on('end', () => resolve(tooLarge ? null : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    };
+    const onEnd = () => finish({ ok: true, text: Buffer.concat(chunks).toString('utf8') });
+    const onError = (e: Error) => finish({ ok: false, status: 400, reason: `request aborted while its body was read: ${e.message}` });
+    const deadline = setTimeout(
+      () => finish({ ok: false, status: 408, reason: `body not received within ${BODY_DEADLINE_MS} ms (${size} bytes so far): send the whole request at once` }),
+      BODY_DEADLINE_MS,
+    );
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
   });
+}
+
+/** Waits until this host's clock has reached a request's timestamp (signed ahead of it by at most maxSkewMs). */
+async function waitUntilSigned(timestamp: number): Promise<void> {
+  const ahead = timestamp - Date.now();
+  if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead + 1));
 }
