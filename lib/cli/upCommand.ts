@@ -4,7 +4,7 @@ import { startLocalPipeline, type LocalPipeline } from '../local/localPipeline.t
 import { clusterStatus, renderClusterStatus } from './clusterStatus.ts';
 import { decisionLine } from './decisionLines.ts';
 import { fail, parseIntOption } from './cliErrors.ts';
-import { silentLog } from '../log.ts';
+import { jsonLog, silentLog } from '../log.ts';
 import { outputClosed, whenOutputClosed } from './output.ts';
 
 export function registerUp(program: Command): void {
@@ -16,11 +16,16 @@ export function registerUp(program: Command): void {
     .option('--base-port <port>', 'nodes listen on base, base+1…; agents on base+100…; writer base+200, reader base+201', '15432')
     .option('--async', 'asynchronous replication instead of synchronous ANY 1')
     .option('--webhook <url>', 'POST every alert as JSON to this URL')
+    .option('--on-event <cmd>', 'run CMD (with /bin/sh -c) for each decision event: the event as JSON on stdin, PGVIGIL_* in the environment (README: Hooks)')
+    .option('--on-event-timeout <seconds>', 'kill an --on-event command (and its children) after this long', '10')
     .option('--verbose', 'print the control plane logs (JSON) to stderr')
     .addHelpText('after', '\nExample:\n  $ pgvigil up --nodes 3 --workdir .pgvigil\n  (Ctrl-C stops everything cleanly; run it again to resume)')
-    .action(async (opts: { nodes: string; workdir: string; basePort: string; async?: boolean; webhook?: string; verbose?: boolean }) => {
+    .action(async (opts: { nodes: string; workdir: string; basePort: string; async?: boolean; webhook?: string; onEvent?: string; onEventTimeout: string; verbose?: boolean }) => {
       const nodes = parseIntOption('--nodes', opts.nodes, 1, 9);
       const basePort = parseIntOption('--base-port', opts.basePort, 1024, 64_000);
+      const hookTimeoutS = parseIntOption('--on-event-timeout', opts.onEventTimeout, 1, 3_600);
+      // A hook's failures and overruns are shown even without --verbose.
+      const hookLog = jsonLog('pgvigil-hook');
       const started = Date.now();
       const stop = stopRequests();
       let pipeline: LocalPipeline;
@@ -33,6 +38,7 @@ export function registerUp(program: Command): void {
           persistStore: true,
           signal: stop.signal,
           ...(opts.webhook ? { webhook: opts.webhook } : {}),
+          ...(opts.onEvent ? { eventHook: { command: opts.onEvent, timeoutMs: hookTimeoutS * 1000, log: (e) => (opts.verbose || e.level !== 'debug' ? hookLog(e) : undefined) } } : {}),
           alertConsole: !!process.stderr.isTTY,
           ...(opts.verbose ? {} : { log: silentLog }),
           onProgress: (step) => say(`… ${step}\n`),

@@ -26,6 +26,7 @@ import { ensurePgOsUser } from '../postgres/osUser.ts';
 import { localPorts } from './localPorts.ts';
 import type { z } from 'zod';
 import { jsonLog, type Log } from '../log.ts';
+import { HookQueue } from '../hooks/hookQueue.ts';
 
 export interface LocalPipelineOptions {
   workDir: string;
@@ -42,6 +43,8 @@ export interface LocalPipelineOptions {
   webhook?: string;
   /** Also print each alert's subject on stderr (pgvigil up in a terminal). */
   alertConsole?: boolean;
+  /** `pgvigil up --on-event`: a command run for each hooked decision event (lib/hooks), beside the control plane. */
+  eventHook?: { command: string; timeoutMs?: number; log?: Log };
   log?: Log;
   faults?: FaultHook;
   onDecision?: (seq: number, events: DecisionEvent[]) => void;
@@ -243,14 +246,16 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       readers: current.state.readers.map(target).filter((t): t is NonNullable<typeof t> => t !== null),
     });
 
+    const hooks = o.eventHook ? new HookQueue({ log, ...o.eventHook }) : null;
     let follower: DecisionFollower | null = followDecisions(store, clusterName, current.seq, (seq, events, paused) => {
       alerts.publish(clusterName, events, paused);
+      hooks?.enqueueDecision(clusterName, seq, events);
       for (const e of events) if (e.type === 'NodeAdded') void adopt(e.node, null);
       o.onDecision?.(seq, events);
     });
     cleanups.push(async () => {
       await follower?.stop();
-      await alerts.drain();
+      await Promise.all([alerts.drain(), hooks?.stop()]);
     });
 
     progress('starting the control loop');
