@@ -2,12 +2,14 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { renewLease } from '../store/leases.ts';
 import type { Store } from '../store/store.ts';
+import type { ActionLock } from './actionLock.ts';
 import type { FenceMarker } from './fenceMarker.ts';
 import type { PgServer } from '../postgres/pgServer.ts';
 import { readServerState } from './serverState.ts';
 import type { VipConfig } from '../endpoints/vip/vipConfig.ts';
 import { dropWriterVip } from './writerVip.ts';
 import type { Log } from '../log.ts';
+import type { LeaseMetrics } from './agentMetrics.ts';
 
 export interface LeaseLoopOptions {
   store: Store;
@@ -22,6 +24,10 @@ export interface LeaseLoopOptions {
   log: Log;
   /** The writer VIP, released when this node fences itself. */
   vip?: VipConfig;
+  /** The agent's action lock: a lapsed lease is checked and acted on under it, never amid a promote, follow or fence. */
+  lock: ActionLock;
+  /** Counts renewals by outcome and when the last one that succeeded was sent. */
+  metrics?: LeaseMetrics;
 }
 
 /** How often an agent renews a lease of `ttlMs`: three tries per TTL, never more often than every 50 ms. */
@@ -59,6 +65,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     if (r.ok) {
       version = r.version;
       lastRenewSentAt = sentAt;
+      o.metrics?.renewed(sentAt);
       if (failing) o.log({ level: 'info', msg: 'lease renewed again', version });
       failing = false;
       lapseNoted = null;
@@ -67,8 +74,10 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       // Someone (an earlier run of this agent) holds a newer version: take it and renew on the next tick.
       o.log({ level: 'info', msg: 'lease version moved: adopting it', current: r.current?.version ?? null, holder: r.current?.holder ?? null });
       version = r.current?.version ?? null;
+      o.metrics?.conflict();
     } else {
       if (!failing) o.log({ level: 'warn', msg: 'lease renewal failed', reason: r.reason });
+      o.metrics?.failed();
       failing = true;
     }
   };
@@ -106,19 +115,21 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   const renewTimer = setInterval(() => {
     if (stopped || renewing) return;
     renewing = renew()
-      .catch((e: unknown) => o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) }))
+      .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
       .finally(() => (renewing = null));
   }, o.renewEveryMs);
   // Checked more often than renewed, so a lapse is acted on soon after the TTL.
   const checkTimer = setInterval(() => {
     if (stopped || checking) return;
-    checking = check()
+    // Once lapsed, the check (and the stop it may make) waits its turn on the action lock.
+    const lapsed = !selfFenced && performance.now() - lastRenewSentAt >= o.ttlMs;
+    checking = (lapsed ? o.lock.run(async () => (stopped ? undefined : check())) : check())
       .catch((e: unknown) => o.log({ level: 'error', msg: 'lease check threw', error: String(e) }))
       .finally(() => (checking = null));
   }, Math.min(o.renewEveryMs, 100));
   // The first renewal at once: a fresh agent should not wait a period to hold its lease.
   renewing = renew()
-    .catch((e: unknown) => o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) }))
+    .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
     .finally(() => (renewing = null));
 
   return {

@@ -4,6 +4,7 @@ import type { OsUser } from '../postgres/osUser.ts';
 import { closeStore, createStore, type Store } from '../store/store.ts';
 import { ActionLock } from './actionLock.ts';
 import type { AgentConfig } from './agentConfig.ts';
+import type { AgentTarget } from './agentClient.ts';
 import { createAgentServer } from './agentServer.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import { FenceMarker } from './fenceMarker.ts';
@@ -12,6 +13,8 @@ import { PgServer } from '../postgres/pgServer.ts';
 import { TermStore } from './termStore.ts';
 import { releaseVipUnlessPrimary } from './writerVip.ts';
 import { jsonLog, type Log } from '../log.ts';
+import { actionOutcome, agentMetrics } from './agentMetrics.ts';
+import { healthRoutes } from './health/healthRoutes.ts';
 
 export interface StartAgentOptions {
   /** The HMAC key (from loadAgentKey). */
@@ -25,6 +28,8 @@ export interface StartAgentOptions {
 
 export interface RunningAgent {
   url: string;
+  /** Where to call this agent, and the cluster and node a request must be signed for. */
+  target: AgentTarget;
   lease: LeaseLoop | null;
   close(): Promise<void>;
 }
@@ -38,10 +43,11 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const fence = new FenceMarker(config.stateDir);
   const ctx: ActionContext = { config, pg, terms, fence, log };
   const lock = new ActionLock();
+  const metrics = agentMetrics(ctx);
   // Before we answer anyone: a host back from a crash or a partition must not hold the writer address.
   await releaseVipUnlessPrimary(config.vip, pg, fence, log);
 
-  const server = createAgentServer({ ctx, key: opts.key, lock });
+  const server = createAgentServer({ ctx, key: opts.key, lock, publicRoutes: [healthRoutes(ctx, lock), metrics.route], onAnswered: (action, status, ok, s) => metrics.answered(action, actionOutcome(status, ok), s) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => {
@@ -56,7 +62,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let lease: LeaseLoop | null = null;
   if (config.store) {
     store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
-    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, log, ...(config.vip ? { vip: config.vip } : {}) });
+    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease });
   }
 
   // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.
@@ -79,6 +85,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let closing: Promise<void> | null = null;
   return {
     url,
+    target: { url, cluster: config.cluster, node: config.node },
     lease,
     close() {
       closing ??= (async () => {
