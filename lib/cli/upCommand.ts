@@ -13,7 +13,7 @@ export function registerUp(program: Command): void {
     .description('run a local cluster: PostgreSQL nodes, an agent each, the control plane on embedded dynalite, and the endpoint proxy')
     .option('--nodes <n>', 'number of PostgreSQL nodes (1 primary, the rest standbys)', '3')
     .option('--workdir <dir>', 'where data, store and logs live; a second up on it resumes the same cluster', '.pgvigil')
-    .option('--base-port <port>', 'nodes listen on base, base+1…; agents on base+100…; writer base+200, reader base+201', '15432')
+    .option('--base-port <port>', 'nodes listen on base, base+1…; agents on base+100…; writer base+200, reader base+201, control-plane metrics base+202', '15432')
     .option('--async', 'asynchronous replication instead of synchronous ANY 1')
     .option('--webhook <url>', 'POST every alert as JSON to this URL')
     .option('--on-event <cmd>', 'run CMD (with /bin/sh -c) for each decision event: the event as JSON on stdin, PGVIGIL_* in the environment (README: Hooks)')
@@ -36,6 +36,7 @@ export function registerUp(program: Command): void {
           nodes,
           async: !!opts.async,
           persistStore: true,
+          metrics: true,
           signal: stop.signal,
           ...(opts.webhook ? { webhook: opts.webhook } : {}),
           ...(opts.onEvent ? { eventHook: { command: opts.onEvent, timeoutMs: hookTimeoutS * 1000, log: (e) => (opts.verbose || e.level !== 'debug' ? hookLog(e) : undefined) } } : {}),
@@ -64,6 +65,7 @@ export function registerUp(program: Command): void {
             `pgvigil is up in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
             `  writer: ${pipeline.writerUrl}`,
             `  reader: ${pipeline.readerUrl}`,
+            `  metrics: ${pipeline.metricsUrl ?? 'not served'} (control plane); agents: ${[...pipeline.agents.values()].map((a) => `${a.url}/metrics`).join(' ')}`,
             `  status: pgvigil status --workdir ${opts.workdir}    history: pgvigil history --workdir ${opts.workdir}`,
             'Decisions appear below as they happen. Ctrl-C stops everything.',
             '',

@@ -1,4 +1,8 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DecisionEvent } from '../domain/events.ts';
+import type { NodeObservation } from '../domain/observation.ts';
+import type { ClusterSpec } from '../domain/spec.ts';
+import type { CommitResult } from '../store/commitDecision.ts';
 
 /** The CloudWatch namespace the alarms read (cdk/alarms.ts). */
 export const METRICS_NAMESPACE = 'pgvigil';
@@ -9,6 +13,37 @@ export interface ControlMetrics {
   probesBlind(cluster: string, rounds: number): void;
   /** FailoverStarted events appended to the cluster's decision log. */
   failoverStarted(cluster: string, count: number): void;
+  /**
+   * One probe round, as it ran: what it saw and how long it took. Prometheus only (local
+   * mode): EMF publishes no per-round document, as one every probe interval would flood the logs.
+   */
+  probeRound?(spec: ClusterSpec, round: ProbeRoundFigures): void;
+  /** One decide run: its command, how it ended, and the events it appended (none when refused). Prometheus only. */
+  decideRun?(cluster: string, run: DecideRunFigures): void;
+  /** The control plane cannot read the store or the log (true), or can again (false). Prometheus only. */
+  storeTrouble?(cluster: string, troubled: boolean): void;
+}
+
+export interface ProbeRoundFigures {
+  seconds: number;
+  observations: readonly NodeObservation[];
+  /** The store could not be read or written this round. */
+  storeError: boolean;
+}
+
+export interface DecideRunFigures {
+  /** The command's type: probeRound, tick, switchover, … */
+  command: string;
+  /** appended: events were written; unchanged: nothing to write; refused: decide said no; failed: the log or store let it down. */
+  outcome: 'appended' | 'unchanged' | 'refused' | 'failed';
+  events: readonly DecisionEvent[];
+  /** The cluster's term after the run, when it succeeded. */
+  term: number | null;
+}
+
+export function decideRunFigures(command: string, committed: CommitResult): DecideRunFigures {
+  if (committed.ok) return { command, outcome: committed.events.length > 0 ? 'appended' : 'unchanged', events: committed.events, term: committed.state.term };
+  return { command, outcome: committed.refused && !committed.unreadable?.length ? 'refused' : 'failed', events: [], term: null };
 }
 
 /** Local mode and tests: nothing is published. */

@@ -1,6 +1,7 @@
 import type { CommandWithoutObservations } from '../domain/commands.ts';
 import type { CommitResult } from '../store/commitDecision.ts';
 import { commitCommand } from './commitCommand.ts';
+import { decideRunFigures } from './controlMetrics.ts';
 import type { ControlPlane } from './controlPlane.ts';
 import { react } from './reactor.ts';
 
@@ -13,6 +14,7 @@ export { OBSERVATION_WINDOW_MS } from './commitCommand.ts';
  */
 export async function decideOnce(cp: ControlPlane, cluster: string, command: CommandWithoutObservations): Promise<CommitResult> {
   const committed = await commitCommand(cp.store, cluster, command, cp.log);
+  cp.metrics?.decideRun?.(cluster, decideRunFigures(command.type, committed));
   if (!committed.ok) return committed;
   if (committed.events.length > 0) {
     cp.log({ level: 'info', msg: 'decided', cluster, seq: committed.seq, command: command.type, events: committed.events.map((e) => e.type) });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { Prober } from '../probe/prober.ts';
@@ -58,7 +59,9 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
         }
         // The log's spec is the truth (nodes added or removed); the deployed one serves until it exists.
         const spec = cached.state?.spec ?? fallback;
+        const roundStarted = performance.now();
         const r = await probers.get(fallback.cluster)!.round(spec, cached.state);
+        o.metrics?.probeRound?.(spec, { seconds: (performance.now() - roundStarted) / 1000, observations: r.observations, storeError: r.storeError !== null });
         result.written += r.written;
         if (r.storeError) {
           result.storeErrors++;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ClusterState } from '../domain/state.ts';
 import type { ControlPlane } from '../control/controlPlane.ts';
 import { decideOnce } from '../control/decideOnce.ts';
@@ -43,10 +44,12 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
   const trouble = (reason: string) => {
     if (!troubled) opts.onTrouble?.(reason);
     troubled = true;
+    cp.metrics?.storeTrouble?.(cluster, true);
   };
   const recovered = () => {
     if (troubled) opts.onRecovered?.();
     troubled = false;
+    cp.metrics?.storeTrouble?.(cluster, false);
   };
 
   const loop = async () => {
@@ -60,7 +63,9 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
         }
         const spec = state?.spec;
         if (spec) {
+          const roundStarted = performance.now();
           const r = await prober.round(spec, state);
+          cp.metrics?.probeRound?.(spec, { seconds: (performance.now() - roundStarted) / 1000, observations: r.observations, storeError: r.storeError !== null });
           if (r.storeError) {
             trouble(r.storeError);
           } else {

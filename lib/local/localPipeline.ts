@@ -24,6 +24,7 @@ import { startDynalite, type DynaliteServer } from './dynaliteServer.ts';
 import { createLocalCluster, openLocalCluster, type LocalCluster } from './localCluster.ts';
 import { ensurePgOsUser } from '../postgres/osUser.ts';
 import { localPorts } from './localPorts.ts';
+import { promControlMetrics, serveMetrics } from '../control/promControlMetrics.ts';
 import type { z } from 'zod';
 import { jsonLog, type Log } from '../log.ts';
 import { HookQueue } from '../hooks/hookQueue.ts';
@@ -47,6 +48,8 @@ export interface LocalPipelineOptions {
   eventHook?: { command: string; timeoutMs?: number; log?: Log };
   log?: Log;
   faults?: FaultHook;
+  /** Serve the control plane's Prometheus `/metrics` on 127.0.0.1, port base+202 (pgvigil up does). */
+  metrics?: boolean;
   onDecision?: (seq: number, events: DecisionEvent[]) => void;
   onTrouble?: (reason: string) => void;
   onRecovered?: () => void;
@@ -66,6 +69,8 @@ export interface LocalPipeline {
   loop: ControlLoop;
   writerUrl: string;
   readerUrl: string;
+  /** The control plane's `/metrics` URL, when served. */
+  metricsUrl: string | null;
   alerts: AlertSink;
   /** The store's dynalite server: tests stop and restart it to blind the control plane. */
   dynalite(): DynaliteServer;
@@ -203,6 +208,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     cleanups.push(() => proxy.close());
 
     const alerts = new AlertSink({ console: o.alertConsole ?? false, ...(o.webhook ? { webhook: o.webhook } : {}), onError: (reason) => log({ level: 'warn', msg: reason }) });
+    const metrics = o.metrics ? promControlMetrics() : null;
+    const metricsServer = metrics ? await serveMetrics(metrics.registry, '127.0.0.1', ports.metrics) : null;
+    if (metricsServer) cleanups.push(() => metricsServer.close());
     const cp: ControlPlane = {
       store,
       agentKey,
@@ -212,6 +220,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       clock: () => Date.now(),
       awaitActions: false,
       ...(o.faults ? { faults: o.faults } : {}),
+      ...(metrics ? { metrics } : {}),
     };
 
     const recording = new Set<Promise<void>>();
@@ -281,6 +290,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       alerts,
       writerUrl: url(ports.writer),
       readerUrl: url(ports.reader),
+      metricsUrl: metricsServer?.url ?? null,
       dynalite: () => dyn,
       async stopDynalite() {
         await dyn.stop();

@@ -3,6 +3,8 @@ export interface LocalPorts {
   nodes: { name: string; pg: number; agent: number }[];
   writer: number;
   reader: number;
+  /** The control plane's Prometheus `/metrics`. */
+  metrics: number;
   store: number;
 }
 
@@ -11,6 +13,7 @@ export function localPorts(basePort: number, count: number): LocalPorts {
     nodes: Array.from({ length: count }, (_, i) => ({ name: `pg${i + 1}`, pg: basePort + i, agent: basePort + 100 + i })),
     writer: basePort + 200,
     reader: basePort + 201,
+    metrics: basePort + 202,
     store: basePort + 300,
   };
 }
