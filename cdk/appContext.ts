@@ -25,6 +25,8 @@ export const AppContext = z.object({
   zoneName: z.string().min(1).optional(),
   vpcEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
   dbHosts: flag,
+  /** "false": no decision events on EventBridge (SNS alerts only). */
+  decisionEvents: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
   backupRetentionDays: z.coerce.number({ error: 'give a whole number of days, e.g. 35' }).int('give a whole number of days, e.g. 35').min(1, 'keep backups at least 1 day').optional(),
   /** An EventBridge expression, cron(…) or rate(…), in UTC; "off" for no scheduled backups. */
   backupSchedule: z
@@ -76,6 +78,7 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       hostedZone: c.zoneId && c.zoneName ? { zoneId: c.zoneId, zoneName: c.zoneName } : undefined,
       vpcEndpoints: c.vpcEndpoints,
       dbHosts: c.dbHosts,
+      decisionEvents: c.decisionEvents,
       backupRetentionDays: c.backupRetentionDays,
       backupSchedule: c.backupSchedule === undefined ? undefined : c.backupSchedule === 'off' ? null : events.Schedule.expression(c.backupSchedule),
       // A VPC lookup needs a concrete account and region; the demo synthesizes env-agnostic, offline.

@@ -44,6 +44,8 @@ export interface FunctionsProps {
   /** The validated cluster specs, as JSON (PGVIGIL_CLUSTERS). */
   clustersJson: string;
   zone?: WriterReaderZone;
+  /** notify also puts each decision event on the default EventBridge bus (default true). */
+  decisionEvents?: boolean;
 }
 
 /** The three handlers, their triggers and their permissions. */
@@ -91,7 +93,7 @@ export class PgVigilFunctions extends Construct {
 
     this.probe = make('probe', probeTimeout, 'pgvigil: probe every node, every probe interval, for a minute');
     this.decide = make('decide', Duration.seconds(60), 'pgvigil: decide from observations, leases, ticks and operator commands');
-    this.notify = make('notify', Duration.seconds(30), 'pgvigil: publish decisions to SNS');
+    this.notify = make('notify', Duration.seconds(30), 'pgvigil: publish decisions to SNS and EventBridge');
 
     props.table.grant(this.probe, ...storeActions);
     props.table.grant(this.decide, ...storeActions);
@@ -99,6 +101,10 @@ export class PgVigilFunctions extends Construct {
     props.agentKey.grantRead(this.probe);
     props.agentKey.grantRead(this.decide);
     props.topic.grantPublish(this.notify);
+    // Decision events on the account's default bus (source pgvigil), for users' own rules; notify alone may put them.
+    const decisionEvents = props.decisionEvents ?? true;
+    this.notify.addEnvironment('PGVIGIL_DECISION_EVENTS', decisionEvents ? 'on' : 'off');
+    if (decisionEvents) events.EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(this.notify);
     // A scheduled backup that fails is reported by decide itself: it is no decision, so notify never sees it.
     props.topic.grantPublish(this.decide);
     props.zone?.grantEndpointChanges(this.decide);

@@ -48,6 +48,12 @@ export interface PgVigilProps {
    * (`pgvigil backup` still takes one on demand).
    */
   backupSchedule?: events.Schedule | null;
+  /**
+   * Put each decision event on the account's default EventBridge bus (`source: pgvigil`,
+   * `detail-type` the event type), so rules can start Lambda, Step Functions or a pager from it.
+   * Default true; false: SNS alerts only, and notify gets no events:PutEvents.
+   */
+  decisionEvents?: boolean;
 }
 
 function parseClusters(inputs: ClusterSpecInput[]): ClusterSpec[] {
@@ -107,6 +113,7 @@ export class PgVigil extends Construct {
       agentKey: this.agentKey,
       clustersJson: JSON.stringify(this.clusters),
       zone,
+      decisionEvents: props.decisionEvents ?? true,
     });
     this.access = new PgVigilAccess(this, 'Access', {
       table,

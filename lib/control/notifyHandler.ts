@@ -1,7 +1,10 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { alertsFor } from '../alerts/alertMessage.ts';
 import { publishAlert } from '../alerts/snsPublisher.ts';
+import { putDecisionEvents, type BusEvent } from '../hooks/eventBridgePublisher.ts';
+import { hookEventsOf } from '../hooks/hookedEvents.ts';
 import { parseDecisionItem, readDecisions } from '../store/decisionLog.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
@@ -13,18 +16,22 @@ export interface NotifyDeps {
   log: Log;
   sns: SNSClient;
   topicArn: string;
+  /** Also put each hooked decision event on this EventBridge bus (absent: SNS only). */
+  events?: { client: EventBridgeClient; bus?: string };
 }
 
 /**
  * The notify function: each new decision item becomes one alert per event worth telling
- * people about, published to SNS. A record that can't be read, or an alert SNS refused, is
- * reported as a batch item failure so only it is retried.
+ * people about, published to SNS, and each hooked event (lib/hooks) is put on the EventBridge
+ * bus. A record that can't be read, an alert SNS refused, or an event EventBridge refused twice
+ * is reported as a batch item failure so only it is retried.
  */
 export async function handleNotifyEvent(event: unknown, deps: NotifyDeps): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
   const batch = StreamBatch.safeParse(event);
   if (!batch.success) return { batchItemFailures: [] };
   const failures: { itemIdentifier: string }[] = [];
   const paused = new Map<string, boolean>();
+  const busEvents: BusEvent[] = [];
   for (const [i, raw] of batch.data.Records.entries()) {
     const r = StreamRecord.safeParse(raw);
     const id = r.success ? r.data.eventID : `record-${i}`;
@@ -38,6 +45,7 @@ export async function handleNotifyEvent(event: unknown, deps: NotifyDeps): Promi
     const cluster = r.success ? r.data.dynamodb.Keys.cluster.S : '';
     if (!paused.has(cluster)) paused.set(cluster, await pausedBefore(deps.store, cluster, item.value.seq));
     const alerts = alertsFor(cluster, item.value.events, paused.get(cluster) ?? false);
+    if (deps.events) for (const event of hookEventsOf(cluster, item.value.seq, item.value.events)) busEvents.push({ recordId: id, event });
     for (const e of item.value.events) {
       if (e.type === 'Paused') paused.set(cluster, true);
       if (e.type === 'Resumed') paused.set(cluster, false);
@@ -54,6 +62,11 @@ export async function handleNotifyEvent(event: unknown, deps: NotifyDeps): Promi
         break;
       }
     }
+  }
+  if (deps.events && busEvents.length > 0) {
+    const put = await putDecisionEvents(deps.events.client, busEvents, deps.events.bus);
+    for (const reason of put.reasons) deps.log({ level: 'error', msg: 'decision event not put on the bus', reason });
+    for (const id of put.failedRecords) if (!failures.some((f) => f.itemIdentifier === id)) failures.push({ itemIdentifier: id });
   }
   return { batchItemFailures: failures };
 }

@@ -211,6 +211,32 @@ describe('PgVigil stack: least privilege', () => {
     assert.equal(notify.includes('secretsmanager:GetSecretValue'), false);
   });
 
+  test('notify, and no other role, may put events, and only on the default bus of the stack\'s account and region', () => {
+    const puts = policies.flatMap(([, p]) =>
+      (p.PolicyDocument.Statement as Array<Record<string, any>>).filter((s) => [s.Action].flat().includes('events:PutEvents')).map((s) => ({ roles: JSON.stringify(p.Roles), s })),
+    );
+    assert.equal(puts.length, 1, 'one statement grants events:PutEvents');
+    const [{ roles, s }] = puts as [{ roles: string; s: Record<string, any> }];
+    assert.match(roles, /notify/i);
+    assert.doesNotMatch(roles, /probe|decide|Agent/i);
+    assert.deepEqual(s.Action, 'events:PutEvents');
+    assert.deepEqual(s.Resource, {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-bus/default']],
+    });
+    const managed = resourcesOf(template, 'AWS::IAM::ManagedPolicy').flatMap(([, p]) => p.PolicyDocument.Statement as Array<Record<string, any>>);
+    assert.equal(managed.some((m) => [m.Action].flat().includes('events:PutEvents')), false, 'operators cannot put pgvigil events');
+    const [, notifyFn] = resourcesOf(template, 'AWS::Lambda::Function').find(([id]) => id === fnId('notify'))!;
+    assert.equal(notifyFn.Environment.Variables.PGVIGIL_DECISION_EVENTS, 'on');
+  });
+
+  test('decisionEvents: false leaves notify on SNS only, without events:PutEvents', () => {
+    const off = synthStack({ ...fullProps, decisionEvents: false }).template;
+    const statements = resourcesOf(off, 'AWS::IAM::Policy').flatMap(([, p]) => p.PolicyDocument.Statement as Array<Record<string, any>>);
+    assert.equal(statements.some((s) => [s.Action].flat().includes('events:PutEvents')), false);
+    const notifyFn = resourcesOf(off, 'AWS::Lambda::Function').find(([, p]) => p.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'pgvigil-notify');
+    assert.equal(notifyFn?.[1].Environment.Variables.PGVIGIL_DECISION_EVENTS, 'off');
+  });
+
   test('the agent role moves IPs only on interfaces tagged with this deployment\'s cluster, and writes only its cluster\'s items', () => {
     const agent = statementsOf('AgentRole');
     const eni = agent.find((s) => JSON.stringify(s.Action).includes('ec2:AssignPrivateIpAddresses'));
