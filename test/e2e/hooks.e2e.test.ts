@@ -54,6 +54,6 @@ describe('event hook on a real local pipeline: a crash of the primary', () => {
     const lines = (await readFile(join(dir, 'events.txt'), 'utf8')).trim().split('\n');
     assert.equal(lines.length, got.length);
     assert.ok(lines.some((l) => / FailoverCompleted seq=\d+ node= reason=\S/.test(l)));
-    if (process.env['PGVIGIL_TEST_LOG']) process.stderr.write(`${lines.join('\n')}\n`);
+    if (process.env['PGVIGIL_TEST_LOG']) process.stderr.write(`${lines.join('\n')}\n${JSON.stringify(got.find((e) => e.type === 'FailoverCompleted'))}\n`);
   });
 });
