@@ -71,6 +71,8 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
   const actions = new Counter({ name: 'pgvigil_agent_actions_total', help: 'Action requests answered, by action and outcome', labelNames: ['action', 'outcome'], registers });
   const durations = new Histogram({ name: 'pgvigil_agent_action_duration_seconds', help: 'How long an action took to answer, by action and outcome', labelNames: ['action', 'outcome'], buckets: ACTION_BUCKETS, registers });
 
+  // At 0 from the start: increase() in an alert cannot see the first step of a series that appears with the value 1.
+  for (const outcome of ['renewed', 'conflict', 'failed']) renewals.inc({ outcome }, 0);
   const startedAt = performance.now();
   let lastRenewedAt: number | null = null;
 

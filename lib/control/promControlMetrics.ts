@@ -1,6 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FailoverKind } from '../domain/events.ts';
+import { ProbeErrorKind } from '../domain/observation.ts';
+import type { ClusterSpec } from '../domain/spec.ts';
 import type { ControlMetrics } from './controlMetrics.ts';
 
 export interface PromControlMetrics extends ControlMetrics {
@@ -37,6 +40,19 @@ export function promControlMetrics(): PromControlMetrics {
   const sawNothing = new Map<string, boolean>();
   const nodes = new Map<string, Set<string>>();
   const setBlind = (cluster: string) => blind.set({ cluster }, troubled.get(cluster) || sawNothing.get(cluster) ? 1 : 0);
+  // Counters start at 0 for every label set an alert reads: increase() cannot see the first
+  // step of a series that appears with the value 1.
+  const known = new Set<string>();
+  const initialize = (spec: ClusterSpec) => {
+    const key = `${spec.cluster}\0${spec.nodes.map((n) => n.name).join('\0')}`;
+    if (known.has(key)) return;
+    known.add(key);
+    const cluster = spec.cluster;
+    for (const kind of FailoverKind.options) for (const outcome of [...Object.values(FAILOVER_OUTCOMES), 'impossible']) failovers.inc({ cluster, kind, outcome }, 0);
+    for (const n of spec.nodes) for (const kind of ProbeErrorKind.options) failures.inc({ cluster, node: n.name, kind }, 0);
+    storeErrors.inc({ cluster }, 0);
+    blindRounds.inc({ cluster }, 0);
+  };
 
   return {
     registry,
@@ -44,6 +60,7 @@ export function promControlMetrics(): PromControlMetrics {
     failoverStarted: () => {},
     probeRound(spec, r) {
       const cluster = spec.cluster;
+      initialize(spec);
       rounds.observe({ cluster }, r.seconds);
       if (r.storeError) storeErrors.inc({ cluster });
       const none = !r.observations.some((o) => o.reachable);

@@ -121,6 +121,8 @@ describe('Prometheus metrics (prom-client text)', () => {
     assert.equal(sample(text, 'pgvigil_decide_runs_total', { ...c, command: 'switchover', outcome: 'refused' }), 1);
     assert.equal(sample(text, 'pgvigil_failovers_total', { ...c, kind: 'failover', outcome: 'started' }), 1);
     assert.equal(sample(text, 'pgvigil_failovers_total', { ...c, kind: 'failover', outcome: 'completed' }), 1);
+    assert.equal(sample(text, 'pgvigil_failovers_total', { ...c, kind: 'switchover', outcome: 'started' }), 0, 'counters an alert reads start at 0');
+    assert.equal(sample(text, 'pgvigil_probe_failures_total', { ...c, node: 'pg3', kind: 'timeout' }), 0);
     assert.equal(sample(text, 'pgvigil_cluster_term', c), 2);
     assert.equal(sample(text, 'pgvigil_control_plane_blind', c), 0);
 
