@@ -35,5 +35,15 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v ip
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-arping >/dev/null
 fi
 
+# The Prometheus test (test/e2e/prometheus.e2e.test.ts) runs Debian's prometheus and promtool itself;
+# the package's own service is not wanted: stopped and disabled if its postinst started it.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; }; then
+  echo "setup: installing prometheus (for its e2e test; its service stays off)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true
+  elif command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d prometheus stop >/dev/null 2>&1 || true; fi
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 echo "setup: ready"
