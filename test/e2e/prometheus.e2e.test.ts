@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import { waitFor } from '../support/waitFor.ts';
 // Derived ports (localPorts): pg BASE+0..2, agents BASE+100.., proxy BASE+200..201, metrics BASE+202, store BASE+300.
 const BASE = 18800;
 const ALERTS = resolve(import.meta.dirname, '../../docs/prometheus-alerts.yml');
+const DASHBOARD = resolve(import.meta.dirname, '../../docs/grafana-dashboard.json');
 const haveProm = spawnSync('prometheus', ['--version']).status === 0 && spawnSync('promtool', ['--version']).status === 0;
 
 type Sample = { metric: Record<string, string>; value: [number, string] };
@@ -100,6 +101,16 @@ describe('Prometheus (Debian package) scraping the agents and the control plane'
     await waitFor('probe rounds counted by the control plane', async () => (await total('pgvigil_probe_round_duration_seconds_count')) > 10, 20_000, 250);
     await waitFor("the primary's view of both standbys' lag", async () => (await query('pgvigil_replication_lag_bytes{node="pg1"}')).length === 2, 20_000, 250);
     assert.equal(await total('pgvigil_control_plane_blind'), 0);
+  });
+
+  test("the sample Grafana dashboard's queries are valid PromQL and find series", async () => {
+    const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((t) => ({ title: panel.title, expr: t.expr.replaceAll('$cluster', 'local') })));
+    assert.ok(exprs.length >= 10);
+    const empty: string[] = [];
+    for (const { title, expr } of exprs) if ((await query(expr)).length === 0) empty.push(`${title}: ${expr}`);
+    // Rates and quantiles need two scrapes; the action panels need an action other than status.
+    assert.ok(empty.length <= 4, `panels with no series:\n${empty.join('\n')}`);
   });
 
   test('after a crash of the primary the failover counter rises and a standby answers as primary', async () => {
