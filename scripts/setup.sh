@@ -45,5 +45,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v pr
   elif command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d prometheus stop >/dev/null 2>&1 || true; fi
 fi
 
+# The HAProxy test (test/e2e/haproxy.e2e.test.ts) and the failover benchmark's haproxy line need Debian's haproxy.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v haproxy >/dev/null 2>&1; then
+  echo "setup: installing haproxy (HAProxy health-check test)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 echo "setup: ready"

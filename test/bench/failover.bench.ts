@@ -8,8 +8,12 @@
  *           acknowledged write through the writer endpoint
  *   silent  SIGSTOP every process of the primary node (a frozen or powered-off host); same time
  *   stall   SIGSTOP them for 1.5 s, then SIGCONT: did a failover happen?
+ * With haproxy installed, a second client writes through HAProxy in front of the agents'
+ * health checks (test/support/haproxy.ts: Patroni-style, /primary), and each crash trial also
+ * times the write outage through it: `haproxy_failover_ms`.
  */
 import { parseArgs } from 'node:util';
+import { haproxyBinary, startHaproxy, type RunningHaproxy } from '../support/haproxy.ts';
 import { crashNode, nodePids, signalAll, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
@@ -47,7 +51,7 @@ async function restored(p: TestPipeline): Promise<void> {
   await waitFor('the readers to list both standbys', async () => (await p.state())?.readers.length === p.cluster.nodes.length - 1, 30_000, 200);
 }
 
-async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | 'silent'): Promise<{ ms: number; lost: number }> {
+async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | 'silent', viaHaproxy: WriteLoad | null = null): Promise<{ ms: number; lost: number; haproxy?: { ms: number; lost: number } }> {
   const old = await primaryOf(p);
   const termBefore = (await p.state())!.term;
   let frozen: number[] = [];
@@ -70,6 +74,12 @@ async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | '
   });
   const lost = (await missingAcked(p.cluster.connectionString(next), load.acked)).length;
   say(`  ${kind}: ${old} -> ${next} in ${ms} ms, lost_acked=${lost}`);
+  let haproxy: { ms: number; lost: number } | undefined;
+  if (viaHaproxy) {
+    const hAcked = await waitFor('a write through haproxy acknowledged by another node', () => viaHaproxy.firstAckAfter(t0, oldPort) ?? undefined, 60_000, 5);
+    haproxy = { ms: hAcked - t0, lost: (await missingAcked(p.cluster.connectionString(next), viaHaproxy.acked, HAPROXY_TABLE)).length };
+    say(`  ${kind} through haproxy: ${old} -> ${next} in ${haproxy.ms} ms, lost_acked=${haproxy.lost}`);
+  }
   if (values.timeline) {
     for (const e of p.events.filter((x) => x.at >= t0 && x.at <= acked)) {
       const what = e.type === 'ActionRequested' || e.type === 'ActionSucceeded' || e.type === 'ActionFailed' ? `${e.type} ${e.intent.action} ${e.intent.node}` : e.type;
@@ -82,7 +92,7 @@ async function failoverTrial(p: TestPipeline, load: WriteLoad, kind: 'crash' | '
   if (kind === 'crash') await p.agents.get(old)!.start();
   else signalAll(frozen, 'SIGCONT');
   await restored(p);
-  return { ms, lost };
+  return { ms, lost, ...(haproxy ? { haproxy } : {}) };
 }
 
 async function stallTrial(p: TestPipeline): Promise<boolean> {
@@ -102,13 +112,27 @@ async function stallTrial(p: TestPipeline): Promise<boolean> {
   return failedOver;
 }
 
-const p = await startTestPipeline(Number(values['base-port']));
+const HAPROXY_TABLE = 'pgvigil_writes_haproxy';
+const basePort = Number(values['base-port']);
+const p = await startTestPipeline(basePort);
+let hap: RunningHaproxy | null = null;
 let code = 0;
 try {
+  if (haproxyBinary()) hap = await startHaproxy(p, { primary: basePort + 400, replicas: basePort + 401, stats: basePort + 402 });
   await WriteLoad.prepare(p.writerUrl);
   const load = new WriteLoad(p.writerUrl);
   load.start();
   await waitFor('writes through the writer endpoint', () => load.acked.length >= 10);
+  let viaHaproxy: WriteLoad | null = null;
+  if (hap) {
+    const url = hap.primaryUrl;
+    await waitFor('haproxy to route writes', async () => WriteLoad.prepare(url, HAPROXY_TABLE).then(() => true), 15_000, 200);
+    viaHaproxy = new WriteLoad(url, HAPROXY_TABLE);
+    viaHaproxy.start();
+    await waitFor('writes through haproxy', () => viaHaproxy!.acked.length >= 10);
+  }
+  const haproxyCrash: number[] = [];
+  let lostHaproxy = 0;
   const crash: number[] = [];
   const silent: number[] = [];
   let lostCrash = 0;
@@ -116,15 +140,21 @@ try {
   let falseFailovers = 0;
   for (let i = 1; i <= trials; i++) {
     say(`trial ${i}/${trials}`);
-    const c = await failoverTrial(p, load, 'crash');
+    const c = await failoverTrial(p, load, 'crash', viaHaproxy);
     crash.push(c.ms);
     lostCrash += c.lost;
+    if (c.haproxy) {
+      haproxyCrash.push(c.haproxy.ms);
+      lostHaproxy += c.haproxy.lost;
+    }
     const s = await failoverTrial(p, load, 'silent');
     silent.push(s.ms);
     lostSilent += s.lost;
     if (await stallTrial(p)) falseFailovers++;
   }
   await load.stop();
+  await viaHaproxy?.stop();
+  say(hap ? `haproxy_failover_ms ${figures(haproxyCrash)} lost_acked=${lostHaproxy} trials=${haproxyCrash.length}` : 'haproxy_failover_ms n/a: haproxy is not installed (scripts/setup.sh installs it as root)');
   say(`failover_ms ${figures(crash)} lost_acked=${lostCrash} trials=${crash.length}`);
   say(`silent_failover_ms ${figures(silent)} lost_acked=${lostSilent} trials=${silent.length}`);
   say(`false_failovers=${falseFailovers} stall_trials=${trials}`);
@@ -132,6 +162,7 @@ try {
   process.stderr.write(`bench:failover failed: ${(e as Error).message}\n`);
   code = 1;
 } finally {
+  await hap?.stop();
   await p.dispose();
 }
 process.exit(code);

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { runCli } from '../support/cliRun.ts';
+import { haproxyBinary, startHaproxy, type RunningHaproxy } from '../support/haproxy.ts';
+import { crashNode, roleOf, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
+import { waitFor } from '../support/waitFor.ts';
+import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
+
+const BASE = 16500;
+const HAPROXY = { primary: BASE + 80, replicas: BASE + 81, stats: BASE + 82 };
+const missing = haproxyBinary() === null ? 'haproxy is not installed (scripts/setup.sh installs it as root: apt-get install -y haproxy)' : false;
+
+/** Reads through the replica listener every 20 ms, recording which server answered and whether it was in recovery. */
+class ReadLoad {
+  readonly reads: { at: number; port: number; inRecovery: boolean }[] = [];
+  errors = 0;
+  private running = false;
+  private done: Promise<void> | null = null;
+  constructor(private readonly url: string) {}
+  start(): void {
+    this.running = true;
+    this.done = this.loop();
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+  onPrimary(): { at: number; port: number }[] {
+    return this.reads.filter((r) => !r.inRecovery);
+  }
+  private async loop(): Promise<void> {
+    let client: pg.Client | null = null;
+    while (this.running) {
+      const started = Date.now();
+      try {
+        if (!client) {
+          client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1_000, query_timeout: 2_000 });
+          client.on('error', () => {});
+          await client.connect();
+        }
+        const { rows } = await client.query<{ r: boolean; port: number }>('SELECT pg_is_in_recovery() AS r, inet_server_port() AS port');
+        this.reads.push({ at: Date.now(), port: rows[0]!.port, inRecovery: rows[0]!.r });
+      } catch {
+        this.errors++;
+        const c = client;
+        client = null;
+        await c?.end().catch(() => {});
+      }
+      const wait = 20 - (Date.now() - started);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    await client?.end().catch(() => {});
+  }
+}
+
+describe('HAProxy from Debian in front of the agents, Patroni-style config (/primary, /replica?lag=1MB)', { skip: missing }, () => {
+  let p: TestPipeline;
+  let hap: RunningHaproxy;
+  before(async () => {
+    p = await startTestPipeline(BASE);
+    hap = await startHaproxy(p, HAPROXY);
+  });
+  after(async () => {
+    await hap?.stop();
+    console.log('# haproxy stopped; stopping the pipeline');
+    await p?.dispose();
+  });
+
+  test('writes follow the primary through a crash and a switchover; reads through the replica listener never reach a primary', { timeout: 240_000 }, async () => {
+    const port = (name: string) => p.cluster.nodes.find((n) => n.name === name)!.port;
+    await waitFor('haproxy to mark pg1 alone UP in the primary listener', async () => JSON.stringify(await hap.servers('primary')) === JSON.stringify({ pg1: 'UP', pg2: 'DOWN', pg3: 'DOWN' }), 15_000);
+    await WriteLoad.prepare(hap.primaryUrl);
+    const writes = new WriteLoad(hap.primaryUrl);
+    const reads = new ReadLoad(hap.replicaUrl);
+    writes.start();
+    reads.start();
+    try {
+      await waitFor('writes through haproxy', () => writes.acked.length >= 20);
+      await waitFor('reads through haproxy', () => reads.reads.length >= 20);
+      assert.deepEqual([...new Set(writes.ackPorts)], [port('pg1')], 'every write went to pg1');
+
+      // Crash: postmaster and agent SIGKILLed. HAProxy's checks on pg1's agent are refused.
+      const crashedAt = Date.now();
+      await crashNode(p, 'pg1');
+      const firstAck = await waitFor('a write through haproxy acknowledged by another node', () => writes.firstAckAfter(crashedAt, port('pg1')) ?? undefined, 60_000, 5);
+      const next = (await p.state())!.primary!;
+      assert.notEqual(next, 'pg1');
+      assert.equal(writes.ackPorts.at(-1), port(next), `writes go to the new primary ${next}`);
+      console.log(`# haproxy write outage after the crash: ${firstAck - crashedAt} ms (pg1 -> ${next})`);
+      await waitFor('reads after the crash', () => reads.reads.filter((r) => r.at > firstAck).length >= 20, 30_000);
+
+      // Back to three nodes: pg1 is rewound and follows; then a planned switchover.
+      await p.agents.get('pg1')!.start();
+      for (const n of p.cluster.nodes.filter((x) => x.name !== next)) {
+        await waitFor(`${n.name} to stream from ${next}`, async () => (await upstreamOf(p, n.name)) === next, 90_000, 200);
+      }
+      console.log(`# ${next} primary, both standbys streaming from it: switchover`);
+      const switchedAt = Date.now();
+      const r = await runCli(['switchover', '--json', '--timeout', '90', '--workdir', p.workDir]);
+      assert.equal(r.code, 0, r.stderr);
+      const cliDone = Date.now();
+      const out = JSON.parse(r.stdout) as { from: string; to: string; outcome: string };
+      assert.deepEqual([out.from, out.outcome], [next, 'completed']);
+      const afterSwitch = await waitFor(`a write through haproxy acknowledged by ${out.to}`, () => writes.firstAckAfter(switchedAt, port(next)) ?? undefined, 60_000, 5);
+      assert.equal(writes.ackPorts[writes.ackTimes.indexOf(afterSwitch)], port(out.to));
+      await waitFor('more writes on the switched-to primary', () => writes.ackPorts.filter((x, i) => x === port(out.to) && writes.ackTimes[i]! >= afterSwitch).length >= 20, 30_000);
+      await waitFor('reads after the switchover', () => reads.reads.filter((x) => x.at > afterSwitch).length >= 20, 30_000);
+      assert.equal(await roleOf(p, out.to), 'primary');
+      console.log(`# switchover ${next} -> ${out.to}: the command took ${cliDone - switchedAt} ms; first write through haproxy on ${out.to} ${afterSwitch - switchedAt} ms after it began`);
+      assert.equal(hap.exited(), null, 'haproxy served the whole run');
+    } finally {
+      await writes.stop();
+      await reads.stop();
+    }
+    const primary = (await p.state())!.primary!;
+    assert.deepEqual(await missingAcked(p.cluster.connectionString(primary), writes.acked), [], 'every write acknowledged through haproxy is on the primary');
+    assert.deepEqual(reads.onPrimary(), [], 'no read through the replica listener was answered by a primary');
+    console.log(`# reads through the replica listener: ${reads.reads.length}, ports ${[...new Set(reads.reads.map((x) => x.port))].join(', ')}, errors ${reads.errors}; writes ${writes.acked.length}, errors ${writes.errors}`);
+  });
+});
