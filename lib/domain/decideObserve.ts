@@ -32,8 +32,13 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
 
   progressFailover(o, spec, view);
   maybeStartFailover(o, spec, view);
+  if (o.state.failover?.step === 'switching') {
+    // The new primary holds the term; an old one fenced only by its lease or the quorum proof
+    // that is seen serving again must be stopped now, not once the switch completes.
+    stopDeposedPrimaries(o, spec, view, { rewind: false });
+  }
   if (o.state.failover === null) {
-    stopDeposedPrimaries(o, spec, view);
+    stopDeposedPrimaries(o, spec, view, { rewind: true });
     repointStrayStandbys(o, spec, view);
     updateReaders(o, spec, view);
   }
@@ -74,8 +79,11 @@ function recordHealth(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>
   }
 }
 
-/** Rule 5: an old primary that comes back is stopped, then rewound to follow the new one. */
-function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+/**
+ * Rule 5: an old primary that comes back is stopped, then (`rewind`, with no failover in
+ * progress) rewound to follow the new one.
+ */
+function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>, { rewind }: { rewind: boolean }): void {
   const s = o.state;
   if (s.primary === null) return;
   for (const [name, since] of Object.entries(s.deposed)) {
@@ -88,7 +96,7 @@ function stopDeposedPrimaries(o: Outcome, spec: ClusterSpec, view: Map<string, N
       });
       continue;
     }
-    if (isStandbyNow(v) && streamsFrom(v.obs, s.primary)) continue;
+    if (!rewind || (isStandbyNow(v) && streamsFrom(v.obs, s.primary))) continue;
     // The lease must have moved since the node was deposed: a renewal from before then may be a dead agent's last.
     const agentAlive = agentRenews(v, o.now, spec.timing.leaseTtlMs, since);
     // A rewind needs a running primary to copy from: asking while it is down only fails.

@@ -1,6 +1,7 @@
 import type { FenceMethod } from './events.ts';
 import type { ClusterSpec } from './spec.ts';
-import { isReachable, standbysStreamingFrom, type NodeView } from './view.ts';
+import { isReachable, observedUntil, standbysStreamingFrom, type NodeView } from './view.ts';
+import type { NodeObservation } from './observation.ts';
 
 export type FenceProof = { ok: true; by: Extract<FenceMethod, 'syncQuorum' | 'lease'>; reason: string } | { ok: false; reason: string };
 
@@ -26,26 +27,78 @@ export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, sync
     why.push(members.size === 0 ? 'no synchronous standby is configured' : `synchronous standby ${unseen.join(', ')} can't be seen, so ${from} may still hold a commit quorum`);
   }
 
+  const lease = proveFencedByLease(spec, view, from, now);
+  if (lease.ok) return lease;
+  why.push(lease.reason);
+  return { ok: false, reason: why.join('; ') };
+}
+
+/**
+ * The lease proof: one side of rule 3's invariant (ARCHITECTURE.md). *Whenever the decider
+ * counts a primary as fenced by its lease, that primary's agent has stopped it, whatever the
+ * control plane could not see.* The other side is the agent's self-fence (lib/agent/lease.ts):
+ * past a lapsed lease it keeps PostgreSQL serving only while every standby of the spec has
+ * streamed from it (replied) within the lease TTL. So the proof needs, each over time that
+ * observations cover (never extrapolated past the newest one):
+ *  - the node does not answer: an answering node's agent may be dead while it serves;
+ *  - its lease unchanged for fenceWaitMs (TTL plus margin), and renewing within one TTL of
+ *    the node going silent (a dead agent's lease also stops moving);
+ *  - a witness: a spec standby seen, fresh, whose receiver has been off the node for
+ *    fenceWaitMs. The agent saw that standby stop replying, so its self-fence has fired.
+ */
+function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView>, from: string, now: number): FenceProof {
   const obs = view.get(from)?.obs ?? null;
   const lease = obs?.lease ?? null;
+  const wait = spec.timing.fenceWaitMs;
+  if (obs === null) return { ok: false, reason: `${from} has no fresh observation, so its lease can't be judged` };
+  if (obs.reachable && !obs.foreign) {
+    return { ok: false, reason: `${from} answers as ${obs.role}: a lease proves nothing while its node answers (its agent may be dead while PostgreSQL serves); its agent must confirm the stop` };
+  }
+  if (lease === null) return { ok: false, reason: `no lease of ${from} has been seen (or it could not be read): its lease is unknown` };
   // A lease proves a stop only if its agent was alive to enforce it: a dead agent's lease
   // also stops moving, while its PostgreSQL may still serve. So the lease must have been
   // renewing within one TTL of the node going silent.
-  const silentSince = obs?.failingSince ?? null;
-  if (lease === null) {
-    why.push(`no lease of ${from} has been seen`);
-  } else if (silentSince !== null && lease.changedSeenAt < silentSince - spec.timing.leaseTtlMs) {
-    why.push(`${from}'s agent stopped renewing its lease before the node went silent, so nothing enforces the lease: its agent must confirm the stop`);
-  } else {
-    const quiet = now - lease.changedSeenAt;
-    if (quiet >= spec.timing.fenceWaitMs) {
-      return {
-        ok: true,
-        by: 'lease',
-        reason: `${from}'s lease has not changed for ${quiet} ms (≥ fenceWaitMs ${spec.timing.fenceWaitMs}, lease TTL ${spec.timing.leaseTtlMs}): its agent has stopped PostgreSQL or the host is gone`,
-      };
-    }
-    why.push(`${from}'s lease changed ${quiet} ms ago; it expires for the control plane after ${spec.timing.fenceWaitMs} ms`);
+  const silentSince = obs.failingSince;
+  if (silentSince !== null && lease.changedSeenAt < silentSince - spec.timing.leaseTtlMs) {
+    return { ok: false, reason: `${from}'s agent stopped renewing its lease before the node went silent, so nothing enforces the lease: its agent must confirm the stop` };
   }
-  return { ok: false, reason: why.join('; ') };
+  // Quiet only over observed time: from when the lease was seen changing to the last round that saw it.
+  const until = Math.min(now, obs.at);
+  const quiet = until - lease.changedSeenAt;
+  if (quiet < wait) {
+    return { ok: false, reason: `${from}'s lease was seen unchanged for ${quiet} ms up to the last observation (${now - obs.at} ms ago); it counts as lapsed after ${wait} ms` };
+  }
+  const witness = leaseWitness(spec, view, from, obs, now);
+  if (!witness.ok) return witness;
+  return {
+    ok: true,
+    by: 'lease',
+    reason: `${from}'s lease was seen unchanged for ${quiet} ms (≥ fenceWaitMs ${wait}, lease TTL ${spec.timing.leaseTtlMs}) and ${witness.node} has been off it for ${witness.quiet} ms: its agent has stopped PostgreSQL or the host is gone`,
+  };
+}
+
+/**
+ * A spec standby seen fresh whose WAL receiver has been off `from` (no receiver, not
+ * streaming, or streaming from another named node) for fenceWaitMs of observed time.
+ */
+function leaseWitness(spec: ClusterSpec, view: Map<string, NodeView>, from: string, fromObs: NodeObservation, now: number): { ok: true; node: string; quiet: number } | { ok: false; reason: string } {
+  const wait = spec.timing.fenceWaitMs;
+  let best: { node: string; quiet: number } | null = null;
+  for (const v of view.values()) {
+    const o = v.obs;
+    if (v.spec.name === from || !o || !isReachable(v) || o.role !== 'standby') continue;
+    const r = o.walReceiver;
+    const off = r === null || r.status !== 'streaming' || (r.upstream !== null && r.upstream !== from);
+    if (!off) continue;
+    const quiet = observedUntil(o, fromObs, now) - (o.receiverSince ?? o.at);
+    if (best === null || quiet > best.quiet) best = { node: v.spec.name, quiet };
+  }
+  if (best !== null && best.quiet >= wait) return { ok: true, ...best };
+  return {
+    ok: false,
+    reason:
+      best === null
+        ? `no standby in sight is off ${from}: one out of sight may still stream from it, and its agent keeps serving while every standby does`
+        : `${best.node} has been off ${from} for ${best.quiet} ms only; ${from}'s agent counts it as gone after its lease TTL, so it counts after ${wait} ms`,
+  };
 }

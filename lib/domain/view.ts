@@ -47,6 +47,16 @@ export function agentRenews(v: NodeView | undefined, now: number, leaseTtlMs: nu
   return lease !== null && lease.changedSeenAt > since && now - lease.changedSeenAt < leaseTtlMs;
 }
 
+/**
+ * The newest time at which `o` is known to still hold, by observation: its own time, or a
+ * later round of the same prober (`round`, written every round while its node fails), since
+ * an observation is rewritten whenever it changes (edge-triggered). Never past `now`.
+ */
+export function observedUntil(o: NodeObservation, round: NodeObservation | null, now: number): number {
+  const at = round !== null && round.prober === o.prober ? Math.max(o.at, round.at) : o.at;
+  return Math.min(now, at);
+}
+
 /** Reachable standbys that still stream from `primary`: while there is one, the primary is not dead. */
 export function standbysStreamingFrom(view: Map<string, NodeView>, primary: string): string[] {
   return [...view.values()].filter((v) => v.spec.name !== primary && v.obs && !v.obs.foreign && streamsFrom(v.obs, primary)).map((v) => v.spec.name);

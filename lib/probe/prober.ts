@@ -14,7 +14,11 @@ export interface ProberOptions {
   clock: () => number;
   /** How long DynamoDB keeps an observation (TTL); local mode prunes by the same age. */
   observationTtlMs?: number;
-  /** Leases are read at most this often: seeing a renewal late only delays lease expiry, which is the safe side. */
+  /**
+   * Leases are read at most this often: seeing a renewal late only delays lease expiry, which
+   * is the safe side. A read that fails is not late: it keeps nothing (the leases are unknown
+   * until a read succeeds, and a lease seen again counts as changing then), never quiet.
+   */
   leaseReadEveryMs?: number;
   credentials?: { user?: string; password?: string; database?: string };
 }
@@ -59,6 +63,9 @@ export class Prober {
         this.leases = new Map(read.leases.map((l) => [l.node, { version: l.version, term: l.term }]));
         this.leasesReadAt = clock();
       } else {
+        // Unknown, never quiet (rule 3): the old map would carry every lease's last change into
+        // observations of rounds that could not see it, so each would look lapsed.
+        this.leases = new Map();
         storeError = read.reason;
       }
     }

@@ -224,6 +224,8 @@ export class Sim {
         } else if (e.by === 'lease') {
           const quiet = w.now - n.leaseRenewedAt;
           if (quiet < this.spec.timing.fenceWaitMs) this.violate('fencing', `Fenced by lease but ${e.node}'s lease was renewed ${quiet} ms ago`);
+          // Rule 3's invariant, on the world's facts: its agent has stopped it (a frozen host's agent checks before it serves again).
+          if (w.running(n) && n.pg === 'primary' && !w.frozen(n)) this.violate('fencing', `Fenced by lease but ${e.node} still runs as primary: its agent has not stopped it`);
         }
         return;
       }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { T0, crashedRound, given, healthyRound, initialized, makeSpec, obs, result, round, step } from './kit.ts';
+import { T0, crashedRound, given, healthyRound, initialized, makeSpec, obs, result, round, stateOf, step } from './kit.ts';
 
 const spec = makeSpec();
 const start = initialized(spec);
@@ -95,3 +95,111 @@ describe('rule 3: fence before promote', () => {
     assert.equal(t.state.failover, null);
   });
 });
+
+/*
+ * Issue 12: the lease proof and the agent's self-fence are two sides of one invariant
+ * (ARCHITECTURE.md, rule 3): whenever the decider counts a primary as fenced by its lease,
+ * that primary's agent has stopped it, whatever the control plane could not see.
+ */
+describe('rule 3: the lease proof holds only where the agent has stopped its primary', () => {
+  const asyncSpec = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+  const wait = asyncSpec.timing.fenceWaitMs;
+
+  test('given pg3 out of sight and pg2 off pg1 for less than fenceWaitMs, when pg1\'s lease has been quiet for fenceWaitMs, then no lease proof until pg2 has been off pg1 that long', () => {
+    // A partition {pg1, pg3} | {control plane, pg2}: pg3 may still stream from pg1, so only a
+    // standby seen off pg1 for the TTL plus margin shows that pg1's agent saw it go.
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const at = (now: number, pg2OffSince: number) => [
+      obs.failing('pg1', now, 20, { lease, failingSince: T0 - 750 }, 'timeout'),
+      obs.standby('pg2', now, null, { receiverSince: pg2OffSince }),
+      obs.failing('pg3', now, 20, {}, 'timeout'),
+    ];
+    const now = T0 - 500 + wait;
+    const offSince = now - 1_000;
+    const t = given(initialized(asyncSpec)).when(round(at(now, offSince), now));
+    assert.ok(t.types.includes('FailoverStarted'));
+    assert.ok(!t.types.includes('Fenced'), t.types.join(', '));
+    assert.deepEqual(t.intents('promote'), []);
+
+    const h = [...initialized(asyncSpec), ...t.events];
+    const later = offSince + wait;
+    const then = given(h).when(round(at(later, offSince), later));
+    assert.equal(then.one('Fenced').by, 'lease');
+    assert.match(then.one('Fenced').reason, /pg2/);
+    assert.equal(then.intents('promote')[0]?.node, 'pg2');
+  });
+
+  test('given no spec standby seen off pg1 (the only one in sight streams from an address that names no node), when the lease has been quiet for fenceWaitMs, then no lease proof', () => {
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const now = T0 - 500 + wait + 10_000;
+    const unknownUpstream = { status: 'streaming', upstream: null, senderHost: '10.0.0.99', senderPort: 5432, lastMsgReceiptAt: now };
+    const rounds = [
+      obs.failing('pg1', now, 40, { lease, failingSince: T0 - 750 }, 'timeout'),
+      obs.standby('pg2', now, null),
+      obs.standby('pg3', now, null, { walReceiver: unknownUpstream }),
+    ];
+    const started = step(initialized(asyncSpec), round(rounds, now));
+    assert.ok(stateOfFailover(started) === 'promoting', 'pg2 is a witness: fenced');
+    const pg2Gone = [rounds[0]!, obs.failing('pg2', now, 40, {}, 'timeout'), rounds[2]!];
+    const t = given(initialized(asyncSpec)).when(round(pg2Gone, now));
+    assert.ok(!t.types.includes('Fenced'), t.types.join(', '));
+  });
+
+  test('given pg1\'s lease seen changing 200 ms before the last observation, when a tick comes fenceWaitMs later with no newer observation, then the unobserved time is not counted as lease silence', () => {
+    const lease = { version: 4, changedSeenAt: T0 - 200, term: 1 };
+    const rounds = [obs.failing('pg1', T0, 3, { lease, failingSince: T0 - 750 }, 'timeout'), obs.standby('pg2', T0, null), obs.standby('pg3', T0, null)];
+    const waiting = step(initialized(asyncSpec), round(rounds, T0));
+    assert.equal(stateOfFailover(waiting), 'fencing');
+    const tick = T0 + wait - 200;
+    const t = given(waiting).when({ type: 'tick', now: tick, observations: rounds });
+    assert.ok(!t.types.includes('Fenced'), t.types.join(', '));
+    assert.deepEqual(t.intents('promote'), []);
+
+    const observed = [obs.failing('pg1', tick, 20, { lease, failingSince: T0 - 750 }, 'timeout'), obs.standby('pg2', tick, null), obs.standby('pg3', tick, null)];
+    assert.equal(given(waiting).when(round(observed, tick)).one('Fenced').by, 'lease');
+  });
+
+  test('given a lease that could not be read (unknown), when its node has been silent for long, then no lease proof', () => {
+    const now = T0 + 20_000;
+    const rounds = [obs.failing('pg1', now, 80, { lease: null, failingSince: T0 }, 'timeout'), obs.standby('pg2', now, null), obs.standby('pg3', now, null)];
+    const t = given(initialized(asyncSpec)).when(round(rounds, now));
+    assert.ok(t.types.includes('FailoverStarted'));
+    assert.ok(!t.types.includes('Fenced'));
+  });
+
+  test('given pg1 answers as primary with its lease quiet for 10 s (its agent dead), when failover --to pg2 --force, then the lease proves nothing and pg1 is only asked to stop through its agent', () => {
+    const lease = { version: 4, changedSeenAt: T0 - 10_000, term: 1 };
+    const rounds = [obs.primary('pg1', T0, [], { lease }), obs.standby('pg2', T0, null), obs.standby('pg3', T0, null)];
+    const t = given(initialized(asyncSpec)).when({ type: 'failover', now: T0, to: 'pg2', force: true, requestedBy: 'alice', observations: rounds });
+    assert.equal(t.one('FailoverStarted').kind, 'manual');
+    assert.ok(!t.types.includes('Fenced'), t.types.join(', '));
+    assert.deepEqual(
+      t.intents().map((i) => [i.action, i.node]),
+      [['fence', 'pg1']],
+    );
+    const h = [...initialized(asyncSpec), ...t.events];
+    const later = T0 + 1_000;
+    const again = given(h).when(round([obs.primary('pg1', later, [], { lease }), obs.standby('pg2', later, null), obs.standby('pg3', later, null)], later));
+    assert.ok(!again.types.includes('Fenced'), again.types.join(', '));
+    assert.deepEqual(again.intents('promote'), []);
+  });
+
+  test('given a failover fenced by lease and switching its endpoints, when the deposed pg1 is seen serving as primary again, then it is fenced', () => {
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const now = T0 - 500 + wait;
+    const rounds = [obs.failing('pg1', now, 20, { lease, failingSince: T0 - 750 }, 'timeout'), obs.standby('pg2', now, null), obs.standby('pg3', now, null)];
+    const fenced = step(initialized(asyncSpec), round(rounds, now));
+    assert.equal(stateOf(fenced).failover?.fencedBy, 'lease');
+    const switching = step(fenced, result(fenced, 'promote', 'pg2', now + 100));
+    assert.equal(stateOfFailover(switching), 'switching');
+    const back = now + 500;
+    const serving = [obs.primary('pg1', back, ['pg3'], { lease }), obs.primary('pg2', back, []), obs.standby('pg3', back, 'pg1')];
+    const t = given(switching).when(round(serving, back));
+    assert.deepEqual(
+      t.intents('fence').map((i) => [i.node, i.term]),
+      [['pg1', 2]],
+    );
+  });
+});
+
+const stateOfFailover = (h: Parameters<typeof stateOf>[0]) => stateOf(h).failover?.step ?? null;

@@ -232,7 +232,9 @@ export class WorldReplication {
     // Agents: self-fence first (a host resuming from a stall checks before serving), then renew.
     for (const n of this.nodes.values()) {
       if (!n.hostUp || !n.agentAlive || this.frozen(n)) continue;
-      if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.anyStreamingFrom(n.name)) {
+      // The agent's rule (lib/agent/lease.ts): past a lapsed lease, serve only while every
+      // other member has streamed from it (replied) within the TTL; else stop PostgreSQL.
+      if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.everyStandbyRepliedWithin(n.name, ttl)) {
         n.pg = 'stopped';
         n.fenced = true;
         n.selfFenced = true;
@@ -251,8 +253,11 @@ export class WorldReplication {
     this.acknowledge();
   }
 
-  private anyStreamingFrom(name: string): boolean {
-    return [...this.nodes.values()].some((s) => s.name !== name && this.streamsFrom(s) === name);
+  /** When each standby last replied to each upstream's walsender (`standby>upstream`): what pg_stat_replication.reply_time says on the upstream. */
+  private readonly repliedAt = new Map<string, number>();
+
+  private everyStandbyRepliedWithin(name: string, ttl: number): boolean {
+    return [...this.nodes.values()].every((s) => s.name === name || (this.repliedAt.get(`${s.name}>${name}`) ?? -Infinity) > this.now - ttl);
   }
 
   private stream(): void {
@@ -269,6 +274,7 @@ export class WorldReplication {
         const target = this.now < s.lagUntil ? Math.min(u.lsn, s.lsn + 2048) : u.lsn;
         if (target > s.lsn || s.recv === null) this.adoptHistory(s, u, Math.max(s.lsn, target));
         s.recv = { upstream: u.name, lastMsgAt: this.now, flowing: true };
+        this.repliedAt.set(`${s.name}>${u.name}`, this.now);
       } else if (this.running(u) && (this.frozen(u) || !linked) && s.recv?.upstream === u.name && this.now - s.recv.lastMsgAt < wrt) {
         // Silence, not a reset: the receiver keeps its connection until wal_receiver_timeout.
         s.recv = { ...s.recv, flowing: false };
