@@ -2,6 +2,18 @@ import { parseWith } from '../domain/parse.ts';
 import { answers, type AgentAction, type AnswerOf, type RequestOf } from './actions/wire.ts';
 import { signRequest } from './signing.ts';
 
+/** The agent a call is for: where it listens, and the cluster and node its config names (both signed). */
+export interface AgentTarget {
+  url: string;
+  cluster: string;
+  node: string;
+}
+
+/** The agent of a spec node: its URL, and the cluster and node the signature names. */
+export function agentTargetOf(cluster: string, node: { name: string; agent: string }): AgentTarget {
+  return { url: node.agent, cluster, node: node.name };
+}
+
 export interface CallAgentOptions {
   /** The whole call, connect to last byte. Short: a silent host must not stall the caller. */
   timeoutMs?: number;
@@ -13,16 +25,19 @@ const DEFAULT_TIMEOUT_MS = 2_000;
  * Calls one agent action, signed. Never throws: an agent that can't be reached or answers
  * nonsense becomes `{ ok: false, reason: 'agent unreachable: …' }`, and a success whose facts
  * don't match the action's answer schema (`wire.ts`) becomes `{ ok: false, reason: 'agent
- * answered … : <field>: …' }`, so no malformed fact reaches the decision log.
+ * answered … : <field>: …' }`, so no malformed fact reaches the decision log. Each call is
+ * signed afresh (its own timestamp and nonce) for `target`'s cluster and node: another agent
+ * refuses it, and so does this one after a restart, so a retry must be a new call.
  */
 export async function callAgent<A extends AgentAction>(
-  baseUrl: string,
+  target: AgentTarget,
   key: Buffer,
   action: A,
   body: RequestOf<A>,
   opts: CallAgentOptions = {},
 ): Promise<AnswerOf<A>> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const baseUrl = target.url;
   let url: URL;
   try {
     url = new URL(`v1/actions/${encodeURIComponent(action)}`, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
@@ -30,7 +45,7 @@ export async function callAgent<A extends AgentAction>(
     return { ok: false, reason: `agent unreachable: bad agent URL ${JSON.stringify(baseUrl)}` };
   }
   const text = JSON.stringify(body);
-  const headers = { 'content-type': 'application/json', ...signRequest(key, 'POST', url.pathname, text) };
+  const headers = { 'content-type': 'application/json', ...signRequest(key, target, 'POST', url.pathname, text) };
   let res: Response;
   let answer: string;
   try {

@@ -1,4 +1,4 @@
-import { callAgent } from '../agent/agentClient.ts';
+import { agentTargetOf, callAgent, type AgentTarget } from '../agent/agentClient.ts';
 import { peerOf, type AgentAction, type RequestOf } from '../agent/actions/wire.ts';
 import type { ActionName, Intent } from '../domain/events.ts';
 import type { NodeSpec } from '../domain/spec.ts';
@@ -37,7 +37,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
     .map(async ({ intent }) => {
       running.add(intent.id);
       try {
-        const outcome = await execute(cp, spec.nodes, intent);
+        const outcome = await execute(cp, spec.cluster, spec.nodes, intent);
         cp.faults?.(`acted:${intent.action}`);
         const fed = await feed({ type: 'actionResult', now: cp.clock(), intentId: intent.id, ok: outcome.ok, reason: outcome.reason, detail: outcome.detail });
         if (!fed.ok) cp.log({ level: 'warn', msg: 'action result not recorded', cluster, intent: intent.id, reason: fed.reason });
@@ -52,9 +52,11 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
   if (cp.awaitActions) await all;
 }
 
-async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Promise<Outcome> {
+async function execute(cp: ControlPlane, cluster: string, nodes: NodeSpec[], intent: Intent): Promise<Outcome> {
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
+  // Signed for this cluster and node: no other agent would act on it.
+  const target = agentTargetOf(cluster, node);
   const peer = (name: string | null) => {
     const p = nodes.find((n) => n.name === name);
     return p ? peerOf(p) : null;
@@ -76,15 +78,15 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Pro
     }
     case 'fence':
     case 'demote':
-      result = await agent(cp, node, intent.action, { term: intent.term });
+      result = await agent(cp, target, intent.action, { term: intent.term });
       break;
     case 'promote':
-      result = await agent(cp, node, 'promote', { term: intent.term, ...(intent.minLsn ? { minLsn: intent.minLsn } : {}) });
+      result = await agent(cp, target, 'promote', { term: intent.term, ...(intent.minLsn ? { minLsn: intent.minLsn } : {}) });
       break;
     case 'follow': {
       const primary = peer(intent.primary);
       result = primary
-        ? await agent(cp, node, 'follow', {
+        ? await agent(cp, target, 'follow', {
             term: intent.term,
             primary,
             streamWaitMs: 3_000,
@@ -99,7 +101,7 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Pro
     case 'rewind': {
       const source = peer(intent.primary);
       result = source
-        ? await agent(cp, node, 'rewind', { term: intent.term, source, streamWaitMs: 5_000 })
+        ? await agent(cp, target, 'rewind', { term: intent.term, source, streamWaitMs: 5_000 })
         : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
       break;
     }
@@ -112,9 +114,9 @@ async function execute(cp: ControlPlane, nodes: NodeSpec[], intent: Intent): Pro
   return result;
 }
 
-/** The intents an agent carries out: every action of the domain but endpoints. */
-async function agent<A extends ActionName & AgentAction>(cp: ControlPlane, node: NodeSpec, action: A, body: RequestOf<A>): Promise<Outcome> {
-  const answer = await callAgent(node.agent, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action] });
+/** The intents an agent carries out: every action of the domain but endpoints. Each run signs anew. */
+async function agent<A extends ActionName & AgentAction>(cp: ControlPlane, target: AgentTarget, action: A, body: RequestOf<A>): Promise<Outcome> {
+  const answer = await callAgent(target, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action] });
   const { ok, reason, httpStatus: _status, ...detail } = answer;
   return { ok, reason, detail };
 }

@@ -123,11 +123,12 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
     try {
       await agent.start();
       progress(`copying ${source.node.name} into ${dataDir} (pg_basebackup from the standby), then streaming from ${primary}`);
+      // The term of the log: clone overwrites a data directory, so it is fenced by term like the rest.
       const cloned = await callAgent(
-        agent.url,
+        { url: agent.url, cluster, node: name },
         agentKey,
         'clone',
-        { source: peerOf(source.node), upstream: peerOf(primaryNode), slot: slotName(name), streamWaitMs: 30_000 },
+        { term: loaded.state.term, source: peerOf(source.node), upstream: peerOf(primaryNode), slot: slotName(name), streamWaitMs: 30_000 },
         { timeoutMs: 30 * 60_000 },
       );
       if (!cloned.ok) {

@@ -161,7 +161,7 @@ describe('writer VIP on Linux hosts, in network namespaces', { skip: skip ?? fal
       // h1 is the primary from the start: the promote of the current term is a retried one
       // ("already primary"), which is exactly when an agent (re)claims the writer address.
       const { term } = await state();
-      const claimed = await callAgent(agents.get('h1')!.url, agentKey, 'promote', { term }, { timeoutMs: 10_000 });
+      const claimed = await callAgent({ url: agents.get('h1')!.url, cluster: CLUSTER, node: 'h1' }, agentKey, 'promote', { term }, { timeoutMs: 10_000 });
       assert.equal(claimed.ok, true, claimed.reason);
       assert.equal(claimed.reason, 'already primary');
       assert.deepEqual(claimed['vip'], { address: VIP, placed: true, reason: `added ${VIP}/24 to eth0` });

@@ -55,7 +55,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
 
   async function act<A extends AgentAction>(node: Name, action: A, body: RequestOf<A>, cost?: string): Promise<AnswerOf<A>> {
     const started = Date.now();
-    const r = await callAgent(agents[node]!.url, TEST_KEY, action, body, { timeoutMs: 120_000 });
+    const r = await callAgent(agents[node]!.target, TEST_KEY, action, body, { timeoutMs: 120_000 });
     if (cost) costs[cost] = Date.now() - started;
     return r;
   }
@@ -164,12 +164,12 @@ describe('agent actions on a real 3-node cluster (async)', () => {
   });
 
   test('clone builds a new standby from a standby, and it streams', async () => {
-    const r = await act('c4', 'clone', { source: peer('c3') }, 'clone');
+    const r = await act('c4', 'clone', { term: 1, source: peer('c3') }, 'clone');
     assert.equal(r.ok, true, r.reason);
     assert.equal(await upstreamPort('c4'), port.c3);
     await sqlOnce(port.c2, "INSERT INTO t VALUES ('after clone')");
     await waitFor('the new row on the clone', async () => (await rows('c4')).includes('after clone'));
-    const again = await act('c4', 'clone', { source: peer('c3') });
+    const again = await act('c4', 'clone', { term: 1, source: peer('c3') });
     assert.equal(again.ok, true, again.reason);
     assert.equal(again['cloned'], false);
   });

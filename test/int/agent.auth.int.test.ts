@@ -1,9 +1,10 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { callAgent } from '../../lib/agent/agentClient.ts';
-import { signRequest, SIGNATURE_HEADER } from '../../lib/agent/signing.ts';
+import { BODY_DEADLINE_MS } from '../../lib/agent/agentServer.ts';
+import { signRequest, SIGNATURE_HEADER, type SignedTarget } from '../../lib/agent/signing.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
@@ -11,6 +12,9 @@ import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarnes
 const PG_PORT = 15500;
 const AGENT_PORT = 15510;
 const SILENT_PORT = 15511;
+/** The agent under test, and another node of its cluster. */
+const A1: SignedTarget = { cluster: 'auth', node: 'a1' };
+const A2: SignedTarget = { cluster: 'auth', node: 'a2' };
 
 describe('agent auth and request checks (one real PostgreSQL node)', () => {
   let workDir: string;
@@ -40,13 +44,43 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     return { status: res.status, body: (await res.json()) as { ok: boolean; reason: string; currentTerm?: number } };
   }
 
+  /**
+   * A raw HTTP/1.1 request on its own socket: `head` (request line and headers), then `feed`
+   * writes what body it likes. Resolves once the agent closes the connection, with the status
+   * it answered (null when none) and how many body bytes were written by then.
+   */
+  function raw(head: string, feed: (write: (chunk: string | Buffer) => boolean, answered: () => boolean, socket: Socket) => void) {
+    return new Promise<{ status: number | null; text: string; written: number }>((resolve) => {
+      const socket = connect(AGENT_PORT, '127.0.0.1');
+      let text = '';
+      let written = 0;
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('error', () => {}); // a reset after the answer: the close below still comes
+      socket.on('close', () => {
+        const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+        resolve({ status: m ? Number(m[1]) : null, text, written });
+      });
+      socket.on('connect', () => {
+        socket.write(head);
+        feed(
+          (chunk) => {
+            written += chunk.length;
+            return socket.write(chunk);
+          },
+          () => text.length > 0,
+          socket,
+        );
+      });
+    });
+  }
+
   async function primaryStillServes(): Promise<void> {
     const rows = await sqlOnce<{ recovery: boolean }>(PG_PORT, 'SELECT pg_is_in_recovery() AS recovery');
     assert.deepEqual(rows, [{ recovery: false }]);
   }
 
   test('a signed status request is answered', async () => {
-    const r = await callAgent(agent!.url, TEST_KEY, 'status', {});
+    const r = await callAgent(agent!.target, TEST_KEY, 'status', {});
     assert.equal(r.ok, true, r.reason);
     assert.equal(r['role'], 'primary');
     assert.equal(r['term'], 0);
@@ -58,9 +92,9 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     const wrongKey = Buffer.from('another-key-another-key-another-key!', 'utf8');
     const cases: Array<[string, Record<string, string>, RegExp]> = [
       ['unsigned', {}, /^unsigned/],
-      ['wrong key', signRequest(wrongKey, 'POST', path, body), /^bad signature/],
-      ['expired', signRequest(TEST_KEY, 'POST', path, body, Date.now() - 60_000), /^expired/],
-      ['future', signRequest(TEST_KEY, 'POST', path, body, Date.now() + 60_000), /^from the future/],
+      ['wrong key', signRequest(wrongKey, A1, 'POST', path, body), /^bad signature/],
+      ['expired', signRequest(TEST_KEY, A1, 'POST', path, body, Date.now() - 60_000), /^expired/],
+      ['future', signRequest(TEST_KEY, A1, 'POST', path, body, Date.now() + 60_000), /^from the future/],
     ];
     for (const [what, headers, reason] of cases) {
       const r = await post('fence', body, headers);
@@ -69,18 +103,32 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
       assert.match(r.body.reason, reason, what);
     }
     await primaryStillServes();
-    const status = await callAgent(agent!.url, TEST_KEY, 'status', {});
+    const status = await callAgent(agent!.target, TEST_KEY, 'status', {});
     assert.equal(status['term'], 0, 'a refused request must not raise the term');
     assert.equal(status['fenced'], null);
   });
 
   test('a replayed request is refused', async () => {
     const body = JSON.stringify({});
-    const headers = signRequest(TEST_KEY, 'POST', '/v1/actions/status', body);
+    const headers = signRequest(TEST_KEY, A1, 'POST', '/v1/actions/status', body);
     assert.equal((await post('status', body, headers)).status, 200);
     const again = await post('status', body, headers);
     assert.equal(again.status, 401);
     assert.match(again.body.reason, /^replayed/);
+  });
+
+  test('a request signed for another node of the cluster, or another cluster, is refused with 401 naming the mismatch', async () => {
+    const body = JSON.stringify({ term: 1 });
+    const path = '/v1/actions/fence';
+    // A fence captured on its way to a2, replayed to a1.
+    const forA2 = await post('fence', body, signRequest(TEST_KEY, A2, 'POST', path, body));
+    assert.equal(forA2.status, 401);
+    assert.equal(forA2.body.reason, 'wrong target: signed for node a2 of cluster auth, but this agent is node a1 of cluster auth');
+    const otherCluster = await callAgent({ url: agent!.url, cluster: 'prod', node: 'a1' }, TEST_KEY, 'fence', { term: 1 });
+    assert.equal(otherCluster.httpStatus, 401);
+    assert.match(otherCluster.reason, /^wrong target: signed for node a1 of cluster prod, but this agent is node a1 of cluster auth$/);
+    await primaryStillServes();
+    assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['term'], 0, 'a refused request must not raise the term');
   });
 
   test('refusals are logged with their reason, never with the key or the signature', async () => {
@@ -94,7 +142,7 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
   });
 
   test('malformed JSON, an unknown action and a body failing its schema get 400 with a reason naming the problem', async () => {
-    const send = (action: string, body: string) => post(action, body, signRequest(TEST_KEY, 'POST', `/v1/actions/${action}`, body));
+    const send = (action: string, body: string) => post(action, body, signRequest(TEST_KEY, A1, 'POST', `/v1/actions/${action}`, body));
     const bad = await send('fence', '{"term": ');
     assert.equal(bad.status, 400);
     assert.match(bad.body.reason, /^malformed JSON/);
@@ -110,12 +158,65 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     await primaryStillServes();
   });
 
+  test('clone without a term is refused with 400 before anything is done', async () => {
+    const body = JSON.stringify({ source: { name: 'a2', host: '127.0.0.1', port: PG_PORT + 1 } });
+    const r = await post('clone', body, signRequest(TEST_KEY, A1, 'POST', '/v1/actions/clone', body));
+    assert.equal(r.status, 400);
+    assert.match(r.body.reason, /^clone request: term: give the term/);
+    await primaryStillServes();
+  });
+
+  test('a malformed %-escape in the path is a 400, not an agent error', async () => {
+    const res = await fetch(`${agent!.url}/v1/actions/%E0%A4%A`, { method: 'POST', body: '{}', headers: signRequest(TEST_KEY, A1, 'POST', '/v1/actions/%E0%A4%A', '{}') });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { reason: string }).reason, /^malformed %-escape in the path \/v1\/actions\/%E0%A4%A/);
+    assert.ok(!agent!.lines.some((l) => l.msg === 'action threw'), 'no action threw');
+  });
+
+  test('a declared oversized body is refused with 413 before it is sent, and the connection closed', async () => {
+    const r = await raw(`POST /v1/actions/status HTTP/1.1\r\nhost: a1\r\ncontent-type: application/json\r\ncontent-length: ${1 << 20}\r\n\r\n`, () => {});
+    assert.equal(r.status, 413);
+    assert.match(r.text, /body larger than 65536 bytes/);
+    assert.equal(r.written, 0);
+  });
+
+  test('an endless chunked body gets 413 and the socket is closed while the sender is still sending', async () => {
+    const LIMIT = 256 << 20; // had the agent read on, this many bytes would have gone unanswered
+    const chunk = Buffer.alloc(16 << 10, 'x');
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    const r = await raw('POST /v1/actions/status HTTP/1.1\r\nhost: a1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n', (write, answered, socket) => {
+      let sent = 0;
+      const pump = () => {
+        while (!answered() && !socket.destroyed && sent < LIMIT) {
+          sent += frame.length;
+          if (!write(frame)) return void socket.once('drain', pump);
+        }
+        if (sent >= LIMIT) socket.end(); // the failure case: the agent never answered
+      };
+      pump();
+    });
+    assert.equal(r.status, 413, `answered ${r.status} after ${r.written} bytes`);
+    assert.ok(r.written < LIMIT, 'the agent answered while the body still came');
+    await primaryStillServes();
+  });
+
+  // The timeout only keeps a broken agent from hanging the suite; the deadline is the agent's.
+  test(`a body that never finishes gets 408 once the agent's ${BODY_DEADLINE_MS} ms deadline passes, and the connection closed`, { timeout: BODY_DEADLINE_MS * 6 }, async () => {
+    const r = await raw('POST /v1/actions/status HTTP/1.1\r\nhost: a1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n', (write) => {
+      write('{"a":'); // and nothing more, ever
+    });
+    assert.equal(r.status, 408);
+    assert.match(r.text, new RegExp(`body not received within ${BODY_DEADLINE_MS} ms`));
+    const status = await callAgent(agent!.target, TEST_KEY, 'status', {});
+    assert.equal(status.ok, true, `the agent still answers: ${status.reason}`);
+  });
+
   test('an action with a term older than the highest seen gets 409 with the current term, and nothing is done', async () => {
     // Promote on a primary is a no-op that still records the term.
-    const raise = await callAgent(agent!.url, TEST_KEY, 'promote', { term: 5 });
+    const raise = await callAgent(agent!.target, TEST_KEY, 'promote', { term: 5 });
     assert.equal(raise.ok, true, raise.reason);
     assert.equal(raise['promoted'], false);
-    const stale = await callAgent(agent!.url, TEST_KEY, 'fence', { term: 4 });
+    const stale = await callAgent(agent!.target, TEST_KEY, 'fence', { term: 4 });
     assert.equal(stale.httpStatus, 409);
     assert.equal(stale.ok, false);
     assert.equal(stale['currentTerm'], 5);
@@ -127,18 +228,44 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     await agent!.close();
     const node = cluster!.nodes[0]!;
     agent = await startTestAgent({ cluster: 'auth', node, bindir: cluster!.bindir, osUser: cluster!.osUser, agentPort: AGENT_PORT, workDir });
-    const stale = await callAgent(agent.url, TEST_KEY, 'fence', { term: 4 });
+    const stale = await callAgent(agent.target, TEST_KEY, 'fence', { term: 4 });
     assert.equal(stale.httpStatus, 409);
+    await primaryStillServes();
+  });
+
+  test('a request the agent answered before it restarted is refused after the restart, though within the skew; a fresh one is answered', async () => {
+    const body = JSON.stringify({});
+    const headers = signRequest(TEST_KEY, A1, 'POST', '/v1/actions/status', body);
+    assert.equal((await post('status', body, headers)).status, 200);
+    const unsent = signRequest(TEST_KEY, A1, 'POST', '/v1/actions/fence', JSON.stringify({ term: 5 }));
+    await agent!.close();
+    agent = await startTestAgent({ cluster: 'auth', node: cluster!.nodes[0]!, bindir: cluster!.bindir, osUser: cluster!.osUser, agentPort: AGENT_PORT, workDir });
+    const replayed = await post('status', body, headers);
+    assert.equal(replayed.status, 401);
+    assert.match(replayed.body.reason, /^signed before this agent started/);
+    // Signed before the restart and never sent (a capture held back): refused too.
+    const held = await post('fence', JSON.stringify({ term: 5 }), unsent);
+    assert.equal(held.status, 401);
+    assert.match(held.body.reason, /^signed before this agent started/);
+    await primaryStillServes();
+    const fresh = await callAgent(agent.target, TEST_KEY, 'status', {});
+    assert.equal(fresh.ok, true, fresh.reason);
+  });
+
+  test('clone with a stale term is refused with 409', async () => {
+    const stale = await callAgent(agent!.target, TEST_KEY, 'clone', { term: 4, source: { name: 'a2', host: '127.0.0.1', port: PG_PORT + 1 } });
+    assert.equal(stale.httpStatus, 409);
+    assert.equal(stale['currentTerm'], 5);
     await primaryStillServes();
   });
 
   test('an agent that never answers, or is not there, is reported unreachable within the timeout', async () => {
     silent = createServer(() => {});
     await new Promise<void>((r) => silent!.listen(SILENT_PORT, '127.0.0.1', r));
-    const hung = await callAgent(`http://127.0.0.1:${SILENT_PORT}`, TEST_KEY, 'status', {}, { timeoutMs: 300 });
+    const hung = await callAgent({ ...A1, url: `http://127.0.0.1:${SILENT_PORT}` }, TEST_KEY, 'status', {}, { timeoutMs: 300 });
     assert.equal(hung.ok, false);
     assert.match(hung.reason, /^agent unreachable: .*no answer within 300 ms/);
-    const gone = await callAgent('http://127.0.0.1:15512', TEST_KEY, 'status', {}, { timeoutMs: 300 });
+    const gone = await callAgent({ ...A1, url: 'http://127.0.0.1:15512' }, TEST_KEY, 'status', {}, { timeoutMs: 300 });
     assert.match(gone.reason, /^agent unreachable: .*ECONNREFUSED/);
   });
 });

@@ -79,7 +79,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     await waitFor('the agent to notice the lapse and keep serving', () => logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: l2/), 10_000);
     await sqlOnce(BASE, 'INSERT INTO t VALUES (1)');
     assert.notEqual(await cluster!.postmasterPid('l1'), null);
-    assert.equal((await callAgent(agent!.url, TEST_KEY, 'status', {}))['fenced'], null);
+    assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['fenced'], null);
   });
 
   test('the store back: the lease is renewed again', async () => {
@@ -101,30 +101,30 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     // The log line follows pg_ctl's return, which may come a moment after the postmaster is gone.
     const line = await waitFor('the agent to log why it stopped PostgreSQL', () => agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped'), 5_000);
     assert.match(String(line['why']), /no standby streams from this primary/);
-    const st = await callAgent(agent!.url, TEST_KEY, 'status', {});
+    const st = await callAgent(agent!.target, TEST_KEY, 'status', {});
     assert.equal(st['role'], 'stopped');
     assert.match((st['fenced'] as { why: string }).why, /^self-fenced/);
   });
 
   test('a promote of the same term brings back the primary that stopped itself; a fence by the control plane is never lifted so', async () => {
-    const st = await callAgent(agent!.url, TEST_KEY, 'status', {});
+    const st = await callAgent(agent!.target, TEST_KEY, 'status', {});
     const term = (st['fenced'] as { term: number }).term;
     // The control plane asks again only while the agent renews its lease: the store is back.
     const renewals = () => agent!.lines.filter((l) => l.msg === 'lease renewed again').length;
     const before = renewals();
     await startStore();
     await waitFor('the lease renewed again', () => renewals() > before, 10_000);
-    const back = await callAgent(agent!.url, TEST_KEY, 'promote', { term });
+    const back = await callAgent(agent!.target, TEST_KEY, 'promote', { term });
     assert.equal(back.ok, true, back.reason);
     assert.match(back.reason, /restarted as primary of term/);
     const [row] = await sqlOnce<{ recovery: boolean }>(BASE, 'SELECT pg_is_in_recovery() AS recovery');
     assert.equal(row!.recovery, false);
     await sqlOnce(BASE, 'INSERT INTO t VALUES (3)');
-    assert.equal((await callAgent(agent!.url, TEST_KEY, 'status', {}))['fenced'], null, 'the self-fence is lifted');
+    assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['fenced'], null, 'the self-fence is lifted');
 
-    const fenced = await callAgent(agent!.url, TEST_KEY, 'fence', { term });
+    const fenced = await callAgent(agent!.target, TEST_KEY, 'fence', { term });
     assert.equal(fenced.ok, true, fenced.reason);
-    const again = await callAgent(agent!.url, TEST_KEY, 'promote', { term });
+    const again = await callAgent(agent!.target, TEST_KEY, 'promote', { term });
     assert.equal(again.ok, false);
     assert.match(again.reason, /not running here \(fenced at term/);
     assert.equal(await cluster!.postmasterPid('l1'), null, 'the control plane\'s fence holds');

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 
 const KEY = Buffer.alloc(32, 7);
+const at = (url: string) => ({ url, cluster: 'test', node: 'n1' });
 
 describe('callAgent reads each answer by the action’s answer schema', () => {
   /** A stand-in agent: it answers whatever the test puts in `next` and checks no signature. */
@@ -26,7 +27,7 @@ describe('callAgent reads each answer by the action’s answer schema', () => {
 
   test('a well-formed answer comes back typed, with the facts the schema does not name passed through', async () => {
     next = { status: 200, body: { ok: true, reason: 'shut down cleanly', checkpointLsn: '0/3000148', timeline: 2, extra: 'kept' } };
-    const r = await callAgent(url, KEY, 'demote', { term: 3 });
+    const r = await callAgent(at(url), KEY, 'demote', { term: 3 });
     assert.ok(r.ok, r.reason);
     assert.equal(r.checkpointLsn, '0/3000148');
     assert.equal(r.timeline, 2);
@@ -36,7 +37,7 @@ describe('callAgent reads each answer by the action’s answer schema', () => {
 
   test('a malformed ok answer becomes a failure that names the field, not a fact that reaches the decision log', async () => {
     next = { status: 200, body: { ok: true, reason: 'shut down cleanly', checkpointLsn: 'not-an-lsn', timeline: 2 } };
-    const r = await callAgent(url, KEY, 'demote', { term: 3 });
+    const r = await callAgent(at(url), KEY, 'demote', { term: 3 });
     assert.equal(r.ok, false);
     assert.equal(r.reason, `agent answered demote from ${url} with a malformed answer (it said ok: shut down cleanly): checkpointLsn: an LSN like 0/3000148`);
     assert.equal(r['checkpointLsn'], undefined);
@@ -44,14 +45,14 @@ describe('callAgent reads each answer by the action’s answer schema', () => {
 
   test('an ok backup answer without its id is a failure naming id', async () => {
     next = { status: 200, body: { ok: true, reason: 'backup taken', bytes: 10, ms: 5, stopLsn: '0/5000000' } };
-    const r = await callAgent(url, KEY, 'backup', {});
+    const r = await callAgent(at(url), KEY, 'backup', {});
     assert.equal(r.ok, false);
     assert.match(r.reason, /^agent answered backup from http:\/\/127\.0\.0\.1:\d+ with a malformed answer \(it said ok: backup taken\): id: /);
   });
 
   test('a refusal keeps its reason and its facts (currentTerm), unchecked by the answer schema', async () => {
     next = { status: 409, body: { ok: false, reason: 'term 4 is older than 5', currentTerm: 5 } };
-    const r = await callAgent(url, KEY, 'fence', { term: 4 });
+    const r = await callAgent(at(url), KEY, 'fence', { term: 4 });
     assert.deepEqual(r, { ok: false, reason: 'term 4 is older than 5', currentTerm: 5, httpStatus: 409 });
   });
 });
@@ -59,9 +60,9 @@ describe('callAgent reads each answer by the action’s answer schema', () => {
 /** Never called: tsc checks that a body the action's schema refuses does not compile. */
 export function requestsAreTyped(url: string): void {
   // @ts-expect-error follow needs the primary to follow
-  void callAgent(url, KEY, 'follow', { term: 1 });
+  void callAgent(at(url), KEY, 'follow', { term: 1 });
   // @ts-expect-error fence takes a term only
-  void callAgent(url, KEY, 'fence', { term: 1, force: true });
+  void callAgent(at(url), KEY, 'fence', { term: 1, force: true });
   // @ts-expect-error no such action
-  void callAgent(url, KEY, 'restart', {});
+  void callAgent(at(url), KEY, 'restart', {});
 }

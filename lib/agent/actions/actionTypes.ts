@@ -22,7 +22,7 @@ export interface ActionContext {
 export interface ActionDef<S extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   schema: S;
   answer: R;
-  term: 'required' | 'optional' | 'none';
+  term: 'required' | 'none';
   run(ctx: ActionContext, input: z.infer<S>): Promise<Answer<z.infer<R>>>;
 }
 

@@ -9,12 +9,14 @@ import { pointAtUpstream } from './pointAtUpstream.ts';
 /**
  * Build this node as a new standby, copied from `source` (a standby, so the primary isn't
  * loaded), then stream from `upstream` (default: the source, cascading). Never overwrites
- * an existing data directory; a retried clone of a node already streaming is ok.
+ * an existing data directory; a retried clone of a node already streaming is ok. Takes a
+ * term like every action that changes a node (it re-points a running standby and lifts its
+ * fence marker): one older than the agent has seen is refused with 409.
  */
 export const clone = defineAction({
   schema: z
     .object({
-      term: Term.optional(),
+      term: Term,
       source: Peer,
       upstream: Peer.optional(),
       /** Stream through this slot, created on the upstream if missing. */
@@ -23,7 +25,7 @@ export const clone = defineAction({
     })
     .strict(),
   answer: answers.clone,
-  term: 'optional',
+  term: 'required',
   async run(ctx, input) {
     const { pg } = ctx;
     const upstream = input.upstream ?? input.source;
