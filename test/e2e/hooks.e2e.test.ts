@@ -48,7 +48,7 @@ describe('event hook on a real local pipeline: a crash of the primary', () => {
     const to = types.indexOf('FailoverCompleted');
     assert.ok(from >= 0 && to > from, `FailoverStarted before FailoverCompleted (got ${types.join(', ')})`);
     for (const t of ['FailoverStarted', 'FailoverCompleted']) assert.equal(types.filter((x) => x === t).length, 1, `${t} once`);
-    for (const t of ['Fenced', 'Promoted']) assert.ok(types.slice(from, to).includes(t), `${t} between them`);
+    for (const t of ['Fenced', 'Promoted'] as const) assert.ok(types.slice(from, to).includes(t), `${t} between them`);
     assert.ok(types.slice(0, from).includes('NodeDown'), 'the NodeDown that started it came first');
     assert.equal(types.includes('ActionRequested' as never), false, 'no bookkeeping');
     for (const e of got) assert.ok(e.reason.length > 0, `${e.type} has its reason`);
