@@ -18,7 +18,10 @@ export interface ControlMetrics {
    * mode): EMF publishes no per-round document, as one every probe interval would flood the logs.
    */
   probeRound?(spec: ClusterSpec, round: ProbeRoundFigures): void;
-  /** One decide run: its command, how it ended, and the events it appended (none when refused). Prometheus only. */
+  /**
+   * One decide run: its command, how it ended, and the events it appended (none when refused).
+   * EMF publishes only failover outcomes and failed runs; Prometheus counts every run.
+   */
   decideRun?(cluster: string, run: DecideRunFigures): void;
   /** The control plane cannot read the store or the log (true), or can again (false). Prometheus only. */
   storeTrouble?(cluster: string, troubled: boolean): void;
@@ -61,7 +64,7 @@ const stdoutSink: EmfSink = (line) => {
  * carries its own cluster dimension. The sink is injectable so tests read the documents.
  */
 export function emfMetrics(service: string, sink: EmfSink = stdoutSink): ControlMetrics {
-  const emit = (name: 'ProbesBlind' | 'FailoverStarted', cluster: string, value: number) => {
+  const emit = (name: EmfName, cluster: string, value: number) => {
     if (!(value > 0)) return;
     const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, singleMetric: false });
     m.addDimension('cluster', cluster);
@@ -71,8 +74,21 @@ export function emfMetrics(service: string, sink: EmfSink = stdoutSink): Control
   return {
     probesBlind: (cluster, rounds) => emit('ProbesBlind', cluster, rounds),
     failoverStarted: (cluster, count) => emit('FailoverStarted', cluster, count),
+    // Only runs that changed something or failed: a document per quiet run would flood the logs.
+    decideRun(cluster, run) {
+      if (run.outcome === 'failed') emit('DecideFailed', cluster, 1);
+      for (const [type, name] of EMF_OUTCOMES) emit(name, cluster, run.events.filter((e) => e.type === type).length);
+    },
   };
 }
+
+type EmfName = 'ProbesBlind' | 'FailoverStarted' | 'FailoverCompleted' | 'FailoverAborted' | 'FailoverImpossible' | 'DecideFailed';
+/** How each failover ends, as the Prometheus pgvigil_failovers_total{outcome} counts it (FailoverStarted has its own method). */
+const EMF_OUTCOMES: ReadonlyArray<readonly [DecisionEvent['type'], EmfName]> = [
+  ['FailoverCompleted', 'FailoverCompleted'],
+  ['FailoverAborted', 'FailoverAborted'],
+  ['FailoverImpossible', 'FailoverImpossible'],
+];
 
 /**
  * EMF only inside a Lambda invocation (the runtime sets AWS_LAMBDA_FUNCTION_NAME): the same

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { emfMetrics, metricsForRuntime } from '../../lib/control/controlMetrics.ts';
+import type { DecisionEvent } from '../../lib/domain/events.ts';
 
 type Emf = { _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
 
@@ -21,6 +22,19 @@ describe('control-plane metrics (CloudWatch EMF)', () => {
     assert.equal(started!['FailoverStarted'], 1);
     assert.equal(blind!['cluster'], 'billing');
     assert.equal(blind!['ProbesBlind'], 7);
+  });
+
+  test('a decide run publishes how failovers ended and failed runs, nothing for a quiet run', () => {
+    const lines: string[] = [];
+    const m = emfMetrics('pgvigil-decide', (l) => lines.push(l));
+    const completed = { type: 'FailoverCompleted' } as unknown as DecisionEvent;
+    m.decideRun!('orders', { command: 'probeRound', outcome: 'unchanged', events: [], term: 3 });
+    assert.equal(lines.length, 0);
+    m.decideRun!('orders', { command: 'actionResult', outcome: 'appended', events: [completed], term: 3 });
+    m.decideRun!('orders', { command: 'tick', outcome: 'failed', events: [], term: null });
+    const docs = lines.map((l) => JSON.parse(l) as Emf);
+    assert.deepEqual(docs.map((d) => d._aws.CloudWatchMetrics[0]!.Metrics[0]!.Name), ['FailoverCompleted', 'DecideFailed']);
+    assert.deepEqual(docs.map((d) => d['cluster']), ['orders', 'orders']);
   });
 
   test('nothing is printed outside Lambda, or for a zero count', () => {
