@@ -59,9 +59,7 @@ export interface LeaseLoop {
  * the TTL: then no standby can be such a witness, and a control-plane outage alone does not
  * take a healthy primary down. Walsenders of anything else (a removed node, pg_basebackup,
  * pg_receivewal, a logical/CDC client) count for nothing. The members come from the decision
- * log, kept in the state directory, and each renewal writes them into the lease (the decider
- * takes its witness only among them). Never learned, they count as not streaming, unless
- * this run has written its lease (naming none): no lease proof can count that lease.
+ * log, kept in the state directory; never learned, they count as not streaming.
  */
 export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   const holder = `${o.node}@${hostname()}/${process.pid}`;
@@ -78,15 +76,11 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     if (!r.ok) o.log({ level: 'warn', msg: 'cluster members cache unreadable: they count as unknown until read from the store', reason: r.reason });
   });
   let membersFailing = false;
-  /** A renewal of this run succeeded: with the members still unknown, every lease it wrote named none. */
-  let renewedThisRun = false;
 
   const renew = async () => {
     const sentAt = performance.now();
-    // The lease names the members this agent counts: the decider's lease proof needs its witness among them.
-    const r = await renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others }, version);
+    const r = await renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder }, version);
     if (r.ok) {
-      renewedThisRun = true;
       version = r.version;
       lastRenewSentAt = sentAt;
       o.metrics?.renewed(sentAt);
@@ -132,12 +126,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       await cached;
       const standbys = members.others;
       const streams = standbys === null ? null : await streamingMembers(o.pg, standbys, o.ttlMs);
-      if (standbys === null && renewedThisRun) {
-        // The store holds a lease of this run naming no members: no lease proof can count it,
-        // so a lapse need not stop PostgreSQL (the control plane needs this agent's own answer).
-        return note("lease lapsed; keeping PostgreSQL serving: the cluster spec's members are unknown, and the lease this agent wrote names none, so the control plane can't count it as a fence", 'warn', since);
-      }
-      if (standbys === null) streamingWhy = "the cluster spec's members are unknown (never read from the store) and an earlier lease may name some, so not every standby can be shown to stream from it";
+      if (standbys === null) streamingWhy = "the cluster spec's members are unknown (never read from the store), so not every standby can be shown to stream from it";
       else if (streams === null) streamingWhy = 'pg_stat_replication could not be read';
       else {
         const missing = standbys.filter((n) => !streams.includes(n));
