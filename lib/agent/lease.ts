@@ -9,7 +9,6 @@ import { readServerState } from './serverState.ts';
 import type { VipConfig } from '../endpoints/vip/vipConfig.ts';
 import { dropWriterVip } from './writerVip.ts';
 import type { Log } from '../log.ts';
-import { ClusterMembers } from './clusterMembers.ts';
 import type { LeaseMetrics } from './agentMetrics.ts';
 
 export interface LeaseLoopOptions {
@@ -25,8 +24,6 @@ export interface LeaseLoopOptions {
   log: Log;
   /** The writer VIP, released when this node fences itself. */
   vip?: VipConfig;
-  /** Where the spec's members learned from the store are kept across restarts (the agent's state directory). */
-  stateDir?: string;
   /** The agent's action lock: a lapsed lease is checked and acted on under it, never amid a promote, follow or fence. */
   lock: ActionLock;
   /** Counts renewals by outcome and when the last one that succeeded was sent. */
@@ -47,19 +44,9 @@ export interface LeaseLoop {
 /**
  * Renews this node's lease every renewEveryMs (conditional on the version we hold). When no
  * renewal has succeeded for ttlMs (measured from when it was *sent*, on a monotonic clock,
- * so the store may have seen it later, never earlier) and PostgreSQL here is a primary, stop
- * PostgreSQL unless every standby of the spec streams from it: rule 3 of DESIGN.md.
- *
- * This is the agent's side of rule 3's invariant (ARCHITECTURE.md): *whenever the decider
- * counts a primary as fenced by its lease, that primary's agent has stopped it, whatever the
- * control plane could not see.* The decider's side (lib/domain/fencing.ts) accepts the lease
- * proof only once the lease has been quiet for the TTL plus margin and a spec standby has been
- * seen off this primary as long. So past a lapse this agent keeps serving only while every
- * other member of the spec has a physical walsender here that is streaming and replied within
- * the TTL: then no standby can be such a witness, and a control-plane outage alone does not
- * take a healthy primary down. Walsenders of anything else (a removed node, pg_basebackup,
- * pg_receivewal, a logical/CDC client) count for nothing. The members come from the decision
- * log, kept in the state directory; never learned, they count as not streaming.
+ * so the store may have seen it later, never earlier) and PostgreSQL here is a primary that
+ * no standby streams from, stop PostgreSQL: rule 3 of DESIGN.md. While a standby streams,
+ * keep serving: a control-plane outage alone must not take a healthy primary down.
  */
 export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   const holder = `${o.node}@${hostname()}/${process.pid}`;
@@ -71,11 +58,6 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   let lapseNoted: string | null = null;
   let selfFenced = false;
   let stopped = false;
-  const members = new ClusterMembers(o.cluster, o.node, o.stateDir ?? null);
-  const cached = members.loadCached().then((r) => {
-    if (!r.ok) o.log({ level: 'warn', msg: 'cluster members cache unreadable: they count as unknown until read from the store', reason: r.reason });
-  });
-  let membersFailing = false;
 
   const renew = async () => {
     const sentAt = performance.now();
@@ -88,7 +70,6 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       failing = false;
       lapseNoted = null;
       selfFenced = false;
-      await learnMembers();
     } else if (r.conflict) {
       // Someone (an earlier run of this agent) holds a newer version: take it and renew on the next tick.
       o.log({ level: 'info', msg: 'lease version moved: adopting it', current: r.current?.version ?? null, holder: r.current?.holder ?? null });
@@ -101,43 +82,20 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     }
   };
 
-  // The spec's members, read with each successful renewal: a member added is known before the
-  // next lapse can count on it.
-  const learnMembers = async () => {
-    await cached;
-    const m = await members.refresh(o.store).catch((e: unknown) => ({ ok: false as const, reason: String(e) }));
-    if (!m.ok) {
-      if (!membersFailing) o.log({ level: 'warn', msg: 'cluster members could not be read: keeping the last known', reason: m.reason, members: members.others });
-      membersFailing = true;
-      return;
-    }
-    membersFailing = false;
-    if (m.changed) o.log({ level: 'info', msg: 'cluster members learned', members: m.members });
-  };
-
   const check = async () => {
     const since = performance.now() - lastRenewSentAt;
     if (since < o.ttlMs || selfFenced) return;
     const state = await readServerState(o.pg, Math.min(1_000, o.ttlMs));
     if (!state.running) return note('lease lapsed; PostgreSQL is not running here', 'info', since);
     if (state.answering && state.inRecovery) return note('lease lapsed; this node is a standby, nothing to fence', 'info', since);
-    let streamingWhy = '';
     if (state.answering) {
-      await cached;
-      const standbys = members.others;
-      const streams = standbys === null ? null : await streamingMembers(o.pg, standbys, o.ttlMs);
-      if (standbys === null) streamingWhy = "the cluster spec's members are unknown (never read from the store), so not every standby can be shown to stream from it";
-      else if (streams === null) streamingWhy = 'pg_stat_replication could not be read';
-      else {
-        const missing = standbys.filter((n) => !streams.includes(n));
-        if (missing.length === 0) {
-          return note(`lease lapsed; keeping PostgreSQL serving because standbys stream from it: ${standbys.join(', ') || 'none (the spec has no other member)'} (every standby of the spec)`, 'warn', since);
-        }
-        streamingWhy = `${missing.join(', ')} of the spec's standbys (${standbys.join(', ')}) ${missing.length === 1 ? 'does' : 'do'} not stream from this primary`;
+      const r = await o.pg.sql<{ name: string }>("SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'", [], 1_000);
+      if (r.ok && r.rows.length > 0) {
+        return note(`lease lapsed; keeping PostgreSQL serving because standbys stream from it: ${r.rows.map((x) => x.name).join(', ')}`, 'warn', since);
       }
     }
     const why = state.answering
-      ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and ${streamingWhy}`
+      ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and no standby streams from this primary`
       : `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
     o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
     await o.fence.set(o.term(), `${SELF_FENCE_PREFIX} ${why}`);
@@ -183,25 +141,6 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     },
     snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced }),
   };
-}
-
-/**
- * The members among `standbys` that stream from this server now: a physical walsender
- * (connected to no database, so not a logical/CDC client) whose application_name is the
- * member's node name, streaming, that replied within `withinMs`. A standby cut off keeps its
- * walsender here until wal_sender_timeout; its silence shows at once. Null if unreadable.
- */
-async function streamingMembers(pg: PgServer, standbys: readonly string[], withinMs: number): Promise<string[] | null> {
-  if (standbys.length === 0) return [];
-  const r = await pg.sql<{ name: string }>(
-    `SELECT DISTINCT r.application_name AS name
-       FROM pg_stat_replication r JOIN pg_stat_activity a ON a.pid = r.pid
-      WHERE r.state = 'streaming' AND a.datid IS NULL AND r.application_name = ANY($1::text[])
-        AND r.reply_time > now() - make_interval(secs => $2::float8 / 1000)`,
-    [standbys, withinMs],
-    1_000,
-  );
-  return r.ok ? r.rows.map((x) => x.name) : null;
 }
 
 /** How a fence marker the agent set itself (lease lapsed) begins: promote may lift it, nothing else. */
