@@ -6,7 +6,16 @@ import pg from 'pg';
 import type { DecisionEvent } from '../../lib/domain/events.ts';
 import { crashNode, roleOf, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { sqlAt } from '../support/sqlAt.ts';
+import { readPostmasterPid } from '../../lib/postgres/nodeFiles.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
+
+/** SIGHUP to the postmaster: what pg_reload_conf() does, without a login. */
+async function reloadBySignal(dataDir: string): Promise<void> {
+  const pid = await readPostmasterPid(dataDir);
+  assert.ok(pid !== null, `no postmaster.pid in ${dataDir}`);
+  process.kill(pid, 'SIGHUP');
+}
 
 /** Steps of a failover after which a decide run is made to die once (test-only fault injection). */
 const armed = new Set<string>();
@@ -56,14 +65,15 @@ describe('the control plane: blind, partitioned, and crashing between steps', ()
     const pg1 = p.cluster.nodes[0]!;
     const hba = join(pg1.dataDir, 'pg_hba.conf');
     const original = await readFile(hba, 'utf8');
-    const admin = new pg.Client({ connectionString: p.cluster.connectionString('pg1') });
-    await admin.connect();
+    // Each reload on a fresh connection: an idle one held across the test would die with any restart of pg1.
+    const reload = () => sqlAt(p.cluster.connectionString('pg1'), 'SELECT pg_reload_conf()');
+    await waitFor('pg1 to serve as primary before the partition', async () => (await roleOf(p, 'pg1')) === 'primary', 20_000);
     const seen = p.events.length;
     const termBefore = (await p.state())!.term;
     try {
       // Replication connections still pass; every other login (the probe's among them) is refused.
       await writeFile(hba, `host replication all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 reject\n`);
-      await admin.query('SELECT pg_reload_conf()');
+      await reload();
       await waitFor('pg1 to be reported down', () => p.events.slice(seen).some((e) => e.type === 'NodeDown' && e.node === 'pg1'), 20_000);
       await new Promise((r) => setTimeout(r, p.spec.timing.fenceWaitMs + 1_000));
       assert.equal((await p.state())!.term, termBefore);
@@ -74,8 +84,8 @@ describe('the control plane: blind, partitioned, and crashing between steps', ()
       assert.equal(await upstreamOf(p, 'pg2'), 'pg1', 'pg2 still streams from pg1');
     } finally {
       await writeFile(hba, original);
-      await admin.query('SELECT pg_reload_conf()');
-      await admin.end();
+      // The reject rule refuses this login too; a reload by signal needs none.
+      await reloadBySignal(pg1.dataDir);
     }
     await waitFor('pg1 to be seen again', () => p.events.slice(seen).some((e) => e.type === 'NodeUp' && e.node === 'pg1'), 20_000);
   });
