@@ -184,7 +184,30 @@ async function bringUp(
   await sqlOnce(primary.port, 'SELECT pg_reload_conf()');
   for (const r of await Promise.all(standbys.map((s) => cluster.start(s.name)))) must('start', r);
   await cluster.waitStreaming();
-  if (syncNames) await waitSetting(primary.port, 'synchronous_standby_names', syncNames);
+  if (syncNames) {
+    await waitSetting(primary.port, 'synchronous_standby_names', syncNames);
+    await waitSyncCandidates(primary.port, standbys.filter((s) => !tags[s.name]?.nosync).map((s) => s.name));
+  }
+}
+
+/**
+ * A WAL receiver streams before the primary counts it: the walsender shows `async` until the
+ * standby's first flush report. Ready means every candidate counts, so the first commit after
+ * `up` is already protected by the quorum the user asked for.
+ */
+async function waitSyncCandidates(port: number, names: string[], timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await sqlOnce<{ application_name: string; sync_state: string }>(
+      port,
+      "SELECT application_name, sync_state FROM pg_stat_replication WHERE state = 'streaming'",
+    );
+    const counted = new Set(rows.filter((r) => r.sync_state !== 'async').map((r) => r.application_name));
+    const missing = names.filter((n) => !counted.has(n));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`the primary does not count ${missing.join(', ')} as synchronous candidates yet`);
+    await delay(50);
+  }
 }
 
 function must<T extends PgCommandResult | NodeResult>(what: string, r: T): T {
