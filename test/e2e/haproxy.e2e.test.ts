@@ -6,51 +6,21 @@ import { haproxyBinary, startHaproxy, type RunningHaproxy } from '../support/hap
 import { crashNode, roleOf, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
+import { ClientLoad } from '../support/clientLoad.ts';
 
 const BASE = 16500;
 const HAPROXY = { primary: BASE + 80, replicas: BASE + 81, stats: BASE + 82 };
 const missing = haproxyBinary() === null ? 'haproxy is not installed (scripts/setup.sh installs it as root: apt-get install -y haproxy)' : false;
 
 /** Reads through the replica listener every 20 ms, recording which server answered and whether it was in recovery. */
-class ReadLoad {
+class ReadLoad extends ClientLoad {
   readonly reads: { at: number; port: number; inRecovery: boolean }[] = [];
-  errors = 0;
-  private running = false;
-  private done: Promise<void> | null = null;
-  constructor(private readonly url: string) {}
-  start(): void {
-    this.running = true;
-    this.done = this.loop();
-  }
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
   onPrimary(): { at: number; port: number }[] {
     return this.reads.filter((r) => !r.inRecovery);
   }
-  private async loop(): Promise<void> {
-    let client: pg.Client | null = null;
-    while (this.running) {
-      const started = Date.now();
-      try {
-        if (!client) {
-          client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1_000, query_timeout: 2_000 });
-          client.on('error', () => {});
-          await client.connect();
-        }
-        const { rows } = await client.query<{ r: boolean; port: number }>('SELECT pg_is_in_recovery() AS r, inet_server_port() AS port');
-        this.reads.push({ at: Date.now(), port: rows[0]!.port, inRecovery: rows[0]!.r });
-      } catch {
-        this.errors++;
-        const c = client;
-        client = null;
-        await c?.end().catch(() => {});
-      }
-      const wait = 20 - (Date.now() - started);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-    await client?.end().catch(() => {});
+  protected async step(client: pg.Client): Promise<void> {
+    const { rows } = await client.query<{ r: boolean; port: number }>('SELECT pg_is_in_recovery() AS r, inet_server_port() AS port');
+    this.reads.push({ at: Date.now(), port: rows[0]!.port, inRecovery: rows[0]!.r });
   }
 }
 
