@@ -2,6 +2,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { parseWith } from '../domain/parse.ts';
 import type { EndpointChange, EndpointDriver, EndpointResult, EndpointTarget } from './driver.ts';
+import { fatalErrorResponse, isCancelRequest } from './pgWire.ts';
 import { ProxyRoutes, parseEndpointChange, targetKey, type ProxyRole } from './proxyRoutes.ts';
 
 /**
@@ -9,6 +10,11 @@ import { ProxyRoutes, parseEndpointChange, targetKey, type ProxyRole } from './p
  * reader port (round-robin over the listed standbys, the primary when none is listed).
  * Bytes are piped untouched; the proxy only chooses where a connection goes and cuts
  * the ones whose target lost its role.
+ *
+ * A new connection with nowhere to go (no writer known, or every target refused it, as
+ * while a crashed primary is failed over) is held, its startup packet unread, until the
+ * next applied change gives it a target or `holdMs` passes: the client sees a slow
+ * connect, not an error. Past the bound it gets a FATAL 57P03, as from a server starting up.
  */
 
 const ProxyOptions = z
@@ -18,6 +24,8 @@ const ProxyOptions = z
     readerPort: z.number().int().min(0).max(65535),
     /** A target that does not accept the TCP connection within this time counts as refused. */
     connectTimeoutMs: z.number().int().min(10).default(2_000),
+    /** How long a new connection with no target waits for one (0: refuse at once). */
+    holdMs: z.number().int().min(0, 'holdMs is a number of milliseconds, 0 or more').max(300_000).default(10_000),
   })
   .strict();
 export type ProxyOptions = z.input<typeof ProxyOptions>;
@@ -25,13 +33,20 @@ export type ProxyOptions = z.input<typeof ProxyOptions>;
 export type ProxyEvent =
   | { event: 'endpoints.applied'; term: number; writer: string | null; readers: string[]; cut: number }
   | { event: 'endpoints.stale'; term: number; currentTerm: number }
-  | { event: 'endpoints.upstream_failed'; role: ProxyRole; target: string; reason: string };
+  | { event: 'endpoints.upstream_failed'; role: ProxyRole; target: string; reason: string }
+  | { event: 'endpoints.held'; role: ProxyRole }
+  | { event: 'endpoints.hold_expired'; role: ProxyRole; heldMs: number };
 
 export interface ProxyStats {
   term: number;
   /** Open client connections per target node name, by the port they came in on. */
   writer: Record<string, number>;
   reader: Record<string, number>;
+  /** New connections waiting for a target, by port. */
+  held: { writer: number; reader: number };
+  /** Connections since start that were held and then handed to a target, and those refused at the bound. */
+  handedOver: number;
+  holdExpired: number;
 }
 
 export interface EndpointProxy extends EndpointDriver {
@@ -47,6 +62,15 @@ interface Conn {
   upstream: net.Socket | null;
   piped: boolean;
   done: boolean;
+  acceptedAt: number;
+  /** Set while held: the timer that refuses it at the bound. */
+  holdTimer: NodeJS.Timeout | null;
+  wasHeld: boolean;
+  /**
+   * What the client sent before the server said anything (its startup packet). A server that
+   * dies before answering has told the client nothing, so these bytes go to the next target.
+   */
+  unanswered: Buffer[] | null;
 }
 
 /** Shared by every upstream socket: each read is copied out before the next one can land. */
@@ -72,19 +96,76 @@ export async function startEndpointProxy(
   const opts = parsed.value;
   const routes = new ProxyRoutes();
   const conns = new Set<Conn>();
+  const held = new Set<Conn>();
+  let handedOver = 0;
+  let holdExpired = 0;
 
   function cut(conn: Conn): void {
     if (conn.done) return;
     conn.done = true;
     conns.delete(conn);
+    unhold(conn);
     conn.client.destroy();
     conn.upstream?.destroy();
+  }
+
+  function unhold(conn: Conn): void {
+    if (conn.holdTimer) clearTimeout(conn.holdTimer);
+    conn.holdTimer = null;
+    held.delete(conn);
+  }
+
+  /** Nowhere to go now: wait for the next applied change, up to holdMs from the connection's arrival. */
+  function hold(conn: Conn): void {
+    if (conn.done) return;
+    const left = conn.acceptedAt + opts.holdMs - performance.now();
+    if (left <= 0) return refuse(conn);
+    conn.client.pause();
+    conn.piped = false;
+    conn.key = '';
+    conn.name = '';
+    conn.upstream = null;
+    if (!conn.wasHeld) log({ event: 'endpoints.held', role: conn.role });
+    conn.wasHeld = true;
+    held.add(conn);
+    conn.holdTimer ??= setTimeout(() => refuse(conn), left);
+  }
+
+  function refuse(conn: Conn): void {
+    if (conn.done) return;
+    if (conn.wasHeld) {
+      holdExpired++;
+      log({ event: 'endpoints.hold_expired', role: conn.role, heldMs: Math.round(performance.now() - conn.acceptedAt) });
+    }
+    unhold(conn);
+    conn.done = true;
+    conns.delete(conn);
+    conn.upstream?.destroy();
+    const what = conn.role === 'writer' ? 'no primary' : 'no reader and no primary';
+    // As a server does after a FATAL: the message, then the connection closes.
+    conn.client.end(fatalErrorResponse(`pgvigil endpoint: ${what} to connect to within ${opts.holdMs} ms; try again`), () => conn.client.destroy());
+  }
+
+  /** After an applied change: every held connection tries the new targets once. */
+  function releaseHeld(): void {
+    for (const conn of [...held]) {
+      held.delete(conn);
+      tryTarget(conn, routes.candidates(conn.role), 0);
+    }
+  }
+
+  /** The upstream went away: a session the server never answered is replayed elsewhere; any other is cut. */
+  function upstreamGone(conn: Conn, up: net.Socket): void {
+    if (conn.done || conn.upstream !== up) return;
+    up.destroy();
+    if (conn.unanswered !== null) hold(conn);
+    else cut(conn);
   }
 
   function tryTarget(conn: Conn, targets: EndpointTarget[], i: number): void {
     const target = targets[i];
     if (conn.done) return;
-    if (!target) return cut(conn);
+    if (!target) return hold(conn);
     conn.key = targetKey(target);
     conn.name = target.name;
     const up: net.Socket = net.connect({
@@ -92,42 +173,67 @@ export async function startEndpointProxy(
       port: target.port,
       noDelay: true,
       // Server replies land in one shared buffer (no allocation per read) and are copied out at once.
-      onread: { buffer: replyBuffer, callback: (n: number, buf: Uint8Array): boolean => forward(conn.client, up, buf.subarray(0, n)) },
+      onread: {
+        buffer: replyBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (conn.upstream !== up) return false;
+          conn.unanswered = null;
+          return forward(conn.client, up, buf.subarray(0, n));
+        },
+      },
     });
     conn.upstream = up;
     const timer = setTimeout(() => up.destroy(new Error(`no answer within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
     up.once('connect', () => {
       clearTimeout(timer);
-      if (conn.done) return;
+      if (conn.done || conn.upstream !== up) return;
       // The route may have changed while connecting: never hand a client to a target that lost its role.
-      if (!routes.keeps(conn.role, conn.key)) return cut(conn);
+      if (!routes.keeps(conn.role, conn.key)) {
+        up.destroy();
+        return tryTarget(conn, routes.candidates(conn.role), 0);
+      }
       conn.piped = true;
-      conn.client.on('data', (chunk: Buffer) => {
-        if (!forward(up, conn.client, chunk)) conn.client.pause();
+      unhold(conn);
+      if (conn.wasHeld) handedOver++;
+      for (const chunk of conn.unanswered ?? []) up.write(chunk);
+      up.on('end', () => {
+        if (conn.upstream === up && conn.unanswered === null) conn.client.end();
       });
-      conn.client.on('end', () => up.end());
-      up.on('end', () => conn.client.end());
       conn.client.resume();
     });
     up.on('error', (err) => {
       clearTimeout(timer);
-      if (conn.done) return;
-      if (conn.piped) return cut(conn);
+      if (conn.done || conn.upstream !== up) return;
+      if (conn.piped) return upstreamGone(conn, up);
       log({ event: 'endpoints.upstream_failed', role: conn.role, target: conn.key, reason: err.message });
       up.destroy();
       tryTarget(conn, targets, i + 1);
     });
     up.on('close', () => {
-      if (conn.piped) cut(conn);
+      clearTimeout(timer);
+      if (conn.piped) upstreamGone(conn, up);
     });
   }
 
   function accept(role: ProxyRole) {
     return (client: net.Socket): void => {
-      const conn: Conn = { role, key: '', name: '', client, upstream: null, piped: false, done: false };
+      const conn: Conn = {
+        role, key: '', name: '', client, upstream: null, piped: false, done: false,
+        acceptedAt: performance.now(), holdTimer: null, wasHeld: false, unanswered: [],
+      };
       conns.add(conn);
+      client.pause();
       client.on('error', () => cut(conn));
       client.on('close', () => cut(conn));
+      client.on('data', (chunk: Buffer) => {
+        if (conn.unanswered !== null) {
+          if (conn.unanswered.length === 0 && isCancelRequest(chunk)) conn.unanswered = null;
+          else conn.unanswered.push(chunk);
+        }
+        const up = conn.upstream;
+        if (up && conn.piped && !forward(up, client, chunk)) client.pause();
+      });
+      client.on('end', () => conn.upstream?.end());
       // Paused on connect (server option): the startup packet waits in the kernel until a target is chosen.
       tryTarget(conn, routes.candidates(role), 0);
     };
@@ -172,18 +278,26 @@ export async function startEndpointProxy(
       }
       let cutCount = 0;
       for (const conn of [...conns]) {
-        // Includes connections still connecting upstream: their target lost its role too.
-        if (conn.key !== '' && !routes.keeps(conn.role, conn.key)) {
+        if (conn.key === '' || routes.keeps(conn.role, conn.key)) continue;
+        if (conn.piped && conn.unanswered === null) {
           cut(conn);
           cutCount++;
+        } else {
+          // Still connecting to a target that lost its role: the client was told nothing yet, so it tries the new ones.
+          const up = conn.upstream;
+          conn.upstream = null;
+          up?.destroy();
+          hold(conn);
         }
       }
       log({ event: 'endpoints.applied', term, writer: writer ? targetKey(writer) : null, readers: readers.map(targetKey), cut: cutCount });
+      releaseHeld();
       return { ok: true, applied: true };
     },
 
     stats(): ProxyStats {
-      const out: ProxyStats = { term: routes.currentTerm, writer: {}, reader: {} };
+      const out: ProxyStats = { term: routes.currentTerm, writer: {}, reader: {}, held: { writer: 0, reader: 0 }, handedOver, holdExpired };
+      for (const conn of held) out.held[conn.role]++;
       for (const conn of conns) {
         if (!conn.piped) continue;
         const bucket = out[conn.role];

@@ -48,7 +48,8 @@ describe('endpoint proxy over a real 3-node cluster', () => {
     cluster = await createLocalCluster({ workDir, basePort: BASE, replication: { mode: 'async', maximumLagOnFailover: 1024 * 1024 } });
     await cluster.waitStreaming();
     [pg1, pg2, pg3] = cluster.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port })) as [EndpointTarget, EndpointTarget, EndpointTarget];
-    const started = await startEndpointProxy({ host: '127.0.0.1', writerPort: WRITER_PORT, readerPort: READER_PORT });
+    // holdMs 0: these cases check refusal; holding is proxyHold.int.test.ts's.
+    const started = await startEndpointProxy({ host: '127.0.0.1', writerPort: WRITER_PORT, readerPort: READER_PORT, holdMs: 0 });
     assert.ok(started.ok, started.ok ? '' : started.reason);
     proxy = started.proxy;
     const applied = await proxy.apply({ term: 1, writer: pg1, readers: [pg2, pg3] });
