@@ -9,6 +9,8 @@ import { readServerState } from './serverState.ts';
 import type { VipConfig } from '../endpoints/vip/vipConfig.ts';
 import { dropWriterVip } from './writerVip.ts';
 import type { Log } from '../log.ts';
+import { ClusterMembers } from './clusterMembers.ts';
+import { StandbyReplies } from './standbyReplies.ts';
 import type { LeaseMetrics } from './agentMetrics.ts';
 
 export interface LeaseLoopOptions {
@@ -24,6 +26,8 @@ export interface LeaseLoopOptions {
   log: Log;
   /** The writer VIP, released when this node fences itself. */
   vip?: VipConfig;
+  /** Where the spec's members learned from the store are kept across restarts (the agent's state directory). */
+  stateDir?: string;
   /** The agent's action lock: a lapsed lease is checked and acted on under it, never amid a promote, follow or fence. */
   lock: ActionLock;
   /** Counts renewals by outcome and when the last one that succeeded was sent. */
@@ -44,24 +48,52 @@ export interface LeaseLoop {
 /**
  * Renews this node's lease every renewEveryMs (conditional on the version we hold). When no
  * renewal has succeeded for ttlMs (measured from when it was *sent*, on a monotonic clock,
- * so the store may have seen it later, never earlier) and PostgreSQL here is a primary that
- * no standby streams from, stop PostgreSQL: rule 3 of DESIGN.md. While a standby streams,
- * keep serving: a control-plane outage alone must not take a healthy primary down.
+ * so the store may have seen it later, never earlier) and PostgreSQL here is a primary, stop
+ * PostgreSQL unless every standby of the spec streams from it: rule 3 of DESIGN.md.
+ *
+ * This is the agent's side of rule 3's invariant (ARCHITECTURE.md): *whenever the decider
+ * counts a primary as fenced by its lease, that primary's agent has stopped it, whatever the
+ * control plane could not see.* The decider's side (lib/domain/fencing.ts) accepts the lease
+ * proof only once the lease has been quiet for the TTL plus margin and a spec standby has been
+ * seen off this primary as long. So past a lapse this agent keeps serving only while every
+ * other member of the spec has a physical walsender here that is streaming and replied within
+ * the TTL: then no standby can be such a witness, and a control-plane outage alone does not
+ * take a healthy primary down. Walsenders of anything else (a removed node, pg_basebackup,
+ * pg_receivewal, a logical/CDC client) count for nothing. The members come from the decision
+ * log, kept in the state directory, and each renewal writes them into the lease (the decider
+ * takes its witness only among them). The state directory's members.json is written before
+ * any lease names a member, so members never learned mean no lease of this agent names any and
+ * no lease proof can count it: then the older guard (any walsender at all) is kept.
  */
 export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   const holder = `${o.node}@${hostname()}/${process.pid}`;
   let version: number | null = null;
-  let lastRenewSentAt = performance.now();
+  // A restarted agent counts its lease as lapsed until it renews (rule 3): its predecessor's
+  // last renewal may be a TTL old already, and no clock survives the restart to say.
+  let lastRenewSentAt = performance.now() - o.ttlMs;
+  let firstRenewTried = false;
+  let lastLearnedAt = -Infinity;
+  let lastSampledAt = -Infinity;
   let renewing: Promise<void> | null = null;
   let checking: Promise<void> | null = null;
   let failing = false;
   let lapseNoted: string | null = null;
   let selfFenced = false;
   let stopped = false;
+  const members = new ClusterMembers(o.cluster, o.node, o.stateDir ?? null);
+  const cached = members.loadCached().then((r) => {
+    if (!r.ok) o.log({ level: 'warn', msg: 'cluster members cache unreadable: they count as unknown until read from the store', reason: r.reason });
+  });
+  let membersFailing = false;
+  const replies = new StandbyReplies(o.pg);
 
   const renew = async () => {
+    await cached;
+    // Before the first lease of this run, learn the members if the store has them, so the lease names them.
+    if (members.others === null) await learnMembers();
     const sentAt = performance.now();
-    const r = await renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder }, version);
+    // The lease names the members this agent counts: the decider's lease proof needs its witness among them.
+    const r = await renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: o.ttlMs }, version);
     if (r.ok) {
       version = r.version;
       lastRenewSentAt = sentAt;
@@ -70,6 +102,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       failing = false;
       lapseNoted = null;
       selfFenced = false;
+      if (performance.now() - lastLearnedAt >= LEARN_EVERY_MS) await learnMembers();
     } else if (r.conflict) {
       // Someone (an earlier run of this agent) holds a newer version: take it and renew on the next tick.
       o.log({ level: 'info', msg: 'lease version moved: adopting it', current: r.current?.version ?? null, holder: r.current?.holder ?? null });
@@ -82,20 +115,61 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     }
   };
 
+  // The spec's members, read with each successful renewal: a member added is known before the
+  // next lapse can count on it.
+  const learnMembers = async () => {
+    await cached;
+    lastLearnedAt = performance.now();
+    const m = await members.refresh(o.store).catch((e: unknown) => ({ ok: false as const, reason: String(e) }));
+    if (!m.ok) {
+      if (!membersFailing) o.log({ level: 'warn', msg: 'cluster members could not be read: keeping the last known', reason: m.reason, members: members.others });
+      membersFailing = true;
+      return;
+    }
+    membersFailing = false;
+    if (m.changed) o.log({ level: 'info', msg: 'cluster members learned', members: m.members });
+  };
+
   const check = async () => {
     const since = performance.now() - lastRenewSentAt;
-    if (since < o.ttlMs || selfFenced) return;
+    if (selfFenced) return;
+    if (since < o.ttlMs) {
+      // Replies are followed before any lapse, so the first check after one judges them over a whole TTL.
+      if (members.others && performance.now() - lastSampledAt >= o.renewEveryMs) {
+        lastSampledAt = performance.now();
+        await replies.sample(members.others);
+      }
+      return;
+    }
     const state = await readServerState(o.pg, Math.min(1_000, o.ttlMs));
     if (!state.running) return note('lease lapsed; PostgreSQL is not running here', 'info', since);
     if (state.answering && state.inRecovery) return note('lease lapsed; this node is a standby, nothing to fence', 'info', since);
+    let streamingWhy = '';
     if (state.answering) {
-      const r = await o.pg.sql<{ name: string }>("SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'", [], 1_000);
-      if (r.ok && r.rows.length > 0) {
-        return note(`lease lapsed; keeping PostgreSQL serving because standbys stream from it: ${r.rows.map((x) => x.name).join(', ')}`, 'warn', since);
+      await cached;
+      const standbys = members.others;
+      if (standbys === null) {
+        // members.json is written before any lease names members, so none of this state
+        // directory's leases names any and no lease proof can count them (ARCHITECTURE, rule 3).
+        // What is left is the old guard: some walsender still here.
+        const r = await o.pg.sql<{ name: string }>("SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'", [], 1_000);
+        if (r.ok && r.rows.length > 0) {
+          return note(`lease lapsed; keeping PostgreSQL serving: the cluster spec's members were never learned, so no lease of this agent names any, and standbys stream from it: ${r.rows.map((x) => x.name).join(', ')}`, 'warn', since);
+        }
+        streamingWhy = "the cluster spec's members were never learned and no standby streams from this primary";
+      } else if (!(await replies.sample(standbys))) {
+        streamingWhy = 'pg_stat_replication could not be read';
+      } else {
+        const streams = replies.replying(standbys, o.ttlMs);
+        const missing = standbys.filter((n) => !streams.includes(n));
+        if (missing.length === 0) {
+          return note(`lease lapsed; keeping PostgreSQL serving because standbys stream from it: ${standbys.join(', ') || 'none (the spec has no other member)'} (every standby of the spec)`, 'warn', since);
+        }
+        streamingWhy = `${missing.join(', ')} of the spec's standbys (${standbys.join(', ')}) ${missing.length === 1 ? 'does' : 'do'} not stream from this primary (or sent no reply within the TTL)`;
       }
     }
     const why = state.answering
-      ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and no standby streams from this primary`
+      ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and ${streamingWhy}`
       : `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
     o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
     await o.fence.set(o.term(), `${SELF_FENCE_PREFIX} ${why}`);
@@ -120,17 +194,18 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   }, o.renewEveryMs);
   // Checked more often than renewed, so a lapse is acted on soon after the TTL.
   const checkTimer = setInterval(() => {
-    if (stopped || checking) return;
+    if (stopped || checking || !firstRenewTried) return;
     // Once lapsed, the check (and the stop it may make) waits its turn on the action lock.
     const lapsed = !selfFenced && performance.now() - lastRenewSentAt >= o.ttlMs;
     checking = (lapsed ? o.lock.run(async () => (stopped ? undefined : check())) : check())
       .catch((e: unknown) => o.log({ level: 'error', msg: 'lease check threw', error: String(e) }))
       .finally(() => (checking = null));
   }, Math.min(o.renewEveryMs, 100));
-  // The first renewal at once: a fresh agent should not wait a period to hold its lease.
+  // The first renewal at once: a fresh agent should not wait a period to hold its lease. No
+  // lapse is judged before it has been tried, so a slow store at start stops nothing.
   renewing = renew()
     .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
-    .finally(() => (renewing = null));
+    .finally(() => ((renewing = null), (firstRenewTried = true)));
 
   return {
     async stop() {
@@ -142,6 +217,9 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced }),
   };
 }
+
+/** The decision log's tail is read for a membership change at most this often (each read costs one query). */
+const LEARN_EVERY_MS = 5_000;
 
 /** How a fence marker the agent set itself (lease lapsed) begins: promote may lift it, nothing else. */
 export const SELF_FENCE_PREFIX = 'self-fenced:';

@@ -62,7 +62,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let lease: LeaseLoop | null = null;
   if (config.store) {
     store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
-    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease });
+    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, stateDir: config.stateDir, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease });
   }
 
   // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.

@@ -44,7 +44,8 @@ export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, sync
  *  - its lease unchanged for fenceWaitMs (TTL plus margin), and renewing within one TTL of
  *    the node going silent (a dead agent's lease also stops moving);
  *  - a witness: a spec standby seen, fresh, whose receiver has been off the node for
- *    fenceWaitMs. The agent saw that standby stop replying, so its self-fence has fired.
+ *    fenceWaitMs, and that the agent counts (its lease names it among the members it
+ *    learned). The agent saw that standby stop replying, so its self-fence has fired.
  */
 function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView>, from: string, now: number): FenceProof {
   const obs = view.get(from)?.obs ?? null;
@@ -68,7 +69,16 @@ function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView>, from
   if (quiet < wait) {
     return { ok: false, reason: `${from}'s lease was seen unchanged for ${quiet} ms up to the last observation (${now - obs.at} ms ago); it counts as lapsed after ${wait} ms` };
   }
-  const witness = leaseWitness(spec, view, from, obs, now);
+  // The agent's own TTL, not the spec's: an agent configured with a longer one self-fences later than this wait allows.
+  if (lease.ttlMs === undefined || lease.ttlMs === null) {
+    return { ok: false, reason: `${from}'s lease does not say its agent's TTL (an agent older than this control plane), so its self-fence can't be timed: its agent must confirm the stop` };
+  }
+  if (lease.ttlMs > spec.timing.leaseTtlMs) {
+    return { ok: false, reason: `${from}'s agent self-fences after ${lease.ttlMs} ms, longer than the spec's leaseTtlMs ${spec.timing.leaseTtlMs} ms: set the agent's lease.ttlMs to at most the spec's, or its lease proves nothing` };
+  }
+  const counted = lease.members ?? null;
+  if (counted === null) return { ok: false, reason: `${from}'s lease names no standbys its agent counts (it has not learned the spec's members), so a lapse may not stop it: its agent must confirm the stop` };
+  const witness = leaseWitness(spec, view, from, obs, now, counted);
   if (!witness.ok) return witness;
   return {
     ok: true,
@@ -81,12 +91,13 @@ function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView>, from
  * A spec standby seen fresh whose WAL receiver has been off `from` (no receiver, not
  * streaming, or streaming from another named node) for fenceWaitMs of observed time.
  */
-function leaseWitness(spec: ClusterSpec, view: Map<string, NodeView>, from: string, fromObs: NodeObservation, now: number): { ok: true; node: string; quiet: number } | { ok: false; reason: string } {
+function leaseWitness(spec: ClusterSpec, view: Map<string, NodeView>, from: string, fromObs: NodeObservation, now: number, counted: readonly string[]): { ok: true; node: string; quiet: number } | { ok: false; reason: string } {
   const wait = spec.timing.fenceWaitMs;
   let best: { node: string; quiet: number } | null = null;
   for (const v of view.values()) {
     const o = v.obs;
-    if (v.spec.name === from || !o || !isReachable(v) || o.role !== 'standby') continue;
+    // Only a standby the agent counts (named in its lease): a member added since it last read the spec is not.
+    if (v.spec.name === from || !counted.includes(v.spec.name) || !o || !isReachable(v) || o.role !== 'standby') continue;
     const r = o.walReceiver;
     const off = r === null || r.status !== 'streaming' || (r.upstream !== null && r.upstream !== from);
     if (!off) continue;
@@ -98,7 +109,7 @@ function leaseWitness(spec: ClusterSpec, view: Map<string, NodeView>, from: stri
     ok: false,
     reason:
       best === null
-        ? `no standby in sight is off ${from}: one out of sight may still stream from it, and its agent keeps serving while every standby does`
+        ? `no standby in sight that ${from}'s agent counts (${counted.join(', ') || 'none'}) is off it: one out of sight may still stream from it, and its agent keeps serving while every one does`
         : `${best.node} has been off ${from} for ${best.quiet} ms only; ${from}'s agent counts it as gone after its lease TTL, so it counts after ${wait} ms`,
   };
 }

@@ -39,6 +39,14 @@ export const LeaseSeen = z.object({
   changedSeenAt: z.number(),
   /** The term the agent says it holds. */
   term: z.number().int().min(0),
+  /**
+   * The other members of the spec the agent counts when its lease lapses (it keeps serving
+   * only while every one of them streams from it); null or absent: it knows none, and its
+   * lease proves nothing (rule 3).
+   */
+  members: z.array(z.string()).nullable().optional(),
+  /** The TTL the agent self-fences after; null or absent: not said (an older agent), and its lease proves nothing. */
+  ttlMs: z.number().int().min(1).nullable().optional(),
 });
 export type LeaseSeen = z.infer<typeof LeaseSeen>;
 

@@ -153,7 +153,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function childrenOf(pid: number): Promise<number[]> {
+/** The processes whose parent is `pid` (a postmaster's backends, walsenders, walreceiver). */
+export async function childrenOf(pid: number): Promise<number[]> {
   const out: number[] = [];
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;

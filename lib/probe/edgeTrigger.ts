@@ -29,8 +29,9 @@ function significant(o: NodeObservation): string {
     o.walReceiver ? [o.walReceiver.status, o.walReceiver.upstream] : null,
     o.replication.map((r) => [r.name, r.state, r.syncState]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0)),
     o.synchronousStandbyNames,
-    // A new lease holder or term is news; a renewal (version only) is not.
+    // A new lease holder, term or member list is news; a renewal (version only) is not.
     o.lease ? o.lease.term : null,
+    o.lease?.members ?? null,
   ]);
 }
 

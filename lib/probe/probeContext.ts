@@ -10,7 +10,7 @@ export interface ProbeContext {
   /** The cluster's system identifier, when known: a node with another one is foreign. */
   systemIdentifier?: string | null;
   /** Each agent's lease as last read from the store. */
-  leases?: Map<string, { version: number; term: number }>;
+  leases?: Map<string, { version: number; term: number; members?: readonly string[] | null; ttlMs?: number | null }>;
   /** Connection credentials; default user and database 'postgres'. The password is never logged. */
   user?: string;
   password?: string;

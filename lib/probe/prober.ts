@@ -35,7 +35,7 @@ export const DEFAULT_OBSERVATION_TTL_MS = 24 * 3600_000;
 export class Prober {
   private readonly previous = new Map<string, NodeObservation>();
   private readonly written = new Map<string, NodeObservation>();
-  private leases = new Map<string, { version: number; term: number }>();
+  private leases = new Map<string, { version: number; term: number; members: readonly string[] | null; ttlMs: number | null }>();
   private leasesReadAt = -Infinity;
   private seeded = false;
 
@@ -60,7 +60,7 @@ export class Prober {
     if (clock() - this.leasesReadAt >= (this.opts.leaseReadEveryMs ?? 1_000)) {
       const read = await readLeases(store, spec.cluster);
       if (read.ok) {
-        this.leases = new Map(read.leases.map((l) => [l.node, { version: l.version, term: l.term }]));
+        this.leases = new Map(read.leases.map((l) => [l.node, { version: l.version, term: l.term, members: l.members ?? null, ttlMs: l.ttlMs ?? null }]));
         this.leasesReadAt = clock();
       } else {
         // Unknown, never quiet (rule 3): the old map would carry every lease's last change into

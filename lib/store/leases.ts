@@ -17,10 +17,14 @@ export const Lease = z.object({
   holder: z.string().min(1),
   version: z.number().int().min(1),
   renewedAt: z.number(),
+  /** The other members of the spec the agent counts at a lapse; null: it knows none (its lease then proves nothing). */
+  members: z.array(NodeName).nullable().optional(),
+  /** The TTL after which the agent stops a primary it can no longer renew for: the decider checks it against the spec. */
+  ttlMs: z.number().int().min(1).optional(),
 });
 export type Lease = z.infer<typeof Lease>;
 
-export type RenewRequest = { cluster: string; node: string; term: number; holder: string; renewedAt?: number };
+export type RenewRequest = { cluster: string; node: string; term: number; holder: string; renewedAt?: number; members?: readonly string[] | null; ttlMs?: number };
 export type RenewResult = { ok: true; version: number } | { ok: false; conflict: true; current: Lease | null } | { ok: false; conflict?: false; reason: string };
 
 /**
@@ -29,7 +33,7 @@ export type RenewResult = { ok: true; version: number } | { ok: false; conflict:
  */
 export async function renewLease(store: Store, req: RenewRequest, expectedVersion: number | null): Promise<RenewResult> {
   const version = (expectedVersion ?? 0) + 1;
-  const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now() }, 'lease');
+  const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now(), members: req.members ? [...req.members] : null, ...(req.ttlMs !== undefined ? { ttlMs: req.ttlMs } : {}) }, 'lease');
   if (!lease.ok) return lease;
   const key = { cluster: req.cluster, sk: leaseKey(req.node) };
   try {

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 import type { AgentAction, AnswerOf, RequestOf } from '../../lib/agent/actions/wire.ts';
@@ -9,6 +9,7 @@ import { createLocalCluster, type LocalCluster } from '../../lib/local/localClus
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { signalServer } from '../support/signalServer.ts';
 
 const BASE = 15520;
 const AGENT_BASE = 15530;
@@ -16,16 +17,6 @@ const names = ['c1', 'c2', 'c3'] as const;
 const port = { c1: BASE, c2: BASE + 1, c3: BASE + 2, c4: BASE + 3 } as const;
 type Name = keyof typeof port;
 const peer = (name: Name) => ({ name, host: '127.0.0.1', port: port[name] });
-
-async function childrenOf(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-  }
-  return out;
-}
 
 describe('agent actions on a real 3-node cluster (async)', () => {
   let workDir: string;
@@ -69,12 +60,7 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     return r?.status === 'streaming' ? r.sender_port : null;
   };
   const postmaster = (name: Name) => cluster!.postmasterPid(name);
-  /** Signals the postmaster and every child of it (SIGSTOP freezes the whole server). */
-  const signalAll = async (name: Name, sig: NodeJS.Signals) => {
-    const pid = await postmaster(name);
-    assert.ok(pid !== null);
-    for (const p of [pid, ...(await childrenOf(pid))]) process.kill(p, sig);
-  };
+  const signalAll = (name: Name, sig: NodeJS.Signals) => signalServer(cluster!, name, sig);
 
   test('status reports one primary and two standbys', async () => {
     const roles = await Promise.all(names.map(async (n) => (await act(n, 'status', {}))['role']));

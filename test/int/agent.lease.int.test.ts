@@ -1,7 +1,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, chown } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decide } from '../../lib/domain/decide.ts';
+import { ClusterSpec } from '../../lib/domain/spec.ts';
+import { commitDecision } from '../../lib/store/commitDecision.ts';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { startDynalite, type DynaliteServer } from '../../lib/local/dynaliteServer.ts';
@@ -11,14 +15,13 @@ import { closeStore, createStore } from '../../lib/store/store.ts';
 import { ensureTable } from '../../lib/store/table.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { signalServer } from '../support/signalServer.ts';
 
 const BASE = 15540;
 const AGENT_PORT = 15550;
 const DYNALITE_PORT = 15590;
 const TTL_MS = 1_500;
 const RENEW_MS = 250;
-/** The control plane's wait before it treats a lapsed lease as a fence (spec: fenceWaitMs = TTL + margin). */
-const FENCE_WAIT_MS = TTL_MS + 1_500;
 const storeConfig = { table: 'pgvigil-lease-test', region: 'us-east-1', endpoint: `http://127.0.0.1:${DYNALITE_PORT}` };
 
 describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
@@ -27,6 +30,18 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
   let dynalite: DynaliteServer | undefined;
   let agent: TestAgent | undefined;
   let selfFenceMs: number | undefined;
+  let receiver: ChildProcess | undefined;
+  const startLeaseAgent = () =>
+    startTestAgent({
+      cluster: 'lease',
+      node: cluster!.nodes[0]!,
+      bindir: cluster!.bindir,
+      osUser: cluster!.osUser,
+      agentPort: AGENT_PORT,
+      workDir,
+      extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
+    });
+  const streamingFromL1 = async () => (await sqlOnce<{ name: string }>(BASE, "SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'")).map((r) => r.name);
 
   const startStore = async () => {
     dynalite = await startDynalite({ path: join(workDir, 'dynalite'), port: DYNALITE_PORT });
@@ -39,24 +54,22 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
 
   before(async () => {
     workDir = await mkdtemp('/tmp/pgvigil-c-lease-');
-    cluster = await createLocalCluster({ workDir, basePort: BASE, names: ['l1', 'l2'], replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+    // A long wal_sender_timeout: a silent standby's walsender stays listed here, as behind a partition.
+    cluster = await createLocalCluster({ workDir, basePort: BASE, names: ['l1', 'l2'], replication: { mode: 'async', maximumLagOnFailover: 1 << 20 }, walReceiverTimeoutMs: 60_000 });
     await startStore();
     const store = createStore(storeConfig);
     const table = await ensureTable(store);
-    closeStore(store);
     if (!table.ok) throw new Error(table.reason);
-    agent = await startTestAgent({
-      cluster: 'lease',
-      node: cluster.nodes[0]!,
-      bindir: cluster.bindir,
-      osUser: cluster.osUser,
-      agentPort: AGENT_PORT,
-      workDir,
-      extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
-    });
+    // The cluster's spec in the decision log: the agent learns its members (l2) from it.
+    const spec = ClusterSpec.parse({ cluster: 'lease', nodes: cluster.specNodes(), replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+    const init = await commitDecision(store, 'lease', (state) => decide({ type: 'initialize', now: Date.now(), spec, primary: 'l1' }, state));
+    closeStore(store);
+    if (!init.ok) throw new Error(init.reason);
+    agent = await startLeaseAgent();
     await sqlOnce(BASE, 'CREATE TABLE t (v int)');
   });
   after(async () => {
+    receiver?.kill('SIGKILL');
     await agent?.close();
     await stopStore();
     await cluster?.stopAll();
@@ -64,22 +77,40 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  test('the agent holds and renews its lease in the store', async () => {
+  test('the agent holds and renews its lease in the store, and keeps the spec\'s members in its state directory', async () => {
     await waitFor('a renewed lease', () => (agent!.lease?.snapshot().version ?? 0) >= 2);
+    await waitFor('the members learned', () => logged('cluster members learned'));
+    const cached = JSON.parse(await readFile(join(workDir, 'agent-l1', 'members.json'), 'utf8')) as { members: string[] };
+    assert.deepEqual(cached.members, ['l2']);
     const store = createStore(storeConfig);
     const leases = await readLeases(store, 'lease');
     closeStore(store);
     assert.ok(leases.ok);
     assert.equal(leases.leases[0]?.node, 'l1');
     assert.ok((leases.leases[0]?.version ?? 0) >= 2);
+    // The lease names the members the agent counts at a lapse: the decider takes its witness among them.
+    await waitFor('the lease naming l2 and the agent\'s TTL', async () => {
+      const s = createStore(storeConfig);
+      const read = await readLeases(s, 'lease');
+      closeStore(s);
+      return read.ok && JSON.stringify(read.leases[0]?.members) === '["l2"]' && read.leases[0]?.ttlMs === TTL_MS;
+    });
   });
 
-  test('store unreachable while a standby streams: the primary keeps accepting writes', async () => {
+  test('store unreachable while every standby of the spec streams: the primary keeps accepting writes', async () => {
     await stopStore();
     await waitFor('the agent to notice the lapse and keep serving', () => logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: l2/), 10_000);
     await sqlOnce(BASE, 'INSERT INTO t VALUES (1)');
     assert.notEqual(await cluster!.postmasterPid('l1'), null);
     assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['fenced'], null);
+  });
+
+  test('the agent restarted during the outage: it knows the members from its state directory and keeps serving', async () => {
+    await agent!.close();
+    agent = await startLeaseAgent();
+    await waitFor('the restarted agent to notice the lapse and keep serving', () => logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: l2/), 10_000);
+    assert.ok(!logged('self-fencing: stopping PostgreSQL'));
+    await sqlOnce(BASE, 'INSERT INTO t VALUES (10)');
   });
 
   test('the store back: the lease is renewed again', async () => {
@@ -88,19 +119,53 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     await sqlOnce(BASE, 'INSERT INTO t VALUES (2)');
   });
 
-  test('store unreachable and no standby streaming: the primary stops itself before the control plane would promote', async () => {
+  test('store unreachable and l2 frozen, its walsender still listed here: the primary stops itself, though l2 looks streaming', async () => {
+    await waitFor('l2 streaming from l1', async () => (await streamingFromL1()).includes('l2'));
+    const stoppedBefore = agent!.lines.filter((l) => l.msg === 'self-fenced: PostgreSQL stopped').length;
+    await signalServer(cluster!, 'l2', 'SIGSTOP');
+    try {
+      // What a control plane behind a partition could not tell apart: l1 still lists l2 as streaming.
+      assert.ok((await streamingFromL1()).includes('l2'), "l2's walsender is still listed on l1");
+      await stopStore();
+      await waitFor('the primary to stop', async () => (await cluster!.postmasterPid('l1')) === null, 30_000);
+      const line = await waitFor('the agent to log why', () => agent!.lines.filter((l) => l.msg === 'self-fenced: PostgreSQL stopped')[stoppedBefore], 10_000);
+      assert.match(String(line['why']), /l2 of the spec's standbys \(l2\) does not stream from this primary \(or sent no reply within the TTL\)/);
+    } finally {
+      await signalServer(cluster!, 'l2', 'SIGCONT');
+    }
+    // Back as in the promote case below: the store returns, a promote of the same term restarts l1.
+    const term = ((await callAgent(agent!.target, TEST_KEY, 'status', {}))['fenced'] as { term: number }).term;
+    const renewals = agent!.lines.filter((l) => l.msg === 'lease renewed again').length;
+    await startStore();
+    await waitFor('the lease renewed again', () => agent!.lines.filter((l) => l.msg === 'lease renewed again').length > renewals, 10_000);
+    const back = await callAgent(agent!.target, TEST_KEY, 'promote', { term });
+    assert.equal(back.ok, true, back.reason);
+    await waitFor('l2 streaming from l1 again', async () => (await streamingFromL1()).includes('l2'), 30_000);
+  });
+
+  test('store unreachable, the spec\'s standby gone and only a non-member walsender (pg_receivewal) streaming: the primary stops itself', async () => {
     assert.equal((await cluster!.stop('l2')).ok, true);
-    await waitFor('no standby streaming from l1', async () => {
-      const rows = await sqlOnce(BASE, "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'");
-      return rows.length === 0;
+    await waitFor('l2 no longer streaming from l1', async () => !(await streamingFromL1()).includes('l2'));
+    // A WAL archiver streaming from l1 is a physical walsender like a standby's, but no member of the spec.
+    const walDir = join(workDir, 'receivewal');
+    await mkdir(walDir, { recursive: true });
+    const user = cluster!.osUser;
+    if (user) await chown(walDir, user.uid, user.gid);
+    receiver = spawn(join(cluster!.bindir, 'pg_receivewal'), ['-h', '127.0.0.1', '-p', String(BASE), '-U', 'replicator', '-D', walDir, '--no-loop'], {
+      stdio: 'ignore',
+      env: { PATH: '/usr/bin:/bin', HOME: user?.home ?? '/tmp' },
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
     });
+    await waitFor('pg_receivewal streaming from l1', async () => (await streamingFromL1()).includes('pg_receivewal'), 15_000);
     const cut = Date.now();
     await stopStore();
-    await waitFor('the primary to stop', async () => (await cluster!.postmasterPid('l1')) === null, FENCE_WAIT_MS);
+    await waitFor('the primary to stop', async () => (await cluster!.postmasterPid('l1')) === null, 30_000);
     selfFenceMs = Date.now() - cut;
     // The log line follows pg_ctl's return, which may come a moment after the postmaster is gone.
-    const line = await waitFor('the agent to log why it stopped PostgreSQL', () => agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped'), 5_000);
-    assert.match(String(line['why']), /no standby streams from this primary/);
+    const line = await waitFor('the agent to log why it stopped PostgreSQL', () => agent!.lines.find((l) => l.msg === 'self-fenced: PostgreSQL stopped'), 10_000);
+    assert.match(String(line['why']), /l2 of the spec's standbys \(l2\) does not stream from this primary/);
+    assert.ok(!logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: pg_receivewal/));
+    receiver.kill('SIGKILL');
     const st = await callAgent(agent!.target, TEST_KEY, 'status', {});
     assert.equal(st['role'], 'stopped');
     assert.match((st['fenced'] as { why: string }).why, /^self-fenced/);

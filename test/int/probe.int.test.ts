@@ -83,19 +83,21 @@ describe('probe against real nodes', () => {
     }
   });
 
-  test('failure counts start at 0, and a lease keeps its first-seen time until its version changes', async () => {
+  test('failure counts start at 0, and a lease keeps its first-seen time until its version changes, carrying the members and TTL its agent wrote', async () => {
     let clock = 1_000_000;
-    const leases = new Map([['pg1', { version: 3, term: 1 }]]);
+    const leases = new Map([['pg1', { version: 3, term: 1, members: ['pg2'], ttlMs: 3_000 }]]);
     const round = (prev: NodeObservation[]) => probeRound(spec, ctx(prev, { now: () => clock, leases }));
     const r1 = await round([]);
     clock += 250;
     const r2 = await round(r1);
-    leases.set('pg1', { version: 4, term: 1 });
+    leases.set('pg1', { version: 4, term: 1, members: ['pg2'], ttlMs: 3_000 });
     clock += 250;
     const r3 = await round(r2);
-    assert.deepEqual(byNode(r1).get('pg1')!.lease, { version: 3, term: 1, changedSeenAt: 1_000_000 });
-    assert.deepEqual(byNode(r2).get('pg1')!.lease, { version: 3, term: 1, changedSeenAt: 1_000_000 });
-    assert.deepEqual(byNode(r3).get('pg1')!.lease, { version: 4, term: 1, changedSeenAt: 1_000_500 });
+    // The members and TTL the agent wrote ride along: the decider's lease proof needs both.
+    const seen = { term: 1, members: ['pg2'], ttlMs: 3_000 };
+    assert.deepEqual(byNode(r1).get('pg1')!.lease, { version: 3, changedSeenAt: 1_000_000, ...seen });
+    assert.deepEqual(byNode(r2).get('pg1')!.lease, { version: 3, changedSeenAt: 1_000_000, ...seen });
+    assert.deepEqual(byNode(r3).get('pg1')!.lease, { version: 4, changedSeenAt: 1_000_500, ...seen });
     assert.equal(byNode(r3).get('pg2')!.lease, null);
     assert.equal(byNode(r3).get('pg2')!.at, 1_000_500);
     assert.ok(r3.every((o) => o.consecutiveFailures === 0 && o.failingSince === null && o.error === null));

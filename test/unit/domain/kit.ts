@@ -28,8 +28,11 @@ export const lsn = (n: number): string => bigIntToLsn(BigInt(n));
 
 type ObsOver = Partial<NodeObservation>;
 
+/** The members an agent of the 3-node spec counts (named in its lease): every other node. */
+export const others = (node: string): string[] => ['pg1', 'pg2', 'pg3'].filter((n) => n !== node);
+
 function base(node: string, at: number): NodeObservation {
-  return observation(node, at, { role: 'standby', timeline: 1, lease: { version: 1, changedSeenAt: at, term: 1 } });
+  return observation(node, at, { role: 'standby', timeline: 1, lease: { version: 1, changedSeenAt: at, term: 1, members: others(node), ttlMs: 3_000 } });
 }
 
 export const obs = {
@@ -66,7 +69,7 @@ export const obs = {
       consecutiveFailures: failures,
       failingSince: at - failures * 250,
       lastKnownWalLsn: lsn(1000),
-      lease: { version: 1, changedSeenAt: at - failures * 250, term: 1 },
+      lease: { version: 1, changedSeenAt: at - failures * 250, term: 1, members: others(node), ttlMs: 3_000 },
       ...over,
     };
   },

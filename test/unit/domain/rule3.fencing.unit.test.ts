@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { T0, crashedRound, given, healthyRound, initialized, makeSpec, obs, result, round, stateOf, step } from './kit.ts';
+import { T0, crashedRound, given, healthyRound, initialized, makeSpec, obs, others, result, round, stateOf, step } from './kit.ts';
 
 const spec = makeSpec();
 const start = initialized(spec);
@@ -54,7 +54,7 @@ describe('rule 3: fence before promote', () => {
 
   test('given async mode, when the lease has not changed for fenceWaitMs, then pg1 is fenced by its lease and the candidate promoted', () => {
     const s = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
-    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const at = (now: number) => [
       obs.failing('pg1', now, 3 + Math.round((now - T0) / 250), { lease, failingSince: T0 - 750 }),
       obs.standby('pg2', now, null),
@@ -108,7 +108,7 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
   test('given pg3 out of sight and pg2 off pg1 for less than fenceWaitMs, when pg1\'s lease has been quiet for fenceWaitMs, then no lease proof until pg2 has been off pg1 that long', () => {
     // A partition {pg1, pg3} | {control plane, pg2}: pg3 may still stream from pg1, so only a
     // standby seen off pg1 for the TTL plus margin shows that pg1's agent saw it go.
-    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const at = (now: number, pg2OffSince: number) => [
       obs.failing('pg1', now, 20, { lease, failingSince: T0 - 750 }, 'timeout'),
       obs.standby('pg2', now, null, { receiverSince: pg2OffSince }),
@@ -130,7 +130,7 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
   });
 
   test('given no spec standby seen off pg1 (the only one in sight streams from an address that names no node), when the lease has been quiet for fenceWaitMs, then no lease proof', () => {
-    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const now = T0 - 500 + wait + 10_000;
     const unknownUpstream = { status: 'streaming', upstream: null, senderHost: '10.0.0.99', senderPort: 5432, lastMsgReceiptAt: now };
     const rounds = [
@@ -145,8 +145,37 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
     assert.ok(!t.types.includes('Fenced'), t.types.join(', '));
   });
 
+  test('given pg1\'s lease names no members (its agent never learned the spec) or not the one standby seen off it (added since), when it has been quiet for fenceWaitMs, then no lease proof', () => {
+    const now = T0 - 500 + wait;
+    const at = (members: string[] | null) => [
+      obs.failing('pg1', now, 20, { lease: { version: 4, changedSeenAt: T0 - 500, term: 1, members, ttlMs: 3_000 }, failingSince: T0 - 750 }, 'timeout'),
+      obs.standby('pg2', now, null),
+      obs.failing('pg3', now, 20, {}, 'timeout'),
+    ];
+    for (const members of [null, ['pg3']]) {
+      const t = given(initialized(asyncSpec)).when(round(at(members), now));
+      assert.ok(t.types.includes('FailoverStarted'));
+      assert.ok(!t.types.includes('Fenced'), `${JSON.stringify(members)}: ${t.types.join(', ')}`);
+    }
+    assert.equal(given(initialized(asyncSpec)).when(round(at(['pg2', 'pg3']), now)).one('Fenced').by, 'lease');
+  });
+
+  test('given pg1\'s agent self-fences after a longer TTL than the spec\'s leaseTtlMs, or does not say its TTL, when its lease has been quiet for fenceWaitMs, then no lease proof', () => {
+    const now = T0 - 500 + wait;
+    const at = (ttlMs: number | undefined) => [
+      obs.failing('pg1', now, 20, { lease: { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ...(ttlMs === undefined ? {} : { ttlMs }) }, failingSince: T0 - 750 }, 'timeout'),
+      obs.standby('pg2', now, null),
+      obs.standby('pg3', now, null),
+    ];
+    const longer = given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs + 1), now));
+    assert.ok(!longer.types.includes('Fenced'), longer.types.join(', '));
+    const unsaid = given(initialized(asyncSpec)).when(round(at(undefined), now));
+    assert.ok(!unsaid.types.includes('Fenced'), unsaid.types.join(', '));
+    assert.equal(given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs), now)).one('Fenced').by, 'lease');
+  });
+
   test('given pg1\'s lease seen changing 200 ms before the last observation, when a tick comes fenceWaitMs later with no newer observation, then the unobserved time is not counted as lease silence', () => {
-    const lease = { version: 4, changedSeenAt: T0 - 200, term: 1 };
+    const lease = { version: 4, changedSeenAt: T0 - 200, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const rounds = [obs.failing('pg1', T0, 3, { lease, failingSince: T0 - 750 }, 'timeout'), obs.standby('pg2', T0, null), obs.standby('pg3', T0, null)];
     const waiting = step(initialized(asyncSpec), round(rounds, T0));
     assert.equal(stateOfFailover(waiting), 'fencing');
@@ -168,7 +197,7 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
   });
 
   test('given pg1 answers as primary with its lease quiet for 10 s (its agent dead), when failover --to pg2 --force, then the lease proves nothing and pg1 is only asked to stop through its agent', () => {
-    const lease = { version: 4, changedSeenAt: T0 - 10_000, term: 1 };
+    const lease = { version: 4, changedSeenAt: T0 - 10_000, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const rounds = [obs.primary('pg1', T0, [], { lease }), obs.standby('pg2', T0, null), obs.standby('pg3', T0, null)];
     const t = given(initialized(asyncSpec)).when({ type: 'failover', now: T0, to: 'pg2', force: true, requestedBy: 'alice', observations: rounds });
     assert.equal(t.one('FailoverStarted').kind, 'manual');
@@ -185,7 +214,7 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
   });
 
   test('given a failover fenced by lease and switching its endpoints, when the deposed pg1 is seen serving as primary again, then it is fenced', () => {
-    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1 };
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const now = T0 - 500 + wait;
     const rounds = [obs.failing('pg1', now, 20, { lease, failingSince: T0 - 750 }, 'timeout'), obs.standby('pg2', now, null), obs.standby('pg3', now, null)];
     const fenced = step(initialized(asyncSpec), round(rounds, now));

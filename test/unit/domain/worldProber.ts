@@ -30,7 +30,8 @@ export class WorldProber extends WorldReplication {
         mem.leaseSeenAt = this.now;
       }
       // The lease is read from the store, so it is seen even when the node is not.
-      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm };
+      // The agent names every other node as the members it counts (the world's agents know the spec).
+      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm, members: [...this.nodes.keys()].filter((x) => x !== n.name), ttlMs: this.cfg.leaseTtlMs };
       const reachable = this.cpReaches(n) && this.running(n);
       if (!reachable) {
         mem.failures += 1;

@@ -1,0 +1,67 @@
+import { performance } from 'node:perf_hooks';
+import type { PgServer } from '../postgres/pgServer.ts';
+
+interface Seen {
+  /** The walsender's pid and the standby's last reply time, as one value: a change is a reply. */
+  key: string;
+  /** When, on this agent's monotonic clock, that value last changed. */
+  changedAt: number;
+}
+
+/**
+ * Which standbys have replied to this primary lately, judged on this host's clock only.
+ *
+ * `pg_stat_replication.reply_time` is stamped by the standby's clock, so comparing it with
+ * `now()` here would make the lease rule depend on the clock difference between hosts. Instead
+ * the agent samples it and notes, on its own monotonic clock, when each member's value last
+ * moved. A standby replies at least every `wal_receiver_status_interval` (and whenever it
+ * receives WAL), so that setting must be well under the lease TTL on every standby; local mode
+ * and the shipped host setup set it to 1 s. A walsender first seen counts as replying at that
+ * moment: it has spoken within `wal_sender_timeout`, after which PostgreSQL ends it.
+ */
+export class StandbyReplies {
+  private readonly seen = new Map<string, Seen>();
+
+  constructor(private readonly pg: PgServer) {}
+
+  /**
+   * Sample the physical walsenders (connected to no database: not a logical/CDC client) named
+   * after one of `members`, streaming. False when pg_stat_replication could not be read.
+   */
+  async sample(members: readonly string[]): Promise<boolean> {
+    if (members.length === 0) {
+      this.seen.clear();
+      return true;
+    }
+    const r = await this.pg.sql<{ name: string; pid: number; reply: string | null }>(
+      `SELECT r.application_name AS name, r.pid, r.reply_time::text AS reply
+         FROM pg_stat_replication r JOIN pg_stat_activity a ON a.pid = r.pid
+        WHERE r.state = 'streaming' AND a.datid IS NULL AND r.application_name = ANY($1::text[])`,
+      [[...members]],
+      1_000,
+    );
+    if (!r.ok) return false;
+    const now = performance.now();
+    const present = new Set<string>();
+    for (const row of r.rows) {
+      // Two walsenders for one name (a stale one not yet timed out): the freshest counts.
+      const key = `${row.pid}:${row.reply ?? ''}`;
+      const id = `${row.name}#${row.pid}`;
+      present.add(id);
+      const prev = this.seen.get(id);
+      if (!prev || prev.key !== key) this.seen.set(id, { key, changedAt: now });
+    }
+    for (const id of [...this.seen.keys()]) if (!present.has(id)) this.seen.delete(id);
+    return true;
+  }
+
+  /** The members with a walsender here whose reply moved within `withinMs`, as of the last sample. */
+  replying(members: readonly string[], withinMs: number): string[] {
+    const now = performance.now();
+    const fresh = new Set<string>();
+    for (const [id, s] of this.seen) {
+      if (now - s.changedAt <= withinMs) fresh.add(id.slice(0, id.lastIndexOf('#')));
+    }
+    return members.filter((m) => fresh.has(m));
+  }
+}

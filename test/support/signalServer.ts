@@ -1,0 +1,12 @@
+import type { LocalCluster } from '../../lib/local/localCluster.ts';
+import { childrenOf } from '../../lib/postgres/pgServer.ts';
+
+/**
+ * Signals a node's postmaster and every child of it: SIGSTOP freezes the whole server (its
+ * connections stay open and say nothing, as behind a partition), SIGCONT thaws it.
+ */
+export async function signalServer(cluster: LocalCluster, name: string, sig: NodeJS.Signals): Promise<void> {
+  const pid = await cluster.postmasterPid(name);
+  if (pid === null) throw new Error(`${name} is not running: nothing to signal`);
+  for (const p of [pid, ...(await childrenOf(pid))]) process.kill(p, sig);
+}
