@@ -2,6 +2,8 @@ import pg from 'pg';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { LSN_PATTERN, lsnToBigInt } from '../domain/lsn.ts';
 import { readCommitLsn } from './commitLsn.ts';
+import { InterruptedCommitError, commitStatusOn, readPendingCommit, type PendingCommit } from './commitStatus.ts';
+import { connectWithRetry, guardCheckedOut, isTransient, pauseBeforeRetry } from './retry.ts';
 import { parseClusterOptions, type ClusterOptionsInput } from './options.ts';
 import { waitForReplay, type ReplayWait } from './replayWait.ts';
 
@@ -22,12 +24,22 @@ export interface ClientStats {
   writerReads: number;
   /** Reads with `after` that had to wait for the standby to replay. */
   waitedReads: number;
+  /** Connections and read-only statements tried again after a transient error (a failover, a restart). */
+  retries: number;
+  /** COMMITs whose answer was lost, and whose fate was then asked of the writer. */
+  interruptedCommits: number;
 }
 
 export interface Cluster {
   write<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R> & { commitLsn: string }>;
   read<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[], options?: ReadOptions): Promise<QueryResult<R>>;
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ value: T; commitLsn: string }>;
+  /**
+   * Runs fn in a transaction on the writer. If the COMMIT's answer is lost (the primary
+   * crashed, the connection dropped), the transaction's id is looked up on the writer (the new
+   * primary after a failover): committed, this returns with `interrupted: true`; not committed,
+   * or unknown within `failover.retryMs`, it throws InterruptedCommitError saying which.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ value: T; commitLsn: string; interrupted: boolean }>;
   stats(): ClientStats;
   end(): Promise<void>;
 }
@@ -68,12 +80,17 @@ async function run<R extends QueryResultRow>(client: PoolClient, sql: string, pa
 export function createCluster(input: ClusterOptionsInput): Cluster {
   const parsed = parseClusterOptions(input);
   if (!parsed.ok) throw new Error(parsed.reason);
-  const { readYourWrites } = parsed.value;
+  const { readYourWrites, failover } = parsed.value;
   const writer = new pg.Pool(parsed.value.writer);
   const readers: Reader[] = parsed.value.readers.map((cfg) => ({ pool: new pg.Pool(cfg), seen: -1n }));
   // An idle pooled connection that dies (server restart, proxy cut) must not crash the application.
   for (const pool of [writer, ...readers.map((r) => r.pool)]) pool.on('error', () => {});
-  const stats: ClientStats = { writes: 0, readerReads: 0, writerReads: 0, waitedReads: 0 };
+  const stats: ClientStats = { writes: 0, readerReads: 0, writerReads: 0, waitedReads: 0, retries: 0, interruptedCommits: 0 };
+  const retried = () => {
+    stats.retries++;
+  };
+  const deadline = () => performance.now() + failover.retryMs;
+  const connectWriter = () => connectWithRetry(writer, deadline(), retried);
   let next = 0;
 
   function pick(after: bigint | null): Reader {
@@ -88,9 +105,47 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
     return readers[start] as Reader;
   }
 
+  /** A read on the writer, tried again across a failover: a read-only statement is safe to repeat. */
   async function onWriter<R extends QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
     stats.writerReads++;
-    return run<R>(await writer.connect(), sql, params);
+    const until = deadline();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run<R>(await connectWithRetry(writer, until, retried), sql, params);
+      } catch (err) {
+        if (keepsSession(err) || !isTransient(err) || !(await pauseBeforeRetry(attempt, until))) throw err;
+        retried();
+      }
+    }
+  }
+
+  /** The fate of a transaction whose COMMIT answer was lost, asked of the writer until the retry bound. */
+  async function settleInterrupted(pending: PendingCommit, cause: unknown): Promise<string> {
+    stats.interruptedCommits++;
+    const until = deadline();
+    for (let attempt = 0; ; attempt++) {
+      let client: PoolClient | null = null;
+      try {
+        client = await connectWithRetry(writer, until, retried);
+        const status = await commitStatusOn(client, pending);
+        if (status === 'not committed') {
+          client.release();
+          throw new InterruptedCommitError(false, pending.txid, cause);
+        }
+        if (status === 'committed') {
+          // This server has the commit: its insert position is past it, so reads after it see it.
+          const commitLsn = await readCommitLsn(client);
+          client.release();
+          return commitLsn;
+        }
+        client.release();
+      } catch (err) {
+        if (err instanceof InterruptedCommitError) throw err;
+        client?.release(keepsSession(err) ? undefined : (err as Error));
+        if (!isTransient(err)) throw new InterruptedCommitError(null, pending.txid, cause);
+      }
+      if (!(await pauseBeforeRetry(attempt, until))) throw new InterruptedCommitError(null, pending.txid, cause);
+    }
   }
 
   /** A read that must see the commit at `target`: on a reader that has replayed it, else on the writer. */
@@ -98,7 +153,7 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
     const reader = pick(target);
     let client: PoolClient;
     try {
-      client = await reader.pool.connect();
+      client = guardCheckedOut(await reader.pool.connect());
     } catch {
       // The reader is unreachable: the writer has every row a reader could have.
       return onWriter<R>(sql, params);
@@ -129,7 +184,7 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
 
   return {
     async write<R extends QueryResultRow>(sql: string, params?: unknown[]) {
-      const client = await writer.connect();
+      const client = await connectWriter();
       try {
         const result = await client.query<R>(sql, params);
         const commitLsn = await readCommitLsn(client);
@@ -163,13 +218,14 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
       return readAfter<R>(sql, params, lsnToBigInt(after));
     },
     async transaction<T>(fn: (tx: Transaction) => Promise<T>) {
-      const client = await writer.connect();
+      const client = await connectWriter();
       try {
         await client.query('BEGIN');
         let value: T;
+        let pending: PendingCommit;
         try {
           value = await fn({ query: (sql, params) => client.query(sql, params) });
-          await client.query('COMMIT');
+          pending = await readPendingCommit(client);
         } catch (err) {
           // After a clean ROLLBACK the session is reusable whatever fn threw.
           const clean = await client.query('ROLLBACK').then(() => true, () => false);
@@ -177,12 +233,26 @@ export function createCluster(input: ClusterOptionsInput): Cluster {
           else client.release(err instanceof Error ? err : new Error(String(err)));
           throw new RolledBack(err);
         }
+        try {
+          await client.query('COMMIT');
+        } catch (err) {
+          if (keepsSession(err)) {
+            // The server answered: a failed COMMIT (a serialization or deferred check) did not commit.
+            client.release();
+            throw new RolledBack(err);
+          }
+          client.release(err as Error);
+          const commitLsn = await settleInterrupted(pending, err);
+          stats.writes++;
+          return { value, commitLsn, interrupted: true };
+        }
         const commitLsn = await readCommitLsn(client);
         client.release();
         stats.writes++;
-        return { value, commitLsn };
+        return { value, commitLsn, interrupted: false };
       } catch (err) {
         if (err instanceof RolledBack) throw err.cause;
+        if (err instanceof InterruptedCommitError) throw err;
         client.release(keepsSession(err) ? undefined : (err as Error));
         throw err;
       }

@@ -26,6 +26,16 @@ const ClusterOptions = z
       })
       .strict()
       .default({ timeoutMs: 1_000, pollMs: 2 }),
+    failover: z
+      .object({
+        /**
+         * How long a connection, a read, or the check of an interrupted COMMIT is tried again
+         * across a failover or restart before the error reaches the caller.
+         */
+        retryMs: z.number().int().min(0).max(300_000).default(15_000),
+      })
+      .strict()
+      .default({ retryMs: 15_000 }),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -43,6 +53,7 @@ export interface ClusterOptions {
   writer: PoolConfig;
   readers: PoolConfig[];
   readYourWrites: { timeoutMs: number; pollMs: number };
+  failover: { retryMs: number };
 }
 
 /**
@@ -74,6 +85,6 @@ export function parseClusterOptions(input: unknown): Parsed<ClusterOptions> {
   const readers = o.readers ?? (o.reader !== undefined ? [o.reader] : []);
   return {
     ok: true,
-    value: { writer: toPoolConfig(o.writer), readers: readers.map(toPoolConfig), readYourWrites: o.readYourWrites },
+    value: { writer: toPoolConfig(o.writer), readers: readers.map(toPoolConfig), readYourWrites: o.readYourWrites, failover: o.failover },
   };
 }
