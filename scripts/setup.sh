@@ -35,6 +35,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v ip
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-arping >/dev/null
 fi
 
+# The partition test (test/e2e/partition.netns.e2e.test.ts) cuts hosts apart with nftables rules inside their namespaces.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v nft >/dev/null 2>&1; then
+  echo "setup: installing nftables (network partition test)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null
+fi
+
 # The Prometheus test (test/e2e/prometheus.e2e.test.ts) runs Debian's prometheus and promtool itself;
 # the package's own service is not wanted: stopped and disabled if its postinst started it.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; }; then

@@ -22,7 +22,8 @@ export interface NsAgentOptions {
   keyFile: string;
   store: StoreConfig;
   lease: { ttlMs: number; renewEveryMs: number };
-  vip: VipConfig;
+  /** The writer VIP this agent moves; none: the agent places no address (clients use each node's own). */
+  vip?: VipConfig;
   /** The bundled agent (lib/local/agentBundle.ts), as it ships to a host. */
   agentScript: string;
 }
@@ -44,7 +45,7 @@ export async function prepareNsAgent(o: NsAgentOptions): Promise<NsAgent> {
       stateDir: dir,
     }),
     listen: { host: o.node.host.address, port: AGENT_PORT },
-    vip: o.vip,
+    ...(o.vip ? { vip: o.vip } : {}),
   };
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });

@@ -7,6 +7,7 @@ import { NODE_CONF, REPLICATION_USER, nodeConfText, slotName } from '../../lib/p
 import { CLUSTER_CONF, clusterConfText, includeLines, standbyAutoConfText, synchronousStandbyNames } from '../../lib/local/pgConf.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import type { LabHost, NetnsLab } from './netns.ts';
+import type { ReplicationSpec } from '../../lib/domain/spec.ts';
 
 export const PG_PORT = 5432;
 
@@ -37,6 +38,8 @@ export interface NsClusterOptions {
   /** First is the primary. */
   names: string[];
   walReceiverTimeoutMs: number;
+  /** synchronous_standby_names follows it (default: synchronous, ANY 1 of every node). */
+  replication?: ReplicationSpec;
 }
 
 /**
@@ -150,21 +153,21 @@ async function bringUp(cluster: NsCluster, o: NsClusterOptions): Promise<void> {
     }),
   );
 
-  const sync = synchronousStandbyNames({ mode: 'synchronous', quorum: 1 }, cluster.nodes.map((n) => n.name));
+  const sync = synchronousStandbyNames(o.replication ?? { mode: 'synchronous', quorum: 1 }, cluster.nodes.map((n) => n.name));
   await Promise.all(cluster.nodes.map((n) => writeOwnedFile(join(n.dataDir, CLUSTER_CONF), conf(sync), osUser)));
   await sqlOnce(PG_PORT, 'SELECT pg_reload_conf()', [], { host: primaryAt.host });
   for (const s of standbys) await cluster.start(s.name);
-  await waitStreaming(primaryAt.host, standbys.map((s) => s.name));
+  await waitStreaming(primaryAt.host, standbys.map((s) => s.name), sync !== '');
 }
 
-/** Until the primary lists every standby as streaming, and synchronous_standby_names is in force. */
-async function waitStreaming(host: string, names: string[], timeoutMs = 30_000): Promise<void> {
+/** Until the primary lists every standby as streaming, and (when `synchronous`) synchronous_standby_names is in force. */
+async function waitStreaming(host: string, names: string[], synchronous: boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await sqlOnce<{ name: string }>(PG_PORT, "SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'", [], { host }).catch(() => []);
     const [sync] = await sqlOnce<{ s: string }>(PG_PORT, "SELECT current_setting('synchronous_standby_names') AS s", [], { host }).catch(() => []);
     const missing = names.filter((n) => !rows.some((r) => r.name === n));
-    if (missing.length === 0 && sync?.s) return;
+    if (missing.length === 0 && (!synchronous || sync?.s)) return;
     if (Date.now() > deadline) throw new Error(`standbys not streaming from ${host} within ${timeoutMs} ms: ${missing.join(', ') || 'synchronous_standby_names not in force'}`);
     await new Promise((r) => setTimeout(r, 100));
   }
