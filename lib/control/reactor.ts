@@ -71,15 +71,33 @@ async function execute(cp: ControlPlane, cluster: string, nodes: NodeSpec[], int
       }
       const readers = (intent.readers ?? []).map((r) => nodes.find((n) => n.name === r)).filter((n): n is NodeSpec => !!n);
       const applied = await cp.endpoints.apply({ term: intent.term, writer: peerOf(node), readers: readers.map(peerOf) });
+      const resumed = applied.ok ? (applied.detail?.['resumed'] as { pausedMs: number; moved: number; closed: number; held: number } | undefined) : undefined;
       result = applied.ok
-        ? { ok: true, reason: `${cp.endpoints.kind}: writer ${node.name}, readers ${readers.map((r) => r.name).join(', ') || 'none'}`, detail: { applied: applied.applied } }
+        ? {
+            ok: true,
+            reason:
+              `${cp.endpoints.kind}: writer ${node.name}, readers ${readers.map((r) => r.name).join(', ') || 'none'}` +
+              (resumed ? `; writer endpoint resumed after a ${resumed.pausedMs} ms pause: ${resumed.moved} sessions moved, ${resumed.closed} closed between transactions, ${resumed.held} new connections held` : ''),
+            detail: { applied: applied.applied, ...(applied.detail ?? {}) },
+          }
         : { ok: false, reason: applied.reason, detail: {} };
       break;
     }
     case 'fence':
-    case 'demote':
-      result = await agent(cp, target, intent.action, { term: intent.term });
+      result = await agent(cp, target, 'fence', { term: intent.term });
       break;
+    case 'demote': {
+      // A switchover: the writer endpoint drains first, so no transaction is cut by the stop.
+      const drain = cp.endpoints?.drain ? await cp.endpoints.drain(intent.term) : null;
+      result = await agent(cp, target, 'demote', { term: intent.term });
+      if (drain) {
+        result.detail = { ...result.detail, drain };
+        result.reason += `; writer endpoint paused: ${drain.drained} sessions drained between transactions, ${drain.cut} cut, in ${drain.waitedMs} ms`;
+        // The switchover gives up: the old primary keeps its role, and its clients come back to it.
+        if (!result.ok) cp.endpoints?.resume?.();
+      }
+      break;
+    }
     case 'promote':
       result = await agent(cp, target, 'promote', { term: intent.term, ...(intent.minLsn ? { minLsn: intent.minLsn } : {}) });
       break;

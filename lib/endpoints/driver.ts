@@ -12,7 +12,8 @@ export interface EndpointChange {
   readers: EndpointTarget[];
 }
 
-export type EndpointResult = { ok: true; applied: boolean } | { ok: false; reason: string };
+/** `detail`: what the change did to clients (the proxy's resume after a drain), for the history. */
+export type EndpointResult = { ok: true; applied: boolean; detail?: Record<string, unknown> } | { ok: false; reason: string };
 
 /**
  * A writer/reader endpoint mechanism (local TCP proxy, Route 53 records, ENI secondary IP,
@@ -22,5 +23,12 @@ export type EndpointResult = { ok: true; applied: boolean } | { ok: false; reaso
 export interface EndpointDriver {
   readonly kind: string;
   apply(change: EndpointChange): Promise<EndpointResult>;
+  /**
+   * Before a switchover stops the old primary (the local proxy only): stop handing it new
+   * transactions, wait for open sessions to finish theirs. The next applied change of a new
+   * writer resumes; `resume` does when the switchover gives up.
+   */
+  drain?(term: number): Promise<{ term: number; drained: number; cut: number; waitedMs: number }>;
+  resume?(): unknown;
   close(): Promise<void>;
 }
