@@ -223,15 +223,15 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
 
   /**
    * Runs a test body, remembering a failure so the logs are kept, and ends the case either way
-   * (unless `keep`: the next test goes on with it, and ends it).
+   * (unless `keep`: the next test goes on with it, and ends it). A todo's failure keeps no logs.
    */
-  const body = (f: () => Promise<void>, { keep = false } = {}) => async () => {
+  const body = (f: () => Promise<void>, { keep = false, todo = false } = {}) => async () => {
     let ok = false;
     try {
       await f();
       ok = true;
     } catch (e) {
-      failed = true;
+      if (!todo) failed = true;
       throw e;
     } finally {
       if (!keep || !ok) await endCase();
@@ -438,7 +438,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
         acks: { q1: v.old.length, [next]: v.new.length },
         lost: 0,
       });
-    }),
+    }, { todo: true }),
   );
 
   test(
