@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseWith } from '../domain/parse.ts';
 import { NodeName } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
+import type { ClusterSpec } from '../domain/spec.ts';
 import { catchUp, loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
 import { writeFileDurably } from './durableFile.ts';
@@ -26,6 +27,11 @@ export class ClusterMembers {
     stateDir: string | null,
   ) {
     this.path = stateDir === null ? null : join(stateDir, 'members.json');
+  }
+
+  /** The spec as last read from the store (not kept across restarts), or null. */
+  get spec(): ClusterSpec | null {
+    return this.known?.state.spec ?? null;
   }
 
   /** The spec's other nodes, or null when never learned. */

@@ -11,6 +11,8 @@ import { dropWriterVip } from './writerVip.ts';
 import type { Log } from '../log.ts';
 import { ClusterMembers } from './clusterMembers.ts';
 import { StandbyReplies } from './standbyReplies.ts';
+import { keepSyncNames } from './syncNamesKeeper.ts';
+import { specSyncNames } from '../domain/syncNames.ts';
 import type { LeaseMetrics } from './agentMetrics.ts';
 
 export interface LeaseLoopOptions {
@@ -43,6 +45,8 @@ export interface LeaseLoop {
   stop(): Promise<void>;
   /** For status and tests: the version we hold, and ms since the last renewal was sent. */
   snapshot(): { version: number | null; sinceRenewMs: number; selfFenced: boolean };
+  /** Renew at once if the lease has lapsed; not ok if it is still lapsed afterwards. */
+  ensureFresh(): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 /**
@@ -85,6 +89,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     if (!r.ok) o.log({ level: 'warn', msg: 'cluster members cache unreadable: they count as unknown until read from the store', reason: r.reason });
   });
   let membersFailing = false;
+  let keeping: Promise<void> | null = null;
   const replies = new StandbyReplies(o.pg);
 
   const renew = async () => {
@@ -93,7 +98,13 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     if (members.others === null) await learnMembers();
     const sentAt = performance.now();
     // The lease names the members this agent counts: the decider's lease proof needs its witness among them.
-    const r = await renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: o.ttlMs }, version);
+    // A request that never settles must not wedge the loop: past the deadline it counts as failed
+    // (if it landed after all, the next renewal meets the newer version and adopts it).
+    const r = await withDeadline(
+      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: o.ttlMs }, version),
+      Math.max(o.renewEveryMs, 1_000),
+      () => ({ ok: false as const, reason: `the store did not answer the renewal within ${Math.max(o.renewEveryMs, 1_000)} ms` }),
+    );
     if (r.ok) {
       version = r.version;
       lastRenewSentAt = sentAt;
@@ -120,7 +131,11 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   const learnMembers = async () => {
     await cached;
     lastLearnedAt = performance.now();
-    const m = await members.refresh(o.store).catch((e: unknown) => ({ ok: false as const, reason: String(e) }));
+    const m = await withDeadline(
+      members.refresh(o.store).catch((e: unknown) => ({ ok: false as const, reason: String(e) })),
+      5_000,
+      () => ({ ok: false as const, reason: 'the store did not answer the decision log read within 5000 ms' }),
+    );
     if (!m.ok) {
       if (!membersFailing) o.log({ level: 'warn', msg: 'cluster members could not be read: keeping the last known', reason: m.reason, members: members.others });
       membersFailing = true;
@@ -128,6 +143,15 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     }
     membersFailing = false;
     if (m.changed) o.log({ level: 'info', msg: 'cluster members learned', members: m.members });
+    // The commit quorum follows the spec it was read with, under the action lock (never amid a
+    // promote or follow), and off the renewal's path: a long clone must not stall the lease.
+    const spec = members.spec;
+    if (spec && !keeping && !stopped) {
+      keeping = o.lock
+        .run(() => keepSyncNames(o.pg, specSyncNames(spec), o.log))
+        .then(() => undefined, (e: unknown) => o.log({ level: 'error', msg: 'keeping synchronous_standby_names threw', error: String(e) }))
+        .finally(() => (keeping = null));
+    }
   };
 
   const check = async () => {
@@ -212,10 +236,31 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       stopped = true;
       clearInterval(renewTimer);
       clearInterval(checkTimer);
-      await Promise.allSettled([renewing, checking]);
+      await Promise.allSettled([renewing, checking, keeping]);
     },
     snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced }),
+    async ensureFresh() {
+      if (performance.now() - lastRenewSentAt < o.ttlMs) return { ok: true };
+      await renewing;
+      if (performance.now() - lastRenewSentAt >= o.ttlMs && !stopped) {
+        renewing = renew()
+          .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
+          .finally(() => (renewing = null));
+        await renewing;
+      }
+      const since = performance.now() - lastRenewSentAt;
+      return since < o.ttlMs ? { ok: true } : { ok: false, reason: `this agent's lease has not been renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms)` };
+    },
   };
+}
+
+/** `p`, or `late()` once `ms` have passed without it settling. */
+function withDeadline<T>(p: Promise<T>, ms: number, late: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late()), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The decision log's tail is read for a membership change at most this often (each read costs one query). */

@@ -63,6 +63,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   if (config.store) {
     store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
     lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, stateDir: config.stateDir, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease });
+    const loop = lease;
+    ctx.leaseFresh = () => loop.ensureFresh();
   }
 
   // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.

@@ -16,7 +16,7 @@ export interface AlertMessage {
 }
 
 /** Which decision events people are told about, and how loudly. The rest stay in the audit log. */
-const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: (e: DecisionEvent) => string }>> = {
+const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: (e: DecisionEvent) => string; when?: (e: DecisionEvent) => boolean }>> = {
   NodeDown: { severity: 'warning', what: (e) => `node ${nodeOf(e)} is down` },
   NodeUp: { severity: 'info', what: (e) => `node ${nodeOf(e)} is up` },
   LagExceeded: { severity: 'warning', what: (e) => `standby ${nodeOf(e)} lags beyond the read limit` },
@@ -28,6 +28,12 @@ const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: 
   FailoverImpossible: { severity: 'critical', what: (e) => (e.type === 'FailoverImpossible' ? `primary ${e.from} failed and no standby can be promoted` : '') },
   Paused: { severity: 'warning', what: () => 'paused: automatic failover is off' },
   Resumed: { severity: 'info', what: () => 'resumed: automatic failover is on' },
+  // Only the mismatch: the quorum proof and the candidate rule are off until it is gone.
+  SyncNamesReported: {
+    severity: 'critical',
+    what: (e) => (e.type === 'SyncNamesReported' ? `primary ${e.node} waits for another commit quorum than the spec asks` : ''),
+    when: (e) => e.type === 'SyncNamesReported' && !e.matches,
+  },
   AgentRestarted: { severity: 'warning', what: (e) => (e.type === 'AgentRestarted' ? `agent of ${e.node} died and was restarted (restart ${e.restarts})` : '') },
 };
 
@@ -42,7 +48,7 @@ function nodeOf(e: DecisionEvent): string | null {
 /** The alert for a decision event, or null when the event is for the audit log only. */
 export function alertFor(cluster: string, event: DecisionEvent, paused: boolean): AlertMessage | null {
   const rule = ALERTS[event.type];
-  if (!rule) return null;
+  if (!rule || (rule.when && !rule.when(event))) return null;
   const at = new Date(event.at).toISOString();
   const what = rule.what(event);
   const pausedNote = paused && event.type !== 'Paused' ? ' [PAUSED]' : '';

@@ -1,5 +1,6 @@
 import { compareLsn, lsnDiff, maxLsn } from './lsn.ts';
 import type { ClusterSpec } from './spec.ts';
+import { quorumArithmeticHolds, type ReportedSyncNames } from './syncNames.ts';
 import { isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
 export type CandidateChoice = { ok: true; node: string; reason: string } | { ok: false; reason: string };
@@ -31,7 +32,7 @@ function pick(ranked: Ranked[], to: string | null, refusals: Map<string, string>
  * the candidate must have the highest received LSN among at least that many.
  * Async: no standby further behind the primary's last known LSN than maximumLagOnFailover.
  */
-export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, NodeView>, from: string, to: string | null): CandidateChoice {
+export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, NodeView>, from: string, to: string | null, reported: ReportedSyncNames | null): CandidateChoice {
   const refusals = new Map<string, string>();
   const standbys = spec.nodes.filter((n) => n.name !== from);
   for (const n of standbys) {
@@ -43,6 +44,9 @@ export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, Nod
   const usable = (name: string): boolean => !refusals.has(name);
 
   if (spec.replication.mode === 'synchronous') {
+    // The arithmetic below is the spec's quorum: it must be the one the old primary committed with.
+    const arithmetic = quorumArithmeticHolds(spec, reported, from);
+    if (!arithmetic.ok) return arithmetic;
     const quorumMembers = standbys.filter((n) => !n.tags.nosync);
     const needed = quorumMembers.length - spec.replication.quorum + 1;
     const seen = quorumMembers.filter((n) => isStandbyNow(view.get(n.name)) && receivedLsn(view.get(n.name)!) !== null);

@@ -2,6 +2,7 @@ import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
 import { streamsFrom } from './observation.ts';
+import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import { isDeposed, type ClusterState } from './state.ts';
@@ -76,6 +77,7 @@ function recordHealth(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>
     if (!sameSet(members, o.state.syncSet)) {
       o.emit('SyncSetChanged', term, `${primary} reports synchronous standbys: ${members.join(', ') || 'none'}`, { members });
     }
+    reportSyncNames(o, spec, primary, pv!.obs!.synchronousStandbyNames, term);
   }
 }
 
@@ -145,4 +147,22 @@ function updateReaders(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView
   o.request('endpoints', primary, s.term, `readers become ${readers.join(', ') || 'none (the writer serves reads)'}: the standbys streaming from ${primary} within readLagLimit`, {
     readers,
   });
+}
+
+/**
+ * Rule 2, issue 12 path 2: the quorum the decider reasons about must be the one PostgreSQL
+ * enforces. Each change of the primary's setting, or of what the spec asks, is recorded; a
+ * mismatch is an alert, and until it is gone no quorum proof or quorum candidate counts.
+ */
+function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, value: string | null, term: number): void {
+  // Async mode reasons about no quorum: what the primary waits for is its own business there.
+  if (value === null || spec.replication.mode !== 'synchronous') return;
+  const expected = specSyncNames(spec);
+  const prev = o.state.primarySyncNames;
+  if (prev && prev.node === primary && prev.value === value && prev.expected === expected) return;
+  const matches = sameCommitQuorum(value, expected, primary);
+  const reason = matches
+    ? `${primary} commits with synchronous_standby_names '${value}', the quorum the spec asks`
+    : `${primary} commits with synchronous_standby_names '${value}' but the spec asks '${expected}': no quorum proof or quorum candidate counts until they agree (the agents write the spec's value)`;
+  o.emit('SyncNamesReported', term, reason, { node: primary, value, expected, matches });
 }

@@ -67,6 +67,8 @@ export const DecisionEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('LagExceeded'), node: NodeName, lagBytes: z.number() }),
   z.object({ ...base, type: z.literal('LagRecovered'), node: NodeName, lagBytes: z.number() }),
   z.object({ ...base, type: z.literal('SyncSetChanged'), members: z.array(NodeName) }),
+  /** The primary's synchronous_standby_names, and whether it waits for the quorum the spec asks. */
+  z.object({ ...base, type: z.literal('SyncNamesReported'), node: NodeName, value: z.string(), expected: z.string(), matches: z.boolean() }),
   z.object({ ...base, type: z.literal('ControlPlaneBlind'), evidence: z.array(NodeEvidence) }),
   z.object({ ...base, type: z.literal('ControlPlaneSighted') }),
   z.object({

@@ -36,6 +36,8 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       return { ...s, lagging: add(s.lagging, event.node) };
     case 'LagRecovered':
       return { ...s, lagging: remove(s.lagging, event.node) };
+    case 'SyncNamesReported':
+      return { ...s, primarySyncNames: { node: event.node, value: event.value, expected: event.expected, matches: event.matches } };
     case 'SyncSetChanged':
       return { ...s, syncSet: [...event.members] };
     case 'ControlPlaneBlind':

@@ -52,7 +52,7 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
   );
   if (o.now - cutOffSince < failureWindowMs(spec.timing)) return;
 
-  const choice = chooseFailoverCandidate(spec, view, primary, null);
+  const choice = chooseFailoverCandidate(spec, view, primary, null, o.state.primarySyncNames);
   if (!choice.ok) {
     if (s.impossibleReportedFor !== s.term) {
       o.emit('FailoverImpossible', s.term, `${primary} has failed but no standby can be promoted safely: ${choice.reason}`, {
@@ -77,7 +77,7 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
 export function tryFence(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const f = o.state.failover;
   if (!f || f.step !== 'fencing' || f.kind === 'switchover') return;
-  const proof = proveFenced(spec, view, o.state.syncSet, f.from, o.now);
+  const proof = proveFenced(spec, view, o.state.syncSet, f.from, o.now, o.state.primarySyncNames);
   if (!proof.ok) return;
   o.emit('Fenced', f.term, proof.reason, { node: f.from, by: proof.by, evidence: evidence(view) });
   requestPromotion(o, spec, view);
@@ -176,7 +176,10 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         abort(o, f, `${f.from} answers again as primary before any promotion: nothing was changed`);
         return;
       }
-      if (f.kind !== 'switchover') o.request('fence', f.from, f.term, `ask ${f.from}'s agent again to stop PostgreSQL: no fencing condition holds yet`);
+      if (f.kind === 'switchover') return;
+      // The reason the proofs fail goes into the log with each ask: an operator sees what fencing waits for.
+      const proof = proveFenced(spec, view, o.state.syncSet, f.from, o.now, o.state.primarySyncNames);
+      o.request('fence', f.from, f.term, proof.ok ? `ask ${f.from}'s agent again to stop PostgreSQL` : `ask ${f.from}'s agent again to stop PostgreSQL: no fencing condition holds yet (${proof.reason})`);
       tryFence(o, spec, view);
       return;
     }
@@ -229,8 +232,8 @@ function stillQualifies(spec: ClusterSpec, view: Map<string, NodeView>, from: st
   const cv = view.get(to);
   if (!isStandbyNow(cv)) return { ok: false, reason: `${to} is not a reachable standby` };
   const mine = receivedLsn(cv!);
-  if (mine === null) return spec.replication.mode === 'async' ? chooseFailoverCandidate(spec, view, from, to) : { ok: false, reason: `${to} reports no received LSN` };
-  if (spec.replication.mode === 'async') return chooseFailoverCandidate(spec, view, from, to);
+  if (mine === null) return spec.replication.mode === 'async' ? chooseFailoverCandidate(spec, view, from, to, null) : { ok: false, reason: `${to} reports no received LSN` };
+  if (spec.replication.mode === 'async') return chooseFailoverCandidate(spec, view, from, to, null);
   for (const v of view.values()) {
     if (v.spec.name === from || v.spec.name === to || !isStandbyNow(v) || v.spec.tags.nosync) continue;
     const theirs = receivedLsn(v);

@@ -2,6 +2,7 @@ import type { FenceMethod } from './events.ts';
 import type { ClusterSpec } from './spec.ts';
 import { isReachable, observedUntil, standbysStreamingFrom, type NodeView } from './view.ts';
 import type { NodeObservation } from './observation.ts';
+import { quorumArithmeticHolds, type ReportedSyncNames } from './syncNames.ts';
 
 export type FenceProof = { ok: true; by: Extract<FenceMethod, 'syncQuorum' | 'lease'>; reason: string } | { ok: false; reason: string };
 
@@ -9,12 +10,14 @@ export type FenceProof = { ok: true; by: Extract<FenceMethod, 'syncQuorum' | 'le
  * Rule 3, the conditions decide can prove from observations alone (the third, an agent
  * confirming PostgreSQL is stopped, arrives as an action result).
  */
-export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, syncSet: readonly string[], from: string, now: number): FenceProof {
+export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, syncSet: readonly string[], from: string, now: number, reported: ReportedSyncNames | null): FenceProof {
   const streaming = standbysStreamingFrom(view, from);
   if (streaming.length > 0) return { ok: false, reason: `${streaming.join(', ')} still stream from ${from}` };
 
   const why: string[] = [];
-  if (spec.replication.mode === 'synchronous') {
+  const arithmetic = spec.replication.mode === 'synchronous' ? quorumArithmeticHolds(spec, reported, from) : null;
+  if (arithmetic && !arithmetic.ok) why.push(arithmetic.reason);
+  else if (spec.replication.mode === 'synchronous') {
     const members = new Set([...spec.nodes.filter((n) => n.name !== from && !n.tags.nosync).map((n) => n.name), ...syncSet.filter((n) => n !== from)]);
     const unseen = [...members].filter((n) => !isReachable(view.get(n)));
     if (members.size > 0 && unseen.length === 0) {

@@ -43,6 +43,8 @@ export const ClusterState = z.object({
   lagging: z.array(NodeName),
   /** The synchronous set as the primary last reported it. */
   syncSet: z.array(NodeName),
+  /** The primary's synchronous_standby_names as last reported (older logs: unknown). */
+  primarySyncNames: z.object({ node: NodeName, value: z.string(), expected: z.string(), matches: z.boolean() }).nullable().default(null),
   /**
    * Nodes that were primaries of an older term (or candidates whose promotion may have landed)
    * and have not yet been rewound, with when each lost its role: only a lease renewed after
@@ -75,6 +77,7 @@ export function initialState(cluster: string): ClusterState {
     down: [],
     lagging: [],
     syncSet: [],
+    primarySyncNames: null,
     deposed: {},
     failover: null,
     pending: [],

@@ -13,6 +13,7 @@ const HOOKED: Record<DecisionEventType, boolean> = {
   LagExceeded: true,
   LagRecovered: true,
   SyncSetChanged: true,
+  SyncNamesReported: true,
   ControlPlaneBlind: true,
   ControlPlaneSighted: true,
   FailoverStarted: true,

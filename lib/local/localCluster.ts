@@ -8,7 +8,8 @@ import { runPg, type PgCommandResult } from '../postgres/pgCommand.ts';
 import { findPgBinaries } from '../postgres/pgBinaries.ts';
 import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
 import { NODE_CONF, REPLICATION_USER, nodeConfText, slotName } from '../postgres/standbyConf.ts';
-import { CLUSTER_CONF, clusterConfText, hbaText, includeLines, standbyAutoConfText, synchronousStandbyNames } from './pgConf.ts';
+import { CLUSTER_CONF, clusterConfText, hbaText, includeLines, standbyAutoConfText } from './pgConf.ts';
+import { synchronousStandbyNames } from '../domain/syncNames.ts';
 import { appendOwnedFile, isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from '../postgres/nodeFiles.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
 

@@ -11,6 +11,7 @@ import { ClusterSpec, type ClusterSpecInput, type NodeSpec, type NodeTags, type 
 import type { ClusterState } from '../domain/state.ts';
 import { startEndpointProxy, type EndpointProxy } from '../endpoints/proxy.ts';
 import { loadState } from '../store/loadState.ts';
+import { readLeases } from '../store/leases.ts';
 import { createStore, closeStore, type Store } from '../store/store.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import { ensureTable } from '../store/table.ts';
@@ -276,6 +277,12 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     });
     cleanups.push(() => loop.stop());
 
+    // Protected only once every agent's lease names the members it counts (rule 3): before
+    // that, a lease proves nothing, and a failover of a node whose agent is gone waits forever.
+    progress("waiting for every agent's lease to name the cluster's members");
+    const unprotected = await waitLeasesNameMembers(store, clusterName, names, 20_000);
+    if (unprotected.length > 0) log({ level: 'warn', msg: "agents' leases do not name the cluster's members yet: a failover of their node needs the agent's own answer", nodes: unprotected });
+
     progress('ready');
     const url = (port: number) => `postgresql://postgres@127.0.0.1:${port}/postgres`;
     return {
@@ -309,5 +316,17 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
   } catch (e) {
     await cleanup();
     throw e;
+  }
+}
+
+/** Waits (bounded) until each node's lease names the spec's members; answers the nodes whose lease still does not. */
+async function waitLeasesNameMembers(store: Store, cluster: string, nodes: readonly string[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const read = await readLeases(store, cluster);
+    const named = new Set(read.ok ? read.leases.filter((l) => l.members != null).map((l) => l.node) : []);
+    const missing = nodes.filter((n) => !named.has(n));
+    if (missing.length === 0 || Date.now() > deadline) return missing;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

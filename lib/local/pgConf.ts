@@ -1,6 +1,5 @@
 import { confLines } from '../postgres/autoConf.ts';
 import { NODE_CONF, primaryConninfo, slotName } from '../postgres/standbyConf.ts';
-import type { ReplicationSpec } from '../domain/spec.ts';
 
 /**
  * Configuration text for local-mode nodes. Layout in each data directory:
@@ -15,13 +14,6 @@ export const CLUSTER_CONF = 'pgvigil.cluster.conf';
 
 export function includeLines(): string {
   return `\n# pgvigil: cluster-wide then per-node settings\ninclude_if_exists = '${CLUSTER_CONF}'\ninclude_if_exists = '${NODE_CONF}'\n`;
-}
-
-/** `ANY k (a, b)` for synchronous mode, '' for async or when no standby may be synchronous. */
-export function synchronousStandbyNames(replication: ReplicationSpec, syncCandidates: readonly string[]): string {
-  if (replication.mode !== 'synchronous' || syncCandidates.length === 0) return '';
-  const k = Math.min(replication.quorum, syncCandidates.length);
-  return `ANY ${k} (${syncCandidates.join(', ')})`;
 }
 
 export interface ClusterConfInput {

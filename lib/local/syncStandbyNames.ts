@@ -5,7 +5,8 @@ import { editAutoConf } from '../postgres/autoConf.ts';
 import type { ClusterSpec } from '../domain/spec.ts';
 import { writeOwnedFile } from '../postgres/nodeFiles.ts';
 import type { OsUser } from '../postgres/osUser.ts';
-import { CLUSTER_CONF, synchronousStandbyNames } from './pgConf.ts';
+import { CLUSTER_CONF } from './pgConf.ts';
+import { synchronousStandbyNames } from '../domain/syncNames.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
 
 /**

@@ -97,6 +97,15 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     });
   });
 
+  test('a synchronous_standby_names set by hand is put back to the spec\'s value (async here: none)', async () => {
+    const setting = async () => (await sqlOnce<{ v: string }>(BASE, "SELECT current_setting('synchronous_standby_names') AS v"))[0]?.v;
+    await sqlOnce(BASE, "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (l2)'");
+    await sqlOnce(BASE, 'SELECT pg_reload_conf()');
+    await waitFor('the hand-made setting to be in force', async () => (await setting()) === 'ANY 1 (l2)');
+    await waitFor('the agent to put the spec value back', async () => (await setting()) === '', 20_000);
+    assert.ok(logged('synchronous_standby_names set to the spec value'));
+  });
+
   test('store unreachable while every standby of the spec streams: the primary keeps accepting writes', async () => {
     await stopStore();
     await waitFor('the agent to notice the lapse and keep serving', () => logged(/^lease lapsed; keeping PostgreSQL serving because standbys stream from it: l2/), 10_000);

@@ -15,7 +15,7 @@ export interface TestPipeline extends LocalPipeline {
   dispose(): Promise<void>;
 }
 
-/** A local pipeline for a test file, on its own ports and temp dir, logging only when PGVIGIL_TEST_LOG is set. */
+/** A local pipeline for a test file, on its own ports and temp dir, logging only when PGVIGIL_TEST_LOG is set (PGVIGIL_TEST_KEEP keeps the dir). */
 export async function startTestPipeline(basePort: number, opts: Partial<LocalPipelineOptions> = {}): Promise<TestPipeline> {
   const workDir = await mkdtemp(join(tmpdir(), 'pgvigil-e2e-'));
   const events: DecisionEvent[] = [];
@@ -36,7 +36,9 @@ export async function startTestPipeline(basePort: number, opts: Partial<LocalPip
     events,
     async dispose() {
       await p.stop();
-      await rm(workDir, { recursive: true, force: true });
+      // PGVIGIL_TEST_KEEP keeps the agents' logs and data directories to look at after a failure.
+      if (process.env['PGVIGIL_TEST_KEEP']) process.stderr.write(`kept ${workDir}\n`);
+      else await rm(workDir, { recursive: true, force: true });
     },
   });
   await waitFor('the cluster to be healthy under the control plane', async () => (await roles(t)).filter((r) => r === 'standby').length === p.cluster.nodes.length - 1, 60_000);

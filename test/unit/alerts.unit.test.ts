@@ -38,3 +38,12 @@ test('a decision with no alertable event sends nothing; one already paused befor
   const down = alertsFor('orders', [ev({ type: 'NodeDown', reason: 'pg1 failed', node: 'pg1', evidence })], true);
   assert.equal(down[0]?.paused, true);
 });
+
+test('a primary waiting for another commit quorum than the spec asks is a critical alert; its setting agreeing again is audit only', () => {
+  const reported = (value: string, matches: boolean) =>
+    ev({ type: 'SyncNamesReported', reason: `pg1 commits with '${value}'`, node: 'pg1', value, expected: 'ANY 1 (pg1, pg2, pg3)', matches });
+  const alerts = alertsFor('orders', [reported('', false), reported('ANY 1 (pg1, pg2, pg3)', true)], false);
+  assert.deepEqual(alerts.map((a) => [a.event, a.severity, a.node]), [['SyncNamesReported', 'critical', 'pg1']]);
+  assert.match(alerts[0]!.subject, /primary pg1 waits for another commit quorum than the spec asks/);
+  assert.match(alerts[0]!.body, /Reason:   pg1 commits with ''/);
+});

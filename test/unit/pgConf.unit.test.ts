@@ -1,15 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterConfText, standbyAutoConfText, synchronousStandbyNames } from '../../lib/local/pgConf.ts';
+import { clusterConfText, standbyAutoConfText } from '../../lib/local/pgConf.ts';
 import { confValue } from '../../lib/postgres/autoConf.ts';
 import { primaryConninfo, slotName } from '../../lib/postgres/standbyConf.ts';
-
-test('synchronous mode lists the candidates as a quorum; async lists none', () => {
-  assert.equal(synchronousStandbyNames({ mode: 'synchronous', quorum: 1 }, ['pg2', 'pg3']), 'ANY 1 (pg2, pg3)');
-  assert.equal(synchronousStandbyNames({ mode: 'synchronous', quorum: 2 }, ['pg2', 'pg3']), 'ANY 2 (pg2, pg3)');
-  assert.equal(synchronousStandbyNames({ mode: 'async', maximumLagOnFailover: 0 }, ['pg2', 'pg3']), '');
-  assert.equal(synchronousStandbyNames({ mode: 'synchronous', quorum: 1 }, []), '');
-});
 
 test('configuration values are quoted so a quote cannot end the setting', () => {
   assert.equal(confValue("a'b"), "'a''b'");

@@ -12,6 +12,11 @@ export interface ActionContext {
   terms: TermStore;
   fence: FenceMarker;
   log: Log;
+  /**
+   * Renew the lease now if it has lapsed; not ok when it can't be renewed (absent without a
+   * store). A primary made from a lapsed lease would stop itself at its next check.
+   */
+  leaseFresh?: () => Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 /**

@@ -38,6 +38,10 @@ export const promote = defineAction({
       // A retried promote of the same term: the VIP may be what the first attempt didn't finish.
       return { ok: true, reason: 'already primary', promoted: false, timeline: state.timeline, walLsn: state.walLsn, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
     }
+    // Promoted with a lapsed lease, this node would stop itself at once: its standbys are still
+    // being re-pointed, so "every member streams from it" can't hold yet. Renew first, or refuse.
+    const fresh = (await ctx.leaseFresh?.()) ?? { ok: true };
+    if (!fresh.ok) return { ok: false, reason: `${fresh.reason}: not promoted (ask again once the lease renews)` };
     if (input.minLsn) {
       const deadline = Date.now() + input.waitMs;
       let replay = state.replayLsn;

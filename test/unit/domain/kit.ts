@@ -2,6 +2,7 @@
  * Builders for decider tests: a cluster spec, observations of nodes in typical states,
  * and given(events).when(command).then(…) in the Emmett style.
  */
+import { sameCommitQuorum, specSyncNames } from '../../../lib/domain/syncNames.ts';
 import assert from 'node:assert/strict';
 import type { Command } from '../../../lib/domain/commands.ts';
 import { decide } from '../../../lib/domain/decide.ts';
@@ -98,10 +99,19 @@ export function detachedAfterCrash(history: readonly DecisionEvent[], now: numbe
   return step(history, result(history, 'follow', 'pg3', now));
 }
 
-export function initialized(spec: ClusterSpec = makeSpec(), primary = 'pg1'): DecisionEvent[] {
+/**
+ * A cluster initialized with `primary`; in synchronous mode its primary has also been seen
+ * committing with the spec's quorum (the first probe round records that), as every healthy
+ * cluster has. `reportedSyncNames: null` leaves that out, or gives another value.
+ */
+export function initialized(spec: ClusterSpec = makeSpec(), primary = 'pg1', opts: { reportedSyncNames?: string | null } = {}): DecisionEvent[] {
   const d = decide({ type: 'initialize', now: T0, spec, primary }, initialState(spec.cluster));
   assert.ok(d.ok);
-  return d.events;
+  const value = opts.reportedSyncNames === undefined ? specSyncNames(spec) : opts.reportedSyncNames;
+  if (spec.replication.mode !== 'synchronous' || value === null) return d.events;
+  const expected = specSyncNames(spec);
+  const matches = sameCommitQuorum(value, expected, primary);
+  return [...d.events, { v: 1, at: T0, term: 1, reason: `${primary} commits with synchronous_standby_names '${value}'`, type: 'SyncNamesReported', node: primary, value, expected, matches }];
 }
 
 export function stateOf(events: readonly DecisionEvent[]): ClusterState {
