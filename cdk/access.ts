@@ -42,10 +42,11 @@ export class PgVigilAccess extends Construct {
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
     props.agentKey.grantRead(this.agentRole);
-    // Leases only, and only for this deployment's clusters (the partition key is the cluster name).
+    // Its lease, and reading the decision log for the spec's members (rule 3) and the commit
+    // quorum (rule 2); only this deployment's clusters (the partition key is the cluster name).
     this.agentRole.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [props.table.tableArn],
         conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': props.clusterNames } },
       }),
