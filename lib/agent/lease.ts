@@ -92,7 +92,16 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   let keeping: Promise<void> | null = null;
   const replies = new StandbyReplies(o.pg);
 
+  // A conflict means an earlier run of this agent holds a newer version: adopt it and renew
+  // again at once, so a restart (which counts its lease as lapsed) is not judged before it renews.
   const renew = async () => {
+    await renewOnce();
+    if (conflicted) await renewOnce();
+  };
+  let conflicted = false;
+
+  const renewOnce = async () => {
+    conflicted = false;
     await cached;
     // Before the first lease of this run, learn the members if the store has them, so the lease names them.
     if (members.others === null) await learnMembers();
@@ -115,9 +124,10 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       selfFenced = false;
       if (performance.now() - lastLearnedAt >= LEARN_EVERY_MS) await learnMembers();
     } else if (r.conflict) {
-      // Someone (an earlier run of this agent) holds a newer version: take it and renew on the next tick.
+      // Someone (an earlier run of this agent) holds a newer version: take it (renew retries once).
       o.log({ level: 'info', msg: 'lease version moved: adopting it', current: r.current?.version ?? null, holder: r.current?.holder ?? null });
       version = r.current?.version ?? null;
+      conflicted = true;
       o.metrics?.conflict();
     } else {
       if (!failing) o.log({ level: 'warn', msg: 'lease renewal failed', reason: r.reason });
