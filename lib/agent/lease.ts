@@ -95,13 +95,11 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   // A conflict means an earlier run of this agent holds a newer version: adopt it and renew
   // again at once, so a restart (which counts its lease as lapsed) is not judged before it renews.
   const renew = async () => {
-    await renewOnce();
-    if (conflicted) await renewOnce();
+    if ((await renewOnce()) === 'conflict') await renewOnce();
   };
-  let conflicted = false;
 
-  const renewOnce = async () => {
-    conflicted = false;
+  /** One renewal attempt; 'conflict' when it adopted an earlier run's newer version. */
+  const renewOnce = async (): Promise<'done' | 'conflict'> => {
     await cached;
     // Before the first lease of this run, learn the members if the store has them, so the lease names them.
     if (members.others === null) await learnMembers();
@@ -127,13 +125,22 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       // Someone (an earlier run of this agent) holds a newer version: take it (renew retries once).
       o.log({ level: 'info', msg: 'lease version moved: adopting it', current: r.current?.version ?? null, holder: r.current?.holder ?? null });
       version = r.current?.version ?? null;
-      conflicted = true;
       o.metrics?.conflict();
+      return 'conflict';
     } else {
       if (!failing) o.log({ level: 'warn', msg: 'lease renewal failed', reason: r.reason });
       o.metrics?.failed();
       failing = true;
     }
+    return 'done';
+  };
+
+  /** Runs a renewal as `renewing` (the one in flight), logging a throw; resolves when it ends. */
+  const startRenewal = (): Promise<void> => {
+    renewing = renew()
+      .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
+      .finally(() => (renewing = null));
+    return renewing;
   };
 
   // The spec's members, read with each successful renewal: a member added is known before the
@@ -222,9 +229,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
 
   const renewTimer = setInterval(() => {
     if (stopped || renewing) return;
-    renewing = renew()
-      .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
-      .finally(() => (renewing = null));
+    void startRenewal();
   }, o.renewEveryMs);
   // Checked more often than renewed, so a lapse is acted on soon after the TTL.
   const checkTimer = setInterval(() => {
@@ -237,9 +242,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   }, Math.min(o.renewEveryMs, 100));
   // The first renewal at once: a fresh agent should not wait a period to hold its lease. No
   // lapse is judged before it has been tried, so a slow store at start stops nothing.
-  renewing = renew()
-    .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
-    .finally(() => ((renewing = null), (firstRenewTried = true)));
+  void startRenewal().finally(() => (firstRenewTried = true));
 
   return {
     async stop() {
@@ -252,12 +255,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     async ensureFresh() {
       if (performance.now() - lastRenewSentAt < o.ttlMs) return { ok: true };
       await renewing;
-      if (performance.now() - lastRenewSentAt >= o.ttlMs && !stopped) {
-        renewing = renew()
-          .catch((e: unknown) => (o.metrics?.failed(), o.log({ level: 'error', msg: 'lease renewal threw', error: String(e) })))
-          .finally(() => (renewing = null));
-        await renewing;
-      }
+      if (performance.now() - lastRenewSentAt >= o.ttlMs && !stopped) await startRenewal();
       const since = performance.now() - lastRenewSentAt;
       return since < o.ttlMs ? { ok: true } : { ok: false, reason: `this agent's lease has not been renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms)` };
     },

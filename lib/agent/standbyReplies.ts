@@ -2,8 +2,10 @@ import { performance } from 'node:perf_hooks';
 import type { PgServer } from '../postgres/pgServer.ts';
 
 interface Seen {
-  /** The walsender's pid and the standby's last reply time, as one value: a change is a reply. */
-  key: string;
+  /** The member the walsender serves. */
+  name: string;
+  /** The standby's last reply time: a change is a reply. */
+  reply: string | null;
   /** When, on this agent's monotonic clock, that value last changed. */
   changedAt: number;
 }
@@ -20,7 +22,8 @@ interface Seen {
  * moment: it has spoken within `wal_sender_timeout`, after which PostgreSQL ends it.
  */
 export class StandbyReplies {
-  private readonly seen = new Map<string, Seen>();
+  /** By walsender pid: two for one name (a stale one not yet timed out) are followed apart. */
+  private readonly seen = new Map<number, Seen>();
 
   constructor(private readonly pg: PgServer) {}
 
@@ -42,26 +45,22 @@ export class StandbyReplies {
     );
     if (!r.ok) return false;
     const now = performance.now();
-    const present = new Set<string>();
+    const present = new Set<number>();
     for (const row of r.rows) {
-      // Two walsenders for one name (a stale one not yet timed out): the freshest counts.
-      const key = `${row.pid}:${row.reply ?? ''}`;
-      const id = `${row.name}#${row.pid}`;
-      present.add(id);
-      const prev = this.seen.get(id);
-      if (!prev || prev.key !== key) this.seen.set(id, { key, changedAt: now });
+      present.add(row.pid);
+      const prev = this.seen.get(row.pid);
+      if (!prev || prev.reply !== row.reply) this.seen.set(row.pid, { name: row.name, reply: row.reply, changedAt: now });
     }
-    for (const id of [...this.seen.keys()]) if (!present.has(id)) this.seen.delete(id);
+    for (const pid of [...this.seen.keys()]) if (!present.has(pid)) this.seen.delete(pid);
     return true;
   }
 
   /** The members with a walsender here whose reply moved within `withinMs`, as of the last sample. */
   replying(members: readonly string[], withinMs: number): string[] {
     const now = performance.now();
+    // Of two walsenders for one name, the freshest counts.
     const fresh = new Set<string>();
-    for (const [id, s] of this.seen) {
-      if (now - s.changedAt <= withinMs) fresh.add(id.slice(0, id.lastIndexOf('#')));
-    }
+    for (const s of this.seen.values()) if (now - s.changedAt <= withinMs) fresh.add(s.name);
     return members.filter((m) => fresh.has(m));
   }
 }
