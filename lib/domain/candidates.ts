@@ -32,7 +32,14 @@ function pick(ranked: Ranked[], to: string | null, refusals: Map<string, string>
  * the candidate must have the highest received LSN among at least that many.
  * Async: no standby further behind the primary's last known LSN than maximumLagOnFailover.
  */
-export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, NodeView>, from: string, to: string | null, reported: ReportedSyncNames | null): CandidateChoice {
+export function chooseFailoverCandidate(
+  spec: ClusterSpec,
+  view: Map<string, NodeView>,
+  from: string,
+  to: string | null,
+  reported: ReportedSyncNames | null,
+  inherited: Inherited | null = null,
+): CandidateChoice {
   const refusals = new Map<string, string>();
   const standbys = spec.nodes.filter((n) => n.name !== from);
   for (const n of standbys) {
@@ -57,6 +64,16 @@ export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, Nod
       };
     }
     const top = maxLsn(seen.map((n) => receivedLsn(view.get(n.name)!)!))!;
+    const before = inheritedUpTo(view, from, inherited);
+    if (before !== undefined && (before === null || compareLsn(top, before) < 0)) {
+      return {
+        ok: false,
+        reason:
+          before === null
+            ? `${from} was promoted at an unknown position and its last LSN is unknown: the commits it inherited from the primary before it may be on ${from} alone`
+            : `${from} was promoted at ${before}: the commits it inherited were acknowledged under the previous primary's quorum and may be on ${from} alone until a standby receives that far (the highest reachable quorum member has ${top})`,
+      };
+    }
     for (const n of standbys) {
       if (!quorumMembers.includes(n)) refusals.set(n.name, refusals.get(n.name) ?? 'tagged nosync: never synchronous');
       else if (usable(n.name) && compareLsn(receivedLsn(view.get(n.name)!)!, top) < 0) refusals.set(n.name, `behind the quorum's highest LSN ${top}`);
@@ -77,6 +94,19 @@ export function chooseFailoverCandidate(spec: ClusterSpec, view: Map<string, Nod
   }
   const ranked = standbys.filter((n) => usable(n.name)).map((n) => ({ name: n.name, priority: n.tags.priority, lsn: receivedLsn(view.get(n.name)!)! }));
   return pick(ranked, to, refusals, `within maximumLagOnFailover ${limit} bytes of ${from}'s last LSN ${last}`);
+}
+
+export type Inherited = { node: string; lsn: string | null };
+
+/**
+ * The position up to which a failed primary may alone hold acknowledged commits it inherited
+ * when it was promoted (the quorum that acknowledged them was its predecessor's, which may have
+ * counted only it): undefined when it was not promoted by this log, null when unknown. An
+ * unknown promotion point falls back on its last known LSN, which lies past it.
+ */
+function inheritedUpTo(view: Map<string, NodeView>, from: string, inherited: Inherited | null): string | null | undefined {
+  if (inherited === null || inherited.node !== from) return undefined;
+  return inherited.lsn ?? view.get(from)?.obs?.lastKnownWalLsn ?? null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { shutdownCheckpoint } from './actionDetail.ts';
+import { promotedLsn, shutdownCheckpoint } from './actionDetail.ts';
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { abort, afterPromotion, complete, requestPromotion } from './failoverSteps.ts';
@@ -53,7 +53,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       }
       break;
     case 'promote':
-      if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`);
+      if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`, promotedLsn(cmd.detail));
       break;
     case 'endpoints':
       if (current) complete(o, f, `${f.to} is primary of term ${f.term}; the writer endpoint points at it`);

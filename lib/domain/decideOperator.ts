@@ -71,7 +71,7 @@ export function decideManualFailover(cmd: CommandOf<'failover'>, state: ClusterS
   if (!failed && !cmd.force) {
     return refuse(`the primary ${from} has not failed: use pgvigil switchover --to ${cmd.to} for a planned change, or --force to stop ${from} through its agent`);
   }
-  const choice = chooseFailoverCandidate(spec, view, from, cmd.to, state.primarySyncNames);
+  const choice = chooseFailoverCandidate(spec, view, from, cmd.to, state.primarySyncNames, state.inherited);
   if (!choice.ok) return refuse(`failover to ${cmd.to} refused: ${choice.reason}`);
   const o = new Outcome(state, cmd.now);
   const term = state.term + 1;

@@ -89,7 +89,14 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     by: FenceMethod,
     evidence: z.array(NodeEvidence),
   }),
-  z.object({ ...base, type: z.literal('Promoted'), node: NodeName, from: NodeName.nullable() }),
+  z.object({
+    ...base,
+    type: z.literal('Promoted'),
+    node: NodeName,
+    from: NodeName.nullable(),
+    /** The new primary's WAL position when its promotion was seen (its answer, else its first probe as primary); older logs: unknown. */
+    lsn: Lsn.nullable().default(null),
+  }),
   z.object({ ...base, type: z.literal('FailoverCompleted'), kind: FailoverKind, from: NodeName, to: NodeName }),
   z.object({ ...base, type: z.literal('FailoverAborted'), kind: FailoverKind, from: NodeName, to: NodeName.nullable() }),
   z.object({ ...base, type: z.literal('FailoverImpossible'), from: NodeName, evidence: z.array(NodeEvidence) }),

@@ -74,6 +74,7 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       return {
         ...s,
         primary: event.node,
+        inherited: { node: event.node, lsn: event.lsn },
         deposed: event.from ? depose(undepose(s.deposed, event.node), event.from, event.at) : undepose(s.deposed, event.node),
         syncSet: [],
         // Outcomes of older terms can no longer be repeated: forget them so the state stays small.

@@ -52,7 +52,7 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
   );
   if (o.now - cutOffSince < failureWindowMs(spec.timing)) return;
 
-  const choice = chooseFailoverCandidate(spec, view, primary, null, o.state.primarySyncNames);
+  const choice = chooseFailoverCandidate(spec, view, primary, null, o.state.primarySyncNames, o.state.inherited);
   if (!choice.ok) {
     if (s.impossibleReportedFor !== s.term) {
       o.emit('FailoverImpossible', s.term, `${primary} has failed but no standby can be promoted safely: ${choice.reason}`, {
@@ -125,10 +125,10 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
 }
 
 /** Rule 4 after a promotion: re-point the other standbys, switch the endpoints. */
-export function afterPromotion(o: Outcome, spec: ClusterSpec, node: string, reason: string): void {
+export function afterPromotion(o: Outcome, spec: ClusterSpec, node: string, reason: string, lsn: string | null): void {
   const f = o.state.failover;
   if (!f) return;
-  o.emit('Promoted', f.term, reason, { node, from: f.from });
+  o.emit('Promoted', f.term, reason, { node, from: f.from, lsn });
   requestSwitch(o, spec);
 }
 
@@ -191,7 +191,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         return;
       }
       if (isPrimaryNow(cv)) {
-        afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`);
+        afterPromotion(o, spec, f.to, `${f.to} reports itself primary: its promotion took effect`, cv!.obs!.walLsn);
       } else if (isStandbyNow(cv)) {
         requestPromotion(o, spec, f.kind === 'switchover' ? null : view);
       } else if (f.promoteRequested && !isReachable(cv) && agentRenews(cv, o.now, spec.timing.leaseTtlMs)) {

@@ -46,6 +46,12 @@ export const ClusterState = z.object({
   /** The primary's synchronous_standby_names as last reported (older logs: unknown). */
   primarySyncNames: z.object({ node: NodeName, value: z.string(), expected: z.string(), matches: z.boolean() }).nullable().default(null),
   /**
+   * The current primary's promotion point: the commits up to it were acknowledged under an older
+   * primary's quorum, so until one of its standbys has received that far they may be on it alone.
+   * lsn null: promoted, position unknown (the failover away from it uses its last known LSN).
+   */
+  inherited: z.object({ node: NodeName, lsn: Lsn.nullable() }).nullable().default(null),
+  /**
    * Nodes that were primaries of an older term (or candidates whose promotion may have landed)
    * and have not yet been rewound, with when each lost its role: only a lease renewed after
    * that shows its agent is back.
@@ -78,6 +84,7 @@ export function initialState(cluster: string): ClusterState {
     lagging: [],
     syncSet: [],
     primarySyncNames: null,
+    inherited: null,
     deposed: {},
     failover: null,
     pending: [],

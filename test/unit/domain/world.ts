@@ -48,14 +48,15 @@ export class World extends WorldProber {
         return { ok: false, reason: `not a primary (${n.pg})`, detail: {} };
       }
       case 'promote': {
-        if (n.pg === 'primary' && n.primaryTerm === intent.term) return { ok: true, reason: 'already primary', detail: {} };
+        // The agent reads its WAL position after promoting, as the real one does (pg_current_wal_lsn).
+        if (n.pg === 'primary' && n.primaryTerm === intent.term) return { ok: true, reason: 'already primary', detail: { walLsn: lsnText(n.lsn) } };
         // Agent contract: a primary of this very term that stopped itself (its lease lapsed)
         // starts again as that primary when the control plane asks for the same promotion.
         if (n.pg === 'stopped' && n.selfFenced && n.lastRole === 'primary' && n.primaryTerm === intent.term && n.hostUp) {
           n.pg = 'primary';
           n.fenced = false;
           n.selfFenced = false;
-          return { ok: true, reason: 'restarted as primary of its term after stopping itself', detail: {} };
+          return { ok: true, reason: 'restarted as primary of its term after stopping itself', detail: { walLsn: lsnText(n.lsn) } };
         }
         if (n.pg !== 'standby') return { ok: false, reason: `cannot promote: ${n.pg}`, detail: {} };
         if (intent.minLsn !== null && lsnToNumber(intent.minLsn) > n.lsn) return { ok: false, reason: `replay ${lsnText(n.lsn)} short of ${intent.minLsn}`, detail: {} };
@@ -70,7 +71,7 @@ export class World extends WorldProber {
         n.ackedLsn = n.lsn;
         this.promotions.push({ term: intent.term, node: n.name, at: this.now });
         this.reign = { node: n.name, since: this.now, term: intent.term, ownAck: false, foreignAcks: [] };
-        return { ok: true, reason: `promoted on timeline ${n.tl}`, detail: {} };
+        return { ok: true, reason: `promoted on timeline ${n.tl}`, detail: { walLsn: lsnText(n.lsn) } };
       }
       case 'follow': {
         if (n.pg === 'primary') return { ok: false, reason: 'a running primary must be rewound, not re-pointed', detail: {} };
