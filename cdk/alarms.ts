@@ -38,12 +38,15 @@ export class PgVigilAlarms extends Construct {
     const specs: Array<[string, cloudwatch.IMetric, string, number, number]> = [
       ['DecideErrors', decide.metricErrors({ period: minute }), 'decide failed: failovers and operator commands may be stalled', 1, 1],
       ['ProbeErrors', probe.metricErrors({ period: minute }), 'probe failed for 3 minutes: the control plane sees nothing', 3, 3],
-      ['ProbesBlind', probesBlind, 'the control plane is blind to a cluster: it will not fail over', 1, 2],
+      // 2 of 3 minutes: one blind minute (a probe invocation's gap at the minute boundary) is not yet news.
+      ['ProbesBlind', probesBlind, 'the control plane is blind to a cluster: it will not fail over', 3, 2],
       ['FailoverStarted', failoverStarted, 'a failover has started', 1, 1],
       ['StreamFailures', streamFailures.metricApproximateNumberOfMessagesVisible({ period: minute }), 'stream records were dropped to the failure queue', 1, 1],
     ];
     const action = new SnsAction(props.topic);
     this.alarms = specs.map(([name, metric, description, evaluationPeriods, datapoints]) => {
+      // PutMetricAlarm refuses DatapointsToAlarm > EvaluationPeriods, and the deploy rolls back.
+      if (datapoints < 1 || datapoints > evaluationPeriods) throw new Error(`PgVigil alarms: ${name}: datapointsToAlarm ${datapoints} must be between 1 and evaluationPeriods ${evaluationPeriods}`);
       const alarm = new cloudwatch.Alarm(this, name, {
         metric,
         alarmDescription: `pgvigil: ${description}`,

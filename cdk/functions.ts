@@ -13,6 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { handlerEntries, lambdaBundling, repoRoot, type HandlerName } from './bundling.ts';
 import type { PgVigilNetwork } from './network.ts';
 import type { WriterReaderZone } from './zone.ts';
+import { LambdaVpcAccess } from './lambdaVpcAccess.ts';
 
 /** Memory of every handler; the cost benchmark bills GB-seconds at this size. */
 export const lambdaMemoryMb = 256;
@@ -54,6 +55,8 @@ export class PgVigilFunctions extends Construct {
   readonly decide: NodejsFunction;
   readonly notify: NodejsFunction;
   readonly streamFailures: sqs.Queue;
+  /** The network interface permissions the three execution roles share (instead of AWSLambdaVPCAccessExecutionRole). */
+  readonly vpcAccess: LambdaVpcAccess;
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
@@ -71,8 +74,10 @@ export class PgVigilFunctions extends Construct {
     };
     if (props.zone) environment.PGVIGIL_ENDPOINTS = Stack.of(this).toJsonString({ route53: props.zone.endpointsConfig() });
 
+    this.vpcAccess = new LambdaVpcAccess(this, 'VpcAccess');
     const make = (name: HandlerName, timeout: Duration, description: string) =>
       new NodejsFunction(this, name, {
+        role: this.vpcAccess.role(this, `${name}Role`),
         entry: handlerEntries[name],
         handler: 'handler',
         projectRoot: repoRoot,

@@ -199,6 +199,22 @@ describe('PgVigil stack: least privilege', () => {
     assert.equal(statementsOf('probe').some((s) => String(s.Action).startsWith('route53')), false, 'probe has no Route 53 rights');
   });
 
+  test('the handlers get the documented Lambda VPC calls, not AWSLambdaVPCAccessExecutionRole, and never on the database hosts\' interfaces', () => {
+    const roles = resourcesOf(template, 'AWS::IAM::Role').filter(([, p]) => JSON.stringify(p.AssumeRolePolicyDocument).includes('lambda.amazonaws.com'));
+    assert.ok(roles.length >= 3);
+    for (const [id, p] of roles) assert.doesNotMatch(JSON.stringify(p.ManagedPolicyArns ?? []), /AWSLambdaVPCAccessExecutionRole/, `${id}`);
+    const vpc = resourcesOf(template, 'AWS::IAM::ManagedPolicy').find(([, p]) => JSON.stringify(p.PolicyDocument).includes('ec2:CreateNetworkInterface'));
+    assert.ok(vpc, 'one policy for the Lambda VPC calls');
+    const [vpcId, vpcPolicy] = vpc;
+    for (const name of ['probe', 'decide', 'notify']) {
+      const [, role] = roles.find(([id]) => id.includes(name))!;
+      assert.ok(JSON.stringify(role.ManagedPolicyArns).includes(vpcId), `${name} has it`);
+    }
+    const deny = vpcPolicy.PolicyDocument.Statement.find((s: Record<string, any>) => s.Effect === 'Deny');
+    assert.deepEqual(deny.Action, ['ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses', 'ec2:DeleteNetworkInterface']);
+    assert.deepEqual(deny.Condition, { Null: { 'aws:ResourceTag/pgvigil:cluster': 'false' } });
+  });
+
   test('no handler may delete or scan the store; notify only reads it and publishes', () => {
     for (const name of ['probe', 'decide', 'notify']) {
       const actions = statementsOf(name).flatMap((s) => [s.Action].flat());
@@ -252,7 +268,7 @@ describe('PgVigil stack: least privilege', () => {
   });
 
   test('operators get a managed policy to invoke decide; its name and ARN are outputs', () => {
-    const [[, policy]] = resourcesOf(template, 'AWS::IAM::ManagedPolicy') as [[string, Record<string, any>]];
+    const [, policy] = resourcesOf(template, 'AWS::IAM::ManagedPolicy').find(([, p]) => JSON.stringify(p.PolicyDocument).includes('lambda:InvokeFunction'))!;
     const invoke = policy.PolicyDocument.Statement.find((s: { Action: string }) => s.Action === 'lambda:InvokeFunction');
     assert.deepEqual(invoke.Resource, { 'Fn::GetAtt': [fnId('decide'), 'Arn'] });
     const outputs = Object.keys(template.toJSON().Outputs);
