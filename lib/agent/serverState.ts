@@ -20,6 +20,15 @@ export interface ServerState {
   primarySlotName: string | null;
 }
 
+/**
+ * The WAL receiver is connected to this host and port. Both count: on hosts every node listens
+ * on 5432, so a port alone would match whichever upstream it streams from. sender_host is what
+ * the standby's primary_conninfo names, which is the peer's host as the spec gives it.
+ */
+export function receiverIsFrom(receiver: ServerState['receiver'], upstream: { host: string; port: number }): boolean {
+  return receiver !== null && receiver.senderPort === upstream.port && receiver.senderHost !== null && receiver.senderHost.toLowerCase() === upstream.host.toLowerCase();
+}
+
 type Row = {
   recovery: boolean;
   version: number;

@@ -3,7 +3,7 @@ import { editAutoConf } from '../../postgres/autoConf.ts';
 import { isCleanShutdown, type ControlData } from '../../postgres/controlData.ts';
 import { delay } from '../../postgres/pgServer.ts';
 import { sql } from '../../postgres/pgSql.ts';
-import { readServerState, type ServerState } from '../serverState.ts';
+import { readServerState, receiverIsFrom, type ServerState } from '../serverState.ts';
 import { primaryConninfo } from '../../postgres/standbyConf.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -181,7 +181,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   const deadline = Date.now() + opts.streamWaitMs;
   for (;;) {
     const now = await readServerState(pg);
-    const detached = how === 'reload' && now.primaryConninfo === conninfo && (now.receiver === null || now.receiver.senderPort === upstream.port);
+    const detached = how === 'reload' && now.primaryConninfo === conninfo && (now.receiver === null || receiverIsFrom(now.receiver, upstream));
     if (opts.awaitStreaming === false && detached) {
       phase('detached');
       log({ level: 'info', msg: 're-pointed', upstream: upstream.name, how, phases });
@@ -203,7 +203,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
 }
 
 function streamsFrom(state: ServerState, upstream: Peer): boolean {
-  return state.receiver?.status === 'streaming' && state.receiver.senderPort === upstream.port;
+  return state.receiver?.status === 'streaming' && receiverIsFrom(state.receiver, upstream);
 }
 
 /** Where this node's WAL ends and on which timeline, or why that can't be known. */

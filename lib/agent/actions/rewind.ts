@@ -7,7 +7,7 @@ import { answers, Peer, Term, type Answer, type FactsOf } from './wire.ts';
 import { baseBackupInto, moveDataDirAside, putDataDirBack } from './baseBackup.ts';
 import { restoreNodeIdentity } from './nodeIdentity.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
-import { readServerState } from '../serverState.ts';
+import { readServerState, receiverIsFrom } from '../serverState.ts';
 import { sql } from '../../postgres/pgSql.ts';
 
 /**
@@ -31,7 +31,7 @@ export const rewind = defineAction({
 
     // Already a standby streaming from the source (a retried rewind): nothing to do.
     const state = await readServerState(pg);
-    if (state.running && state.inRecovery && state.receiver?.status === 'streaming' && state.receiver.senderPort === input.source.port) {
+    if (state.running && state.inRecovery && state.receiver?.status === 'streaming' && receiverIsFrom(state.receiver, input.source)) {
       return { ok: true, reason: `already streaming from ${input.source.name}`, method: 'none' as const };
     }
     const stopped = await pg.stopNow(10);
