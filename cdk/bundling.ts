@@ -57,3 +57,18 @@ export function esbuildOptionsFor(entry: string) {
     write: false,
   };
 }
+
+/**
+ * The agent for a database host: one self-contained ESM file. A host has no node_modules and
+ * no runtime-provided SDK (unlike Lambda), so everything is bundled, the AWS SDK included; only
+ * pg's optional native binding stays out (pg requires it only when pg.native is asked for).
+ */
+/** The agent's entry point, as dbHosts bundles it. */
+export const agentEntry = path.join(repoRoot, 'lib', 'agent', 'main.ts');
+
+export const hostExternalModules = ['pg-native'];
+
+export function agentEsbuildOptions(entry: string) {
+  return { ...esbuildOptionsFor(entry), external: hostExternalModules };
+}
+

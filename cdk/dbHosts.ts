@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { buildSync } from 'esbuild';
 import type { ClusterSpec } from '../lib/domain/spec.ts';
-import { esbuildOptionsFor, repoRoot } from './bundling.ts';
+import { agentEntry, agentEsbuildOptions } from './bundling.ts';
 import { cidrContains } from './cidr.ts';
 import { clusterTagKey } from './access.ts';
 
@@ -24,7 +24,7 @@ export interface DbHostsProps {
   archiveBucketName: string;
 }
 
-const agentMain = path.join(repoRoot, 'lib', 'agent', 'main.ts');
+const agentMain = agentEntry;
 
 /** The agent as one ESM file, bundled by local esbuild and shipped as an S3 asset. */
 function agentAsset(scope: Construct): Asset {
@@ -37,7 +37,7 @@ function agentAsset(scope: Construct): Asset {
       local: {
         tryBundle(outputDir: string) {
           if (!fs.existsSync(agentMain)) throw new Error(`dbHosts=true needs the agent entry ${agentMain}, which does not exist yet`);
-          const { write: _write, ...options } = esbuildOptionsFor(agentMain);
+          const { write: _write, ...options } = agentEsbuildOptions(agentMain);
           buildSync({ ...options, outfile: path.join(outputDir, 'agent.mjs') });
           return true;
         },
