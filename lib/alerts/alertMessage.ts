@@ -21,7 +21,12 @@ const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: 
   NodeUp: { severity: 'info', what: (e) => `node ${nodeOf(e)} is up` },
   LagExceeded: { severity: 'warning', what: (e) => `standby ${nodeOf(e)} lags beyond the read limit` },
   ControlPlaneBlind: { severity: 'critical', what: () => 'control plane blind: no node answers' },
-  ControlPlaneSighted: { severity: 'info', what: () => 'control plane sees the cluster again' },
+  // Only after a ControlPlaneBlind: a round below the failure threshold raised no alert to end.
+  ControlPlaneSighted: {
+    severity: 'info',
+    what: () => 'control plane sees the cluster again',
+    when: (e) => e.type === 'ControlPlaneSighted' && e.blindReported,
+  },
   FailoverStarted: { severity: 'critical', what: (e) => (e.type === 'FailoverStarted' ? `${label(e.kind)} started: ${e.from} → ${e.to}` : '') },
   FailoverCompleted: { severity: 'critical', what: (e) => (e.type === 'FailoverCompleted' ? `${label(e.kind)} completed: ${e.to} is primary` : '') },
   FailoverAborted: { severity: 'critical', what: (e) => (e.type === 'FailoverAborted' ? `${label(e.kind)} aborted` : '') },

@@ -70,7 +70,11 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
     writer: state.writer,
     readers: state.readers,
     failover: f ? `${f.kind} ${f.from} → ${f.to}, term ${f.term}, step ${f.step}` : null,
-    controlPlane: state.blind ? 'BLIND: no node answers' : nodes.some((n) => n.lastSeen && now - Date.parse(n.lastSeen) <= stale) ? 'healthy' : 'no fresh observations',
+    controlPlane: state.blindReported
+      ? 'BLIND: no node answers'
+      : state.blind
+        ? `no node answered the last probe round (blind once every node fails ${spec.timing.failureThreshold} in a row)`
+        : nodes.some((n) => n.lastSeen && now - Date.parse(n.lastSeen) <= stale) ? 'healthy' : 'no fresh observations',
     nodes,
   };
 }

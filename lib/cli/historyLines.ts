@@ -40,6 +40,7 @@ export function detailLines(e: DecisionEvent): string[] {
   switch (e.type) {
     case 'FailoverStarted':
     case 'FailoverImpossible':
+    case 'ControlPlaneSightLost':
     case 'ControlPlaneBlind':
       return e.evidence.length > 0 ? ['evidence (what the probes saw):', ...e.evidence.map((x) => `  ${evidenceLine(x)}`)] : [];
     case 'Fenced':

@@ -18,15 +18,26 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
   const view = viewNodes(spec, cmd.observations, cmd.now);
 
   if (![...view.values()].some(isReachable)) {
-    // Rule 1: a control plane that can see nothing alerts and does nothing.
-    if (!state.blind) {
-      o.emit('ControlPlaneBlind', state.term, 'no node of the cluster answers the control plane: no automatic action until one does', {
+    // Rule 1: a control plane that can see nothing does nothing from the first such round; it
+    // alerts (ControlPlaneBlind) only once every node has failed as many rounds in a row as
+    // NodeDown needs, or has no fresh observation at all: one round of timeouts on a loaded host
+    // is not blindness.
+    const threshold = spec.timing.failureThreshold;
+    if (!state.blindReported && [...view.values()].every((v) => lostToSight(v, threshold))) {
+      o.emit('ControlPlaneBlind', state.term, `no node of the cluster has answered the control plane for ${threshold} probes in a row: no automatic action until one does`, {
+        evidence: evidence(view),
+      });
+    } else if (!state.blind) {
+      o.emit('ControlPlaneSightLost', state.term, `no node answered this probe round: no automatic action until one does (blind, with an alert, once every node failed ${threshold} in a row)`, {
         evidence: evidence(view),
       });
     }
     return o.result();
   }
-  if (state.blind) o.emit('ControlPlaneSighted', state.term, 'the control plane sees the cluster again', {});
+  if (state.blind) {
+    const reason = state.blindReported ? 'the control plane sees the cluster again' : 'a node answers again after a round that reached none (below the failure threshold: no alert was raised)';
+    o.emit('ControlPlaneSighted', state.term, reason, { blindReported: state.blindReported });
+  }
 
   recordHealth(o, spec, view);
   if (o.state.paused) return o.result();
@@ -44,6 +55,11 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
     updateReaders(o, spec, view);
   }
   return o.result();
+}
+
+/** Out of the control plane's sight for the failure threshold: unseen, failed that many probes in a row, or answering as another cluster. */
+function lostToSight(v: NodeView, failureThreshold: number): boolean {
+  return v.obs === null || v.obs.foreign || isFailed(v, failureThreshold);
 }
 
 /** Node up/down, lag beyond the read limit, the synchronous set: facts worth an audit line. */

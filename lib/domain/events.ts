@@ -69,8 +69,14 @@ export const DecisionEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('SyncSetChanged'), members: z.array(NodeName) }),
   /** The primary's synchronous_standby_names, and whether it waits for the quorum the spec asks. */
   z.object({ ...base, type: z.literal('SyncNamesReported'), node: NodeName, value: z.string(), expected: z.string(), matches: z.boolean() }),
+  /**
+   * A round in which no node answered: no automatic action until one does. Audit only; the alert
+   * is ControlPlaneBlind, once every node has failed the failure threshold.
+   */
+  z.object({ ...base, type: z.literal('ControlPlaneSightLost'), evidence: z.array(NodeEvidence) }),
   z.object({ ...base, type: z.literal('ControlPlaneBlind'), evidence: z.array(NodeEvidence) }),
-  z.object({ ...base, type: z.literal('ControlPlaneSighted') }),
+  /** A node answers again; `blindReported`: ControlPlaneBlind had been recorded (absent in older items: it had). */
+  z.object({ ...base, type: z.literal('ControlPlaneSighted'), blindReported: z.boolean().default(true) }),
   z.object({
     ...base,
     type: z.literal('FailoverStarted'),

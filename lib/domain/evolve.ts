@@ -40,10 +40,12 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       return { ...s, primarySyncNames: { node: event.node, value: event.value, expected: event.expected, matches: event.matches } };
     case 'SyncSetChanged':
       return { ...s, syncSet: [...event.members] };
-    case 'ControlPlaneBlind':
+    case 'ControlPlaneSightLost':
       return { ...s, blind: true };
+    case 'ControlPlaneBlind':
+      return { ...s, blind: true, blindReported: true };
     case 'ControlPlaneSighted':
-      return { ...s, blind: false };
+      return { ...s, blind: false, blindReported: false };
     case 'FailoverStarted':
       return { ...s, impossibleReportedFor: null };
     case 'ActionRequested':

@@ -36,7 +36,10 @@ export const ClusterState = z.object({
   /** The primary of the current term. */
   primary: NodeName.nullable(),
   paused: z.boolean(),
+  /** No node answered the last round: no automatic action until one does (rule 1). */
   blind: z.boolean(),
+  /** ControlPlaneBlind was recorded for this blindness: every node failed the failure threshold (older snapshots: not known, false). */
+  blindReported: z.boolean().default(false),
   /** Nodes the log has declared down. */
   down: z.array(NodeName),
   /** Standbys the log has declared beyond readLagLimit. */
@@ -80,6 +83,7 @@ export function initialState(cluster: string): ClusterState {
     primary: null,
     paused: false,
     blind: false,
+    blindReported: false,
     down: [],
     lagging: [],
     syncSet: [],

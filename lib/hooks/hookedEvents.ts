@@ -14,6 +14,8 @@ const HOOKED: Record<DecisionEventType, boolean> = {
   LagRecovered: true,
   SyncSetChanged: true,
   SyncNamesReported: true,
+  // One round that reached no node is not news; ControlPlaneBlind, past the failure threshold, is.
+  ControlPlaneSightLost: false,
   ControlPlaneBlind: true,
   ControlPlaneSighted: true,
   FailoverStarted: true,
