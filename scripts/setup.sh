@@ -59,5 +59,15 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v hapr
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
 fi
 
+# The PgBouncer test (test/e2e/pgbouncer.e2e.test.ts) and `npm run bench:switchover` run Debian's pgbouncer
+# themselves, as the unprivileged PostgreSQL user; the package's own service is not wanted.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "setup: installing pgbouncer (PgBouncer switchover test and benchmark; its service stays off)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  if [ -d /run/systemd/system ]; then systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  elif command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d pgbouncer stop >/dev/null 2>&1 || true; fi
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 echo "setup: ready"

@@ -1,8 +1,9 @@
 import { agentTargetOf, callAgent, type AgentTarget } from '../agent/agentClient.ts';
 import { peerOf, type AgentAction, type RequestOf } from '../agent/actions/wire.ts';
 import type { ActionName, Intent } from '../domain/events.ts';
-import type { NodeSpec } from '../domain/spec.ts';
-import type { ClusterState } from '../domain/state.ts';
+import type { ClusterSpec, NodeSpec } from '../domain/spec.ts';
+import type { ClusterState, FailoverInProgress } from '../domain/state.ts';
+import { createPgBouncerDriver, type PgBouncerDriver, type PgBouncerRun } from '../endpoints/pgbouncer.ts';
 import type { ControlPlane } from './controlPlane.ts';
 import type { CommandWithoutObservations } from '../domain/commands.ts';
 import type { CommitResult } from '../store/commitDecision.ts';
@@ -22,6 +23,32 @@ const ACTION_TIMEOUT_MS: Record<ActionName, number> = {
 
 const inFlight = new WeakMap<ControlPlane, Set<string>>();
 
+/** One PgBouncer driver per control plane and cluster, rebuilt when the spec's pgbouncer part changes (it keeps each pause's start). */
+const bouncers = new WeakMap<ControlPlane, Map<string, { key: string; driver: PgBouncerDriver }>>();
+
+function pgbouncerOf(cp: ControlPlane, spec: ClusterSpec): PgBouncerDriver | null {
+  const byCluster = bouncers.get(cp) ?? new Map<string, { key: string; driver: PgBouncerDriver }>();
+  bouncers.set(cp, byCluster);
+  const known = byCluster.get(spec.cluster);
+  if (!spec.pgbouncer) {
+    known?.driver.close();
+    byCluster.delete(spec.cluster);
+    return null;
+  }
+  const key = JSON.stringify(spec.pgbouncer);
+  if (known?.key === key) return known.driver;
+  known?.driver.close();
+  const driver = createPgBouncerDriver(spec.pgbouncer, (e) => cp.log({ ...e, cluster: spec.cluster }));
+  byCluster.set(spec.cluster, { key, driver });
+  return driver;
+}
+
+/** The PgBouncer part of an action's outcome: a clause for the reason, its steps for the detail. */
+function withPgBouncer(result: Outcome, run: PgBouncerRun | null, key = 'pgbouncer'): Outcome {
+  if (!run) return result;
+  return { ...result, reason: `${result.reason}; ${run.summary}`, detail: { ...result.detail, [key]: run.steps } };
+}
+
 /**
  * Carries out the intents the log holds as pending and feeds each outcome back as a
  * command. Intents are idempotent and term-tagged at the agent, so running one twice
@@ -37,7 +64,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
     .map(async ({ intent }) => {
       running.add(intent.id);
       try {
-        const outcome = await execute(cp, spec.cluster, spec.nodes, intent);
+        const outcome = await execute(cp, spec, state.failover, intent);
         cp.faults?.(`acted:${intent.action}`);
         const fed = await feed({ type: 'actionResult', now: cp.clock(), intentId: intent.id, ok: outcome.ok, reason: outcome.reason, detail: outcome.detail });
         if (!fed.ok) cp.log({ level: 'warn', msg: 'action result not recorded', cluster, intent: intent.id, reason: fed.reason });
@@ -52,7 +79,10 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
   if (cp.awaitActions) await all;
 }
 
-async function execute(cp: ControlPlane, cluster: string, nodes: NodeSpec[], intent: Intent): Promise<Outcome> {
+async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverInProgress | null, intent: Intent): Promise<Outcome> {
+  const { cluster, nodes } = spec;
+  // Driven beside the endpoints; its failures are recorded, never the action's (a failover is not held up by PgBouncer).
+  const bouncer = pgbouncerOf(cp, spec);
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
   // Signed for this cluster and node: no other agent would act on it.
@@ -65,12 +95,13 @@ async function execute(cp: ControlPlane, cluster: string, nodes: NodeSpec[], int
   let result: Outcome;
   switch (intent.action) {
     case 'endpoints': {
-      if (cp.endpoints === null) {
-        result = { ok: true, reason: 'this control plane has no endpoint driver', detail: {} };
+      const readers = (intent.readers ?? []).map((r) => nodes.find((n) => n.name === r)).filter((n): n is NodeSpec => !!n);
+      const change = { term: intent.term, writer: peerOf(node), readers: readers.map(peerOf) };
+      const [applied, bounced] = await Promise.all([cp.endpoints ? cp.endpoints.apply(change) : null, bouncer ? bouncer.apply(change) : null]);
+      if (cp.endpoints === null || applied === null) {
+        result = withPgBouncer({ ok: true, reason: 'this control plane has no endpoint driver', detail: {} }, bounced);
         break;
       }
-      const readers = (intent.readers ?? []).map((r) => nodes.find((n) => n.name === r)).filter((n): n is NodeSpec => !!n);
-      const applied = await cp.endpoints.apply({ term: intent.term, writer: peerOf(node), readers: readers.map(peerOf) });
       const resumed = applied.ok ? (applied.detail?.['resumed'] as { pausedMs: number; moved: number; closed: number; held: number } | undefined) : undefined;
       result = applied.ok
         ? {
@@ -81,20 +112,29 @@ async function execute(cp: ControlPlane, cluster: string, nodes: NodeSpec[], int
             detail: { applied: applied.applied, ...(applied.detail ?? {}) },
           }
         : { ok: false, reason: applied.reason, detail: {} };
+      result = withPgBouncer(result, bounced);
       break;
     }
-    case 'fence':
-      result = await agent(cp, target, 'fence', { term: intent.term });
+    case 'fence': {
+      // A failover's first step: PgBouncer holds new queries instead of sending them to the dead primary.
+      const starts = failover !== null && failover.kind !== 'switchover' && failover.term === intent.term && failover.from === intent.node;
+      const [fenced, held] = await Promise.all([agent(cp, target, 'fence', { term: intent.term }), starts && bouncer ? bouncer.hold(intent.term) : null]);
+      result = withPgBouncer(fenced, held);
       break;
+    }
     case 'demote': {
       // A switchover: the writer endpoint drains first, so no transaction is cut by the stop.
-      const drain = cp.endpoints?.drain ? await cp.endpoints.drain(intent.term) : null;
+      const [drain, paused] = await Promise.all([cp.endpoints?.drain ? cp.endpoints.drain(intent.term) : null, bouncer ? bouncer.drain(intent.term) : null]);
       result = await agent(cp, target, 'demote', { term: intent.term });
       if (drain) {
         result.detail = { ...result.detail, drain };
         result.reason += `; writer endpoint paused: ${drain.drained} sessions drained between transactions, ${drain.cut} cut, in ${drain.waitedMs} ms`;
         // The switchover gives up: the old primary keeps its role, and its clients come back to it.
         if (!result.ok) cp.endpoints?.resume?.();
+      }
+      if (paused) {
+        result = withPgBouncer(result, paused);
+        if (!result.ok) result = withPgBouncer(result, await bouncer!.resume(), 'pgbouncerResumed');
       }
       break;
     }

@@ -74,6 +74,54 @@ export const TimingSpec = z
   .strict();
 export type TimingSpec = z.infer<typeof TimingSpec>;
 
+/** A database name PgBouncer serves and pgvigil writes into its [databases] file: plain, so the line needs no quoting. */
+const PgBouncerDbName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'use letters, digits and underscores, starting with a letter or underscore');
+
+/** A PgBouncer admin console address. The spec is recorded in the decision log, so it never carries a password. */
+const PgBouncerAdmin = z
+  .string()
+  .url('give the admin console as a URL, e.g. postgresql://pgvigil@10.0.1.9:6432/pgbouncer')
+  .superRefine((value, ctx) => {
+    const u = new URL(value);
+    if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') ctx.addIssue({ code: 'custom', message: 'use a postgresql:// URL' });
+    if (u.password !== '') ctx.addIssue({ code: 'custom', message: 'no password here (the spec is recorded in the decision log): name an environment variable in passwordEnv' });
+    if (u.pathname !== '/pgbouncer') ctx.addIssue({ code: 'custom', message: 'the admin console is the virtual database pgbouncer: end the URL with /pgbouncer' });
+    if (!u.hostname || !u.port) ctx.addIssue({ code: 'custom', message: 'give the host and port PgBouncer listens on, e.g. @10.0.1.9:6432' });
+  });
+
+/**
+ * PgBouncer in front of the cluster (issue 17 part 2): pgvigil PAUSEs it before a switchover's
+ * demote, rewrites the [databases] file its pgbouncer.ini `%include`s to point at the new primary,
+ * RELOADs and RESUMEs it. The control plane must reach each admin console and write each file.
+ */
+export const PgBouncerSpec = z
+  .object({
+    instances: z
+      .array(
+        z
+          .object({
+            admin: PgBouncerAdmin,
+            /** The file pgvigil owns: a [databases] section, included at the end of that PgBouncer's ini (`%include <file>`). */
+            databasesFile: z.string().regex(/^\/[^\n]*$/, 'give an absolute path'),
+          })
+          .strict(),
+      )
+      .min(1, 'list at least one PgBouncer'),
+    /** The control plane's environment variable holding the admin password, when the console asks for one. */
+    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'name an environment variable, e.g. PGBOUNCER_ADMIN_PASSWORD').optional(),
+    /** Each entry is pointed at the primary: `name = host=… port=… dbname=…`. */
+    databases: z.array(z.object({ name: PgBouncerDbName, dbname: PgBouncerDbName.optional() }).strict()).min(1, 'list at least one database'),
+    /** How long a switchover waits for PAUSE (open transactions to finish) before it demotes anyway. */
+    pauseTimeoutMs: z.number().int().min(0).max(300_000).default(10_000),
+    /** Every other admin command (RELOAD, RESUME), and the connect. */
+    commandTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
+    /** A pause no endpoints change ends (the failover gave up) is RESUMEd after this long. */
+    holdMs: z.number().int().min(1_000).max(600_000).default(30_000),
+  })
+  .strict();
+export type PgBouncerSpec = z.infer<typeof PgBouncerSpec>;
+export type PgBouncerSpecInput = z.input<typeof PgBouncerSpec>;
+
 export const ClusterSpec = z
   .object({
     cluster: NodeName,
@@ -82,6 +130,8 @@ export const ClusterSpec = z
     timing: TimingSpec.default(TimingSpec.parse({})),
     /** The reader endpoint serves only standbys within this many bytes of the primary. */
     readLagLimit: z.number().int().min(0).default(16 * 1024 * 1024),
+    /** PgBouncer in front of the cluster, driven through switchovers and failovers; absent: none. */
+    pgbouncer: PgBouncerSpec.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

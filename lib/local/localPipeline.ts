@@ -7,7 +7,8 @@ import { AlertSink } from '../alerts/alertSink.ts';
 import { type ControlPlane, type FaultHook } from '../control/controlPlane.ts';
 import { decideOnce } from '../control/decideOnce.ts';
 import type { DecisionEvent } from '../domain/events.ts';
-import { ClusterSpec, type ClusterSpecInput, type NodeSpec, type NodeTags, type TimingSpec } from '../domain/spec.ts';
+import { ClusterSpec, type ClusterSpecInput, type NodeSpec, type NodeTags, type PgBouncerSpecInput, type TimingSpec } from '../domain/spec.ts';
+import { createPgBouncerDriver } from '../endpoints/pgbouncer.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { startEndpointProxy, type EndpointProxy } from '../endpoints/proxy.ts';
 import { loadState } from '../store/loadState.ts';
@@ -38,6 +39,8 @@ export interface LocalPipelineOptions {
   timing?: Partial<TimingSpec>;
   /** The spec's readLagLimit in bytes (default 16 MiB): tests make a standby lag past a small one. */
   readLagLimit?: number;
+  /** PgBouncer in front of the cluster (the spec's pgbouncer part): pointed at the primary at start, then driven by the reactor. */
+  pgbouncer?: PgBouncerSpecInput;
   tags?: Record<string, z.input<typeof NodeTags>>;
   walReceiverTimeoutMs?: number;
   /** Keep the store on disk under the work dir (pgvigil up), or in memory (tests). */
@@ -151,6 +154,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       replication,
       timing: o.timing ?? {},
       ...(o.readLagLimit !== undefined ? { readLagLimit: o.readLagLimit } : {}),
+      ...(o.pgbouncer ? { pgbouncer: o.pgbouncer } : {}),
     };
     const spec = resume ? existing.state.spec! : ClusterSpec.parse(specInput);
 
@@ -250,11 +254,19 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       const n = spec.nodes.find((x) => x.name === name);
       return n ? { name: n.name, host: n.host, port: n.port } : null;
     };
-    await proxy.apply({
+    const startChange = {
       term: current.state.term,
       writer: target(current.state.writer),
       readers: current.state.readers.map(target).filter((t): t is NonNullable<typeof t> => t !== null),
-    });
+    };
+    await proxy.apply(startChange);
+    if (spec.pgbouncer) {
+      // Best effort, as every PgBouncer step: the cluster runs without it.
+      const bouncer = createPgBouncerDriver(spec.pgbouncer, log);
+      const pointed = await bouncer.apply(startChange);
+      bouncer.close();
+      log({ level: pointed.steps.every((s) => s.ok) ? 'info' : 'warn', msg: 'pgbouncer at start', summary: pointed.summary });
+    }
 
     const hooks = o.eventHook ? new HookQueue({ log, ...o.eventHook }) : null;
     let follower: DecisionFollower | null = followDecisions(store, clusterName, current.seq, (seq, events, paused) => {

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { runCli } from '../support/cliRun.ts';
+import { ConnectPerTxLoad } from '../support/connectPerTxLoad.ts';
+import { pgbench, pgbenchConn } from '../support/pgbench.ts';
+import { pgbouncerBinary, startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.ts';
+import { crashNode, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
+import { waitFor } from '../support/waitFor.ts';
+import { WriteLoad } from '../support/writeLoad.ts';
+
+const BASE = 20000;
+const PGBOUNCER_PORT = BASE + 350;
+
+/** The port of the server a fresh connection through PgBouncer lands on, and whether it takes writes. */
+async function servedBy(url: string): Promise<{ port: number; primary: boolean }> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    const { rows } = await c.query<{ port: number; standby: boolean }>('SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby');
+    return { port: rows[0]!.port, primary: !rows[0]!.standby };
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)', { skip: pgbouncerBinary() ? false : 'pgbouncer is not installed (scripts/setup.sh installs it as root)' }, () => {
+  let p: TestPipeline;
+  let bouncer: RunningPgBouncer;
+  before(async () => {
+    bouncer = await startPgBouncer(PGBOUNCER_PORT);
+    p = await startTestPipeline(BASE, { pgbouncer: bouncer.spec });
+    await waitFor('pgbouncer to route to the primary', async () => (await servedBy(bouncer.url())).primary, 30_000, 200);
+    const init = await pgbench(p.cluster.bindir, ['-i', '-s', '1', ...pgbenchConn(p.cluster.nodes[0]!.port), 'postgres']).done;
+    assert.equal(init.code, 0, init.stderr);
+  });
+  after(async () => {
+    await p?.dispose();
+    await bouncer?.stop();
+  });
+
+  test('a switchover under pgbench (8 persistent sessions, transaction mode): no client error; PgBouncer paused before the demote and resumed on the new primary', async () => {
+    const before = await p.state();
+    const run = pgbench(p.cluster.bindir, ['-n', '-c', '8', '-T', '15', '-P', '1', ...pgbenchConn(PGBOUNCER_PORT), 'postgres']);
+    await run.running;
+    const r = await runCli(['switchover', '--json', '--timeout', '60', '--workdir', p.workDir]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = await run.done;
+    assert.deepEqual(done.errors, [], 'pgbench through PgBouncer saw no error');
+    assert.equal(done.code, 0, done.stderr);
+
+    const after = (await p.state())!;
+    assert.notEqual(after.primary, before!.primary);
+    const port = p.cluster.nodes.find((n) => n.name === after.primary)!.port;
+    assert.match(await readFile(bouncer.databasesFile, 'utf8'), new RegExp(`postgres = host=127\\.0\\.0\\.1 port=${port} dbname=postgres`));
+    assert.deepEqual(await servedBy(bouncer.url()), { port, primary: true });
+
+    const demote = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'demote' && e.term === after.term);
+    assert.ok(demote, 'the demote succeeded');
+    assert.match(demote.reason, /pgbouncer 127\.0\.0\.1:20350: paused in \d+ ms/);
+    const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term);
+    assert.ok(endpoints, 'the endpoints change succeeded');
+    assert.match(endpoints.reason, new RegExp(`pgbouncer 127\\.0\\.0\\.1:20350: postgres pointed at ${after.primary}, reloaded, resumed after a \\d+ ms pause`));
+  });
+
+  test('a crash failover: PgBouncer holds new connections, is re-pointed at the new primary and resumed', async () => {
+    const old = (await p.state())!;
+    await WriteLoad.prepare(p.cluster.connectionString(old.primary!));
+    const load = new ConnectPerTxLoad(bouncer.url());
+    load.start();
+    await waitFor('writes through PgBouncer', () => load.acked.length >= 20);
+
+    const killedAt = Date.now();
+    const oldPort = p.cluster.nodes.find((n) => n.name === old.primary)!.port;
+    await crashNode(p, old.primary!);
+    await waitFor('a write through PgBouncer acknowledged by the new primary', () => load.ackTimes.some((t, i) => t >= killedAt && load.ackPorts[i] !== oldPort), 60_000);
+    const acked = load.acked.length;
+    await waitFor('more writes on the new primary', () => load.acked.length >= acked + 20, 30_000);
+    await load.stop();
+
+    const next = (await p.state())!;
+    assert.notEqual(next.primary, old.primary);
+    const port = p.cluster.nodes.find((n) => n.name === next.primary)!.port;
+    assert.match(await readFile(bouncer.databasesFile, 'utf8'), new RegExp(`port=${port} dbname=postgres`));
+    const fence = p.events.find((e) => e.type !== 'ActionRequested' && 'intent' in e && e.intent.action === 'fence' && e.term === next.term);
+    assert.ok(fence && fence.type !== 'ActionRequested' && 'reason' in fence, 'the fence was answered');
+    assert.match(fence.reason, /pgbouncer 127\.0\.0\.1:20350: paus/);
+    const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === next.term);
+    assert.ok(endpoints, 'the endpoints change succeeded');
+    assert.match(endpoints.reason, new RegExp(`pgbouncer 127\\.0\\.0\\.1:20350: postgres pointed at ${next.primary}, reloaded, resumed after a \\d+ ms pause`));
+    process.stdout.write(`# through PgBouncer across the crash: ${load.connectErrors.length} connect errors, ${load.statementErrors.length} statement errors\n`);
+    assert.deepEqual(load.connectErrors, [], 'no connection attempt through PgBouncer failed: it held them paused until the new primary');
+    // A statement on a pooled server connection to the crashed primary fails (its backend notices the
+    // postmaster is gone): at most one per pooled connection, all from the dead server, none from PgBouncer.
+    assert.ok(load.statementErrors.length <= 20, `statement errors: ${load.statementErrors.join('; ')}`);
+    for (const e of load.statementErrors) assert.match(e, /unexpected postmaster exit|server closed the connection|terminating connection/, 'only statements on the crashed primary failed');
+  });
+});
