@@ -1,10 +1,11 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PgVigilStack } from './pgvigilStack.ts';
-import { stackPropsFromContext } from './appContext.ts';
+import { AppContext, stackPropsFromContext } from './appContext.ts';
 
 const app = new App();
-const keys = ['spec', 'vpcId', 'subnetIds', 'dbSecurityGroupId', 'alertEmail', 'alertHttps', 'zoneId', 'zoneName', 'vpcEndpoints', 'dbHosts', 'stackName'];
+// Every key the context schema knows (a hand-kept list here once dropped decisionEvents and the backup keys).
+const keys = Object.keys(AppContext.shape);
 const context = Object.fromEntries(keys.map((k) => [k, app.node.tryGetContext(k)]).filter(([, v]) => v !== undefined));
 const props = stackPropsFromContext(context);
 if (!props.ok) {

@@ -25,6 +25,8 @@ export const AppContext = z.object({
   zoneName: z.string().min(1).optional(),
   vpcEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
   dbHosts: flag,
+  /** The database hosts' AMI, pinned (README: Database hosts). */
+  dbHostAmi: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'give an AMI id like ami-0123456789abcdef0').optional(),
   /** "false": no decision events on EventBridge (SNS alerts only). */
   decisionEvents: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
   backupRetentionDays: z.coerce.number({ error: 'give a whole number of days, e.g. 35' }).int('give a whole number of days, e.g. 35').min(1, 'keep backups at least 1 day').optional(),
@@ -78,6 +80,7 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       hostedZone: c.zoneId && c.zoneName ? { zoneId: c.zoneId, zoneName: c.zoneName } : undefined,
       vpcEndpoints: c.vpcEndpoints,
       dbHosts: c.dbHosts,
+      dbHostAmi: c.dbHostAmi,
       decisionEvents: c.decisionEvents,
       backupRetentionDays: c.backupRetentionDays,
       backupSchedule: c.backupSchedule === undefined ? undefined : c.backupSchedule === 'off' ? null : events.Schedule.expression(c.backupSchedule),

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { AssetHashType, DockerImage, Tags, Token } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, RemovalPolicy, Size, Tags, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -22,6 +22,24 @@ export interface DbHostsProps {
   region: string;
   /** The archive bucket: archive_command pushes WAL there, the backup action base backups. */
   archiveBucketName: string;
+  /**
+   * The hosts' AMI (Amazon Linux 2023, arm64), pinned so a deploy never replaces a host because
+   * AWS published a newer image. `-c dbHostAmi=ami-…`; README: "Database hosts" gives the lookup.
+   */
+  ami: string;
+  /** Size of each node's data volume (PostgreSQL's data directory), GiB. Default 20. */
+  dataVolumeGiB?: number;
+}
+
+/** Where the data volume is mounted: PostgreSQL 15's home on Amazon Linux (data directory under it). */
+export const dataMount = '/var/lib/pgsql';
+
+/** One fixed image id: what `-c dbHostAmi` names, in every region the stack is deployed to. */
+class PinnedImage implements ec2.IMachineImage {
+  constructor(private readonly ami: string) {}
+  getImage(): ec2.MachineImageConfig {
+    return { imageId: this.ami, osType: ec2.OperatingSystemType.LINUX, userData: ec2.UserData.forLinux() };
+  }
 }
 
 const agentMain = agentEntry;
@@ -59,6 +77,7 @@ export class PgVigilDbHosts extends Construct {
     const asset = agentAsset(this);
     // This one object, not the whole bootstrap bucket.
     props.agentRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    if (!/^ami-[0-9a-f]{8,17}$/.test(props.ami)) throw new Error(`PgVigil: dbHosts: dbHostAmi: give an AMI id like ami-0123456789abcdef0 (got "${props.ami}")`);
     const subnets = props.vpc.privateSubnets;
 
     for (const [i, node] of props.cluster.nodes.entries()) {
@@ -73,7 +92,19 @@ export class PgVigilDbHosts extends Construct {
         tags: [{ key: clusterTagKey, value: props.cluster.cluster }],
       });
 
+      // The data lives on its own encrypted volume, apart from the instance: replacing or
+      // terminating the host leaves it (and deleting the stack snapshots it).
+      const data = new ec2.Volume(this, `${node.name}Data`, {
+        availabilityZone: subnet.availabilityZone,
+        size: Size.gibibytes(props.dataVolumeGiB ?? 20),
+        volumeType: ec2.EbsDeviceVolumeType.GP3,
+        encrypted: true,
+        removalPolicy: RemovalPolicy.SNAPSHOT,
+      });
+      Tags.of(data).add('Name', `pgvigil-${props.cluster.cluster}-${node.name}-data`);
+
       const userData = ec2.UserData.forLinux();
+      userData.addCommands('set -euo pipefail', ...mountDataVolume(data.volumeId));
       const bundle = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: '/opt/pgvigil/agent.zip' });
       userData.addCommands(...hostSetup({ bundle, node: node.name, cluster: props, bootstrap: i === 0 }));
 
@@ -82,12 +113,14 @@ export class PgVigilDbHosts extends Construct {
         vpcSubnets: { subnets: [subnet] },
         securityGroup: props.securityGroup,
         instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL),
-        machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
+        machineImage: new PinnedImage(props.ami),
         role: props.agentRole,
         userData,
         httpTokens: ec2.HttpTokens.REQUIRED,
-        blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+        // The root volume holds only the OS and the agent; it goes with the instance.
+        blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(10, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
       });
+      new ec2.CfnVolumeAttachment(this, `${node.name}DataAttachment`, { instanceId: instance.instanceId, volumeId: data.volumeId, device: '/dev/sdf' });
       // The node's address lives on its own ENI, tagged so only this cluster's agents may move IPs on it.
       const cfn = instance.node.defaultChild as ec2.CfnInstance;
       cfn.addPropertyDeletionOverride('SubnetId');
@@ -130,8 +163,9 @@ function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
     lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(20, Math.floor(spec.timing.leaseTtlMs / 3)) },
   };
   return [
-    'set -euo pipefail',
     'dnf install -y postgresql15-server postgresql15-contrib nodejs20 unzip',
+    // The package owns its home, which is the mounted volume: keep it postgres's.
+    `chown postgres:postgres ${dataMount} && chmod 0700 ${dataMount}`,
     `unzip -o ${bundle} -d /opt/pgvigil`,
     'NODE_BIN=$(command -v node-20 || command -v node)',
     'install -d -m 0755 /etc/pgvigil && install -d -m 0700 /var/lib/pgvigil',
@@ -147,14 +181,17 @@ function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
     'chmod 0755 /usr/local/bin/pgvigil-agent',
     ...(bootstrap
       ? [
-          'sudo -u postgres /usr/bin/initdb -D /var/lib/pgsql/data --data-checksums',
-          // Standbys are cloned from this data directory, so every node archives once it is primary (archive_mode on
-          // archives on the primary only): after a failover the new primary carries on, timeline history first.
+          // Once only: a host rebuilt onto its kept data volume finds the data directory there.
           [
+            'if [ ! -f /var/lib/pgsql/data/PG_VERSION ]; then',
+            'sudo -u postgres /usr/bin/initdb -D /var/lib/pgsql/data --data-checksums',
+            // Standbys are cloned from this data directory, so every node archives once it is primary (archive_mode on
+            // archives on the primary only): after a failover the new primary carries on, timeline history first.
             "cat >> /var/lib/pgsql/data/postgresql.conf <<'CONF'",
             'archive_mode = on',
             "archive_command = '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f'",
             'CONF',
+            'fi',
           ].join('\n'),
         ]
       : []),
@@ -164,6 +201,8 @@ function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
       'Description=pgvigil agent',
       'After=network-online.target',
       'Wants=network-online.target',
+      // Never against an empty directory where the data volume failed to mount.
+      `RequiresMountsFor=${dataMount}`,
       '[Service]',
       // root, so it can run PostgreSQL tools as osUser and read the key; PostgreSQL itself runs as postgres.
       'User=root',
@@ -177,5 +216,23 @@ function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
     ].join('\n'),
     'systemctl daemon-reload',
     'systemctl enable --now pgvigil-agent.service',
+  ];
+}
+
+/**
+ * Wait for the data volume (attached after the instance exists), make its file system the first
+ * time only, and mount it by UUID at every boot. On Nitro instances an EBS volume is an NVMe
+ * device whose serial is the volume id without its dash.
+ */
+function mountDataVolume(volumeId: string): string[] {
+  return [
+    `DATA_VOLUME=${volumeId}`,
+    'DATA_DEV=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${DATA_VOLUME/-/}',
+    'for _ in $(seq 1 120); do [ -e "$DATA_DEV" ] && break; sleep 5; done',
+    '[ -e "$DATA_DEV" ] || { echo "pgvigil: data volume $DATA_VOLUME was never attached" >&2; exit 1; }',
+    'blkid "$DATA_DEV" >/dev/null || mkfs.xfs -L pgvigil-data "$DATA_DEV"',
+    `install -d ${dataMount}`,
+    `grep -q ' ${dataMount} ' /etc/fstab || echo "UUID=$(blkid -s UUID -o value "$DATA_DEV") ${dataMount} xfs defaults,noatime,nofail 0 2" >> /etc/fstab`,
+    `mountpoint -q ${dataMount} || mount ${dataMount}`,
   ];
 }

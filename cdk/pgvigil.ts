@@ -36,6 +36,8 @@ export interface PgVigilProps {
   vpcEndpoints?: boolean;
   /** Build the database hosts too (EC2, one per node of the single cluster). Default false. */
   dbHosts?: boolean;
+  /** With dbHosts: the hosts' AMI (Amazon Linux 2023 arm64), pinned; required, see README "Database hosts". */
+  dbHostAmi?: string;
   /**
    * Days to keep WAL segments and base backups in the archive bucket; older ones expire.
    * Keep it longer than the time between two backups, or a restore point can lose its base.
@@ -135,6 +137,11 @@ export class PgVigil extends Construct {
 
     if (props.dbHosts) {
       if (this.clusters.length !== 1) throw new Error('PgVigil: dbHosts: builds the hosts of exactly one cluster; deploy one stack per cluster');
+      if (!props.dbHostAmi) {
+        throw new Error(
+          'PgVigil: dbHosts: give the hosts\' AMI, pinned so no deploy replaces them: -c dbHostAmi=$(aws ssm get-parameter --name /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64 --query Parameter.Value --output text)',
+        );
+      }
       this.dbHosts = new PgVigilDbHosts(this, 'DbHosts', {
         vpc: this.network.vpc,
         cluster: this.clusters[0]!,
@@ -144,6 +151,7 @@ export class PgVigil extends Construct {
         agentKeySecretArn: this.agentKey.secretArn,
         region: stack.region,
         archiveBucketName: this.archive.bucket.bucketName,
+        ami: props.dbHostAmi,
       });
       // The agents on the hosts talk to each other (replication, agent API).
       for (const port of ports(this.clusters)) {

@@ -1,5 +1,5 @@
 import type { Construct } from 'constructs';
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Fn, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { PgVigil, type PgVigilProps } from './pgvigil.ts';
 
@@ -21,5 +21,16 @@ export class PgVigilStack extends Stack {
     const subnets = subnetIds?.length ? { subnets: subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, id)) } : undefined;
     const dbSecurityGroup = dbSecurityGroupId ? ec2.SecurityGroup.fromSecurityGroupId(this, 'DbSg', dbSecurityGroupId) : undefined;
     this.pgvigil = new PgVigil(this, 'PgVigil', { ...rest, vpc, subnets, dbSecurityGroup });
+  }
+
+  /**
+   * Three zones, also when the stack is environment-agnostic (the CDK gives such a stack two),
+   * so the demo puts one node in each and losing a zone leaves a quorum. Deploying the demo
+   * therefore needs a region with at least three zones (CloudFormation fails on Fn::Select 2
+   * otherwise); a stack with a known region keeps the CDK's lookup.
+   */
+  override get availabilityZones(): string[] {
+    if (!Token.isUnresolved(this.region)) return super.availabilityZones;
+    return [0, 1, 2].map((i) => Fn.select(i, Fn.getAzs()));
   }
 }

@@ -7,10 +7,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { PgVigilArchive } from '../../cdk/archive.ts';
 import { stackPropsFromContext } from '../../cdk/appContext.ts';
-import { fullProps, resourcesOf, synthStack } from './stackFixture.ts';
+import { fullProps, hostProps, resourcesOf, synthStack } from './stackFixture.ts';
 
 const defaults = synthStack(fullProps);
-const custom = synthStack({ ...fullProps, dbHosts: true, backupSchedule: null, backupRetentionDays: 90 });
+const custom = synthStack({ ...hostProps, backupSchedule: null, backupRetentionDays: 90 });
 
 const json = (t: typeof defaults.template) => t.toJSON() as { Resources: Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>; Outputs: Record<string, any> };
 const idOf = (s: typeof defaults, construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);

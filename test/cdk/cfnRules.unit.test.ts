@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Template } from 'aws-cdk-lib/assertions';
-import { fullProps, resourcesOf, synthStack } from './stackFixture.ts';
+import { fullProps, hostProps, resourcesOf, synthStack } from './stackFixture.ts';
 
 /**
  * Rules the AWS services enforce when CloudFormation creates a resource, checked over every
@@ -22,7 +22,7 @@ const isToken = (v: unknown) => typeof v === 'object' && v !== null;
 const variants: Array<[string, Parameters<typeof synthStack>[0]]> = [
   ['demo (default context)', {}],
   ['demo with endpoints and alerts', fullProps],
-  ['demo with database hosts', { ...fullProps, dbHosts: true }],
+  ['demo with database hosts', hostProps],
 ];
 
 /** All violations of one rule over one template, as readable strings (empty: the rule holds). */

@@ -4,7 +4,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { fullProps, synthStack } from './stackFixture.ts';
+import { fullProps, hostProps, synthStack } from './stackFixture.ts';
 
 /** Every acknowledgement in the tree: where, which rule, why. */
 function acknowledgements(root: IConstruct): Array<{ path: string; id: string; reason: string }> {
@@ -17,7 +17,7 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
 
 for (const [label, props] of [
   ['control plane', fullProps],
-  ['control plane with database hosts', { ...fullProps, dbHosts: true }],
+  ['control plane with database hosts', hostProps],
 ] as const) {
   describe(`cdk-nag AwsSolutions: ${label}`, () => {
     const { app, stack } = synthStack(props);

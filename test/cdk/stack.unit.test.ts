@@ -6,7 +6,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Match } from 'aws-cdk-lib/assertions';
 import { PgVigil } from '../../cdk/pgvigil.ts';
 import { stackPropsFromContext } from '../../cdk/appContext.ts';
-import { fullProps, resourcesOf, synthStack } from './stackFixture.ts';
+import { fullProps, hostProps, resourcesOf, synthStack } from './stackFixture.ts';
 import { lambdaBundling } from '../../cdk/bundling.ts';
 
 const { stack, template } = synthStack(fullProps);
@@ -279,7 +279,7 @@ describe('PgVigil stack: least privilege', () => {
 });
 
 describe('PgVigil stack: optional database hosts', () => {
-  const hosts = synthStack({ ...fullProps, dbHosts: true }).template;
+  const hosts = synthStack(hostProps).template;
 
   test('three Graviton instances, one per node, on their own tagged ENIs at the spec addresses, encrypted EBS, IMDSv2', () => {
     const instances = resourcesOf(hosts, 'AWS::EC2::Instance');
@@ -292,9 +292,68 @@ describe('PgVigil stack: optional database hosts', () => {
     }
     template.resourceCountIs('AWS::EC2::NetworkInterface', 0); // none without dbHosts
     const enis = resourcesOf(hosts, 'AWS::EC2::NetworkInterface');
-    assert.deepEqual(enis.map(([, p]) => p.PrivateIpAddress).sort(), ['10.42.2.10', '10.42.3.10', '10.42.2.11'].sort());
+    assert.deepEqual(enis.map(([, p]) => p.PrivateIpAddress).sort(), ['10.42.3.10', '10.42.4.10', '10.42.5.10']);
     for (const [, p] of enis) assert.deepEqual(p.Tags, [{ Key: 'pgvigil:cluster', Value: 'demo' }]);
     for (const [, p] of instances) assert.equal(p.MetadataOptions.HttpTokens, 'required', 'IMDSv2 only');
+  });
+
+  const all = hosts.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
+  /** The subnet a node's ENI sits in, and that subnet's zone expression. */
+  const zoneOfEni = (eniRef: Record<string, any>) => {
+    const eni = all[eniRef.Ref]!.Properties;
+    return JSON.stringify(all[eni.SubnetId.Ref]!.Properties.AvailabilityZone);
+  };
+
+  test('three nodes over three Availability Zones, one each (losing a zone leaves a quorum)', () => {
+    const zones = resourcesOf(hosts, 'AWS::EC2::Instance').map(([, p]) => zoneOfEni(p.NetworkInterfaces[0].NetworkInterfaceId));
+    assert.equal(new Set(zones).size, 3, zones.join(' '));
+    // The control-plane-only demo spreads the same way: its spec is what the hosts are built from.
+    const clusters = JSON.parse(resourcesOf(template, 'AWS::Lambda::Function')[0]![1].Environment.Variables.PGVIGIL_CLUSTERS);
+    assert.deepEqual(clusters[0].nodes.map((n: { host: string }) => n.host), ['10.42.3.10', '10.42.4.10', '10.42.5.10']);
+  });
+
+  test('the AMI is the pinned one from context, never a per-deploy lookup; none given stops the synth naming the lookup', () => {
+    for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) assert.equal(p.ImageId, 'ami-0123456789abcdef0');
+    assert.equal(Object.keys(hosts.toJSON().Parameters ?? {}).some((k) => /ami|SsmParameter/i.test(k)), false, 'no SSM image parameter');
+    assert.throws(() => synthStack({ ...fullProps, dbHosts: true }), /dbHostAmi=.*aws ssm get-parameter --name \/aws\/service\/ami-amazon-linux-latest\/al2023-ami-kernel-default-arm64/);
+    assert.deepEqual(stackPropsFromContext({ dbHosts: 'true', dbHostAmi: 'ami-0123456789abcdef0' }).ok, true);
+    assert.deepEqual(stackPropsFromContext({ dbHostAmi: 'latest' }), { ok: false, reason: 'cdk context (-c): dbHostAmi: give an AMI id like ami-0123456789abcdef0' });
+  });
+
+  test('each node\'s data is on its own encrypted gp3 volume in the node\'s zone, snapshotted on delete or replacement, attached to its host', () => {
+    const volumes = resourcesOf(hosts, 'AWS::EC2::Volume');
+    assert.equal(volumes.length, 3);
+    const attachments = resourcesOf(hosts, 'AWS::EC2::VolumeAttachment');
+    assert.equal(attachments.length, 3);
+    for (const [id, p] of volumes) {
+      assert.equal(p.Encrypted, true);
+      assert.equal(p.VolumeType, 'gp3');
+      assert.equal(p.Size, 20);
+      assert.equal(all[id]!.DeletionPolicy, 'Snapshot');
+      assert.equal(all[id]!.UpdateReplacePolicy, 'Snapshot');
+      const [, attachment] = attachments.find(([, a]) => a.VolumeId.Ref === id)!;
+      const instance = all[attachment.InstanceId.Ref]!.Properties;
+      assert.equal(JSON.stringify(p.AvailabilityZone), zoneOfEni(instance.NetworkInterfaces[0].NetworkInterfaceId), 'same zone as its host');
+    }
+    for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) {
+      assert.equal(p.BlockDeviceMappings.length, 1, 'the root volume only; data is not on it');
+      assert.equal(p.BlockDeviceMappings[0].Ebs.VolumeSize, 10);
+    }
+  });
+
+  test('user data mounts the data volume (made once, mounted by UUID) before PostgreSQL, and initialises the primary only once', () => {
+    for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) {
+      const script = JSON.stringify(p.UserData);
+      const volume = script.indexOf('DATA_VOLUME=');
+      assert.ok(volume > 0 && volume < script.indexOf('dnf install'), 'the volume is mounted before the packages land on it');
+      assert.match(script, /blkid \\"\$DATA_DEV\\" >\/dev\/null \|\| mkfs\.xfs/);
+      assert.match(script, /UUID=.* \/var\/lib\/pgsql xfs defaults,noatime,nofail/);
+      assert.match(script, /RequiresMountsFor=\/var\/lib\/pgsql/);
+    }
+    const scripts = resourcesOf(hosts, 'AWS::EC2::Instance').map(([, p]) => JSON.stringify(p.UserData));
+    const initdb = scripts.filter((s) => s.includes('initdb'));
+    assert.equal(initdb.length, 1);
+    assert.match(initdb[0]!, /if \[ ! -f \/var\/lib\/pgsql\/data\/PG_VERSION \]; then/);
   });
 
   test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, key fetched from Secrets Manager', () => {

@@ -18,6 +18,9 @@ export const fullProps: PgVigilStackProps = {
   hostedZone: { zoneId: 'Z0123456789ABC', zoneName: 'db.internal' },
 };
 
+/** The demo with its database hosts, on a pinned (made-up) AMI as `-c dbHostAmi` gives it. */
+export const hostProps: PgVigilStackProps = { ...fullProps, dbHosts: true, dbHostAmi: 'ami-0123456789abcdef0' };
+
 type Resources = Record<string, { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string }>;
 
 /** Resources of one type, by logical id, with their properties. */
