@@ -12,6 +12,8 @@ export class ConnectPerTxLoad {
   readonly ackPorts: number[] = [];
   readonly connectErrors: string[] = [];
   readonly statementErrors: string[] = [];
+  /** When each connect or statement error happened (ms since epoch), in the order of both lists merged. */
+  readonly errorTimes: number[] = [];
   private running = false;
   private done: Promise<void> | null = null;
   private next = 1;
@@ -41,6 +43,7 @@ export class ConnectPerTxLoad {
         () => true,
         (e: Error) => {
           this.connectErrors.push(e.message);
+          this.errorTimes.push(Date.now());
           return false;
         },
       );
@@ -52,6 +55,7 @@ export class ConnectPerTxLoad {
         this.ackPorts.push(r.rows[0]?.port ?? 0);
       } catch (e) {
         this.statementErrors.push((e as Error).message);
+        this.errorTimes.push(Date.now());
       }
       if (connected) await c.end().catch(() => {});
       const wait = this.everyMs - (Date.now() - started);
