@@ -1,4 +1,5 @@
 import { compareLsn, lsnDiff, maxLsn } from './lsn.ts';
+import type { NodeObservation } from './observation.ts';
 import type { ClusterSpec } from './spec.ts';
 import { quorumArithmeticHolds, type ReportedSyncNames } from './syncNames.ts';
 import { isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
@@ -85,15 +86,37 @@ export function chooseFailoverCandidate(
   }
 
   const limit = spec.replication.maximumLagOnFailover;
-  const last = view.get(from)?.obs?.lastKnownWalLsn ?? null;
+  const failed = view.get(from)?.obs ?? null;
+  const last = failed?.lastKnownWalLsn ?? null;
   if (last === null) return { ok: false, reason: `the last LSN of ${from} is unknown, so no standby's lag can be checked against maximumLagOnFailover` };
+  // The lag bound is only as good as the LSN it is measured from: one seen long before the
+  // failure (a prober that restarted resumes from a stored observation up to a heartbeat old)
+  // leaves every write after it unknown. An operator who names the candidate may go ahead.
+  const stale = staleness(spec, failed!);
+  if (stale !== null && to === null) {
+    return { ok: false, reason: `the last LSN of ${from} (${last}) was ${stale}, so the writes after it are unknown and no standby's lag can be checked against maximumLagOnFailover; pgvigil failover --to <standby> accepts that loss` };
+  }
   for (const n of standbys) {
     if (!usable(n.name)) continue;
     const lag = lsnDiff(last, receivedLsn(view.get(n.name)!)!);
     if (lag > limit) refusals.set(n.name, `lag ${lag} bytes exceeds maximumLagOnFailover ${limit}`);
   }
   const ranked = standbys.filter((n) => usable(n.name)).map((n) => ({ name: n.name, priority: n.tags.priority, lsn: receivedLsn(view.get(n.name)!)! }));
-  return pick(ranked, to, refusals, `within maximumLagOnFailover ${limit} bytes of ${from}'s last LSN ${last}`);
+  const note = stale === null ? '' : ` (it was ${stale}: writes after it may be lost)`;
+  return pick(ranked, to, refusals, `within maximumLagOnFailover ${limit} bytes of ${from}'s last LSN ${last}${note}`);
+}
+
+/**
+ * Why a failed primary's last known LSN is not fresh evidence, or null when it is: it must have
+ * been seen at the last probe that answered before the failure began (one interval, plus the
+ * probe's own time, before the first failed probe).
+ */
+function staleness(spec: ClusterSpec, o: NodeObservation): string | null {
+  if (o.lastKnownWalAt === null) return 'seen at an unknown time';
+  const failedAt = o.reachable ? o.at : (o.failingSince ?? o.at);
+  const before = failedAt - o.lastKnownWalAt;
+  const allowed = 2 * spec.timing.probeIntervalMs + spec.timing.probeTimeoutMs;
+  return before > allowed ? `seen ${before} ms before ${o.node} failed (more than ${allowed} ms: the prober restarted or missed rounds)` : null;
 }
 
 export type Inherited = { node: string; lsn: string | null };

@@ -84,6 +84,11 @@ export const NodeObservation = z.object({
   lagSeconds: z.number().min(0).nullable(),
   /** The last WAL LSN this prober saw the node write while it was a reachable primary. */
   lastKnownWalLsn: Lsn.nullable(),
+  /**
+   * When this prober saw lastKnownWalLsn (older items: unknown). A prober that restarted resumes
+   * from the last stored observation, up to a heartbeat old: then the LSN is too.
+   */
+  lastKnownWalAt: z.number().nullable().default(null),
   walReceiver: WalReceiver.nullable(),
   /**
    * When this prober first saw the WAL receiver in its current state (status and upstream, or

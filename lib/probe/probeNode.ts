@@ -51,6 +51,7 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
       replayLsn: null,
       lagSeconds: null,
       lastKnownWalLsn: prev?.lastKnownWalLsn ?? null,
+      lastKnownWalAt: prev?.lastKnownWalAt ?? null,
       walReceiver: null,
       receiverSince: receiverSince(prev, null, at),
       replication: [],
@@ -77,6 +78,7 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
     lagSeconds: row.lag_seconds,
     // A foreign node's WAL positions mean nothing in this cluster.
     lastKnownWalLsn: primary && !foreign && row.wal_lsn ? row.wal_lsn : (prev?.lastKnownWalLsn ?? null),
+    lastKnownWalAt: primary && !foreign && row.wal_lsn ? at : (prev?.lastKnownWalAt ?? null),
     walReceiver: receiver,
     receiverSince: receiverSince(prev, receiver, at),
     replication: row.replication.map(

@@ -62,6 +62,7 @@ describe('probe against real nodes', () => {
     assert.equal(pg1.timeline, 1);
     assert.ok(pg1.walLsn);
     assert.equal(pg1.lastKnownWalLsn, pg1.walLsn);
+    assert.equal(pg1.lastKnownWalAt, pg1.at, 'the last LSN is stamped with the round that saw it');
     assert.equal(pg1.synchronousStandbyNames, 'ANY 1 (pg1, pg2, pg3)');
     assert.deepEqual(
       pg1.replication.map((r) => [r.name, r.state, r.syncState]),

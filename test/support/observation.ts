@@ -26,6 +26,7 @@ export function observation(node: string, at: number, over: Partial<NodeObservat
     lagBytes: null,
     lagSeconds: null,
     lastKnownWalLsn: null,
+    lastKnownWalAt: null,
     walReceiver: null,
     receiverSince: null,
     replication: [],

@@ -17,7 +17,7 @@ export type Fault =
   | { kind: 'crash' | 'pgCrash' | 'agentDie' | 'restart'; node: number }
   | { kind: 'stall' | 'partition' | 'isolate' | 'lag' | 'leaseStop'; node: number; rounds: number }
   | { kind: 'blind'; rounds: number }
-  | { kind: 'decideCrash' | 'pause' | 'resume' | 'none' }
+  | { kind: 'decideCrash' | 'pause' | 'resume' | 'none' | 'proberRestart' }
   | { kind: 'switchover'; to: number | null }
   | { kind: 'failover'; to: number; force: boolean }
   | { kind: 'rejoin'; node: number }
@@ -57,7 +57,7 @@ export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constantFrom('stall', 'partition', 'isolate', 'lag', 'leaseStop'), node: target, rounds }) as fc.Arbitrary<Fault>,
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('blind' as const), rounds }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('decideCrash' as const, 'pause' as const, 'resume' as const, 'none' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('decideCrash' as const, 'pause' as const, 'resume' as const, 'none' as const, 'proberRestart' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('switchover' as const), to: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('failover' as const), to: fc.integer({ min: 0, max: 3 }), force: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('rejoin' as const), node: fc.integer({ min: 0, max: 3 }) }) },
@@ -366,6 +366,8 @@ export class Sim {
       case 'decideCrash':
         this.skipReactor = true;
         return;
+      case 'proberRestart':
+        return w.restartProber();
       case 'pause':
         return this.run({ type: 'pause', now, requestedBy: 'ops' });
       case 'resume':

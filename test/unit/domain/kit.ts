@@ -43,6 +43,7 @@ export const obs = {
       role: 'primary',
       walLsn: lsn(1000),
       lastKnownWalLsn: lsn(1000),
+      lastKnownWalAt: at,
       replication: standbys.map((s) => ({ name: s, state: 'streaming', syncState: 'quorum' as const, sentLsn: lsn(1000), flushLsn: lsn(1000), replayLsn: lsn(1000) })),
       synchronousStandbyNames: `ANY 1 (${standbys.join(', ')})`,
       ...over,
@@ -70,6 +71,8 @@ export const obs = {
       consecutiveFailures: failures,
       failingSince: at - failures * 250,
       lastKnownWalLsn: lsn(1000),
+      // Seen at the last probe that answered, one interval before the first that failed.
+      lastKnownWalAt: at - (failures + 1) * 250,
       lease: { version: 1, changedSeenAt: at - failures * 250, term: 1, members: others(node), ttlMs: 3_000 },
       ...over,
     };

@@ -3,8 +3,18 @@ import type { NodeObservation } from '../../../lib/domain/observation.ts';
 import { observation } from '../../support/observation.ts';
 import { LSN0, lsnText, T0, WorldReplication, type ProberMemory, type WorldConfig } from './worldReplication.ts';
 
+/** The spec's heartbeatMs (specOf). */
+const HEARTBEAT_MS = 10_000;
+
 export class WorldProber extends WorldReplication {
-  private readonly prober = new Map<string, ProberMemory>();
+  private prober = new Map<string, ProberMemory>();
+  /**
+   * What the store holds of each node's memory: the real prober writes an observation when it
+   * changes (reachability, role) and at the heartbeat, and a restarted prober resumes from it.
+   */
+  private stored = new Map<string, ProberMemory & { role: string; writtenAt: number }>();
+  /** The fact the judge uses: each primary's LSN when a probe last reached it, whatever the prober remembers. */
+  private readonly seenOnWire = new Map<string, number>();
   /** What the prober saw on the last round, by node. */
   lastRound: NodeObservation[] = [];
 
@@ -12,7 +22,8 @@ export class WorldProber extends WorldReplication {
     super(cfg, rand, primary);
     for (const n of cfg.nodes) {
       const isPrimary = n.name === primary;
-      this.prober.set(n.name, { failures: 0, failingSince: null, leaseVersion: 1, leaseSeenAt: T0, lastKnownWalLsn: isPrimary ? LSN0 : null });
+      this.prober.set(n.name, { failures: 0, failingSince: null, leaseVersion: 1, leaseSeenAt: T0, lastKnownWalLsn: isPrimary ? LSN0 : null, lastKnownWalAt: isPrimary ? T0 : null });
+      if (isPrimary) this.seenOnWire.set(n.name, LSN0);
     }
   }
 
@@ -45,6 +56,7 @@ export class WorldProber extends WorldReplication {
           failingSince: mem.failingSince,
           role: 'unknown',
           lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
+          lastKnownWalAt: mem.lastKnownWalAt,
           lease,
         });
         continue;
@@ -53,6 +65,8 @@ export class WorldProber extends WorldReplication {
       mem.failingSince = null;
       if (n.pg === 'primary') {
         mem.lastKnownWalLsn = n.lsn;
+        mem.lastKnownWalAt = this.now;
+        this.seenOnWire.set(n.name, n.lsn);
         const rows = [...this.nodes.values()]
           .filter((s) => s.name !== n.name && this.streamsFrom(s) === n.name)
           .map((s) => ({
@@ -70,6 +84,7 @@ export class WorldProber extends WorldReplication {
           timeline: n.tl,
           walLsn: lsnText(n.lsn),
           lastKnownWalLsn: lsnText(n.lsn),
+          lastKnownWalAt: this.now,
           replication: rows,
           synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY 1 (${eligible.join(', ')})` : '',
           lease,
@@ -86,6 +101,7 @@ export class WorldProber extends WorldReplication {
           lagBytes: upLsn === undefined ? null : Math.max(0, upLsn - n.lsn),
           lagSeconds: 0,
           lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
+          lastKnownWalAt: mem.lastKnownWalAt,
           walReceiver: up
             ? { status: 'streaming', upstream: up, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: n.recv!.lastMsgAt }
             : null,
@@ -95,7 +111,23 @@ export class WorldProber extends WorldReplication {
       }
     }
     this.lastRound = out;
+    for (const o of out) {
+      const kept = this.stored.get(o.node);
+      const changed = !kept || kept.role !== o.role || kept.failures === 0 !== o.reachable;
+      // A failing node is written every round (its count moves); others on change and at the heartbeat.
+      if (changed || !o.reachable || this.now - kept.writtenAt >= HEARTBEAT_MS) this.stored.set(o.node, { ...this.prober.get(o.node)!, role: o.role, writtenAt: this.now });
+    }
     return out;
+  }
+
+  /** The prober restarts (a new Lambda container): it resumes from what the store holds. */
+  restartProber(): void {
+    const next = new Map<string, ProberMemory>();
+    for (const [name, mem] of this.prober) {
+      const kept = this.stored.get(name);
+      next.set(name, kept ? { failures: kept.failures, failingSince: kept.failingSince, leaseVersion: kept.leaseVersion, leaseSeenAt: kept.leaseSeenAt, lastKnownWalLsn: kept.lastKnownWalLsn, lastKnownWalAt: kept.lastKnownWalAt } : { ...mem });
+    }
+    this.prober = next;
   }
 
   private readonly receiverSeen = new Map<string, { up: string | null; since: number }>();
@@ -108,8 +140,9 @@ export class WorldProber extends WorldReplication {
     return this.now;
   }
 
+  /** The node's LSN when a probe last reached it as primary: a fact of the wire, not the prober's memory. */
   lastKnownWalLsn(name: string): number | null {
-    return this.prober.get(name)?.lastKnownWalLsn ?? null;
+    return this.seenOnWire.get(name) ?? null;
   }
 }
 

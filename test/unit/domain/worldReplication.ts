@@ -121,6 +121,7 @@ export interface ProberMemory {
   leaseVersion: number;
   leaseSeenAt: number;
   lastKnownWalLsn: number | null;
+  lastKnownWalAt: number | null;
 }
 
 export type ActionReply = { ok: boolean; reason: string; detail: Record<string, unknown> };
