@@ -1,28 +1,59 @@
 import type { NodeObservation } from '../domain/observation.ts';
+import { failureWindowMs, type TimingSpec } from '../domain/spec.ts';
 
 export interface EdgeTriggerOptions {
   heartbeatMs: number;
   readLagLimit: number;
+  /** Failure counts past it are no news: the decider only asks whether a node reached it. Default: every count is news. */
+  failureThreshold?: number;
+  /** Times at which the decider's judgement of this node may change with no change in it (see failureDeadlines). */
+  deadlines?: readonly number[];
 }
 
 /**
- * Whether `next` must be stored: on any change the decider acts on, and at least every
- * heartbeat. LSN movement and lease renewals alone are not changes (they would cost a
- * write every round); a failing node is written every round, since its failure count moves.
+ * Whether `next` must be stored: on any change the decider acts on, when one of its time
+ * limits on the node passes, and at least every heartbeat. LSN movement and lease renewals
+ * alone are not changes (they would cost a write every round), nor is a failure count past
+ * the threshold: a node that stays down is written as it goes down, as each limit passes,
+ * and then at the heartbeat, not every round.
  */
 export function shouldWrite(lastWritten: NodeObservation | null, next: NodeObservation, opts: EdgeTriggerOptions): boolean {
   if (lastWritten === null) return true;
   if (next.at - lastWritten.at >= opts.heartbeatMs) return true;
-  return significant(lastWritten) !== significant(next) || lagBand(lastWritten, opts.readLagLimit) !== lagBand(next, opts.readLagLimit);
+  if ((opts.deadlines ?? []).some((d) => lastWritten.at < d && d <= next.at)) return true;
+  const threshold = opts.failureThreshold ?? Infinity;
+  return (
+    significant(lastWritten, threshold) !== significant(next, threshold) || lagBand(lastWritten, opts.readLagLimit) !== lagBand(next, opts.readLagLimit)
+  );
+}
+
+/**
+ * When the decider's time limits on a node that does not answer pass, judged on observed time
+ * (the node's observation time, never the clock of a decide run): rule 1's failure window from
+ * its first failed probe and from each other node's last WAL receiver change (the cut-off), and
+ * fenceWaitMs from its lease's last seen change and from each other node's receiver change (the
+ * lease proof and its witness, lib/domain/fencing.ts). Writing the node as each passes wakes
+ * decide then, as the write of every round did.
+ */
+export function failureDeadlines(o: NodeObservation, round: readonly NodeObservation[], timing: TimingSpec): number[] {
+  if (o.reachable) return [];
+  const receiverChanges = round.filter((r) => r.node !== o.node && r.reachable).map((r) => r.receiverSince ?? r.at);
+  const window = failureWindowMs(timing);
+  return [
+    ...(o.failingSince === null ? [] : [o.failingSince + window]),
+    ...receiverChanges.map((since) => since + window),
+    ...receiverChanges.map((since) => since + timing.fenceWaitMs),
+    ...(o.lease ? [o.lease.changedSeenAt + timing.fenceWaitMs] : []),
+  ];
 }
 
 /** The parts of an observation whose change is news, as one comparable string. */
-function significant(o: NodeObservation): string {
+function significant(o: NodeObservation, failureThreshold: number): string {
   return JSON.stringify([
     o.reachable,
     o.role,
     o.error?.kind ?? null,
-    o.consecutiveFailures,
+    Math.min(o.consecutiveFailures, failureThreshold),
     o.timeline,
     o.foreign,
     o.systemIdentifier,
@@ -32,6 +63,9 @@ function significant(o: NodeObservation): string {
     // A new lease holder, term or member list is news; a renewal (version only) is not.
     o.lease ? o.lease.term : null,
     o.lease?.members ?? null,
+    // A node that does not answer whose agent renewed since: the decider restarts it (or waits for
+    // a promotion) on that (lib/domain/view.ts agentRenews), so the first renewal is news.
+    !o.reachable && o.lease !== null && o.failingSince !== null ? o.lease.changedSeenAt > o.failingSince : null,
   ]);
 }
 

@@ -4,7 +4,7 @@ import type { ClusterState } from '../domain/state.ts';
 import { readLeases } from '../store/leases.ts';
 import { latestObservations, OBSERVATION_WINDOW_MS, putObservation } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
-import { shouldWrite } from './edgeTrigger.ts';
+import { failureDeadlines, shouldWrite } from './edgeTrigger.ts';
 import { probeRound } from './probeRound.ts';
 
 export interface ProberOptions {
@@ -82,7 +82,8 @@ export class Prober {
     for (const o of observations) {
       this.previous.set(o.node, o);
       if (o.reachable && o.role === 'primary' && o.node === state?.primary && o.systemIdentifier) this.systemIdentifier = o.systemIdentifier;
-      if (!shouldWrite(this.written.get(o.node) ?? null, o, { heartbeatMs: spec.timing.heartbeatMs, readLagLimit: spec.readLagLimit })) continue;
+      const trigger = { heartbeatMs: spec.timing.heartbeatMs, readLagLimit: spec.readLagLimit, failureThreshold: spec.timing.failureThreshold, deadlines: failureDeadlines(o, observations, spec.timing) };
+      if (!shouldWrite(this.written.get(o.node) ?? null, o, trigger)) continue;
       const put = await putObservation(store, o, this.opts.observationTtlMs ?? DEFAULT_OBSERVATION_TTL_MS);
       if (put.ok) {
         this.written.set(o.node, o);

@@ -1,7 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeObservation } from '../../lib/domain/observation.ts';
-import { shouldWrite } from '../../lib/probe/edgeTrigger.ts';
+import { failureDeadlines, shouldWrite } from '../../lib/probe/edgeTrigger.ts';
+import { TimingSpec } from '../../lib/domain/spec.ts';
 import { observation } from '../support/observation.ts';
 
 const opts = { heartbeatMs: 10_000, readLagLimit: 1_000_000 };
@@ -81,5 +82,52 @@ describe('shouldWrite', () => {
   test('replication rows in another order are no change', () => {
     const reordered = later(primary, { replication: [...primary.replication].reverse() });
     assert.equal(shouldWrite(primary, reordered, opts), false);
+  });
+});
+
+describe('a node that stays down', () => {
+  const timing = TimingSpec.parse({});
+  const down = (at: number, count: number, patch: Partial<NodeObservation> = {}): NodeObservation =>
+    observation('pg1', at, { cluster: 'c1', reachable: false, error: { kind: 'timeout', message: 'x' }, consecutiveFailures: count, failingSince: 1_000_000, role: 'unknown', ...patch });
+  const withThreshold = { ...opts, failureThreshold: timing.failureThreshold };
+
+  test('failure counts are news up to the threshold, not past it', () => {
+    assert.equal(shouldWrite(down(1_000_150, 1), down(1_000_300, 2), withThreshold), true);
+    assert.equal(shouldWrite(down(1_000_300, 2), down(1_000_450, 3), withThreshold), true);
+    assert.equal(shouldWrite(down(1_000_600, 4), down(1_000_750, 5), withThreshold), false);
+    assert.equal(shouldWrite(down(1_000_600, 4), down(1_010_600, 70), withThreshold), true, 'still at the heartbeat');
+  });
+
+  test('it is written when a time limit of the decider passes between two rounds, and only then', () => {
+    const standby = observation('pg2', 1_002_000, { cluster: 'c1', reachable: true, role: 'standby', receiverSince: 1_002_000 });
+    const deadlines = (o: NodeObservation) => failureDeadlines(o, [o, standby], timing);
+    const window = timing.probeIntervalMs * timing.failureThreshold;
+    // The failure window from the first failed probe.
+    const beforeWindow = down(1_000_000 + window - 1, 3);
+    const atWindow = down(1_000_000 + window + 149, 4);
+    assert.equal(shouldWrite(beforeWindow, atWindow, { ...withThreshold, deadlines: deadlines(atWindow) }), true);
+    // From the standby's receiver change: the cut-off window and the lease witness's fenceWaitMs.
+    for (const limit of [window, timing.fenceWaitMs]) {
+      const last = down(1_002_000 + limit - 100, 20);
+      const next = down(1_002_000 + limit + 50, 21);
+      assert.equal(shouldWrite(last, next, { ...withThreshold, deadlines: deadlines(next) }), true, `${limit} ms after the receiver change`);
+    }
+    // The lease seen quiet for fenceWaitMs.
+    const lease = { version: 3, changedSeenAt: 1_000_500, term: 1 };
+    const quietSoon = down(1_000_500 + timing.fenceWaitMs - 10, 30, { lease });
+    const quiet = down(1_000_500 + timing.fenceWaitMs + 140, 31, { lease });
+    assert.equal(shouldWrite(quietSoon, quiet, { ...withThreshold, deadlines: failureDeadlines(quiet, [quiet], timing) }), true);
+    // Between limits nothing is news.
+    const a = down(1_020_000, 200, { lease });
+    const b = down(1_020_150, 201, { lease });
+    assert.equal(shouldWrite(a, b, { ...withThreshold, deadlines: deadlines(b) }), false);
+    assert.deepEqual(failureDeadlines(standby, [standby], timing), [], 'a node that answers has no such limits');
+  });
+
+  test('its agent renewing again after it went down is news once (the decider restarts it on that)', () => {
+    const stale = { version: 3, changedSeenAt: 999_000, term: 1 };
+    const renewed = { version: 4, changedSeenAt: 1_001_000, term: 1 };
+    assert.equal(shouldWrite(down(1_000_900, 9, { lease: stale }), down(1_001_050, 10, { lease: renewed }), withThreshold), true);
+    assert.equal(shouldWrite(down(1_001_050, 10, { lease: renewed }), down(1_002_050, 16, { lease: { ...renewed, version: 5, changedSeenAt: 1_002_000 } }), withThreshold), false);
   });
 });
