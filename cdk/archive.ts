@@ -34,6 +34,8 @@ export interface ArchiveProps {
   /** Invoked by the schedule, once per cluster. */
   decide: lambda.IFunction;
   clusterNames: string[];
+  /** false: the schedule is deployed disabled (no hosts to back up yet). Default true. */
+  scheduleEnabled?: boolean;
 }
 
 /**
@@ -121,7 +123,11 @@ export class PgVigilArchive extends Construct {
 
     if (props.schedule) {
       for (const cluster of props.clusterNames) {
-        const rule = new events.Rule(this, `BackupSchedule-${cluster}`, { schedule: props.schedule, description: `pgvigil: take a base backup of ${cluster} from a standby` });
+        const rule = new events.Rule(this, `BackupSchedule-${cluster}`, {
+          schedule: props.schedule,
+          enabled: props.scheduleEnabled ?? true,
+          description: `pgvigil: take a base backup of ${cluster} from a standby`,
+        });
         // No retry: a second call while the first backup runs is refused by the agent anyway.
         rule.addTarget(
           new targets.LambdaFunction(props.decide, {

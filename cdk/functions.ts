@@ -47,6 +47,8 @@ export interface FunctionsProps {
   zone?: WriterReaderZone;
   /** notify also puts each decision event on the default EventBridge bus (default true). */
   decisionEvents?: boolean;
+  /** false: the probe and tick schedules are deployed disabled (nothing to watch yet). Default true. */
+  schedulesEnabled?: boolean;
 }
 
 /** The three handlers, their triggers and their permissions. */
@@ -146,10 +148,11 @@ export class PgVigilFunctions extends Construct {
     // EventBridge cannot schedule below a minute; probe loops inside its invocation.
     // No retries: a late probe round would overlap the next minute's.
     const everyMinute = events.Schedule.rate(Duration.minutes(1));
-    new events.Rule(this, 'ProbeSchedule', { schedule: everyMinute, description: 'pgvigil: start a minute of probe rounds' }).addTarget(
+    const enabled = props.schedulesEnabled ?? true;
+    new events.Rule(this, 'ProbeSchedule', { schedule: everyMinute, enabled, description: 'pgvigil: start a minute of probe rounds' }).addTarget(
       new targets.LambdaFunction(this.probe, { retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
     );
-    new events.Rule(this, 'DecideTick', { schedule: everyMinute, description: 'pgvigil: tick decide so timeouts fire without new observations' }).addTarget(
+    new events.Rule(this, 'DecideTick', { schedule: everyMinute, enabled, description: 'pgvigil: tick decide so timeouts fire without new observations' }).addTarget(
       new targets.LambdaFunction(this.decide, { retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
     );
   }

@@ -82,6 +82,8 @@ export class PgVigil extends Construct {
   readonly alertTopic: AlertTopic;
   readonly dbHosts?: PgVigilDbHosts;
   readonly archive: PgVigilArchive;
+  /** false for the demo without hosts: the probe, tick and backup schedules are deployed disabled. */
+  readonly watching: boolean;
 
   constructor(scope: Construct, id: string, props: PgVigilProps = {}) {
     super(scope, id);
@@ -99,6 +101,9 @@ export class PgVigil extends Construct {
     });
     if (!provisional && !this.network.isDemoVpc) throw new Error('PgVigil: clusters: give the cluster specs of the databases in your VPC');
     this.clusters = provisional ?? parseClusters([demoClusterSpec(this.network.vpc)]);
+    // The demo spec's addresses hold nothing until dbHosts builds the hosts: probing them would
+    // find every node down, write it, wake decide and alarm, for ever. So its schedules stay off.
+    this.watching = !(this.network.isDemoVpc && !props.clusters && !props.dbHosts);
 
     const table = createStoreTable(this, 'Store');
     this.agentKey = new secretsmanager.Secret(this, 'AgentKey', {
@@ -116,6 +121,7 @@ export class PgVigil extends Construct {
       clustersJson: JSON.stringify(this.clusters),
       zone,
       decisionEvents: props.decisionEvents ?? true,
+      schedulesEnabled: this.watching,
     });
     this.access = new PgVigilAccess(this, 'Access', {
       table,
@@ -132,6 +138,7 @@ export class PgVigil extends Construct {
       schedule: props.backupSchedule === undefined ? defaultBackupSchedule() : props.backupSchedule,
       decide: this.functions.decide,
       clusterNames: this.clusters.map((c) => c.cluster),
+      scheduleEnabled: this.watching,
     });
     this.alarms = new PgVigilAlarms(this, 'Alarms', { functions: this.functions, table, topic: this.alertTopic.topic });
 
@@ -169,6 +176,13 @@ export class PgVigil extends Construct {
     out('AgentInstanceProfileName', this.access.agentInstanceProfile.instanceProfileName, 'attach to existing database hosts');
     out('ArchiveBucketName', this.archive.bucket.bucketName, 'WAL archive and base backups: pgvigil backups --archive s3://<this>/');
     out('DashboardName', this.alarms.dashboard.dashboardName, 'CloudWatch dashboard');
+    out(
+      'Watching',
+      this.watching ? this.clusters.map((c) => `${c.cluster} (${c.nodes.length} nodes)`).join(', ') : 'nothing',
+      this.watching
+        ? 'the clusters the control plane probes'
+        : 'demo without database hosts: no host holds the demo addresses, so probing, the decide tick and backups are off (their schedules are disabled); redeploy with -c dbHosts=true -c dbHostAmi=ami-... or -c spec=clusters.json to watch a cluster',
+    );
 
     suppressWithReasons(this);
   }

@@ -11,6 +11,7 @@ import { fullProps, hostProps, resourcesOf, synthStack } from './stackFixture.ts
 
 const defaults = synthStack(fullProps);
 const custom = synthStack({ ...hostProps, backupSchedule: null, backupRetentionDays: 90 });
+const custom2 = synthStack(hostProps);
 
 const json = (t: typeof defaults.template) => t.toJSON() as { Resources: Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>; Outputs: Record<string, any> };
 const idOf = (s: typeof defaults, construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);
@@ -152,7 +153,9 @@ describe('backup schedule', () => {
     assert.equal(rules.length, 1, 'one rule per cluster');
     const [ruleId, p] = rules[0]!;
     assert.equal(p.ScheduleExpression, 'cron(0 3 * * ? *)');
-    assert.equal(p.State, 'ENABLED');
+    // The demo without hosts has nothing to back up: the rule is there, switched off; with hosts it runs.
+    assert.equal(p.State, 'DISABLED');
+    assert.deepEqual(backupRules(custom2).map(([, q]) => q.State), ['ENABLED']);
     const [target] = p.Targets;
     assert.deepEqual(refsIn(target.Arn), [decideId(defaults)]);
     assert.deepEqual(JSON.parse(target.Input), { source: 'pgvigil.schedule', action: 'backup', cluster: 'demo' });

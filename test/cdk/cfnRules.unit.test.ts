@@ -287,6 +287,21 @@ const vpcEndpoints: Rule = (t) => {
   return out;
 };
 
+/**
+ * Template Outputs (CloudFormation User Guide, "CloudFormation template Outputs syntax"): at most
+ * 200 outputs, logical ids alphanumeric; a Description of at most 1,024 characters
+ * (AWS::CloudFormation::Stack Output, Description maximum 1024).
+ */
+const outputs: Rule = (t) => {
+  const all = Object.entries<{ Description?: string }>(t.toJSON().Outputs ?? {});
+  const out = all.length > 200 ? [`${all.length} outputs, at most 200`] : [];
+  for (const [id, o] of all) {
+    if (!/^[A-Za-z0-9]+$/.test(id)) out.push(`output ${id}: logical id not alphanumeric`);
+    if (o.Description !== undefined && o.Description.length > 1024) out.push(`output ${id}: description of ${o.Description.length} characters, at most 1024`);
+  }
+  return out;
+};
+
 const rules: Array<[string, Rule]> = [
   ['every alarm: DatapointsToAlarm ≤ EvaluationPeriods, valid periods and evaluation range', alarmEvaluation],
   ['every alarm query: well-formed Ids, one ReturnData, references that exist, Metrics Insights grammar and look-back', metricMath],
@@ -295,6 +310,7 @@ const rules: Array<[string, Rule]> = [
   ['every SQS mapping: queue visibility timeout ≥ function timeout', sqsMappings],
   ['every EventBridge rule: valid schedule expression, targets and retry policy', eventRules],
   ['every VPC endpoint: options valid for its type', vpcEndpoints],
+  ['outputs: count, ids, description length', outputs],
 ];
 
 for (const [label, props] of variants) {

@@ -82,6 +82,23 @@ describe('PgVigil stack: handlers', () => {
     assert.equal(lambdaBundling.sourceMap, false);
   });
 
+  test('the demo without hosts probes nothing: its probe and tick schedules are disabled, and an output says why; with hosts they run', () => {
+    const states = (t: typeof template) =>
+      resourcesOf(t, 'AWS::Events::Rule')
+        .filter(([, p]) => !p.Targets[0].Input?.includes('pgvigil.schedule'))
+        .map(([, p]) => p.State);
+    assert.deepEqual(states(template), ['DISABLED', 'DISABLED']);
+    const watching = Object.entries<{ Value: string; Description: string }>(template.toJSON().Outputs).find(([k]) => k.includes('Watching'))![1];
+    assert.equal(watching.Value, 'nothing');
+    assert.match(watching.Description, /no host holds the demo addresses, so probing, the decide tick and backups are off.*-c dbHosts=true/);
+    const withHosts = synthStack(hostProps).template;
+    assert.deepEqual(states(withHosts), ['ENABLED', 'ENABLED']);
+    assert.equal(Object.entries<{ Value: string }>(withHosts.toJSON().Outputs).find(([k]) => k.includes('Watching'))![1].Value, 'demo (3 nodes)');
+    // Your own clusters are watched as soon as they are deployed.
+    const own = synthStack({ clusters: [{ cluster: 'orders', nodes: [{ name: 'a', host: '10.42.3.20', port: 5432, agent: 'http://10.42.3.20:8008' }] }] }).template;
+    assert.deepEqual(states(own), ['ENABLED', 'ENABLED']);
+  });
+
   test('probe and decide tick every minute from EventBridge, without retries', () => {
     // The backup schedule is the only other rule (test/cdk/archive.unit.test.ts).
     const all = resourcesOf(template, 'AWS::Events::Rule');
