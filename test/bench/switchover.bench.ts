@@ -156,13 +156,15 @@ async function switchoverTrial(p: TestPipeline, bouncer: RunningPgBouncer, path:
 /** A statement that failed because the server it ran on died, which no path can hide. */
 const IN_FLIGHT = /unexpected postmaster exit|terminating connection|server closed the connection|Connection terminated unexpectedly|server conn crashed|not queryable/i;
 
-async function crashTrial(p: TestPipeline, bouncer: RunningPgBouncer): Promise<{ proxy: number; pgbouncer: number; inFlight: { proxy: number; pgbouncer: number } }> {
+async function crashTrial(p: TestPipeline, bouncer: RunningPgBouncer, trial: number): Promise<{ proxy: number; pgbouncer: number; inFlight: { proxy: number; pgbouncer: number } }> {
   await restored(p);
   const old = (await p.state())!;
   const oldPort = p.cluster.nodes.find((n) => n.name === old.primary)!.port;
-  const clients = (url: string, prefix: string) => Array.from({ length: 8 }, (_, i) => new ConnectPerTxLoad(url, `${prefix}_${i}`, 20));
-  const viaProxy = clients(p.writerUrl, 'bench_crash_proxy');
-  const viaBouncer = clients(bouncer.url(), 'bench_crash_pgbouncer');
+  // A table per client and trial: each client numbers its rows from 1.
+  const tables = (path: string) => Array.from({ length: 8 }, (_, i) => `bench_crash_${path}_${trial}_${i}`);
+  for (const t of [...tables('proxy'), ...tables('pgbouncer')]) await WriteLoad.prepare(p.writerUrl, t);
+  const viaProxy = tables('proxy').map((t) => new ConnectPerTxLoad(p.writerUrl, t, 20));
+  const viaBouncer = tables('pgbouncer').map((t) => new ConnectPerTxLoad(bouncer.url(), t, 20));
   const all = [...viaProxy, ...viaBouncer];
   for (const c of all) c.start();
   await waitFor('writes on every client', () => all.every((c) => c.acked.length >= 5), 30_000);
@@ -191,7 +193,9 @@ async function crashTrial(p: TestPipeline, bouncer: RunningPgBouncer): Promise<{
   if (fence && 'reason' in fence) say(`    fence: ${fence.reason}`);
   for (const s of [...a.samples, ...b.samples]) say(`    ${s}`);
   await p.agents.get(old.primary!)!.start();
-  return { proxy: a.connect, pgbouncer: b.connect, inFlight: { proxy: a.inFlight, pgbouncer: b.inFlight } };
+  const bouncerErrors = viaBouncer.flatMap((c) => c.errorTimes);
+  const windowMs = bouncerErrors.length ? Math.max(...bouncerErrors) - t0 : 0;
+  return { proxy: a.connect, pgbouncer: b.connect, inFlight: { proxy: a.inFlight, pgbouncer: b.inFlight }, pgbouncerErrorWindowMs: windowMs, startedMs: started - t0 };
 }
 
 const bouncer = await startPgBouncer(basePort + 350);
@@ -201,7 +205,6 @@ try {
   p = await startTestPipeline(basePort, { pgbouncer: bouncer.spec });
   const init = await pgbench(p.cluster.bindir, ['-i', '-s', '8', ...pgbenchConn(p.proxy.addresses.writer.port), 'postgres']).done;
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
-  for (const path of ['proxy', 'pgbouncer'] as const) for (let i = 0; i < 8; i++) await WriteLoad.prepare(p.writerUrl, `bench_crash_${path}_${i}`);
 
   const results: SwitchoverResult[] = [];
   for (let i = 1; i <= trials; i++) {
@@ -211,7 +214,7 @@ try {
   const crashes: Awaited<ReturnType<typeof crashTrial>>[] = [];
   for (let i = 1; i <= trials; i++) {
     say(`crash ${i}/${trials}`);
-    crashes.push(await crashTrial(p, bouncer));
+    crashes.push(await crashTrial(p, bouncer, i));
   }
 
   const of = (path: PathName) => results.filter((r) => r.path === path);
@@ -223,6 +226,7 @@ try {
         `pause ms median=${median(pauses)} max=${Math.max(...pauses)}; cut ${sum(rs.map((r) => r.cut))}`,
     );
   }
+  say(`failover_pgbouncer_error_window_ms ${crashes.map((c) => c.pgbouncerErrorWindowMs).join(',')} (from the crash to its last error through PgBouncer; the failover started at +${crashes.map((c) => c.startedMs).join(',')} ms)`);
   say(`failover_in_flight_errors proxy=${sum(crashes.map((c) => c.inFlight.proxy))} pgbouncer=${sum(crashes.map((c) => c.inFlight.pgbouncer))} trials=${crashes.length}`);
   const pauses = results.map((r) => r.pauseMs).filter((x): x is number => x !== null);
   say(`switchover_errors proxy=${sum(of('proxy').map((r) => r.errors))} pgbouncer=${sum(of('pgbouncer').map((r) => r.errors))} trials=${trials}`);
