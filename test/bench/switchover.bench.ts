@@ -156,7 +156,7 @@ async function switchoverTrial(p: TestPipeline, bouncer: RunningPgBouncer, path:
 /** A statement that failed because the server it ran on died, which no path can hide. */
 const IN_FLIGHT = /unexpected postmaster exit|terminating connection|server closed the connection|Connection terminated unexpectedly|server conn crashed|not queryable/i;
 
-async function crashTrial(p: TestPipeline, bouncer: RunningPgBouncer, trial: number): Promise<{ proxy: number; pgbouncer: number; inFlight: { proxy: number; pgbouncer: number } }> {
+async function crashTrial(p: TestPipeline, bouncer: RunningPgBouncer, trial: number): Promise<{ proxy: number; pgbouncer: number; inFlight: { proxy: number; pgbouncer: number }; pgbouncerErrorWindowMs: number; startedMs: number }> {
   await restored(p);
   const old = (await p.state())!;
   const oldPort = p.cluster.nodes.find((n) => n.name === old.primary)!.port;
