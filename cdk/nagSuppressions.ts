@@ -99,6 +99,12 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
   );
 
   for (const host of pgvigil.dbHosts?.instances ?? []) {
+    // The CDK's CloudFormation Validate plugin (cfn-lint), not cdk-nag.
+    ack(
+      host,
+      'CloudFormation-Validate::W9010',
+      'The AMI is pinned on purpose (-c dbHostAmi): a parameter or an SSM lookup resolves again at each deploy and replaces every host when AWS publishes a new image. AMI ids are per region: a stack in another region passes its own.',
+    );
     ack(
       host,
       'AwsSolutions-EC28',
