@@ -15,8 +15,8 @@ export function shutdownCheckpoint(detail: Readonly<Record<string, unknown>>): S
   return { lsn: null, ignored: `the reported checkpointLsn ${JSON.stringify(value) ?? String(value)} is not an LSN and is ignored` };
 }
 
-/** The WAL position a promote answer reports (the agent reads it after the promotion); anything else counts as unknown. */
-export function promotedLsn(detail: Readonly<Record<string, unknown>>): string | null {
+/** The WAL position an answer reports (promote: read after the promotion; fence: just before the stop); anything else counts as unknown. */
+export function reportedWalLsn(detail: Readonly<Record<string, unknown>>): string | null {
   const value = detail['walLsn'];
   return typeof value === 'string' && LSN_PATTERN.test(value) ? value : null;
 }

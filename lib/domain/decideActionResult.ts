@@ -1,4 +1,4 @@
-import { promotedLsn, shutdownCheckpoint } from './actionDetail.ts';
+import { reportedWalLsn, shutdownCheckpoint } from './actionDetail.ts';
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { abort, afterPromotion, complete, requestPromotion } from './failoverSteps.ts';
@@ -29,6 +29,17 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
   switch (intent.action) {
     case 'fence':
       if (current && f.step === 'fencing' && f.from === intent.node) {
+        if (f.kind === 'manual') {
+          // An operator's failover may stop a primary that was writing up to now: the candidate
+          // was judged before those writes, so it is judged again on a probe round after the stop.
+          const end = reportedWalLsn(cmd.detail);
+          o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped${end ? ` (its WAL ended at ${end})` : ''}; ${f.to} is checked again on the next probe round before its promotion`, {
+            node: intent.node,
+            by: 'agent',
+            evidence: [],
+          });
+          break;
+        }
         o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped`, { node: intent.node, by: 'agent', evidence: [] });
         requestPromotion(o, spec, null);
       } else if (current && f.step === 'promoting' && f.to === intent.node && !o.pendingFor('promote', intent.node)) {
@@ -53,7 +64,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       }
       break;
     case 'promote':
-      if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`, promotedLsn(cmd.detail));
+      if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`, reportedWalLsn(cmd.detail));
       break;
     case 'endpoints':
       if (current) complete(o, f, `${f.to} is primary of term ${f.term}; the writer endpoint points at it`);

@@ -1,4 +1,4 @@
-import { shutdownCheckpoint } from './actionDetail.ts';
+import { reportedWalLsn, shutdownCheckpoint } from './actionDetail.ts';
 import type { DecisionEvent, Intent } from './events.ts';
 import type { FailoverInProgress } from './state.ts';
 
@@ -31,17 +31,21 @@ export function evolveFailover(f: FailoverInProgress | null, event: DecisionEven
         minLsn: null,
         detached: [],
         promoteRequested: false,
+        fencedAt: null,
+        finalLsn: null,
       };
     case 'ActionSucceeded': {
       if (f === null || f.term !== event.intent.term) return f;
       // fencing, switchover: the old primary stopped cleanly; the candidate must replay its shutdown checkpoint.
       if (event.intent.action === 'demote') return { ...f, minLsn: shutdownCheckpoint(event.detail).lsn };
+      // fencing: the old primary's agent stopped it, and says where its WAL ended.
+      if (event.intent.action === 'fence' && f.step === 'fencing' && event.intent.node === f.from) return { ...f, finalLsn: reportedWalLsn(event.detail) };
       // promoting: a synchronous standby detached from the old primary can no longer give it a quorum.
       if (isDetach(f, event.intent)) return { ...f, detached: add(f.detached, event.intent.node) };
       return f;
     }
     case 'Fenced': // fencing → promoting: the old primary can no longer commit
-      return f && f.step === 'fencing' && f.from === event.node ? { ...f, step: 'promoting', fencedBy: event.by } : f;
+      return f && f.step === 'fencing' && f.from === event.node ? { ...f, step: 'promoting', fencedBy: event.by, fencedAt: event.at } : f;
     case 'ActionRequested': // promoting: from the promote request on, its outcome is unknown until the candidate answers
       return f && event.intent.action === 'promote' && event.intent.term === f.term ? { ...f, promoteRequested: true } : f;
     case 'Promoted': // promoting → switching

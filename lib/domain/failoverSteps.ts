@@ -90,8 +90,10 @@ export function tryFence(o: Outcome, spec: ClusterSpec, view: Map<string, NodeVi
 export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView> | null): void {
   const f = o.state.failover;
   if (!f || f.step !== 'promoting' || o.state.paused || o.state.blind) return;
+  const afterStop = f.kind === 'manual' && f.fencedBy === 'agent' && f.fencedAt !== null;
+  if (afterStop && !f.promoteRequested && (view === null || !seenSince(view, f.to, f.fencedAt!))) return;
   if (view !== null && f.kind !== 'switchover') {
-    const still = stillQualifies(spec, view, f.from, f.to);
+    const still = afterStop ? qualifiesAfterStop(o, spec, view, f) : stillQualifies(spec, view, f.from, f.to);
     if (!still.ok) {
       if (f.promoteRequested) {
         // An earlier promotion may still land (its answer timed out): calling the failover off
@@ -220,6 +222,29 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
       return unhandled;
     }
   }
+}
+
+/** The candidate was probed after `since` (the old primary's stop), so its LSN includes all it will get. */
+function seenSince(view: Map<string, NodeView>, node: string, since: number): boolean {
+  const o = view.get(node)?.obs;
+  return !!o && o.at > since;
+}
+
+/**
+ * An operator's failover, the old primary stopped by its agent: the choice is made again on a
+ * round after the stop, as for a failed primary, with the old primary's last LSN being where its
+ * agent says its WAL ended (if later than the probes saw).
+ */
+function qualifiesAfterStop(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>, f: FailoverInProgress): { ok: true } | { ok: false; reason: string } {
+  const old = view.get(f.from);
+  let patched = view;
+  if (old?.obs && f.finalLsn !== null) {
+    const last = old.obs.lastKnownWalLsn !== null && compareLsn(old.obs.lastKnownWalLsn, f.finalLsn) > 0 ? old.obs.lastKnownWalLsn : f.finalLsn;
+    patched = new Map(view);
+    patched.set(f.from, { ...old, obs: { ...old.obs, lastKnownWalLsn: last, lastKnownWalAt: f.fencedAt } });
+  }
+  const again = chooseFailoverCandidate(spec, patched, f.from, f.to, o.state.primarySyncNames, o.state.inherited);
+  return again.ok ? { ok: true } : { ok: false, reason: `checked again after ${f.from} stopped: ${again.reason}` };
 }
 
 /**

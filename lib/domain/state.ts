@@ -23,6 +23,10 @@ export const FailoverInProgress = z.object({
   detached: z.array(NodeName),
   /** The promotion was asked for: from then on its outcome is unknown until the candidate answers, so the failover can't be called off. */
   promoteRequested: z.boolean(),
+  /** When the old primary was recorded fenced (older logs: unknown). */
+  fencedAt: z.number().nullable().default(null),
+  /** Where the old primary's WAL ended, as its agent's fence answer reports it (read just before the stop). */
+  finalLsn: Lsn.nullable().default(null),
 });
 export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
 export type FailoverStep = FailoverInProgress['step'];

@@ -63,7 +63,8 @@ const StatusAnswer = z.looseObject({
 const PromoteAnswer = z.looseObject({ promoted: z.boolean(), timeline: Timeline.nullable(), walLsn: Lsn.nullable(), vip: Vip });
 
 /** stoppedBy: how PostgreSQL went ('not running', 'fast', 'immediate', 'SIGKILL'). */
-const FenceAnswer = z.looseObject({ stoppedBy: z.string().optional(), vip: Vip });
+/** walLsn: a primary's WAL position read just before it was stopped (null: not a primary, or not answering). */
+const FenceAnswer = z.looseObject({ stoppedBy: z.string().optional(), walLsn: Lsn.nullable().optional(), vip: Vip });
 
 /** The shutdown checkpoint the successor must replay before its promotion (switchover). */
 const DemoteAnswer = z.looseObject({ checkpointLsn: Lsn, timeline: Timeline });

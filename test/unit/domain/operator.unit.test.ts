@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { T0, crashedRound, given, healthyRound, initialized, lsn, makeSpec, obs, result, step } from './kit.ts';
+import { T0, crashedRound, given, healthyRound, initialized, lsn, makeSpec, obs, result, round, step } from './kit.ts';
 
 const spec = makeSpec({
   nodes: [
@@ -12,6 +12,13 @@ const spec = makeSpec({
 const start = initialized(spec);
 const healthy = healthyRound(T0);
 const by = 'alice';
+
+/** A round after pg1 was stopped by its agent: refused, its standbys' receivers gone, at these LSNs. */
+const afterStop = (at: number, lsns: { pg2: number; pg3: number }) => [
+  obs.failing('pg1', at, 1),
+  obs.standby('pg2', at, null, { receiveLsn: lsn(lsns.pg2), replayLsn: lsn(lsns.pg2), receiverSince: at - 100 }),
+  obs.standby('pg3', at, null, { receiveLsn: lsn(lsns.pg3), replayLsn: lsn(lsns.pg3), receiverSince: at - 100 }),
+];
 
 describe('rule 6: switchover, a planned change of primary', () => {
   test('given a healthy cluster, when a switchover to pg2 is asked, then pg1 is demoted first in term 2', () => {
@@ -135,9 +142,29 @@ describe('manual failover', () => {
       ['fence'],
     );
     const h = [...start, ...t.events];
-    const fenced = given(h).when(result(h, 'fence', 'pg1', T0 + 100));
+    const fenced = given(h).when(result(h, 'fence', 'pg1', T0 + 100, true, { walLsn: lsn(1000) }));
     assert.equal(fenced.one('Fenced').by, 'agent');
-    assert.equal(fenced.intents('promote')[0]?.node, 'pg2');
+    assert.deepEqual(fenced.intents('promote'), [], 'pg2 was judged before pg1 stopped writing: it is judged again on a later round');
+    const stopped = [...h, ...fenced.events];
+    const next = given(stopped).when(round(afterStop(T0 + 250, { pg2: 1000, pg3: 1000 }), T0 + 250));
+    assert.equal(next.intents('promote')[0]?.node, 'pg2');
+  });
+
+  test('given failover --to pg2 --force, when the round after pg1 stopped shows pg3 received more than pg2, then the failover is called off before any promotion', () => {
+    let h = step(start, { type: 'failover', now: T0, to: 'pg2', force: true, requestedBy: by, observations: healthy });
+    h = step(h, result(h, 'fence', 'pg1', T0 + 100, true, { walLsn: lsn(1200) }));
+    const t = given(h).when(round(afterStop(T0 + 250, { pg2: 1000, pg3: 1200 }), T0 + 250));
+    assert.deepEqual(t.intents('promote'), []);
+    assert.match(t.one('FailoverAborted').reason, /checked again after pg1 stopped: .*behind the quorum's highest LSN/);
+  });
+
+  test('given an async cluster and failover --to pg2 --force, when pg1\'s agent says its WAL ended beyond maximumLagOnFailover of pg2, then the failover is called off', () => {
+    const async = makeSpec({ ...spec, replication: { mode: 'async', maximumLagOnFailover: 100 } });
+    let h = step(initialized(async), { type: 'failover', now: T0, to: 'pg2', force: true, requestedBy: by, observations: healthy });
+    h = step(h, result(h, 'fence', 'pg1', T0 + 100, true, { walLsn: lsn(5000) }));
+    const t = given(h).when(round(afterStop(T0 + 250, { pg2: 1000, pg3: 1000 }), T0 + 250));
+    assert.deepEqual(t.intents('promote'), []);
+    assert.match(t.one('FailoverAborted').reason, /lag 4000 bytes exceeds maximumLagOnFailover 100/);
   });
 
   test('given a nofailover target, when failover --to it, then it is refused', () => {

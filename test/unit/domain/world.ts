@@ -24,13 +24,16 @@ export class World extends WorldProber {
     if (intent.term < n.agentTerm) return { ok: false, reason: `stale term ${intent.term} < ${n.agentTerm}`, detail: {} };
     n.agentTerm = intent.term;
     switch (intent.action) {
-      case 'fence':
+      case 'fence': {
+        // The agent reads a primary's WAL position just before it stops it (when PostgreSQL answers).
+        const walLsn = n.pg === 'primary' && this.running(n) && !this.frozen(n) ? lsnText(n.lsn) : null;
         if (n.pg !== 'stopped') n.lastRole = n.pg;
         n.pg = 'stopped';
         n.fenced = true;
         n.selfFenced = false;
         n.recv = null;
-        return { ok: true, reason: 'PostgreSQL stopped', detail: {} };
+        return { ok: true, reason: 'PostgreSQL stopped', detail: { walLsn } };
+      }
       case 'demote': {
         if (n.pg === 'primary') {
           n.lsn += CHECKPOINT_BYTES;
