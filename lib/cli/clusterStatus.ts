@@ -47,6 +47,7 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
     let st = !o || !fresh ? 'unseen' : !o.reachable ? `down (${o.error?.kind ?? '?'})` : o.foreign ? 'foreign' : 'running';
     if (o && fresh && o.reachable && o.role === 'standby') st = o.walReceiver?.status === 'streaming' ? `streaming from ${o.walReceiver.upstream ?? '?'}` : 'not streaming';
     if (isDeposed(state, n.name) && st.startsWith('down')) st += ', awaiting rewind';
+    else if (st.startsWith('down') && state.pending.some((p) => p.intent.node === n.name && p.intent.action === 'follow')) st += `, being started as a standby of ${state.primary ?? '?'}`;
     return {
       name: n.name,
       address: `${n.host}:${n.port}`,

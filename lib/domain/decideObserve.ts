@@ -52,6 +52,7 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
   if (o.state.failover === null) {
     stopDeposedPrimaries(o, spec, view, { rewind: true });
     repointStrayStandbys(o, spec, view);
+    restartStoppedStandbys(o, spec, view);
     updateReaders(o, spec, view);
   }
   return o.result();
@@ -146,6 +147,38 @@ function repointStrayStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, N
         o.request('rewind', name, s.term, `${name} has followed no one for ${o.now - since} ms: rewind it onto ${primary} if it diverged, and let it follow`, { primary });
       }
     }
+  }
+}
+
+/**
+ * Issue 13 item 8: a standby whose PostgreSQL is down (connections refused for the failure
+ * threshold: nothing listens) while its agent runs (its lease moved over a TTL after the first
+ * failed probe), as after a host power cycle where systemd starts only the agent, is started again as a
+ * standby of the primary: a follow, which starts a stopped server in recovery. Never a node the
+ * log has as primary (rule 1 fails it over) or deposed (rule 5 rewinds it), and nothing while
+ * another action on the node is in flight (a rewind or clone stops it on purpose).
+ */
+function restartStoppedStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
+  const s = o.state;
+  const primary = s.primary;
+  if (primary === null || !isPrimaryNow(view.get(primary))) return;
+  for (const v of view.values()) {
+    const name = v.spec.name;
+    const obs = v.obs;
+    if (name === primary || isDeposed(s, name) || !obs || obs.foreign) continue;
+    if (!isFailed(v, spec.timing.failureThreshold) || obs.error?.kind !== 'refused') continue;
+    // A renewal seen more than a TTL after the first failed probe: the agent outlived its server,
+    // or came back after it. One seen sooner may be the last of an agent that died with it, read late.
+    const failedAt = obs.failingSince ?? o.now;
+    if (!agentRenews(v, o.now, spec.timing.leaseTtlMs, failedAt + spec.timing.leaseTtlMs)) continue;
+    if (s.pending.some((p) => p.intent.node === name)) continue;
+    o.request(
+      'follow',
+      name,
+      s.term,
+      `${name}'s PostgreSQL refuses connections (${obs.consecutiveFailures} probes in a row) but its agent renews its lease: start it as a standby of ${primary}, the primary of term ${s.term}`,
+      { primary, key: 'restart' },
+    );
   }
 }
 
