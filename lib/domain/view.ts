@@ -49,7 +49,8 @@ export function agentRenews(v: NodeView | undefined, now: number, leaseTtlMs: nu
 
 /**
  * The newest time at which `o` is known to still hold, by observation: its own time, or a
- * later round of the same prober (`round`, written every round while its node fails), since
+ * later round of the same prober (`round`, written while its node fails whenever one of the
+ * decider's time limits on it passes: lib/probe/edgeTrigger.ts failureDeadlines), since
  * an observation is rewritten whenever it changes (edge-triggered). Never past `now`.
  */
 export function observedUntil(o: NodeObservation, round: NodeObservation | null, now: number): number {

@@ -8,6 +8,8 @@ export interface EdgeTriggerOptions {
   failureThreshold?: number;
   /** Times at which the decider's judgement of this node may change with no change in it (see failureDeadlines). */
   deadlines?: readonly number[];
+  /** The spec's lease TTL: a renewal seen more than this after a node went down is news too. */
+  leaseTtlMs?: number;
 }
 
 /**
@@ -22,9 +24,8 @@ export function shouldWrite(lastWritten: NodeObservation | null, next: NodeObser
   if (next.at - lastWritten.at >= opts.heartbeatMs) return true;
   if ((opts.deadlines ?? []).some((d) => lastWritten.at < d && d <= next.at)) return true;
   const threshold = opts.failureThreshold ?? Infinity;
-  return (
-    significant(lastWritten, threshold) !== significant(next, threshold) || lagBand(lastWritten, opts.readLagLimit) !== lagBand(next, opts.readLagLimit)
-  );
+  const ttl = opts.leaseTtlMs ?? null;
+  return significant(lastWritten, threshold, ttl) !== significant(next, threshold, ttl) || lagBand(lastWritten, opts.readLagLimit) !== lagBand(next, opts.readLagLimit);
 }
 
 /**
@@ -48,7 +49,7 @@ export function failureDeadlines(o: NodeObservation, round: readonly NodeObserva
 }
 
 /** The parts of an observation whose change is news, as one comparable string. */
-function significant(o: NodeObservation, failureThreshold: number): string {
+function significant(o: NodeObservation, failureThreshold: number, leaseTtlMs: number | null): string {
   return JSON.stringify([
     o.reachable,
     o.role,
@@ -63,9 +64,12 @@ function significant(o: NodeObservation, failureThreshold: number): string {
     // A new lease holder, term or member list is news; a renewal (version only) is not.
     o.lease ? o.lease.term : null,
     o.lease?.members ?? null,
-    // A node that does not answer whose agent renewed since: the decider restarts it (or waits for
-    // a promotion) on that (lib/domain/view.ts agentRenews), so the first renewal is news.
-    !o.reachable && o.lease !== null && o.failingSince !== null ? o.lease.changedSeenAt > o.failingSince : null,
+    // A node that does not answer whose agent renewed since it went down, and more than a TTL after
+    // (lib/domain/view.ts agentRenews: a rejoin, or a stopped standby restarted, waits for one of
+    // these): the first renewal past each is news.
+    !o.reachable && o.lease !== null && o.failingSince !== null
+      ? [o.lease.changedSeenAt > o.failingSince, leaseTtlMs !== null && o.lease.changedSeenAt > o.failingSince + leaseTtlMs]
+      : null,
   ]);
 }
 

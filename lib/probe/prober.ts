@@ -82,7 +82,13 @@ export class Prober {
     for (const o of observations) {
       this.previous.set(o.node, o);
       if (o.reachable && o.role === 'primary' && o.node === state?.primary && o.systemIdentifier) this.systemIdentifier = o.systemIdentifier;
-      const trigger = { heartbeatMs: spec.timing.heartbeatMs, readLagLimit: spec.readLagLimit, failureThreshold: spec.timing.failureThreshold, deadlines: failureDeadlines(o, observations, spec.timing) };
+      const trigger = {
+        heartbeatMs: spec.timing.heartbeatMs,
+        readLagLimit: spec.readLagLimit,
+        failureThreshold: spec.timing.failureThreshold,
+        leaseTtlMs: spec.timing.leaseTtlMs,
+        deadlines: failureDeadlines(o, observations, spec.timing),
+      };
       if (!shouldWrite(this.written.get(o.node) ?? null, o, trigger)) continue;
       const put = await putObservation(store, o, this.opts.observationTtlMs ?? DEFAULT_OBSERVATION_TTL_MS);
       if (put.ok) {

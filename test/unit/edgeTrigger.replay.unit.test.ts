@@ -51,12 +51,15 @@ function scenario(spec: ClusterSpec, kind: 'refused' | 'timeout', receiversDropA
 
 type Policy = 'every round' | 'edge trigger';
 
-function replay(s: Scenario, policy: Policy): { started: number | null; promoteAsked: number | null; decideRuns: number; writes: number } {
+type Replayed = { started: number | null; promoteAsked: number | null; restartAsked: number | null; decideRuns: number; writes: number };
+
+function replay(s: Scenario, policy: Policy): Replayed {
   const timing = s.spec.timing;
   let history: DecisionEvent[] = initialized(s.spec);
   const written = new Map<string, NodeObservation>();
   let started: number | null = null;
   let promoteAsked: number | null = null;
+  let restartAsked: number | null = null;
   let decideRuns = 0;
   let writes = 0;
   const run = (now: number, type: 'probeRound' | 'tick') => {
@@ -66,6 +69,7 @@ function replay(s: Scenario, policy: Policy): { started: number | null; promoteA
     history = [...history, ...d.events];
     if (started === null && d.events.some((e) => e.type === 'FailoverStarted')) started = now;
     if (promoteAsked === null && d.events.some((e) => e.type === 'ActionRequested' && e.intent.action === 'promote')) promoteAsked = now;
+    if (restartAsked === null && d.events.some((e) => e.type === 'ActionRequested' && e.intent.action === 'follow' && e.intent.node === 'pg3')) restartAsked = now;
   };
   for (let t = T0; t <= until; t += timing.probeIntervalMs) {
     const round = s.round(t);
@@ -74,7 +78,13 @@ function replay(s: Scenario, policy: Policy): { started: number | null; promoteA
       const opts: EdgeTriggerOptions =
         policy === 'every round'
           ? { heartbeatMs: timing.heartbeatMs, readLagLimit: s.spec.readLagLimit, deadlines: o.reachable ? [] : [o.at] }
-          : { heartbeatMs: timing.heartbeatMs, readLagLimit: s.spec.readLagLimit, failureThreshold: timing.failureThreshold, deadlines: failureDeadlines(o, round, timing) };
+          : {
+              heartbeatMs: timing.heartbeatMs,
+              readLagLimit: s.spec.readLagLimit,
+              failureThreshold: timing.failureThreshold,
+              leaseTtlMs: timing.leaseTtlMs,
+              deadlines: failureDeadlines(o, round, timing),
+            };
       if (!shouldWrite(written.get(o.node) ?? null, o, opts)) continue;
       written.set(o.node, o);
       writes++;
@@ -83,7 +93,7 @@ function replay(s: Scenario, policy: Policy): { started: number | null; promoteA
     if (wrote) run(t, 'probeRound');
     if ((t - T0) % 60_000 === 0 && t > T0) run(t, 'tick');
   }
-  return { started, promoteAsked, decideRuns, writes };
+  return { started, promoteAsked, restartAsked, decideRuns, writes };
 }
 
 function compare(name: string, s: Scenario): void {
@@ -97,6 +107,28 @@ function compare(name: string, s: Scenario): void {
     console.log(`${name}: started_after_ms=${before.started! - failAt} promote_after_ms=${before.promoteAsked === null ? 'none' : before.promoteAsked - failAt} writes=${before.writes}->${now.writes} decide_runs=${before.decideRuns}->${now.decideRuns}`);
   });
 }
+
+/** pg3's PostgreSQL stops (refused) while its agent keeps renewing: the decider asks it to follow pg1 again. */
+function stoppedStandby(spec: ClusterSpec): Scenario {
+  const interval = spec.timing.probeIntervalMs;
+  return {
+    spec,
+    round(t) {
+      const healthy = [obs.primary('pg1', t, t < failAt ? ['pg2', 'pg3'] : ['pg2'], { lease: lease('pg1', t) }), obs.standby('pg2', t, 'pg1', { receiverSince: T0 - 10_000, lease: lease('pg2', t) })];
+      if (t < failAt) return [...healthy, obs.standby('pg3', t, 'pg1', { receiverSince: T0 - 10_000, lease: lease('pg3', t) })];
+      const failures = Math.floor((t - failAt) / interval) + 1;
+      return [...healthy, obs.failing('pg3', t, failures, { failingSince: failAt, lease: lease('pg3', t) }, 'refused')];
+    },
+  };
+}
+
+test('a stopped standby whose agent renews is asked to follow again at the same round', () => {
+  const before = replay(stoppedStandby(makeSpec()), 'every round');
+  const now = replay(stoppedStandby(makeSpec()), 'edge trigger');
+  assert.ok(before.restartAsked !== null, 'the decider asks for it at all');
+  assert.equal(now.restartAsked, before.restartAsked);
+  console.log(`stopped standby: restart_after_ms=${before.restartAsked! - failAt} writes=${before.writes}->${now.writes}`);
+});
 
 describe('the edge trigger starts failovers at the same moment as writing every round', () => {
   compare('crash (refused, receivers gone at once), synchronous', scenario(makeSpec(), 'refused', failAt));
