@@ -35,8 +35,9 @@ type Rule = (template: Template) => string[];
  * alarm, N being EvaluationPeriods; CloudWatch refuses M > N ("DatapointsToAlarm must be less
  * than or equal to EvaluationPeriods"). Period: "Valid values are 10, 20, 30, and any multiple
  * of 60"; Period × EvaluationPeriods at most 86,400 s when Period < 3,600 s, else 604,800 s.
- * With Metrics, the alarm carries no MetricName/Namespace/Statistic/Period of its own
- * (AWS::CloudWatch::Alarm, Metrics).
+ * With Metrics, the alarm carries no MetricName/Namespace/Dimensions/Period/Unit/Statistic/
+ * ExtendedStatistic of its own (PutMetricAlarm, MetricName: "you cannot specify this parameter,
+ * or any of …").
  */
 const alarmEvaluation: Rule = (t) =>
   resourcesOf(t, 'AWS::CloudWatch::Alarm').flatMap(([id, p]) => {
@@ -105,7 +106,7 @@ const metricMath: Rule = (t) =>
 
 // --- Lambda and its event sources -----------------------------------------------------------
 
-/** AWS::Lambda::Function: Timeout 1..900 s, MemorySize 128..10,240 MB (Lambda quotas, "Function timeout", "Function memory allocation"). */
+/** AWS::Lambda::Function: Timeout 1..900 s ("Configure Lambda function timeout"), MemorySize 128..10,240 MB (Lambda quotas). */
 const functionLimits: Rule = (t) =>
   resourcesOf(t, 'AWS::Lambda::Function').flatMap(([id, p]) => {
     const out: string[] = [];
@@ -130,9 +131,10 @@ function logicalIdOf(ref: unknown): string | undefined {
  * 0..10,000; ParallelizationFactor 1..10; MaximumBatchingWindowInSeconds 0..300;
  * TumblingWindowInSeconds 0..900; StartingPosition TRIM_HORIZON or LATEST; FunctionResponseTypes
  * only ReportBatchItemFailures; the on-failure destination a standard SQS queue or SNS topic
- * (not FIFO). Filter patterns are JSON, at most 5 per mapping (Lambda quotas, "Filters per
- * event source mapping"). DynamoDB Streams: "no more than two processes" should read one shard at
- * once (DynamoDB Developer Guide, Streams and Lambda), so at most 2 mappings per stream.
+ * (not FIFO). Filter patterns are JSON, at most 5 per mapping by default (Lambda Developer Guide,
+ * "Control which events Lambda sends to your function": up to 10 on request). DynamoDB Streams:
+ * "More than 2 processes are reading from the same streams shard at the same time. Exceeding this
+ * limit may result in request throttling" (LimitExceededException), so at most 2 mappings per stream.
  * Our own consistency rule, from the same page's retry semantics: the configured retries fit
  * in MaximumRecordAge ((retries + 1) × function timeout ≤ age), or they never all run.
  */
@@ -229,9 +231,10 @@ export function scheduleErrors(expression: string): string[] {
 }
 
 /**
- * AWS::Events::Rule: at most 5 targets per rule (EventBridge quotas, "Targets per rule"), target
- * Ids unique within the rule; RetryPolicy MaximumEventAgeInSeconds 60..86,400 and
- * MaximumRetryAttempts 0..185 (AWS::Events::Rule RetryPolicy).
+ * AWS::Events::Rule: RetryPolicy MaximumEventAgeInSeconds 60..86,400 and MaximumRetryAttempts
+ * 0..185 (AWS::Events::Rule RetryPolicy, and the EventBridge API's RetryPolicy). At most 5
+ * targets per rule and unique target Ids: from memory of the EventBridge quotas page; the stored
+ * copies of that page did not show the row, so this one is unchecked.
  */
 const eventRules: Rule = (t) =>
   resourcesOf(t, 'AWS::Events::Rule').flatMap(([id, p]) => {
