@@ -255,11 +255,13 @@ const eventRules: Rule = (t) =>
 // --- VPC endpoints --------------------------------------------------------------------------
 
 /**
- * AWS::EC2::VPCEndpoint and the AWS PrivateLink Guide: a Gateway endpoint (S3 and DynamoDB
- * only) takes RouteTableIds and no subnets, security groups or private DNS; an Interface
- * endpoint takes subnets, "one subnet per Availability Zone", and PrivateDnsEnabled needs the
- * VPC's enableDnsHostnames and enableDnsSupport both true. A route table can hold one route per
- * destination prefix list, so one gateway endpoint per service per route table.
+ * AWS::EC2::VPCEndpoint: a Gateway endpoint (S3 and DynamoDB only, VPC User Guide "Gateway VPC
+ * endpoints") takes RouteTableIds and no subnets, security groups or private DNS; PrivateDnsEnabled
+ * needs "the following VPC attributes [set] to true: enableDnsHostnames and enableDnsSupport"
+ * (CfnVPCEndpoint PrivateDnsEnabled). Checked less firmly: an interface endpoint takes at most one
+ * subnet per Availability Zone (CDK InterfaceVpcEndpointOptions.subnets, text cut in the stored
+ * copy; the PrivateLink guide says the same from memory), and one gateway endpoint per service per
+ * route table (a route table holds one route per prefix list).
  */
 const vpcEndpoints: Rule = (t) => {
   const all = t.toJSON().Resources as Record<string, { Type: string; Properties?: Props }>;
