@@ -64,7 +64,8 @@ export function chooseFailoverCandidate(
         reason: `synchronous quorum ANY ${spec.replication.quorum} of ${quorumMembers.length}: ${needed} members must be reachable to know which holds every acknowledged commit, ${seen.length} are (${seen.map((n) => n.name).join(', ') || 'none'})`,
       };
     }
-    const top = maxLsn(seen.map((n) => receivedLsn(view.get(n.name)!)!))!;
+    const top = maxLsn(seen.map((n) => receivedLsn(view.get(n.name)!)!));
+    if (top === undefined) return { ok: false, reason: `no standby of ${from} may be synchronous (every other node is tagged nosync), so none can be shown to hold its acknowledged commits` };
     const before = inheritedUpTo(view, from, inherited);
     if (before !== undefined && (before === null || compareLsn(top, before) < 0)) {
       return {

@@ -47,7 +47,7 @@ export interface RunOptions {
 // ---- generators ----
 
 /** -1 stands for "whichever node is primary now", so faults often hit the primary. */
-const target = fc.oneof({ weight: 2, arbitrary: fc.constant(-1) }, { weight: 3, arbitrary: fc.integer({ min: 0, max: 3 }) });
+const target = fc.oneof({ weight: 2, arbitrary: fc.constant(-1) }, { weight: 3, arbitrary: fc.integer({ min: 0, max: 4 }) });
 const rounds = fc.integer({ min: 1, max: 30 });
 
 export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
@@ -58,19 +58,20 @@ export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('blind' as const), rounds }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('decideCrash' as const, 'pause' as const, 'resume' as const, 'none' as const, 'proberRestart' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('switchover' as const), to: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('failover' as const), to: fc.integer({ min: 0, max: 3 }), force: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rejoin' as const), node: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('switchover' as const), to: fc.option(fc.integer({ min: 0, max: 4 }), { nil: null }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('failover' as const), to: fc.integer({ min: 0, max: 4 }), force: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rejoin' as const), node: fc.integer({ min: 0, max: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('junk' as const), which: fc.integer({ min: 0, max: 9 }) }) },
 );
 
 export const configArb: fc.Arbitrary<WorldConfig> = fc
   .record({
-    four: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
+    count: fc.constantFrom(3, 3, 3, 4, 4, 5),
+    quorum: fc.constantFrom(1, 1, 2),
     mode: fc.constantFrom('synchronous' as const, 'async' as const),
     tags: fc.array(
       fc.record({ priority: fc.constantFrom(50, 100, 100, 200), nofailover: fc.integer({ min: 0, max: 4 }).map((x) => x === 0), nosync: fc.integer({ min: 0, max: 6 }).map((x) => x === 0) }),
-      { minLength: 4, maxLength: 4 },
+      { minLength: 5, maxLength: 5 },
     ),
     failureThreshold: fc.integer({ min: 2, max: 4 }),
     leaseTtlMs: fc.constantFrom(1500, 3000),
@@ -80,8 +81,10 @@ export const configArb: fc.Arbitrary<WorldConfig> = fc
     maxWrite: fc.constantFrom(2000, 20000),
   })
   .map((r) => ({
-    nodes: r.tags.slice(0, r.four ? 4 : 3).map((t, i) => ({ name: `pg${i + 1}`, ...t })),
+    nodes: r.tags.slice(0, r.count).map((t, i) => ({ name: `pg${i + 1}`, ...t })),
     mode: r.mode,
+    // ANY 2 only where the spec allows it: at least two standbys that may be synchronous.
+    quorum: Math.min(r.quorum, Math.max(1, r.tags.slice(0, r.count).filter((t) => !t.nosync).length - 1)),
     maximumLagOnFailover: r.maximumLagOnFailover,
     failureThreshold: r.failureThreshold,
     leaseTtlMs: r.leaseTtlMs,

@@ -77,7 +77,8 @@ export class WorldProber extends WorldReplication {
             flushLsn: lsnText(s.lsn),
             replayLsn: lsnText(s.lsn),
           }));
-        const eligible = this.cfg.nodes.filter((x) => x.name !== n.name && !x.nosync).map((x) => x.name);
+        // What its agent keeps (specSyncNames): every node that may be synchronous, itself included.
+        const eligible = this.cfg.nodes.filter((x) => !x.nosync).map((x) => x.name);
         out.push({
           ...blank(n.name, this.now),
           role: 'primary',
@@ -86,7 +87,7 @@ export class WorldProber extends WorldReplication {
           lastKnownWalLsn: lsnText(n.lsn),
           lastKnownWalAt: this.now,
           replication: rows,
-          synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY 1 (${eligible.join(', ')})` : '',
+          synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY ${Math.min(this.cfg.quorum ?? 1, eligible.length)} (${eligible.join(', ')})` : '',
           lease,
         });
       } else {

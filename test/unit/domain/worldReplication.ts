@@ -31,6 +31,8 @@ export function prng(seed: number): () => number {
 export interface WorldConfig {
   nodes: { name: string; priority: number; nofailover: boolean; nosync: boolean }[];
   mode: 'synchronous' | 'async';
+  /** ANY k: how many synchronous standbys must have a commit before it is acknowledged (default 1). */
+  quorum?: number;
   maximumLagOnFailover: number;
   failureThreshold: number;
   leaseTtlMs: number;
@@ -59,7 +61,7 @@ export function specOf(cfg: WorldConfig): ClusterSpec {
       agent: `http://127.0.0.1:${8008 + i}`,
       tags: { priority: n.priority, nofailover: n.nofailover, nosync: n.nosync },
     })),
-    replication: cfg.mode === 'synchronous' ? { mode: 'synchronous', quorum: 1 } : { mode: 'async', maximumLagOnFailover: cfg.maximumLagOnFailover },
+    replication: cfg.mode === 'synchronous' ? { mode: 'synchronous', quorum: cfg.quorum ?? 1 } : { mode: 'async', maximumLagOnFailover: cfg.maximumLagOnFailover },
     timing: {
       probeIntervalMs: PROBE_INTERVAL_MS,
       failureThreshold: cfg.failureThreshold,
@@ -291,11 +293,14 @@ export class WorldReplication {
       if (p.pg !== 'primary' || !this.running(p) || this.frozen(p)) continue;
       let upTo = p.lsn;
       if (this.cfg.mode === 'synchronous') {
-        // ANY 1: the best received LSN among synchronous-eligible standbys streaming from p.
+        // ANY k: a commit is acknowledged once k synchronous-eligible standbys streaming from p
+        // have it, so the k-th best received LSN among them.
+        const k = this.cfg.quorum ?? 1;
         const received = [...this.nodes.values()]
           .filter((s) => !s.nosync && s.name !== p.name && this.streamsFrom(s) === p.name && s.recv!.flowing && s.tl === p.tl)
-          .map((s) => s.lsn);
-        upTo = received.length > 0 ? Math.max(p.ackedLsn, Math.min(p.lsn, Math.max(...received))) : p.ackedLsn;
+          .map((s) => s.lsn)
+          .sort((a, b) => b - a);
+        upTo = received.length >= k ? Math.max(p.ackedLsn, Math.min(p.lsn, received[k - 1]!)) : p.ackedLsn;
       }
       if (upTo > p.ackedLsn) {
         p.ackedLsn = upTo;
