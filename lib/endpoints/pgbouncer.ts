@@ -74,7 +74,8 @@ export function createPgBouncerDriver(spec: PgBouncerSpec, log: Log, env: NodeJS
   const instances: InstanceState[] = spec.instances.map((i) => ({ admin: i.admin, databasesFile: i.databasesFile, name: consoleName(i.admin), pausedAt: null, safety: null }));
   // Read at each command, never kept in a field that is logged or recorded.
   const password = () => (spec.passwordEnv ? env[spec.passwordEnv] : undefined);
-  const run = (i: InstanceState, command: 'PAUSE' | 'RESUME' | 'RELOAD', timeoutMs: number): Promise<ConsoleResult> => consoleCommand(i.admin, password(), command, timeoutMs);
+  const run = (i: InstanceState, command: 'PAUSE' | 'RESUME' | 'RELOAD', timeoutMs: number): Promise<ConsoleResult> =>
+    consoleCommand(i.admin, password(), command, timeoutMs, Math.min(timeoutMs, spec.commandTimeoutMs));
 
   const clearSafety = (i: InstanceState) => {
     if (i.safety) clearTimeout(i.safety);
@@ -137,6 +138,9 @@ export function createPgBouncerDriver(spec: PgBouncerSpec, log: Log, env: NodeJS
     // RELOAD closes each server connection to the old destination once it is released and
     // opens new ones at the new one (PgBouncer's doc); after a PAUSE there are none left.
     const reload = await run(i, 'RELOAD', spec.commandTimeoutMs);
+    // A console that did not answer RELOAD in time would not answer RESUME either: its safety bound
+    // resumes it, and the file, already rewritten, points it right at its next RELOAD or restart.
+    if (!reload.ok && reload.timedOut) return { instance: i.name, ok: false, ms: Date.now() - started, reason: `${reload.reason}; not resumed: the file is rewritten, a RELOAD (or SIGHUP) points it at ${writer.name}` };
     const resumed = await resumeOne(i);
     const problems = [reload.ok ? null : reload.reason, resumed.ok ? null : resumed.reason].filter((x): x is string => x !== null);
     return {

@@ -17,11 +17,12 @@ export function consoleName(admin: string): string {
 /**
  * Runs one command on a PgBouncer admin console (simple query protocol, which is all the
  * console speaks: node-postgres uses it for a query without parameters), on its own
- * connection, within `timeoutMs`. A timed-out command is left to PgBouncer: a PAUSE that has
+ * connection, within `timeoutMs` (its login within `connectTimeoutMs`: a PgBouncer that does not
+ * answer at all is given up on sooner than a PAUSE that waits for transactions). A timed-out command is left to PgBouncer: a PAUSE that has
  * not returned has still put the pool in pause mode (its doc: the command returns once every
  * server connection is released), so a later RESUME ends it.
  */
-export async function consoleCommand(admin: string, password: string | undefined, command: ConsoleCommand, timeoutMs: number): Promise<ConsoleResult> {
+export async function consoleCommand(admin: string, password: string | undefined, command: ConsoleCommand, timeoutMs: number, connectTimeoutMs = timeoutMs): Promise<ConsoleResult> {
   const started = Date.now();
   const u = new URL(admin);
   const client = new pg.Client({
@@ -30,7 +31,7 @@ export async function consoleCommand(admin: string, password: string | undefined
     user: decodeURIComponent(u.username) || 'pgbouncer',
     database: 'pgbouncer',
     ...(password !== undefined ? { password } : {}),
-    connectionTimeoutMillis: timeoutMs,
+    connectionTimeoutMillis: connectTimeoutMs,
   });
   // A console that goes away must fail this call, not the process.
   client.on('error', () => {});

@@ -6,7 +6,8 @@ import { runCli } from '../support/cliRun.ts';
 import { ConnectPerTxLoad } from '../support/connectPerTxLoad.ts';
 import { pgbench, pgbenchConn } from '../support/pgbench.ts';
 import { pgbouncerBinary, startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.ts';
-import { crashNode, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
+import { consoleCommand } from '../../lib/endpoints/pgbouncerConsole.ts';
+import { crashNode, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { WriteLoad } from '../support/writeLoad.ts';
 
@@ -63,6 +64,34 @@ describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)
     const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term);
     assert.ok(endpoints, 'the endpoints change succeeded');
     assert.match(endpoints.reason, new RegExp(`pgbouncer 127\\.0\\.0\\.1:20350: postgres pointed at ${after.primary}, reloaded, resumed after a \\d+ ms pause`));
+  });
+
+  test('a PgBouncer that answers nothing (SIGSTOP) does not hold up a switchover: each step gives up at its bound and says so; the rewritten file points it once reloaded', async () => {
+    const before = (await p.state())!;
+    for (const n of p.cluster.nodes) if (n.name !== before.primary) await waitFor(`${n.name} to stream from ${before.primary}`, async () => (await upstreamOf(p, n.name)) === before.primary, 60_000, 200);
+    bouncer.signal('SIGSTOP');
+    try {
+      const r = await runCli(['switchover', '--json', '--timeout', '60', '--workdir', p.workDir]);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      bouncer.signal('SIGCONT');
+    }
+    const after = (await p.state())!;
+    assert.notEqual(after.primary, before.primary);
+    const demote = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'demote' && e.term === after.term);
+    assert.ok(demote, 'the demote succeeded');
+    assert.match(demote.reason, /pgbouncer 127\.0\.0\.1:20350: not paused cleanly: PAUSE: /);
+    const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term);
+    assert.ok(endpoints, 'the endpoints change succeeded');
+    assert.match(endpoints.reason, /pgbouncer 127\.0\.0\.1:20350: re-point failed: /);
+    const port = p.cluster.nodes.find((n) => n.name === after.primary)!.port;
+    assert.match(await readFile(bouncer.databasesFile, 'utf8'), new RegExp(`port=${port} dbname=postgres`));
+    const reload = await consoleCommand(bouncer.admin, undefined, 'RELOAD', 5_000);
+    assert.ok(reload.ok, reload.ok ? '' : reload.reason);
+    await waitFor('pgbouncer to route to the new primary once reloaded', async () => {
+      const at = await servedBy(bouncer.url());
+      return at.port === port && at.primary;
+    }, 30_000, 200);
   });
 
   test('a crash failover: PgBouncer is paused when the failover starts (nothing fails after), re-pointed at the new primary and resumed', async () => {

@@ -27,6 +27,8 @@ export interface RunningPgBouncer {
   url(db?: string): string;
   log(): Promise<string>;
   exited(): string | null;
+  /** SIGSTOP / SIGCONT: a PgBouncer that accepts connections (the kernel does) but answers nothing. */
+  signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,7 @@ export async function startPgBouncer(port: number, opts: { poolSize?: number } =
     url: (db = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${db}`,
     log: () => readFile(logFile, 'utf8').catch(() => ''),
     exited: () => exit,
+    signal: (sig) => void child.kill(sig),
     async stop() {
       if (exit === null) {
         const gone = new Promise((r) => child.once('exit', r));
