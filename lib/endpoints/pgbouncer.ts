@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { access, constants, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PgBouncerSpec } from '../domain/spec.ts';
 import type { Log } from '../log.ts';
@@ -83,6 +83,12 @@ export function createPgBouncerDriver(spec: PgBouncerSpec, log: Log, env: NodeJS
   };
 
   const pause = async (i: InstanceState, term: number, waitMs: number, why: string): Promise<PgBouncerStep> => {
+    // A control plane that could not re-point it (a Lambda: its file system is its own) must not pause it either.
+    const writable = await access(dirname(i.databasesFile), constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+    if (!writable) return { instance: i.name, ok: false, ms: 0, reason: `not paused: this control plane cannot write ${i.databasesFile}, so it could not re-point it` };
     const at = Date.now();
     const r = await run(i, 'PAUSE', waitMs);
     // A PAUSE that timed out, or found the pool already paused, has still paused it.

@@ -6,7 +6,10 @@ import { runCli } from '../support/cliRun.ts';
 import { ConnectPerTxLoad } from '../support/connectPerTxLoad.ts';
 import { pgbench, pgbenchConn } from '../support/pgbench.ts';
 import { pgbouncerBinary, startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.ts';
+import { PgBouncerSpec } from '../../lib/domain/spec.ts';
+import { createPgBouncerDriver } from '../../lib/endpoints/pgbouncer.ts';
 import { consoleCommand } from '../../lib/endpoints/pgbouncerConsole.ts';
+import { silentLog } from '../../lib/log.ts';
 import { crashNode, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { WriteLoad } from '../support/writeLoad.ts';
@@ -127,5 +130,18 @@ describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)
     const late = load.errorTimes.filter((t) => t > fence.at);
     assert.deepEqual(late, [], `no error after PgBouncer was paused (errors: ${[...load.connectErrors, ...load.statementErrors].join('; ')})`);
     for (const e of [...load.connectErrors, ...load.statementErrors]) assert.match(e, /unexpected postmaster exit|server closed the connection|terminating connection|server login has been failing|not queryable/, 'every error came from the crashed primary or from PgBouncer failing to reach it');
+  });
+
+  test('a control plane that cannot write the databases file (a Lambda) leaves PgBouncer alone: it is not paused', async () => {
+    const spec = PgBouncerSpec.parse({ instances: [{ admin: bouncer.admin, databasesFile: '/nonexistent-pgvigil-dir/databases.ini' }], databases: [{ name: 'postgres' }] });
+    const driver = createPgBouncerDriver(spec, silentLog);
+    try {
+      const run = await driver.drain((await p.state())!.term + 1);
+      assert.equal(run.steps[0]!.ok, false);
+      assert.match(run.summary, /pgbouncer 127\.0\.0\.1:20350: not paused cleanly: not paused: this control plane cannot write \/nonexistent-pgvigil-dir\/databases\.ini/);
+      assert.ok((await servedBy(bouncer.url())).primary, 'queries through PgBouncer still run');
+    } finally {
+      driver.close();
+    }
   });
 });
