@@ -6,7 +6,7 @@ import { actionTable } from './actions/actionTable.ts';
 import { publicRequestOf, type PublicAnswer, type PublicRoute } from './publicRoutes.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import { ReplayCache } from './replayCache.ts';
-import { verifyRequest } from './signing.ts';
+import { AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER, AGENT_RECEIVED_HEADER, verifyRequest } from './signing.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** The whole body must arrive within this of its headers: a slow sender is cut off (408) before authentication. */
@@ -103,6 +103,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
 
   const server = createServer((req, res) => {
     const started = performance.now();
+    // This host's clock as the request arrived: the caller measures the skew from it (signing.ts).
+    const receivedAt = Date.now();
     if (req.method !== 'POST') {
       // Health checks arrive every second or two: answered without a log line each.
       handlePublic(req)
@@ -116,7 +118,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
             res.end(req.method === 'HEAD' ? undefined : answer.body);
             return;
           }
-          send(req, res, refuse(405, `use POST /v1/actions/<action>, not ${req.method} ${(req.url ?? '/').split('?')[0]}`));
+          send(req, res, refuse(405, `use POST /v1/actions/<action>, not ${req.method} ${(req.url ?? '/').split('?')[0]}`), { receivedAt, maxSkewMs: ctx.config.maxSkewMs });
         });
       return;
     }
@@ -141,7 +143,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         else if (reply.status >= 400) ctx.log({ level: 'warn', msg: 'bad request', ...entry });
         else ctx.log({ level: 'info', msg: 'action', ...entry });
         if ('action' in reply && reply.action) deps.onAnswered?.(reply.action, reply.status, reply.body['ok'], (performance.now() - started) / 1000);
-        send(req, res, reply);
+        send(req, res, reply, { receivedAt, maxSkewMs: ctx.config.maxSkewMs });
       });
   });
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -154,16 +156,20 @@ function refuse(status: number, reason: string): Reply {
 }
 
 /**
- * Answers. A request whose body was not read to its end (too large, too slow, refused by path)
+ * Answers, with this host's clock (when the request arrived, when it is answered) and the skew
+ * it allows, on every answer: a refusal for skew most of all. A request whose body was not read to its end (too large, too slow, refused by path)
  * is answered with `connection: close`, and its socket destroyed LINGER_MS after the answer is
  * out: Node would otherwise read and discard the rest of the body for as long as it comes.
  */
-function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+function send(req: IncomingMessage, res: ServerResponse, reply: Reply, clock: { receivedAt: number; maxSkewMs: number }): void {
   const text = JSON.stringify(reply.body);
   const unread = !req.complete;
   res.writeHead(reply.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
+    [AGENT_RECEIVED_HEADER]: String(clock.receivedAt),
+    [AGENT_ANSWERED_HEADER]: String(Date.now()),
+    [AGENT_MAX_SKEW_HEADER]: String(clock.maxSkewMs),
     ...(unread ? { connection: 'close' } : {}),
   });
   res.end(text);

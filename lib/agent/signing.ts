@@ -7,6 +7,16 @@ export const SIGNATURE_HEADER = 'x-pgvigil-signature';
 /** The agent the request is meant for, as `<cluster>/<node>`: signed, and checked against the agent's own config. */
 export const TARGET_HEADER = 'x-pgvigil-target';
 
+/**
+ * Every answer to a POST carries the agent's clock (issue 13 item 5): when the request arrived
+ * and when it was answered (ms since epoch, by the agent's clock), and the skew it allows. The
+ * caller measures the skew from them as NTP does, so a clock that makes every request 401 is
+ * seen with its figure, not only as refusals.
+ */
+export const AGENT_RECEIVED_HEADER = 'x-pgvigil-agent-received';
+export const AGENT_ANSWERED_HEADER = 'x-pgvigil-agent-answered';
+export const AGENT_MAX_SKEW_HEADER = 'x-pgvigil-agent-max-skew';
+
 /** The agent a request is signed for: the cluster and node of its config. */
 export interface SignedTarget {
   cluster: string;

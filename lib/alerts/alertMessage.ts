@@ -39,6 +39,11 @@ const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: 
     what: (e) => (e.type === 'SyncNamesReported' ? `primary ${e.node} waits for another commit quorum than the spec asks` : ''),
     when: (e) => e.type === 'SyncNamesReported' && !e.matches,
   },
+  ClockSkewed: {
+    severity: 'critical',
+    what: (e) => (e.type === 'ClockSkewed' ? `clock of ${e.node}'s agent ${(e.skewMs / 1000).toFixed(1)} s off, beyond its ${e.maxSkewMs} ms: every action refused` : ''),
+  },
+  ClockSkewCleared: { severity: 'info', what: (e) => (e.type === 'ClockSkewCleared' ? `clock of ${e.node}'s agent within its allowed skew again` : '') },
   AgentRestarted: { severity: 'warning', what: (e) => (e.type === 'AgentRestarted' ? `agent of ${e.node} died and was restarted (restart ${e.restarts})` : '') },
 };
 

@@ -26,6 +26,8 @@ export interface ClusterStatus {
   readers: string[];
   failover: string | null;
   controlPlane: string;
+  /** Agents whose clock was last measured beyond the skew they allow: every signed request to them is refused. */
+  clockSkew: { node: string; skewMs: number; uncertaintyMs: number; maxSkewMs: number; since: string }[];
   nodes: NodeStatusRow[];
 }
 
@@ -76,6 +78,7 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
       : state.blind
         ? `no node answered the last probe round (blind once every node fails ${spec.timing.failureThreshold} in a row)`
         : nodes.some((n) => n.lastSeen && now - Date.parse(n.lastSeen) <= stale) ? 'healthy' : 'no fresh observations',
+    clockSkew: Object.entries(state.clockSkew).map(([node, c]) => ({ node, skewMs: c.skewMs, uncertaintyMs: c.uncertaintyMs, maxSkewMs: c.maxSkewMs, since: new Date(c.since).toISOString() })),
     nodes,
   };
 }
@@ -85,6 +88,10 @@ export function renderClusterStatus(s: ClusterStatus): string {
     `Cluster ${s.cluster}  term ${s.term}  mode ${s.mode}${s.paused ? '  PAUSED (maintenance mode)' : ''}`,
     `Writer -> ${s.writer ?? 'none'}   Readers -> ${s.readers.join(', ') || 'writer'}   Control plane: ${s.controlPlane}`,
     ...(s.failover ? [`In progress: ${s.failover}`] : []),
+    ...s.clockSkew.map(
+      (c) =>
+        `CLOCK SKEW: ${c.node}'s agent is ${(Math.abs(c.skewMs) / 1000).toFixed(1)} s ${c.skewMs >= 0 ? 'ahead of' : 'behind'} the control plane (±${c.uncertaintyMs} ms), beyond the ${c.maxSkewMs} ms it allows: it refuses every action (since ${c.since.slice(11, 19)})`,
+    ),
     '',
   ];
   const rows = s.nodes.map((n) => [

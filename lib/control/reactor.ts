@@ -174,7 +174,8 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
 
 /** The intents an agent carries out: every action of the domain but endpoints. Each run signs anew. */
 async function agent<A extends ActionName & AgentAction>(cp: ControlPlane, target: AgentTarget, action: A, body: RequestOf<A>): Promise<Outcome> {
-  const answer = await callAgent(target, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action] });
+  // Signed, and the agent's clock measured, by the control plane's clock.
+  const answer = await callAgent(target, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action], clock: cp.clock });
   const { ok, reason, httpStatus: _status, ...detail } = answer;
   return { ok, reason, detail };
 }

@@ -1,4 +1,5 @@
 import { reportedWalLsn, shutdownCheckpoint } from './actionDetail.ts';
+import { AgentClock, describeSkew, skewBeyond, skewWithin } from './clockSkew.ts';
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { abort, afterPromotion, complete, requestPromotion } from './failoverSteps.ts';
@@ -16,6 +17,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
 
   if (!cmd.ok) {
     o.emit('ActionFailed', intent.term, `${intent.action} on ${intent.node} failed: ${cmd.reason}`, { intent });
+    recordAgentClock(o, intent.node, cmd.detail);
     const f = o.state.failover;
     if (f && f.term === intent.term && f.kind === 'switchover' && intent.action === 'demote') {
       abort(o, f, `switchover aborted: ${f.from} could not be stopped cleanly (${cmd.reason})`);
@@ -24,6 +26,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
   }
 
   o.emit('ActionSucceeded', intent.term, `${intent.action} on ${intent.node} done: ${cmd.reason}`, { intent, detail: cmd.detail });
+  recordAgentClock(o, intent.node, cmd.detail);
   const f = o.state.failover;
   const current = f !== null && f.term === intent.term;
   switch (intent.action) {
@@ -81,4 +84,29 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
     }
   }
   return o.result();
+}
+
+/**
+ * Issue 13 item 5: the agent's clock as measured on its answer (the reactor's `agentClock`).
+ * Beyond the skew the agent allows, every signed request to it is refused: recorded once, with
+ * the figure, until an answer shows it within again. A figure that is neither (the round trip
+ * hides which side it is on) or unreadable changes nothing.
+ */
+function recordAgentClock(o: Outcome, node: string, detail: Record<string, unknown>): void {
+  if (detail['agentClock'] === undefined) return;
+  const read = AgentClock.safeParse(detail['agentClock']);
+  if (!read.success) return;
+  const clock = read.data;
+  const known = Object.hasOwn(o.state.clockSkew, node);
+  const fields = { node, skewMs: clock.skewMs, uncertaintyMs: clock.uncertaintyMs, maxSkewMs: clock.maxSkewMs };
+  if (!known && skewBeyond(clock)) {
+    o.emit(
+      'ClockSkewed',
+      o.state.term,
+      `the clock of ${node}'s agent is ${describeSkew(clock)}, beyond the ${clock.maxSkewMs} ms it allows: it refuses every signed request (401) until the clocks agree (check NTP on ${node}'s host and on the control plane)`,
+      fields,
+    );
+  } else if (known && skewWithin(clock)) {
+    o.emit('ClockSkewCleared', o.state.term, `the clock of ${node}'s agent is within the ${clock.maxSkewMs} ms it allows again: ${describeSkew(clock)}`, fields);
+  }
 }

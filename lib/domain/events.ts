@@ -110,6 +110,13 @@ export const DecisionEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('Resumed') }),
   z.object({ ...base, type: z.literal('NodeAdded'), node: NodeSpec }),
   z.object({ ...base, type: z.literal('NodeRemoved'), node: NodeName }),
+  /**
+   * An agent's clock, measured on its answer, is beyond the skew it allows (issue 13 item 5): it
+   * refuses every signed request until the clocks agree. Once per episode, with the figure.
+   */
+  z.object({ ...base, type: z.literal('ClockSkewed'), node: NodeName, skewMs: z.number().int(), uncertaintyMs: z.number().int().min(0), maxSkewMs: z.number().int().min(1) }),
+  /** That agent's clock is within its allowed skew again. */
+  z.object({ ...base, type: z.literal('ClockSkewCleared'), node: NodeName, skewMs: z.number().int(), uncertaintyMs: z.number().int().min(0), maxSkewMs: z.number().int().min(1) }),
   /** A node's agent died and its supervisor restarted it: exit code or signal, restarts so far. */
   z.object({ ...base, type: z.literal('AgentRestarted'), node: NodeName, exitCode: z.number().int().nullable(), signal: z.string().nullable(), restarts: z.number().int().min(1) }),
 ]);

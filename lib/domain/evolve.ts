@@ -96,6 +96,12 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       return { ...s, paused: true };
     case 'Resumed':
       return { ...s, paused: false };
+    case 'ClockSkewed':
+      return { ...s, clockSkew: { ...s.clockSkew, [event.node]: { skewMs: event.skewMs, uncertaintyMs: event.uncertaintyMs, maxSkewMs: event.maxSkewMs, since: event.at } } };
+    case 'ClockSkewCleared': {
+      const { [event.node]: _cleared, ...rest } = s.clockSkew;
+      return { ...s, clockSkew: rest };
+    }
     case 'AgentRestarted':
       // A fact for the audit log: the probes, not the agent's process, say whether the node is healthy.
       return s;
@@ -110,6 +116,7 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
             lagging: remove(s.lagging, event.node),
             syncSet: remove(s.syncSet, event.node),
             deposed: undepose(s.deposed, event.node),
+            clockSkew: Object.fromEntries(Object.entries(s.clockSkew).filter(([n]) => n !== event.node)),
             readers: remove(s.readers, event.node),
           }
         : s;

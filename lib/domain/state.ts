@@ -71,6 +71,8 @@ export const ClusterState = z.object({
   readers: z.array(NodeName),
   /** The last failover that could not find a candidate, so it is reported once, not every round. */
   impossibleReportedFor: z.number().int().nullable(),
+  /** Agents whose clock was last measured beyond the skew they allow (ClockSkewed, not yet cleared), with the figure. */
+  clockSkew: z.record(z.string(), z.object({ skewMs: z.number(), uncertaintyMs: z.number(), maxSkewMs: z.number(), since: z.number() })).default({}),
   /** When each intent last got an answer, so a repeated request waits out actionTimeoutMs. */
   lastOutcomeAt: z.record(z.string(), z.number()),
 });
@@ -99,6 +101,7 @@ export function initialState(cluster: string): ClusterState {
     writer: null,
     readers: [],
     impossibleReportedFor: null,
+    clockSkew: {},
     lastOutcomeAt: {},
   };
 }

@@ -32,6 +32,8 @@ const HOOKED: Record<DecisionEventType, boolean> = {
   NodeAdded: true,
   NodeRemoved: true,
   AgentRestarted: true,
+  ClockSkewed: true,
+  ClockSkewCleared: true,
 };
 
 export const hookedEventTypes: readonly DecisionEventType[] = Object.entries(HOOKED)

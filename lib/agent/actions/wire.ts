@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BackupId } from '../../backup/backupManifest.ts';
+import type { AgentClock } from '../../domain/clockSkew.ts';
 import { Lsn } from '../../domain/observation.ts';
 import { NodeName, type NodeSpec } from '../../domain/spec.ts';
 import type { Actions } from './actionTable.ts';
@@ -120,4 +121,10 @@ export type Answer<Facts> = ({ ok: true; reason: string } & Facts) | Failed;
 export type FactsOf<A extends AgentAction> = z.infer<(typeof answers)[A]>;
 
 /** What a caller gets back from `callAgent`: the action's answer, and the HTTP status it came with. */
-export type AnswerOf<A extends AgentAction> = Answer<FactsOf<A>> & { httpStatus?: number };
+export type AnswerOf<A extends AgentAction> = Answer<FactsOf<A>> & {
+  httpStatus?: number;
+  /** The agent's clock against the caller's, measured on this answer (refusals too); absent when it sent none. */
+  agentClock?: AgentClock;
+  /** Why the agent's clock headers could not be read, naming the header. */
+  agentClockUnread?: string;
+};
