@@ -17,6 +17,8 @@ export type Fault =
   | { kind: 'crash' | 'pgCrash' | 'agentDie' | 'restart'; node: number }
   | { kind: 'stall' | 'partition' | 'isolate' | 'lag' | 'leaseStop'; node: number; rounds: number }
   | { kind: 'blind'; rounds: number }
+  /** Nodes `node` and `with` cut off together from the control plane, the store and the other nodes. */
+  | { kind: 'split'; node: number; with: number; rounds: number }
   | { kind: 'decideCrash' | 'pause' | 'resume' | 'none' | 'proberRestart' }
   | { kind: 'switchover'; to: number | null }
   | { kind: 'failover'; to: number; force: boolean }
@@ -57,6 +59,7 @@ export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constantFrom('stall', 'partition', 'isolate', 'lag', 'leaseStop'), node: target, rounds }) as fc.Arbitrary<Fault>,
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('blind' as const), rounds }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('split' as const), node: target, with: fc.integer({ min: 0, max: 4 }), rounds }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('decideCrash' as const, 'pause' as const, 'resume' as const, 'none' as const, 'proberRestart' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('switchover' as const), to: fc.option(fc.integer({ min: 0, max: 4 }), { nil: null }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('failover' as const), to: fc.integer({ min: 0, max: 4 }), force: fc.boolean() }) },
@@ -357,6 +360,9 @@ export class Sim {
       case 'isolate':
         w.node(this.nodeName(f.node)).isolatedUntil = until(f.rounds);
         return;
+      case 'split':
+        for (const name of new Set([this.nodeName(f.node), this.nodeName(f.with)])) w.node(name).splitUntil = until(f.rounds);
+        return;
       case 'lag':
         w.node(this.nodeName(f.node)).lagUntil = until(f.rounds);
         return;
@@ -450,7 +456,7 @@ export class Sim {
     this.chaos = false;
     w.blindUntil = 0;
     for (const n of w.nodes.values()) {
-      n.frozenUntil = n.partitionedUntil = n.isolatedUntil = n.lagUntil = n.leaseBlockedUntil = 0;
+      n.frozenUntil = n.partitionedUntil = n.isolatedUntil = n.splitUntil = n.lagUntil = n.leaseBlockedUntil = 0;
     }
     if (this.state.paused) this.run({ type: 'resume', now: w.now, requestedBy: 'ops' });
     for (let r = 0; r < 100 && this.violations.length === 0; r++) {

@@ -87,7 +87,7 @@ export class World extends WorldProber {
       }
       case 'rewind': {
         const src = intent.primary ? this.nodes.get(intent.primary) : undefined;
-        if (!src || !this.running(src) || src.pg !== 'primary' || this.isolated(n) || this.isolated(src) || this.frozen(src)) {
+        if (!src || !this.running(src) || src.pg !== 'primary' || !this.linked(n, src) || this.frozen(src)) {
           return { ok: false, reason: 'rewind source unreachable', detail: {} };
         }
         let common = 0;

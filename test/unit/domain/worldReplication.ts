@@ -113,6 +113,11 @@ export interface SimNode {
   frozenUntil: number;
   partitionedUntil: number;
   isolatedUntil: number;
+  /**
+   * On the far side of a partial partition until then: with the other nodes split off with it
+   * (they still stream from one another), cut from the control plane, the store and the rest.
+   */
+  splitUntil: number;
   lagUntil: number;
   leaseBlockedUntil: number;
 }
@@ -177,6 +182,7 @@ export class WorldReplication {
         frozenUntil: 0,
         partitionedUntil: 0,
         isolatedUntil: 0,
+        splitUntil: 0,
         lagUntil: 0,
         leaseBlockedUntil: 0,
       });
@@ -194,8 +200,11 @@ export class WorldReplication {
 
   frozen = (n: SimNode): boolean => this.now < n.frozenUntil;
   isolated = (n: SimNode): boolean => this.now < n.isolatedUntil;
+  split = (n: SimNode): boolean => this.now < n.splitUntil;
+  /** A network path between two hosts: neither isolated, and on the same side of a partial partition. */
+  linked = (a: SimNode, b: SimNode): boolean => !this.isolated(a) && !this.isolated(b) && this.split(a) === this.split(b);
   /** The control plane (prober, reactor) can reach this host. */
-  cpReaches = (n: SimNode): boolean => n.hostUp && !this.frozen(n) && this.now >= n.partitionedUntil && !this.isolated(n) && this.now >= this.blindUntil;
+  cpReaches = (n: SimNode): boolean => n.hostUp && !this.frozen(n) && this.now >= n.partitionedUntil && !this.isolated(n) && !this.split(n) && this.now >= this.blindUntil;
   running = (n: SimNode): boolean => n.hostUp && n.pg !== 'stopped';
   agentAnswers = (n: SimNode): boolean => n.agentAlive && this.cpReaches(n);
   /** Which node a standby's receiver currently reports streaming from (pg_stat_wal_receiver), if any. */
@@ -242,7 +251,8 @@ export class WorldReplication {
         n.fenced = true;
         n.selfFenced = true;
       }
-      if (!this.isolated(n) && this.now >= n.leaseBlockedUntil) {
+      // The lease lives in the store, on the control plane's side of any partition.
+      if (!this.isolated(n) && !this.split(n) && this.now >= n.leaseBlockedUntil) {
         n.leaseVersion += 1;
         n.leaseTerm = n.agentTerm;
         n.leaseRenewedAt = this.now;
@@ -272,7 +282,7 @@ export class WorldReplication {
         s.recv = null;
         continue;
       }
-      const linked = !this.isolated(s) && !this.isolated(u);
+      const linked = this.linked(s, u);
       if (this.running(u) && !this.frozen(u) && linked && this.canStream(s, u)) {
         const target = this.now < s.lagUntil ? Math.min(u.lsn, s.lsn + 2048) : u.lsn;
         if (target > s.lsn || s.recv === null) this.adoptHistory(s, u, Math.max(s.lsn, target));
