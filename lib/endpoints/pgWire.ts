@@ -27,6 +27,32 @@ function field(code: string, value: string): Buffer {
   return Buffer.concat([Buffer.from(code, 'latin1'), Buffer.from(value, 'utf8'), Buffer.from([0])]);
 }
 
+/** SQLSTATEs of a server going away or not taking connections: admin_shutdown, crash_shutdown, cannot_connect_now. */
+const GOING_AWAY = new Set(['57P01', '57P02', '57P03']);
+
+/**
+ * When a server's first reply to a startup is one whole ErrorResponse saying it is going away
+ * (a backend forked just before its postmaster died answers 57P01 "terminating connection due
+ * to unexpected postmaster exit"), its SQLSTATE; else null. Only such a first reply is read.
+ */
+export function goingAwayAtStartup(first: Uint8Array): string | null {
+  if (first.length < 5 || first[0] !== 0x45) return null;
+  const b = Buffer.from(first.buffer, first.byteOffset, first.length);
+  const end = 1 + b.readInt32BE(1);
+  if (end > b.length) return null;
+  for (let at = 5; at < end && b[at] !== 0; ) {
+    const code = b[at]!;
+    const close = b.indexOf(0, at + 1);
+    if (close < 0 || close >= end) return null;
+    if (code === 0x43) {
+      const sqlstate = b.toString('latin1', at + 1, close);
+      return GOING_AWAY.has(sqlstate) ? sqlstate : null;
+    }
+    at = close + 1;
+  }
+  return null;
+}
+
 /** The transaction status a ReadyForQuery carries: idle, in a transaction block, in a failed one. */
 export type TxStatus = 'I' | 'T' | 'E';
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { parseWith } from '../domain/parse.ts';
 import type { EndpointChange, EndpointDriver, EndpointResult, EndpointTarget } from './driver.ts';
-import { ServerMessageTracker, asksEncryption, fatalErrorResponse, isCancelRequest } from './pgWire.ts';
+import { ServerMessageTracker, asksEncryption, fatalErrorResponse, goingAwayAtStartup, isCancelRequest } from './pgWire.ts';
 import { ProxyRoutes, parseEndpointChange, targetKey, type ProxyRole } from './proxyRoutes.ts';
 
 /**
@@ -235,8 +235,17 @@ export async function startEndpointProxy(
         buffer: replyBuffer,
         callback: (n: number, buf: Uint8Array): boolean => {
           if (conn.upstream !== up) return false;
-          conn.unanswered = null;
           const chunk = buf.subarray(0, n);
+          // A server going away that refuses the startup has told the client nothing it must see:
+          // held, and the startup replayed to the next target (a crashed primary's last backends answer so).
+          const goingAway = conn.unanswered !== null ? goingAwayAtStartup(chunk) : null;
+          if (goingAway !== null) {
+            log({ event: 'endpoints.upstream_failed', role: conn.role, target: conn.key, reason: `refused the startup going away (${goingAway})` });
+            up.destroy();
+            hold(conn);
+            return false;
+          }
+          conn.unanswered = null;
           const ok = forward(conn.client, up, chunk);
           conn.tracker.feed(chunk);
           return ok;
