@@ -1,6 +1,7 @@
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
+import { restartSelfStoppedPrimary } from './restartPrimary.ts';
 import { streamsFrom } from './observation.ts';
 import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
@@ -17,7 +18,8 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
   const o = new Outcome(state, cmd.now);
   const view = viewNodes(spec, cmd.observations, cmd.now);
 
-  if (![...view.values()].some(isReachable)) {
+  // A host that refuses connections answered: the control plane reaches it (nothing listens).
+  if (![...view.values()].some((v) => isReachable(v) || hostRefuses(v))) {
     // Rule 1: a control plane that can see nothing does nothing from the first such round; it
     // alerts (ControlPlaneBlind) only once every node has failed as many rounds in a row as
     // NodeDown needs, or has no fresh observation at all: one round of timeouts on a loaded host
@@ -44,6 +46,7 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
 
   progressFailover(o, spec, view);
   maybeStartFailover(o, spec, view);
+  restartSelfStoppedPrimary(o, spec, view);
   if (o.state.failover?.step === 'switching') {
     // The new primary holds the term; an old one fenced only by its lease or the quorum proof
     // that is seen serving again must be stopped now, not once the switch completes.
@@ -59,6 +62,8 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
 }
 
 /** Out of the control plane's sight for the failure threshold: unseen, failed that many probes in a row, or answering as another cluster. */
+const hostRefuses = (v: NodeView): boolean => !!v.obs && !v.obs.foreign && !v.obs.reachable && v.obs.error?.kind === 'refused';
+
 function lostToSight(v: NodeView, failureThreshold: number): boolean {
   return v.obs === null || v.obs.foreign || isFailed(v, failureThreshold);
 }

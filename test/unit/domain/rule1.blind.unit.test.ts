@@ -56,7 +56,7 @@ describe('rule 1: the control plane is blind only after the threshold NodeDown h
   });
 
   test('given one node has failed past the threshold and the others only once, when the round arrives, then it is not blind and nothing is requested', () => {
-    const t = given(start).when(round([obs.failing('pg1', T0, threshold + 2), obs.failing('pg2', T0, 1, {}, 'timeout'), obs.failing('pg3', T0, 1, {}, 'timeout')], T0));
+    const t = given(start).when(round([obs.failing('pg1', T0, threshold + 2, {}, 'timeout'), obs.failing('pg2', T0, 1, {}, 'timeout'), obs.failing('pg3', T0, 1, {}, 'timeout')], T0));
     assert.deepEqual(t.types, ['ControlPlaneSightLost']);
     assert.equal(t.intents().length, 0);
   });

@@ -21,10 +21,16 @@ describe('rule 1: a primary is failed only after the failure window', () => {
   });
 
   test('given no node answers, when a round arrives, then the control plane is blind: it reports and requests nothing', () => {
-    const t = given(start).when(round([obs.failing('pg1', T0, 5), obs.failing('pg2', T0, 5), obs.failing('pg3', T0, 5)], T0));
+    const t = given(start).when(round([obs.failing('pg1', T0, 5, {}, 'timeout'), obs.failing('pg2', T0, 5, {}, 'timeout'), obs.failing('pg3', T0, 5, {}, 'timeout')], T0));
     assert.deepEqual(t.types, ['ControlPlaneBlind']);
     assert.equal(t.intents().length, 0);
     assert.equal(t.state.blind, true);
+  });
+
+  test('given every node refuses connections (the hosts answer, nothing listens), when a round arrives, then the control plane is not blind: the nodes are down', () => {
+    const t = given(start).when(round([obs.failing('pg1', T0, 5), obs.failing('pg2', T0, 5), obs.failing('pg3', T0, 5)], T0));
+    assert.ok(!t.types.includes('ControlPlaneBlind') && !t.types.includes('ControlPlaneSightLost'), t.types.join(', '));
+    assert.equal(t.state.blind, false);
   });
 
   test('given only stale observations, when a tick arrives, then the control plane is blind', () => {
@@ -34,7 +40,7 @@ describe('rule 1: a primary is failed only after the failure window', () => {
   });
 
   test('given the control plane was blind, when nodes answer again, then it says so once', () => {
-    const blind = step(start, round([obs.failing('pg1', T0, 5), obs.failing('pg2', T0, 5), obs.failing('pg3', T0, 5)], T0));
+    const blind = step(start, round([obs.failing('pg1', T0, 5, {}, 'timeout'), obs.failing('pg2', T0, 5, {}, 'timeout'), obs.failing('pg3', T0, 5, {}, 'timeout')], T0));
     const t = given(blind).when(round(healthyRound(T0 + 250), T0 + 250));
     assert.ok(t.types.includes('ControlPlaneSighted'));
     assert.equal(t.state.blind, false);
