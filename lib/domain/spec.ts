@@ -122,6 +122,13 @@ export const PgBouncerSpec = z
 export type PgBouncerSpec = z.infer<typeof PgBouncerSpec>;
 export type PgBouncerSpecInput = z.input<typeof PgBouncerSpec>;
 
+/**
+ * fenceWaitMs − leaseTtlMs, at least: the lease proof counts a primary stopped fenceWaitMs after
+ * the prober saw its lease move, and its agent stops it by one TTL after it *sent* that renewal
+ * (earlier), plus its check period (100 ms) and `pg_ctl stop -m immediate` (a few hundred ms).
+ */
+export const FENCE_MARGIN_MS = 500;
+
 export const ClusterSpec = z
   .object({
     cluster: NodeName,
@@ -163,11 +170,11 @@ export const ClusterSpec = z
         message: `must exceed probeIntervalMs × failureThreshold (${window} ms): raise leaseTtlMs or shorten the failure window`,
       });
     }
-    if (!(t.leaseTtlMs < t.fenceWaitMs)) {
+    if (!(t.fenceWaitMs - t.leaseTtlMs >= FENCE_MARGIN_MS)) {
       ctx.addIssue({
         code: 'custom',
         path: ['timing', 'fenceWaitMs'],
-        message: `must exceed leaseTtlMs (${t.leaseTtlMs} ms), or a cut-off primary could still be serving when its successor is promoted: raise fenceWaitMs`,
+        message: `must exceed leaseTtlMs (${t.leaseTtlMs} ms) by at least ${FENCE_MARGIN_MS} ms (the agent's check period and its immediate stop), or a cut-off primary could still be serving when its successor is promoted: raise fenceWaitMs to ${t.leaseTtlMs + FENCE_MARGIN_MS} or more`,
       });
     }
     if (!(t.probeTimeoutMs <= t.probeIntervalMs * t.failureThreshold)) {

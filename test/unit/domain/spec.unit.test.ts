@@ -26,6 +26,13 @@ describe('cluster spec validation', () => {
     assert.match(r.reason, /timing\.fenceWaitMs: must exceed leaseTtlMs \(5000 ms\).*raise fenceWaitMs/);
   });
 
+  test('given a fence wait only 1 ms past the lease TTL, it is refused: the margin must cover the agent stopping PostgreSQL (issue 12, path 6)', () => {
+    const r = parseClusterSpec({ ...valid, timing: { leaseTtlMs: 5000, fenceWaitMs: 5001 } });
+    assert.ok(!r.ok);
+    assert.match(r.reason, /timing\.fenceWaitMs: must exceed leaseTtlMs \(5000 ms\) by at least 500 ms .*raise fenceWaitMs to 5500 or more/);
+    assert.ok(parseClusterSpec({ ...valid, timing: { leaseTtlMs: 5000, fenceWaitMs: 5500 } }).ok);
+  });
+
   test('given a node without a port, it is refused naming nodes.N.port', () => {
     const { port: _port, ...noPort } = node('pg2', 5433);
     const r = parseClusterSpec({ ...valid, nodes: [node('pg1', 5432), noPort] });
