@@ -73,7 +73,8 @@ export async function callAgent<A extends AgentAction>(
   if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { ok?: unknown }).ok !== 'boolean') {
     return { ok: false, reason: `agent unreachable: ${url.origin} answered HTTP ${res.status} without an ok field`, ...seen };
   }
-  const result = parsed as Record<string, unknown>;
+  // The clock is what this call measured, never what the body claims.
+  const { agentClock: _claimed, agentClockUnread: _claimedUnread, ...result } = parsed as Record<string, unknown>;
   const reason = typeof result['reason'] === 'string' ? result['reason'] : `HTTP ${res.status}`;
   if (result['ok'] !== true) return { ...result, ok: false, reason, ...seen };
   const facts = parseWith(answers[action], result, `agent answered ${action} from ${url.origin} with a malformed answer (it said ok: ${reason})`);

@@ -157,9 +157,10 @@ function refuse(status: number, reason: string): Reply {
 
 /**
  * Answers, with this host's clock (when the request arrived, when it is answered) and the skew
- * it allows, on every answer: a refusal for skew most of all. A request whose body was not read to its end (too large, too slow, refused by path)
- * is answered with `connection: close`, and its socket destroyed LINGER_MS after the answer is
- * out: Node would otherwise read and discard the rest of the body for as long as it comes.
+ * it allows on every answer, a refusal for skew most of all. A request whose body was not read
+ * to its end (too large, too slow, refused by path) is answered with `connection: close`, and
+ * its socket destroyed LINGER_MS after the answer is out: Node would otherwise read and discard
+ * the rest of the body for as long as it comes.
  */
 function send(req: IncomingMessage, res: ServerResponse, reply: Reply, clock: { receivedAt: number; maxSkewMs: number }): void {
   const text = JSON.stringify(reply.body);
