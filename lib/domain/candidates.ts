@@ -57,7 +57,18 @@ export function chooseFailoverCandidate(
     if (!arithmetic.ok) return arithmetic;
     const quorumMembers = standbys.filter((n) => !n.tags.nosync);
     const needed = quorumMembers.length - spec.replication.quorum + 1;
-    const seen = quorumMembers.filter((n) => isStandbyNow(view.get(n.name)) && receivedLsn(view.get(n.name)!) !== null);
+    // LSNs compare only on one timeline. A member reporting an older timeline than the failed
+    // primary's may never have received its WAL (what it has past the switch point diverged), or
+    // may report a stale one (read from its control file once its receiver is gone): it can't be
+    // the candidate, and its LSN still counts towards the highest, so no other member is chosen
+    // over WAL it may hold. One whose timeline is unknown is not seen.
+    const primaryTl = view.get(from)?.obs?.lastKnownTimeline ?? null;
+    const tlOf = (name: string): number | null => view.get(name)?.obs?.timeline ?? null;
+    const behindTl = (name: string): boolean => primaryTl !== null && tlOf(name) !== null && tlOf(name)! < primaryTl;
+    const seen = quorumMembers.filter((n) => isStandbyNow(view.get(n.name)) && receivedLsn(view.get(n.name)!) !== null && (primaryTl === null || tlOf(n.name) !== null));
+    for (const n of seen) {
+      if (behindTl(n.name)) refusals.set(n.name, refusals.get(n.name) ?? `reports timeline ${tlOf(n.name)}, behind ${from}'s timeline ${primaryTl}: it may lack ${from}'s commits`);
+    }
     if (seen.length < needed) {
       return {
         ok: false,

@@ -89,6 +89,8 @@ export const NodeObservation = z.object({
    * from the last stored observation, up to a heartbeat old: then the LSN is too.
    */
   lastKnownWalAt: z.number().nullable().default(null),
+  /** The timeline lastKnownWalLsn is on (older items: unknown). */
+  lastKnownTimeline: z.number().int().nullable().default(null),
   walReceiver: WalReceiver.nullable(),
   /**
    * When this prober first saw the WAL receiver in its current state (status and upstream, or

@@ -52,6 +52,7 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
       lagSeconds: null,
       lastKnownWalLsn: prev?.lastKnownWalLsn ?? null,
       lastKnownWalAt: prev?.lastKnownWalAt ?? null,
+      lastKnownTimeline: prev?.lastKnownTimeline ?? null,
       walReceiver: null,
       receiverSince: receiverSince(prev, null, at),
       replication: [],
@@ -71,7 +72,7 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
     role: primary ? 'primary' : 'standby',
     systemIdentifier: row.system_identifier,
     foreign,
-    timeline: timelineOf(row),
+    timeline: standbyTimeline(row, prev),
     walLsn: row.wal_lsn,
     receiveLsn: row.receive_lsn,
     replayLsn: row.replay_lsn,
@@ -79,6 +80,7 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
     // A foreign node's WAL positions mean nothing in this cluster.
     lastKnownWalLsn: primary && !foreign && row.wal_lsn ? row.wal_lsn : (prev?.lastKnownWalLsn ?? null),
     lastKnownWalAt: primary && !foreign && row.wal_lsn ? at : (prev?.lastKnownWalAt ?? null),
+    lastKnownTimeline: primary && !foreign && row.wal_lsn ? timelineOf(row) : (prev?.lastKnownTimeline ?? null),
     walReceiver: receiver,
     receiverSince: receiverSince(prev, receiver, at),
     replication: row.replication.map(
@@ -93,6 +95,17 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
     ),
     synchronousStandbyNames: row.synchronous_standby_names,
   };
+}
+
+/**
+ * A standby's timeline only rises (a promotion upstream, a rewind onto a newer one), but once its
+ * receiver is gone it is read from the control file, which names the old timeline until the next
+ * restartpoint: keep the highest seen since it last answered as a standby.
+ */
+function standbyTimeline(row: NodeRow, prev: NodeObservation | null): number | null {
+  const now = timelineOf(row);
+  if (!row.in_recovery || !prev || !prev.reachable || prev.role !== 'standby' || prev.foreign || prev.systemIdentifier !== row.system_identifier || prev.timeline === null) return now;
+  return now === null ? prev.timeline : Math.max(now, prev.timeline);
 }
 
 function walReceiverOf(row: NodeRow, nodes: readonly NodeSpec[]): WalReceiver | null {

@@ -27,6 +27,7 @@ export function observation(node: string, at: number, over: Partial<NodeObservat
     lagSeconds: null,
     lastKnownWalLsn: null,
     lastKnownWalAt: null,
+    lastKnownTimeline: null,
     walReceiver: null,
     receiverSince: null,
     replication: [],

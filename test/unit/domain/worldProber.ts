@@ -22,7 +22,7 @@ export class WorldProber extends WorldReplication {
     super(cfg, rand, primary);
     for (const n of cfg.nodes) {
       const isPrimary = n.name === primary;
-      this.prober.set(n.name, { failures: 0, failingSince: null, leaseVersion: 1, leaseSeenAt: T0, lastKnownWalLsn: isPrimary ? LSN0 : null, lastKnownWalAt: isPrimary ? T0 : null });
+      this.prober.set(n.name, { failures: 0, failingSince: null, leaseVersion: 1, leaseSeenAt: T0, lastKnownWalLsn: isPrimary ? LSN0 : null, lastKnownWalAt: isPrimary ? T0 : null, lastKnownTimeline: isPrimary ? 1 : null });
       if (isPrimary) this.seenOnWire.set(n.name, LSN0);
     }
   }
@@ -57,6 +57,7 @@ export class WorldProber extends WorldReplication {
           role: 'unknown',
           lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
           lastKnownWalAt: mem.lastKnownWalAt,
+          lastKnownTimeline: mem.lastKnownTimeline,
           lease,
         });
         continue;
@@ -66,6 +67,7 @@ export class WorldProber extends WorldReplication {
       if (n.pg === 'primary') {
         mem.lastKnownWalLsn = n.lsn;
         mem.lastKnownWalAt = this.now;
+        mem.lastKnownTimeline = n.tl;
         this.seenOnWire.set(n.name, n.lsn);
         const rows = [...this.nodes.values()]
           .filter((s) => s.name !== n.name && this.streamsFrom(s) === n.name)
@@ -86,6 +88,7 @@ export class WorldProber extends WorldReplication {
           walLsn: lsnText(n.lsn),
           lastKnownWalLsn: lsnText(n.lsn),
           lastKnownWalAt: this.now,
+          lastKnownTimeline: n.tl,
           replication: rows,
           synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY ${Math.min(this.cfg.quorum ?? 1, eligible.length)} (${eligible.join(', ')})` : '',
           lease,
@@ -103,6 +106,7 @@ export class WorldProber extends WorldReplication {
           lagSeconds: 0,
           lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
           lastKnownWalAt: mem.lastKnownWalAt,
+          lastKnownTimeline: mem.lastKnownTimeline,
           walReceiver: up
             ? { status: 'streaming', upstream: up, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: n.recv!.lastMsgAt }
             : null,
@@ -126,7 +130,7 @@ export class WorldProber extends WorldReplication {
     const next = new Map<string, ProberMemory>();
     for (const [name, mem] of this.prober) {
       const kept = this.stored.get(name);
-      next.set(name, kept ? { failures: kept.failures, failingSince: kept.failingSince, leaseVersion: kept.leaseVersion, leaseSeenAt: kept.leaseSeenAt, lastKnownWalLsn: kept.lastKnownWalLsn, lastKnownWalAt: kept.lastKnownWalAt } : { ...mem });
+      next.set(name, kept ? { failures: kept.failures, failingSince: kept.failingSince, leaseVersion: kept.leaseVersion, leaseSeenAt: kept.leaseSeenAt, lastKnownWalLsn: kept.lastKnownWalLsn, lastKnownWalAt: kept.lastKnownWalAt, lastKnownTimeline: kept.lastKnownTimeline } : { ...mem });
     }
     this.prober = next;
   }

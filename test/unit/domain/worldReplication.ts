@@ -129,6 +129,7 @@ export interface ProberMemory {
   leaseSeenAt: number;
   lastKnownWalLsn: number | null;
   lastKnownWalAt: number | null;
+  lastKnownTimeline: number | null;
 }
 
 export type ActionReply = { ok: boolean; reason: string; detail: Record<string, unknown> };
