@@ -61,11 +61,10 @@ describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)
     assert.match(await readFile(bouncer.databasesFile, 'utf8'), new RegExp(`postgres = host=127\\.0\\.0\\.1 port=${port} dbname=postgres`));
     assert.deepEqual(await servedBy(bouncer.url()), { port, primary: true });
 
-    const demote = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'demote' && e.term === after.term);
-    assert.ok(demote, 'the demote succeeded');
+    // The kit tails the log: the command's answer can come before the events reach it.
+    const demote = await waitFor('the demote to be recorded', () => p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'demote' && e.term === after.term), 10_000);
     assert.match(demote.reason, /pgbouncer 127\.0\.0\.1:20350: paused in \d+ ms/);
-    const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term);
-    assert.ok(endpoints, 'the endpoints change succeeded');
+    const endpoints = await waitFor('the endpoints change to be recorded', () => p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term), 10_000);
     assert.match(endpoints.reason, new RegExp(`pgbouncer 127\\.0\\.0\\.1:20350: postgres pointed at ${after.primary}, reloaded, resumed after a \\d+ ms pause`));
   });
 
@@ -81,11 +80,9 @@ describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)
     }
     const after = (await p.state())!;
     assert.notEqual(after.primary, before.primary);
-    const demote = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'demote' && e.term === after.term);
-    assert.ok(demote, 'the demote succeeded');
+    const demote = await waitFor('the demote to be recorded', () => p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'demote' && e.term === after.term), 10_000);
     assert.match(demote.reason, /pgbouncer 127\.0\.0\.1:20350: not paused cleanly: PAUSE: /);
-    const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term);
-    assert.ok(endpoints, 'the endpoints change succeeded');
+    const endpoints = await waitFor('the endpoints change to be recorded', () => p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === after.term), 10_000);
     assert.match(endpoints.reason, /pgbouncer 127\.0\.0\.1:20350: re-point failed: /);
     const port = p.cluster.nodes.find((n) => n.name === after.primary)!.port;
     assert.match(await readFile(bouncer.databasesFile, 'utf8'), new RegExp(`port=${port} dbname=postgres`));
@@ -116,11 +113,10 @@ describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)
     assert.notEqual(next.primary, old.primary);
     const port = p.cluster.nodes.find((n) => n.name === next.primary)!.port;
     assert.match(await readFile(bouncer.databasesFile, 'utf8'), new RegExp(`port=${port} dbname=postgres`));
-    const fence = p.events.find((e) => e.type !== 'ActionRequested' && 'intent' in e && e.intent.action === 'fence' && e.term === next.term);
+    const fence = await waitFor('the fence answer to be recorded', () => p.events.find((e) => e.type !== 'ActionRequested' && 'intent' in e && e.intent.action === 'fence' && e.term === next.term), 10_000);
     assert.ok(fence && fence.type !== 'ActionRequested' && 'reason' in fence, 'the fence was answered');
     assert.match(fence.reason, /pgbouncer 127\.0\.0\.1:20350: paus/);
-    const endpoints = p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === next.term);
-    assert.ok(endpoints, 'the endpoints change succeeded');
+    const endpoints = await waitFor('the endpoints change to be recorded', () => p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'endpoints' && e.term === next.term), 10_000);
     assert.match(endpoints.reason, new RegExp(`pgbouncer 127\\.0\\.0\\.1:20350: postgres pointed at ${next.primary}, reloaded, resumed after a \\d+ ms pause`));
     process.stdout.write(`# through PgBouncer across the crash: ${load.connectErrors.length} connect errors, ${load.statementErrors.length} statement errors\n`);
     // Before the failover starts pgvigil knows nothing: PgBouncer answers a query for which it can't
@@ -129,7 +125,7 @@ describe('PgBouncer in front of the cluster, driven by pgvigil (issue 17 part 2)
     assert.ok(fence.at >= killedAt);
     const late = load.errorTimes.filter((t) => t > fence.at);
     assert.deepEqual(late, [], `no error after PgBouncer was paused (errors: ${[...load.connectErrors, ...load.statementErrors].join('; ')})`);
-    for (const e of [...load.connectErrors, ...load.statementErrors]) assert.match(e, /unexpected postmaster exit|server closed the connection|terminating connection|server login has been failing|not queryable/, 'every error came from the crashed primary or from PgBouncer failing to reach it');
+    for (const e of [...load.connectErrors, ...load.statementErrors]) assert.match(e, /unexpected postmaster exit|server closed the connection|terminating connection|server login has been failing|server conn crashed|not queryable/, 'every error came from the crashed primary or from PgBouncer failing to reach it');
   });
 
   test('a control plane that cannot write the databases file (a Lambda) leaves PgBouncer alone: it is not paused', async () => {
