@@ -7,7 +7,7 @@ import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import { isDeposed, type ClusterState } from './state.ts';
-import { agentRenews, evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
+import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
 
@@ -148,8 +148,9 @@ function repointStrayStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, N
       // WAL the new primary lacks (a follow then answers "diverged"), so it is rewound: a
       // rewind of a node that has not diverged only re-points it.
       const since = v.obs!.receiverSince;
-      if (since !== null && o.now - since > failureWindowMs(spec.timing)) {
-        o.request('rewind', name, s.term, `${name} has followed no one for ${o.now - since} ms: rewind it onto ${primary} if it diverged, and let it follow`, { primary });
+      const alone = since === null ? 0 : observedNow(view, o.now) - since;
+      if (since !== null && alone > failureWindowMs(spec.timing)) {
+        o.request('rewind', name, s.term, `${name} has followed no one for ${alone} ms: rewind it onto ${primary} if it diverged, and let it follow`, { primary });
       }
     }
   }

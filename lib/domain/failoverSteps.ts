@@ -4,7 +4,7 @@ import type { Outcome } from './outcome.ts';
 import { compareLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import type { FailoverInProgress } from './state.ts';
-import { agentRenews, evidence, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
+import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
 /*
  * The failover state machine: the steps of a change of primary, shared by automatic failover,
@@ -50,7 +50,7 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
     failure.failingSince ?? o.now,
     ...[...view.values()].filter((v) => v.spec.name !== primary && isStandbyNow(v)).map((v) => v.obs!.receiverSince ?? v.obs!.at),
   );
-  if (o.now - cutOffSince < failureWindowMs(spec.timing)) return;
+  if (observedNow(view, o.now) - cutOffSince < failureWindowMs(spec.timing)) return;
 
   const choice = chooseFailoverCandidate(spec, view, primary, null, o.state.primarySyncNames, o.state.inherited);
   if (!choice.ok) {

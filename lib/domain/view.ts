@@ -58,6 +58,17 @@ export function observedUntil(o: NodeObservation, round: NodeObservation | null,
   return Math.min(now, at);
 }
 
+/**
+ * The prober's time of the newest evidence in the view, never past `now`: spans measured from a
+ * prober's timestamps (the failure window) are measured to this, on the prober's clock, so a
+ * decider whose clock runs ahead of the prober's does not see them pass early.
+ */
+export function observedNow(view: Map<string, NodeView>, now: number): number {
+  let newest = -Infinity;
+  for (const v of view.values()) if (v.obs && v.obs.at > newest) newest = v.obs.at;
+  return newest === -Infinity ? now : Math.min(now, newest);
+}
+
 /** Reachable standbys that still stream from `primary`: while there is one, the primary is not dead. */
 export function standbysStreamingFrom(view: Map<string, NodeView>, primary: string): string[] {
   return [...view.values()].filter((v) => v.spec.name !== primary && v.obs && !v.obs.foreign && streamsFrom(v.obs, primary)).map((v) => v.spec.name);

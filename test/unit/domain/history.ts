@@ -82,6 +82,9 @@ export const configArb: fc.Arbitrary<WorldConfig> = fc
     walReceiverTimeoutMs: fc.constantFrom(1000, 2000, 2500),
     maximumLagOnFailover: fc.constantFrom(8192, 65536),
     maxWrite: fc.constantFrom(2000, 20000),
+    // Clocks a few hundred ms apart at most: prober and decider run on NTP-synchronised hosts.
+    proberSkewMs: fc.constantFrom(0, 0, -250, 120, 250),
+    deciderSkewMs: fc.constantFrom(0, 0, -250, 120, 250),
   })
   .map((r) => ({
     nodes: r.tags.slice(0, r.count).map((t, i) => ({ name: `pg${i + 1}`, ...t })),
@@ -94,6 +97,8 @@ export const configArb: fc.Arbitrary<WorldConfig> = fc
     fenceWaitMs: r.leaseTtlMs + r.fenceExtra,
     walReceiverTimeoutMs: r.walReceiverTimeoutMs,
     maxWrite: r.maxWrite,
+    proberSkewMs: r.proberSkewMs,
+    deciderSkewMs: r.deciderSkewMs,
   }));
 
 export const historyArb: fc.Arbitrary<History> = fc.record({
@@ -157,7 +162,9 @@ export class Sim {
   }
 
   /** One decide call, checked: total, deterministic, not mutating its input; then each event. */
-  run(cmd: Command): void {
+  run(worldCmd: Command): void {
+    // Decide runs on its own clock, which may differ from the prober's (bounded skew).
+    const cmd: Command = { ...worldCmd, now: worldCmd.now + (this.history.cfg.deciderSkewMs ?? 0) };
     this.decideCalls += 1;
     // Frozen deeply, so a decide that mutated its input would throw (ESM is strict mode).
     const before = deepFreeze(this.state);

@@ -20,6 +20,14 @@ describe('rule 1: a primary is failed only after the failure window', () => {
     assert.ok(t.types.includes('NodeDown'));
   });
 
+  test('given the failure window not yet passed on the prober\'s clock, when decide runs on a clock 400 ms ahead, then nothing starts: the window is measured on the observations', () => {
+    const window = spec.timing.probeIntervalMs * spec.timing.failureThreshold;
+    const since = T0 - (window - 150);
+    const crash = crashedRound(T0, 3).map((o) => (o.reachable ? { ...o, receiverSince: since } : { ...o, failingSince: since }));
+    assert.ok(!given(start).when(round(crash, T0 + 400)).types.includes('FailoverStarted'));
+    assert.equal(given(start).when(round(crash.map((o) => ({ ...o, at: T0 + 200 })), T0 + 400)).one('FailoverStarted').from, 'pg1', 'once the observations show it, the window has passed');
+  });
+
   test('given no node answers, when a round arrives, then the control plane is blind: it reports and requests nothing', () => {
     const t = given(start).when(round([obs.failing('pg1', T0, 5, {}, 'timeout'), obs.failing('pg2', T0, 5, {}, 'timeout'), obs.failing('pg3', T0, 5, {}, 'timeout')], T0));
     assert.deepEqual(t.types, ['ControlPlaneBlind']);

@@ -29,6 +29,11 @@ export class WorldProber extends WorldReplication {
 
   // ---- the prober ----
 
+  /** The prober's clock: every time it writes is by it, not by the world. */
+  get proberNow(): number {
+    return this.now + (this.cfg.proberSkewMs ?? 0);
+  }
+
   /** One probe round, exactly what the real prober would write for each node. */
   probe(): NodeObservation[] {
     const lsnOfReachablePrimary = new Map<string, number>();
@@ -38,7 +43,7 @@ export class WorldProber extends WorldReplication {
       const mem = this.prober.get(n.name)!;
       if (n.leaseVersion !== mem.leaseVersion) {
         mem.leaseVersion = n.leaseVersion;
-        mem.leaseSeenAt = this.now;
+        mem.leaseSeenAt = this.proberNow;
       }
       // The lease is read from the store, so it is seen even when the node is not.
       // The agent names every other node as the members it counts (the world's agents know the spec).
@@ -46,10 +51,10 @@ export class WorldProber extends WorldReplication {
       const reachable = this.cpReaches(n) && this.running(n);
       if (!reachable) {
         mem.failures += 1;
-        mem.failingSince ??= this.now;
+        mem.failingSince ??= this.proberNow;
         const kind = this.cpReaches(n) ? 'refused' : 'timeout';
         out.push({
-          ...blank(n.name, this.now),
+          ...blank(n.name, this.proberNow),
           reachable: false,
           error: { kind, message: kind === 'refused' ? 'connect ECONNREFUSED' : 'timeout expired' },
           consecutiveFailures: mem.failures,
@@ -66,7 +71,7 @@ export class WorldProber extends WorldReplication {
       mem.failingSince = null;
       if (n.pg === 'primary') {
         mem.lastKnownWalLsn = n.lsn;
-        mem.lastKnownWalAt = this.now;
+        mem.lastKnownWalAt = this.proberNow;
         mem.lastKnownTimeline = n.tl;
         this.seenOnWire.set(n.name, n.lsn);
         const rows = [...this.nodes.values()]
@@ -82,12 +87,12 @@ export class WorldProber extends WorldReplication {
         // What its agent keeps (specSyncNames): every node that may be synchronous, itself included.
         const eligible = this.cfg.nodes.filter((x) => !x.nosync).map((x) => x.name);
         out.push({
-          ...blank(n.name, this.now),
+          ...blank(n.name, this.proberNow),
           role: 'primary',
           timeline: n.tl,
           walLsn: lsnText(n.lsn),
           lastKnownWalLsn: lsnText(n.lsn),
-          lastKnownWalAt: this.now,
+          lastKnownWalAt: this.proberNow,
           lastKnownTimeline: n.tl,
           replication: rows,
           synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY ${Math.min(this.cfg.quorum ?? 1, eligible.length)} (${eligible.join(', ')})` : '',
@@ -97,7 +102,7 @@ export class WorldProber extends WorldReplication {
         const up = this.streamsFrom(n);
         const upLsn = up ? lsnOfReachablePrimary.get(up) : undefined;
         out.push({
-          ...blank(n.name, this.now),
+          ...blank(n.name, this.proberNow),
           role: 'standby',
           timeline: n.tl,
           receiveLsn: lsnText(n.lsn),
@@ -120,7 +125,7 @@ export class WorldProber extends WorldReplication {
       const kept = this.stored.get(o.node);
       const changed = !kept || kept.role !== o.role || kept.failures === 0 !== o.reachable;
       // A failing node is written every round (its count moves); others on change and at the heartbeat.
-      if (changed || !o.reachable || this.now - kept.writtenAt >= HEARTBEAT_MS) this.stored.set(o.node, { ...this.prober.get(o.node)!, role: o.role, writtenAt: this.now });
+      if (changed || !o.reachable || this.proberNow - kept.writtenAt >= HEARTBEAT_MS) this.stored.set(o.node, { ...this.prober.get(o.node)!, role: o.role, writtenAt: this.proberNow });
     }
     return out;
   }
@@ -141,8 +146,8 @@ export class WorldProber extends WorldReplication {
   private receiverSince(name: string, up: string | null): number {
     const seen = this.receiverSeen.get(name);
     if (seen && seen.up === up) return seen.since;
-    this.receiverSeen.set(name, { up, since: this.now });
-    return this.now;
+    this.receiverSeen.set(name, { up, since: this.proberNow });
+    return this.proberNow;
   }
 
   /** The node's LSN when a probe last reached it as primary: a fact of the wire, not the prober's memory. */

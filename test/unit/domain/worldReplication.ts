@@ -41,6 +41,9 @@ export interface WorldConfig {
   walReceiverTimeoutMs: number;
   /** Bytes a write may add per round, at most. */
   maxWrite: number;
+  /** The prober's and the decider's clocks, each this far from the world's (ms; default 0). */
+  proberSkewMs?: number;
+  deciderSkewMs?: number;
   /** When set, PostgreSQL dies with its agent (the agent supervises it), so a dead agent never leaves a primary running. */
   agentSupervisesPostgres?: boolean;
 }
