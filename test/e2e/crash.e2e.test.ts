@@ -42,8 +42,13 @@ describe('crash of the primary: postmaster and agent SIGKILLed', () => {
     for (const t of ['FailoverStarted', 'Fenced', 'Promoted', 'FailoverCompleted']) assert.ok(types.includes(t), `history has ${t}`);
 
     // The old node's agent comes back: pg1 is rewound onto the new timeline and follows.
+    const restartedAt = Date.now();
     await p.agents.get('pg1')!.start();
-    await waitFor('pg1 to stream from the new primary', async () => (await upstreamOf(p, 'pg1')) === next, 90_000);
+    await waitFor('pg1 to stream from the new primary', async () => (await upstreamOf(p, 'pg1')) === next, 90_000).catch((e: Error) => {
+      // Seen once in a full run and not since: say what the decider did after the restart.
+      for (const ev of p.events.filter((x) => x.at >= restartedAt)) process.stderr.write(`  +${ev.at - restartedAt} ms ${ev.type}${'intent' in ev ? ` ${ev.intent.id}` : ''}: ${ev.reason}\n`);
+      throw e;
+    });
     assert.equal(await roleOf(p, 'pg1'), 'standby');
     assert.deepEqual(await missingAcked(p.cluster.connectionString('pg1'), load.acked), [], 'the rewound pg1 has every acknowledged write');
   });
