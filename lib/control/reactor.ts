@@ -123,9 +123,13 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
       break;
     }
     case 'demote': {
+      // While clients are still served: a checkpoint and an archived segment switch, so the
+      // stop inside the pause below has little to flush and nothing to archive.
+      const prepared = await agentCall(cp, target, 'checkpoint', { term: intent.term }, 40_000);
       // A switchover: the writer endpoint drains first, so no transaction is cut by the stop.
       const [drain, paused] = await Promise.all([cp.endpoints?.drain ? cp.endpoints.drain(intent.term) : null, bouncer ? bouncer.drain(intent.term) : null]);
       result = await agent(cp, target, 'demote', { term: intent.term });
+      result.reason += `; before the pause: ${prepared.reason}`;
       if (drain) {
         result.detail = { ...result.detail, drain };
         result.reason += `; writer endpoint paused: ${drain.drained} sessions drained between transactions, ${drain.cut} cut, in ${drain.waitedMs} ms`;
@@ -174,8 +178,13 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
 
 /** The intents an agent carries out: every action of the domain but endpoints. Each run signs anew. */
 async function agent<A extends ActionName & AgentAction>(cp: ControlPlane, target: AgentTarget, action: A, body: RequestOf<A>): Promise<Outcome> {
+  return agentCall(cp, target, action, body, ACTION_TIMEOUT_MS[action]);
+}
+
+/** Any agent action, also one that is a step of an intent rather than an intent of its own. */
+async function agentCall<A extends AgentAction>(cp: ControlPlane, target: AgentTarget, action: A, body: RequestOf<A>, timeoutMs: number): Promise<Outcome> {
   // Signed, and the agent's clock measured, by the control plane's clock.
-  const answer = await callAgent(target, cp.agentKey, action, body, { timeoutMs: ACTION_TIMEOUT_MS[action], clock: cp.clock });
+  const answer = await callAgent(target, cp.agentKey, action, body, { timeoutMs, clock: cp.clock });
   const { ok, reason, httpStatus: _status, ...detail } = answer;
   return { ok, reason, detail };
 }

@@ -160,6 +160,19 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.equal(again['cloned'], false);
   });
 
+  test('checkpoint, the step before a switchover\'s pause: the primary checkpoints (no archiving here: nothing to archive), a standby refuses', async () => {
+    const [before] = await sqlOnce<{ lsn: string }>(port.c2, 'SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()');
+    await sqlOnce(port.c2, "INSERT INTO t VALUES ('before checkpoint')");
+    const c = await act('c2', 'checkpoint', { term: 2 }, 'checkpoint');
+    assert.equal(c.ok, true, c.reason);
+    assert.equal(c.archivedMs, null);
+    const [after] = await sqlOnce<{ lsn: string }>(port.c2, 'SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()');
+    assert.notEqual(after?.lsn, before?.lsn, 'a new checkpoint was written');
+    const standby = await act('c3', 'checkpoint', { term: 2 });
+    assert.equal(standby.ok, false);
+    assert.match(standby.reason, /not a running primary/);
+  });
+
   test('switchover: demote the primary, promote a standby past its shutdown checkpoint, the old primary follows without rewind', async () => {
     const d = await act('c2', 'demote', { term: 2 }, 'demote');
     assert.ok(d.ok, d.reason);

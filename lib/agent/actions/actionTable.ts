@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ActionDef } from './actionTypes.ts';
 import { backup } from './backup.ts';
 import { clone } from './clone.ts';
+import { checkpoint } from './checkpoint.ts';
 import { demote } from './demote.ts';
 import { fence } from './fence.ts';
 import { follow } from './follow.ts';
@@ -11,7 +12,7 @@ import { status } from './status.ts';
 import type { AgentAction, answers } from './wire.ts';
 
 /** One row per action of the wire contract, each answering with that action's answer schema. */
-const actions = { status, promote, fence, demote, follow, rewind, clone, backup } satisfies { [A in AgentAction]: ActionDef<z.ZodType, (typeof answers)[A]> };
+const actions = { status, promote, fence, demote, checkpoint, follow, rewind, clone, backup } satisfies { [A in AgentAction]: ActionDef<z.ZodType, (typeof answers)[A]> };
 export type Actions = typeof actions;
 
 /** Every action the agent performs, by the name in `POST /v1/actions/<name>`. */

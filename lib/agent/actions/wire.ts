@@ -67,6 +67,9 @@ const PromoteAnswer = z.looseObject({ promoted: z.boolean(), timeline: Timeline.
 /** walLsn: a primary's WAL position read just before it was stopped (null: not a primary, or not answering). */
 const FenceAnswer = z.looseObject({ stoppedBy: z.string().optional(), walLsn: Lsn.nullable().optional(), vip: Vip });
 
+/** Before a switchover's drain: how long the CHECKPOINT and the archiving of a switched segment took (null: not archived). */
+const CheckpointAnswer = z.looseObject({ checkpointMs: z.number().min(0), archivedMs: z.number().min(0).nullable() });
+
 /** The shutdown checkpoint the successor must replay before its promotion (switchover). */
 const DemoteAnswer = z.looseObject({ checkpointLsn: Lsn, timeline: Timeline });
 
@@ -99,6 +102,7 @@ export const answers = {
   promote: PromoteAnswer,
   fence: FenceAnswer,
   demote: DemoteAnswer,
+  checkpoint: CheckpointAnswer,
   follow: FollowAnswer,
   rewind: RewindAnswer,
   clone: CloneAnswer,
