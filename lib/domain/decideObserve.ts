@@ -7,7 +7,7 @@ import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import { isDeposed, type ClusterState } from './state.ts';
-import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
+import { agentRenews, evidence, observedNow, serverDownAgentUp, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
 
@@ -170,13 +170,8 @@ function restartStoppedStandbys(o: Outcome, spec: ClusterSpec, view: Map<string,
   if (primary === null || !isPrimaryNow(view.get(primary))) return;
   for (const v of view.values()) {
     const name = v.spec.name;
-    const obs = v.obs;
-    if (name === primary || isDeposed(s, name) || !obs || obs.foreign) continue;
-    if (!isFailed(v, spec.timing.failureThreshold) || obs.error?.kind !== 'refused') continue;
-    // A renewal seen more than a TTL after the first failed probe: the agent outlived its server,
-    // or came back after it. One seen sooner may be the last of an agent that died with it, read late.
-    const failedAt = obs.failingSince ?? o.now;
-    if (!agentRenews(v, o.now, spec.timing.leaseTtlMs, failedAt + spec.timing.leaseTtlMs)) continue;
+    if (name === primary || isDeposed(s, name) || !serverDownAgentUp(v, spec.timing.failureThreshold, spec.timing.leaseTtlMs, o.now)) continue;
+    const obs = v.obs!;
     if (s.pending.some((p) => p.intent.node === name)) continue;
     o.request(
       'follow',

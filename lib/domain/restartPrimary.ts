@@ -1,6 +1,6 @@
 import type { Outcome } from './outcome.ts';
 import type { ClusterSpec } from './spec.ts';
-import { agentRenews, isFailed, isPrimaryNow, type NodeView } from './view.ts';
+import { isPrimaryNow, serverDownAgentUp, type NodeView } from './view.ts';
 
 /**
  * Issue 13 item 2: the primary of the current term stopped itself (its lease lapsed before a
@@ -19,11 +19,8 @@ export function restartSelfStoppedPrimary(o: Outcome, spec: ClusterSpec, view: M
   const f = s.failover;
   if (f !== null && !(f.step === 'switching' && f.to === primary)) return;
   const v = view.get(primary);
-  const obs = v?.obs;
-  if (!obs || obs.foreign || !isFailed(v, spec.timing.failureThreshold) || obs.error?.kind !== 'refused') return;
-  // A renewal seen more than a TTL after the first failed probe: the agent outlived its server.
-  const failedAt = obs.failingSince ?? o.now;
-  if (!agentRenews(v, o.now, spec.timing.leaseTtlMs, failedAt + spec.timing.leaseTtlMs)) return;
+  if (!serverDownAgentUp(v, spec.timing.failureThreshold, spec.timing.leaseTtlMs, o.now)) return;
+  const obs = v!.obs!;
   if ([...view.values()].some((x) => x.spec.name !== primary && isPrimaryNow(x))) return;
   if (s.pending.some((p) => p.intent.node === primary)) return;
   o.request(

@@ -59,6 +59,18 @@ export function observedUntil(o: NodeObservation, round: NodeObservation | null,
 }
 
 /**
+ * Its PostgreSQL is down (connections refused for the failure threshold: the host answers,
+ * nothing listens) while its agent runs: a renewal seen more than a TTL after the first failed
+ * probe, so the agent outlived its server or came back after it. One seen sooner may be the last
+ * renewal of an agent that died with it, read late.
+ */
+export function serverDownAgentUp(v: NodeView | undefined, failureThreshold: number, leaseTtlMs: number, now: number): boolean {
+  const obs = v?.obs;
+  if (!obs || obs.foreign || !isFailed(v, failureThreshold) || obs.error?.kind !== 'refused') return false;
+  return agentRenews(v, now, leaseTtlMs, (obs.failingSince ?? now) + leaseTtlMs);
+}
+
+/**
  * The prober's time of the newest evidence in the view, never past `now`: spans measured from a
  * prober's timestamps (the failure window) are measured to this, on the prober's clock, so a
  * decider whose clock runs ahead of the prober's does not see them pass early.
