@@ -32,19 +32,13 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
   switch (intent.action) {
     case 'fence':
       if (current && f.step === 'fencing' && f.from === intent.node) {
-        if (f.kind === 'manual') {
-          // An operator's failover may stop a primary that was writing up to now: the candidate
-          // was judged before those writes, so it is judged again on a probe round after the stop.
-          const end = reportedWalLsn(cmd.detail);
-          o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped${end ? ` (its WAL ended at ${end})` : ''}; ${f.to} is checked again on the next probe round before its promotion`, {
-            node: intent.node,
-            by: 'agent',
-            evidence: [],
-          });
-          break;
-        }
-        o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped`, { node: intent.node, by: 'agent', evidence: [] });
-        requestPromotion(o, spec, null);
+        // An operator's failover may stop a primary that was writing up to now: the candidate
+        // was judged before those writes, so it is judged again on a probe round after the stop.
+        const recheck = f.kind === 'manual';
+        const end = recheck ? reportedWalLsn(cmd.detail) : null;
+        const then = recheck ? `${end ? ` (its WAL ended at ${end})` : ''}; ${f.to} is checked again on the next probe round before its promotion` : '';
+        o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped${then}`, { node: intent.node, by: 'agent', evidence: [] });
+        if (!recheck) requestPromotion(o, spec, null);
       } else if (current && f.step === 'promoting' && f.to === intent.node && !o.pendingFor('promote', intent.node)) {
         // The candidate that no longer qualified is stopped: no promotion of it can land any more.
         abort(o, f, `candidate ${f.to} no longer qualifies and its agent confirms PostgreSQL stopped at term ${f.term}: it is deposed, and the next round chooses again`);

@@ -7,7 +7,7 @@ import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import { isDeposed, type ClusterState } from './state.ts';
-import { agentRenews, evidence, observedNow, serverDownAgentUp, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
+import { agentRenews, evidence, observedNow, refusesConnections, serverDownAgentUp, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, viewNodes, type NodeView } from './view.ts';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
 
@@ -19,7 +19,7 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
   const view = viewNodes(spec, cmd.observations, cmd.now);
 
   // A host that refuses connections answered: the control plane reaches it (nothing listens).
-  if (![...view.values()].some((v) => isReachable(v) || hostRefuses(v))) {
+  if (![...view.values()].some((v) => isReachable(v) || refusesConnections(v))) {
     // Rule 1: a control plane that can see nothing does nothing from the first such round; it
     // alerts (ControlPlaneBlind) only once every node has failed as many rounds in a row as
     // NodeDown needs, or has no fresh observation at all: one round of timeouts on a loaded host
@@ -62,8 +62,6 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
 }
 
 /** Out of the control plane's sight for the failure threshold: unseen, failed that many probes in a row, or answering as another cluster. */
-const hostRefuses = (v: NodeView): boolean => !!v.obs && !v.obs.foreign && !v.obs.reachable && v.obs.error?.kind === 'refused';
-
 function lostToSight(v: NodeView, failureThreshold: number): boolean {
   return v.obs === null || v.obs.foreign || isFailed(v, failureThreshold);
 }

@@ -1,7 +1,7 @@
 import { chooseFailoverCandidate } from './candidates.ts';
 import { proveFenced } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
-import { compareLsn } from './lsn.ts';
+import { compareLsn, maxLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
 import type { FailoverInProgress } from './state.ts';
 import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
@@ -239,7 +239,7 @@ function qualifiesAfterStop(o: Outcome, spec: ClusterSpec, view: Map<string, Nod
   const old = view.get(f.from);
   let patched = view;
   if (old?.obs && f.finalLsn !== null) {
-    const last = old.obs.lastKnownWalLsn !== null && compareLsn(old.obs.lastKnownWalLsn, f.finalLsn) > 0 ? old.obs.lastKnownWalLsn : f.finalLsn;
+    const last = maxLsn([f.finalLsn, ...(old.obs.lastKnownWalLsn === null ? [] : [old.obs.lastKnownWalLsn])])!;
     patched = new Map(view);
     patched.set(f.from, { ...old, obs: { ...old.obs, lastKnownWalLsn: last, lastKnownWalAt: f.fencedAt } });
   }

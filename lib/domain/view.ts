@@ -58,6 +58,9 @@ export function observedUntil(o: NodeObservation, round: NodeObservation | null,
   return Math.min(now, at);
 }
 
+/** Its host answered the probe with a refused connection: the control plane reaches it, nothing listens. */
+export const refusesConnections = (v: NodeView | undefined): boolean => !!v?.obs && !v.obs.foreign && !v.obs.reachable && v.obs.error?.kind === 'refused';
+
 /**
  * Its PostgreSQL is down (connections refused for the failure threshold: the host answers,
  * nothing listens) while its agent runs: a renewal seen more than a TTL after the first failed
@@ -65,9 +68,8 @@ export function observedUntil(o: NodeObservation, round: NodeObservation | null,
  * renewal of an agent that died with it, read late.
  */
 export function serverDownAgentUp(v: NodeView | undefined, failureThreshold: number, leaseTtlMs: number, now: number): boolean {
-  const obs = v?.obs;
-  if (!obs || obs.foreign || !isFailed(v, failureThreshold) || obs.error?.kind !== 'refused') return false;
-  return agentRenews(v, now, leaseTtlMs, (obs.failingSince ?? now) + leaseTtlMs);
+  if (!refusesConnections(v) || !isFailed(v, failureThreshold)) return false;
+  return agentRenews(v, now, leaseTtlMs, (v!.obs!.failingSince ?? now) + leaseTtlMs);
 }
 
 /**
