@@ -11,6 +11,10 @@ export function haproxyBinary(): string | null {
   return r.status === 0 ? 'haproxy' : null;
 }
 
+/** HAProxy's health checks: every CHECK_INTER_MS, a server marked down after CHECK_FALL failures. */
+export const CHECK_INTER_MS = 200;
+export const CHECK_FALL = 2;
+
 export interface HaproxyPorts {
   /** The primary listener: writes. */
   primary: number;
@@ -47,7 +51,7 @@ listen primary
     bind 127.0.0.1:${ports.primary}
     option httpchk OPTIONS /primary
     http-check expect status 200
-    default-server inter 200ms fall 2 rise 1 on-marked-down shutdown-sessions
+    default-server inter ${CHECK_INTER_MS}ms fall ${CHECK_FALL} rise 1 on-marked-down shutdown-sessions
 ${servers}
 
 listen replicas
@@ -55,7 +59,7 @@ listen replicas
     balance roundrobin
     option httpchk OPTIONS /replica?lag=1MB
     http-check expect status 200
-    default-server inter 200ms fall 2 rise 1 on-marked-down shutdown-sessions
+    default-server inter ${CHECK_INTER_MS}ms fall ${CHECK_FALL} rise 1 on-marked-down shutdown-sessions
 ${servers}
 `;
 }
