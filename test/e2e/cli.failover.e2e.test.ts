@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { alertsFor, type AlertMessage } from '../../lib/alerts/alertMessage.ts';
 import type { DecisionEvent } from '../../lib/domain/events.ts';
 import { runCli, startCli } from '../support/cliRun.ts';
-import { eventsAfter, fromOperator, settledCount } from '../support/decisionCount.ts';
+import { eventsAfter, fromOperator, settledCount, waitExplained } from '../support/decisionCount.ts';
 import { crashNode, roleOf, roles, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhookReceiver.ts';
@@ -86,7 +86,7 @@ describe('pgvigil on a live local cluster: bad input, manual failover, crash fai
     const term = (await p.state())!.term;
     crashedAt = Date.now();
     await crashNode(p, 'pg2');
-    await waitFor('the crash failover to complete', () => p.events.some((e) => e.type === 'FailoverCompleted' && e.term === term + 1), 60_000);
+    await waitExplained(p, crashedAt, 'the crash failover to complete', () => p.events.some((e) => e.type === 'FailoverCompleted' && e.term === term + 1), 60_000);
 
     const match = await waitFor(
       'status --json to agree with what each node says it is',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { crashNode, roleOf, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { waitExplained } from '../support/decisionCount.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
 
 describe('crash of the primary: postmaster and agent SIGKILLed', () => {
@@ -44,11 +45,7 @@ describe('crash of the primary: postmaster and agent SIGKILLed', () => {
     // The old node's agent comes back: pg1 is rewound onto the new timeline and follows.
     const restartedAt = Date.now();
     await p.agents.get('pg1')!.start();
-    await waitFor('pg1 to stream from the new primary', async () => (await upstreamOf(p, 'pg1')) === next, 90_000).catch((e: Error) => {
-      // Seen once in a full run and not since: say what the decider did after the restart.
-      for (const ev of p.events.filter((x) => x.at >= restartedAt)) process.stderr.write(`  +${ev.at - restartedAt} ms ${ev.type}${'intent' in ev ? ` ${ev.intent.id}` : ''}: ${ev.reason}\n`);
-      throw e;
-    });
+    await waitExplained(p, restartedAt, 'pg1 to stream from the new primary', async () => (await upstreamOf(p, 'pg1')) === next, 90_000);
     assert.equal(await roleOf(p, 'pg1'), 'standby');
     assert.deepEqual(await missingAcked(p.cluster.connectionString('pg1'), load.acked), [], 'the rewound pg1 has every acknowledged write');
   });

@@ -1,5 +1,6 @@
 import type { DecisionEvent } from '../../lib/domain/events.ts';
 import { readDecisions } from '../../lib/store/decisionLog.ts';
+import { latestObservations } from '../../lib/store/observations.ts';
 import type { LocalPipeline } from '../../lib/local/localPipeline.ts';
 import { waitFor } from './waitFor.ts';
 
@@ -45,4 +46,18 @@ export async function eventsAfter(p: LocalPipeline, count: number): Promise<Deci
   const read = await readDecisions(p.store, 'local', { afterSeq: count });
   if (!read.ok) throw new Error(read.reason);
   return read.items.flatMap((i) => i.events);
+}
+
+/**
+ * Wait as `waitFor` does; on a timeout, first print what the decider recorded since `since` (and
+ * the last probe round's view of each node), so a failure seen once in CI can be read afterwards.
+ */
+export async function waitExplained<T>(p: LocalPipeline & { events: readonly DecisionEvent[] }, since: number, what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number): Promise<T> {
+  return waitFor(what, check, timeoutMs).catch(async (e: Error) => {
+    const lines = p.events.filter((x) => x.at >= since).map((ev) => `  +${ev.at - since} ms t${ev.term} ${ev.type}${'intent' in ev ? ` ${ev.intent.id}` : ''}: ${ev.reason}`);
+    const seen = await latestObservations(p.store, p.spec.cluster, Date.now() - 10_000);
+    const obs = seen.ok ? seen.observations.map((o) => `  ${JSON.stringify(o)}`).join('\n') : seen.reason;
+    process.stderr.write(`while waiting for ${what}, the decider recorded:\n${lines.join('\n') || '  (nothing)'}\nstate: ${JSON.stringify(await p.state())}\nnewest observations:\n${obs}\n`);
+    throw e;
+  });
 }
