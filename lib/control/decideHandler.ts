@@ -1,6 +1,7 @@
 import type { DecisionEvent } from '../domain/events.ts';
 import { parseWith } from '../domain/parse.ts';
 import { loadState } from '../store/loadState.ts';
+import { clusterOfPartition } from '../store/partitions.ts';
 import type { ControlPlane } from './controlPlane.ts';
 import { decideOnce } from './decideOnce.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
@@ -53,9 +54,9 @@ async function streamBatch(records: unknown[], cp: ControlPlane): Promise<Decide
       failures.push({ itemIdentifier: id });
       return;
     }
-    const ids = byCluster.get(r.value.dynamodb.Keys.cluster.S) ?? [];
+    const ids = byCluster.get(clusterOfPartition(r.value.dynamodb.Keys.cluster.S)) ?? [];
     ids.push(r.value.eventID);
-    byCluster.set(r.value.dynamodb.Keys.cluster.S, ids);
+    byCluster.set(clusterOfPartition(r.value.dynamodb.Keys.cluster.S), ids);
   });
   for (const [cluster, ids] of byCluster) {
     const d = await decideOnce(cp, cluster, { type: 'probeRound', now: cp.clock() });

@@ -335,7 +335,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
 async function waitLeasesNameMembers(store: Store, cluster: string, nodes: readonly string[], timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const read = await readLeases(store, cluster);
+    const read = await readLeases(store, cluster, nodes);
     const named = new Set(read.ok ? read.leases.filter((l) => l.members != null).map((l) => l.node) : []);
     const missing = nodes.filter((n) => !named.has(n));
     if (missing.length === 0 || Date.now() > deadline) return missing;

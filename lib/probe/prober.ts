@@ -58,7 +58,7 @@ export class Prober {
     await this.seed(spec.cluster);
     let storeError: string | null = null;
     if (clock() - this.leasesReadAt >= (this.opts.leaseReadEveryMs ?? 1_000)) {
-      const read = await readLeases(store, spec.cluster);
+      const read = await readLeases(store, spec.cluster, spec.nodes.map((n) => n.name));
       if (read.ok) {
         this.leases = new Map(read.leases.map((l) => [l.node, { version: l.version, term: l.term, members: l.members ?? null, ttlMs: l.ttlMs ?? null }]));
         this.leasesReadAt = clock();

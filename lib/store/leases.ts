@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parseWith } from '../domain/parse.ts';
 import { NodeName } from '../domain/spec.ts';
-import { keyOf, queryAll, type PageOptions, type Unreadable } from './queryPages.ts';
-import { leaseKey, LEASE_PREFIX } from './sortKeys.ts';
+import { type Unreadable } from './queryPages.ts';
+import { leaseKey } from './sortKeys.ts';
+import { leasePartition } from './partitions.ts';
 import type { Store } from './store.ts';
 import { isConditionalCheckFailed, storeFailure } from './storeFailure.ts';
 
@@ -28,6 +29,9 @@ export type RenewRequest = { cluster: string; node: string; term: number; holder
 export type RenewResult = { ok: true; version: number } | { ok: false; conflict: true; current: Lease | null } | { ok: false; conflict?: false; reason: string };
 
 /**
+ * Each lease is in a partition of its own node (partitions.ts), so IAM can let an agent write
+ * its own lease and no other item.
+ *
  * Renew the lease only if it still has `expectedVersion` (null: create it, only if absent).
  * On conflict, answers the lease as it now stands (null when there is none).
  */
@@ -35,7 +39,7 @@ export async function renewLease(store: Store, req: RenewRequest, expectedVersio
   const version = (expectedVersion ?? 0) + 1;
   const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now(), members: req.members ? [...req.members] : null, ...(req.ttlMs !== undefined ? { ttlMs: req.ttlMs } : {}) }, 'lease');
   if (!lease.ok) return lease;
-  const key = { cluster: req.cluster, sk: leaseKey(req.node) };
+  const key = { cluster: leasePartition(req.cluster, req.node), sk: leaseKey(req.node) };
   try {
     await store.doc.send(
       new PutCommand({
@@ -62,21 +66,27 @@ export async function renewLease(store: Store, req: RenewRequest, expectedVersio
 
 export type ReadLeasesResult = { ok: true; leases: Lease[]; unreadable: Unreadable[] } | { ok: false; reason: string };
 
-export async function readLeases(store: Store, cluster: string, opts: PageOptions = {}): Promise<ReadLeasesResult> {
-  const read = await queryAll(
-    store,
-    { KeyConditionExpression: '#c = :c AND begins_with(sk, :p)', ExpressionAttributeValues: { ':c': cluster, ':p': LEASE_PREFIX } },
-    `reading leases of ${cluster}`,
-    opts,
-  );
-  if (!read.ok) return read;
+/**
+ * The leases of `nodes` (the spec's members), with consistent reads: a stale read would show an
+ * older version and make a live lease look lapsed. One GetItem per node, since each lease
+ * lives in its node's own partition; a node without a lease is left out.
+ */
+export async function readLeases(store: Store, cluster: string, nodes: readonly string[]): Promise<ReadLeasesResult> {
   const leases: Lease[] = [];
   const unreadable: Unreadable[] = [];
-  for (const item of read.items) {
-    const key = keyOf(item);
-    const parsed = parseWith(Lease, item, `lease ${key.sk}`);
-    if (parsed.ok) leases.push(parsed.value);
-    else unreadable.push({ key, error: parsed.reason });
+  try {
+    const got = await Promise.all(
+      nodes.map((node) => store.doc.send(new GetCommand({ TableName: store.table, Key: { cluster: leasePartition(cluster, node), sk: leaseKey(node) }, ConsistentRead: true }))),
+    );
+    got.forEach((g, i) => {
+      if (!g.Item) return;
+      const key = { cluster: leasePartition(cluster, nodes[i]!), sk: leaseKey(nodes[i]!) };
+      const parsed = parseWith(Lease, g.Item, `lease ${key.cluster}`);
+      if (parsed.ok) leases.push(parsed.value);
+      else unreadable.push({ key, error: parsed.reason });
+    });
+  } catch (err) {
+    return { ok: false, reason: storeFailure(store, err, `reading leases of ${cluster}`) };
   }
   return { ok: true, leases, unreadable };
 }

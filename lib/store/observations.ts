@@ -3,6 +3,7 @@ import { parseWith } from '../domain/parse.ts';
 import { NodeObservation } from '../domain/observation.ts';
 import { keyOf, queryAll, type PageOptions, type StoredItem, type Unreadable } from './queryPages.ts';
 import { isValidAt, observationKey, observationRange, OBSERVATION_PREFIX } from './sortKeys.ts';
+import { clusterOfPartition, observationsPartition } from './partitions.ts';
 import type { Store } from './store.ts';
 import { storeFailure } from './storeFailure.ts';
 
@@ -12,7 +13,8 @@ export type ObservationsResult = { ok: true; observations: NodeObservation[]; un
 /**
  * Store one observation as written by the prober (which decides when to write: on change or
  * heartbeat). Keyed by time, node and prober; `expiresAt` (epoch seconds) lets DynamoDB's TTL
- * delete it, counted from the prober's `at` so the store reads no clock of its own.
+ * delete it, counted from the prober's `at` so the store reads no clock of its own. In the
+ * cluster's observations partition, which only the probe may write (partitions.ts).
  */
 export async function putObservation(store: Store, obs: NodeObservation, ttlMs: number): Promise<{ ok: true } | Failure> {
   const parsed = parseWith(NodeObservation, obs, 'observation');
@@ -22,7 +24,7 @@ export async function putObservation(store: Store, obs: NodeObservation, ttlMs: 
   const expiresAt = Math.ceil((obs.at + ttlMs) / 1000);
   try {
     await store.doc.send(
-      new PutCommand({ TableName: store.table, Item: { ...parsed.value, sk: observationKey(obs.at, obs.node, obs.prober), expiresAt } }),
+      new PutCommand({ TableName: store.table, Item: { ...parsed.value, cluster: observationsPartition(parsed.value.cluster), sk: observationKey(obs.at, obs.node, obs.prober), expiresAt } }),
     );
     return { ok: true };
   } catch (err) {
@@ -35,7 +37,7 @@ function parseObservations(items: StoredItem[]): { observations: NodeObservation
   const unreadable: Unreadable[] = [];
   for (const item of items) {
     const key = keyOf(item);
-    const parsed = parseWith(NodeObservation, item, `observation ${key.sk}`);
+    const parsed = parseWith(NodeObservation, { ...item, cluster: clusterOfPartition(key.cluster) }, `observation ${key.sk}`);
     if (parsed.ok) observations.push(parsed.value);
     else unreadable.push({ key, error: parsed.reason });
   }
@@ -48,7 +50,7 @@ export async function readObservations(store: Store, cluster: string, fromMs: nu
   const { lo, hi } = observationRange(fromMs, toMs);
   const read = await queryAll(
     store,
-    { KeyConditionExpression: '#c = :c AND sk BETWEEN :lo AND :hi', ExpressionAttributeValues: { ':c': cluster, ':lo': lo, ':hi': hi } },
+    { KeyConditionExpression: '#c = :c AND sk BETWEEN :lo AND :hi', ExpressionAttributeValues: { ':c': observationsPartition(cluster), ':lo': lo, ':hi': hi } },
     `reading observations of ${cluster}`,
     opts,
   );
@@ -94,7 +96,7 @@ export async function pruneObservations(store: Store, cluster: string, olderThan
     store,
     {
       KeyConditionExpression: '#c = :c AND sk BETWEEN :lo AND :hi',
-      ExpressionAttributeValues: { ':c': cluster, ':lo': lo < OBSERVATION_PREFIX ? OBSERVATION_PREFIX : lo, ':hi': hi },
+      ExpressionAttributeValues: { ':c': observationsPartition(cluster), ':lo': lo < OBSERVATION_PREFIX ? OBSERVATION_PREFIX : lo, ':hi': hi },
       ProjectionExpression: '#c, sk',
     },
     `finding old observations of ${cluster}`,

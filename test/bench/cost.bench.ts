@@ -22,6 +22,7 @@ import { handleNotifyEvent } from '../../lib/control/notifyHandler.ts';
 import { runProbeLoop } from '../../lib/control/probeLoop.ts';
 import { readLeases } from '../../lib/store/leases.ts';
 import { leaseKey } from '../../lib/store/sortKeys.ts';
+import { leasePartition } from '../../lib/store/partitions.ts';
 import { closeStore, createStore } from '../../lib/store/store.ts';
 import { startTestPipeline } from '../support/pipelineKit.ts';
 import { cutWire, offlineClientConfig } from '../support/sdkWire.ts';
@@ -146,7 +147,7 @@ try {
   const leaseVersion = new Map<string, number>();
   const lease = { writes: 0, units: 0, bytes: 0 };
   const pollLeases = async (): Promise<StreamRec[]> => {
-    const read = await readLeases(streamWatch, 'local');
+    const read = await readLeases(streamWatch, 'local', p.spec.nodes.map((n) => n.name));
     if (!read.ok) return [];
     const recs: StreamRec[] = [];
     for (const l of read.leases) {
@@ -154,7 +155,7 @@ try {
       leaseVersion.set(l.node, l.version);
       if (before === undefined || l.version === before) continue;
       const steps = l.version > before ? l.version - before : l.version;
-      const item = { cluster: 'local', sk: leaseKey(l.node), ...l };
+      const item = { cluster: leasePartition('local', l.node), sk: leaseKey(l.node), ...l };
       lease.bytes = dynamoItemBytes(item);
       lease.writes += steps;
       lease.units += steps * writeUnits(lease.bytes);

@@ -23,7 +23,7 @@ describe('local mode supervises its agents: one SIGKILLed comes back, the restar
   const answers = async (url: string) => (await fetch(`${url}/v1/actions/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1_000) })).status === 401;
 
   const leaseOf = async (node: string) => {
-    const r = await readLeases(p.store, 'local');
+    const r = await readLeases(p.store, 'local', [node]);
     assert.ok(r.ok, r.ok ? '' : r.reason);
     return r.leases.find((l) => l.node === node) ?? null;
   };

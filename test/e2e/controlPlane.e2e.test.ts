@@ -88,7 +88,7 @@ describe('the control plane: blind, partitioned, and crashing between steps', ()
     // the agent holds its lease again.
     const renewedFrom = Date.now();
     await waitFor("pg1's agent to renew its lease after the outage", async () => {
-      const r = await readLeases(p.store, p.spec.cluster);
+      const r = await readLeases(p.store, p.spec.cluster, ['pg1']);
       return r.ok && r.leases.some((l) => l.node === 'pg1' && l.renewedAt >= renewedFrom);
     }, 20_000);
     const seen = p.events.length;

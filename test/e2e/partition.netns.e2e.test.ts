@@ -176,7 +176,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
           const o = obs.get(n);
           return o?.reachable && o.role === 'standby' && o.walReceiver?.status === 'streaming' && o.walReceiver.upstream === 'q1';
         });
-        const leases = await readLeases(store!, cluster);
+        const leases = await readLeases(store!, cluster, HOSTS);
         if (!leases.ok) throw new Error(leases.reason);
         const named = HOSTS.every((n) => {
           const l = leases.leases.find((x) => x.node === n);
@@ -457,7 +457,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       await waitFor(
         "q1's lease to be still for more than its TTL",
         async () => {
-          const leases = await readLeases(store!, c.cluster);
+          const leases = await readLeases(store!, c.cluster, ['q1']);
           if (!leases.ok) throw new Error(leases.reason);
           const v = leases.leases.find((l) => l.node === 'q1')?.version ?? null;
           if (v !== version) {

@@ -83,7 +83,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     const cached = JSON.parse(await readFile(join(workDir, 'agent-l1', 'members.json'), 'utf8')) as { members: string[] };
     assert.deepEqual(cached.members, ['l2']);
     const store = createStore(storeConfig);
-    const leases = await readLeases(store, 'lease');
+    const leases = await readLeases(store, 'lease', ['l1']);
     closeStore(store);
     assert.ok(leases.ok);
     assert.equal(leases.leases[0]?.node, 'l1');
@@ -91,7 +91,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     // The lease names the members the agent counts at a lapse: the decider takes its witness among them.
     await waitFor('the lease naming l2 and the agent\'s TTL', async () => {
       const s = createStore(storeConfig);
-      const read = await readLeases(s, 'lease');
+      const read = await readLeases(s, 'lease', ['l1']);
       closeStore(s);
       return read.ok && JSON.stringify(read.leases[0]?.members) === '["l2"]' && read.leases[0]?.ttlMs === TTL_MS;
     });

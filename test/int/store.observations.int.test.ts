@@ -1,10 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeObservation } from '../../lib/domain/observation.ts';
 import { renewLease, readLeases } from '../../lib/store/leases.ts';
 import { latestObservations, pruneObservations, putObservation, readObservations } from '../../lib/store/observations.ts';
-import { observationKey } from '../../lib/store/sortKeys.ts';
+import { leaseKey, observationKey } from '../../lib/store/sortKeys.ts';
+import { leasePartition, observationsPartition } from '../../lib/store/partitions.ts';
 import { freshCluster, startStoreFixture, type StoreFixture } from '../support/storeFixture.ts';
 
 const T0 = 1_760_000_000_000;
@@ -100,11 +101,11 @@ describe('observations and leases on dynalite', () => {
     const cluster = freshCluster('badobs');
     assert.deepEqual(await putObservation(fx.store, observation(cluster, 'alpha', 'p', T0), 60_000), { ok: true });
     const sk = observationKey(T0 + 1, 'beta', 'p');
-    await fx.store.doc.send(new PutCommand({ TableName: fx.store.table, Item: { cluster, sk, v: 1, node: 'beta', at: 'yesterday' } }));
+    await fx.store.doc.send(new PutCommand({ TableName: fx.store.table, Item: { cluster: observationsPartition(cluster), sk, v: 1, node: 'beta', at: 'yesterday' } }));
     const read = await readObservations(fx.store, cluster, T0, T0 + 10);
     assert.ok(read.ok);
     assert.equal(read.observations.length, 1);
-    assert.deepEqual(read.unreadable.map((u) => u.key), [{ cluster, sk }]);
+    assert.deepEqual(read.unreadable.map((u) => u.key), [{ cluster: observationsPartition(cluster), sk }]);
     assert.match(read.unreadable[0]?.error ?? '', /observation O#.*beta/);
   });
 
@@ -133,13 +134,28 @@ describe('observations and leases on dynalite', () => {
     assert.equal(race.filter((r) => r.ok).length, 1);
   });
 
-  test('leases read across pages', async () => {
+  test('leases of the named nodes are read, each from its own partition; a node without a lease is left out', async () => {
     const cluster = freshCluster('leases');
     const nodes = Array.from({ length: 11 }, (_, i) => `node-${i}`);
     for (const node of nodes) assert.deepEqual(await renewLease(fx.store, { cluster, node, term: 1, holder: `agent-${node}` }, null), { ok: true, version: 1 });
-    const read = await readLeases(fx.store, cluster, { pageSize: 3 });
+    const read = await readLeases(fx.store, cluster, [...nodes, 'never-started']);
     assert.ok(read.ok);
     assert.deepEqual(read.leases.map((l) => l.node).sort(), [...nodes].sort());
     assert.deepEqual(read.unreadable, []);
+  });
+
+  test('each writer\'s items lie in its own partition, which is what IAM scopes (dynamodb:LeadingKeys): none in the decision log\'s', async () => {
+    const cluster = freshCluster('domains');
+    assert.deepEqual(await putObservation(fx.store, observation(cluster, 'alpha', 'p', T0), 60_000), { ok: true });
+    assert.deepEqual(await renewLease(fx.store, { cluster, node: 'alpha', term: 1, holder: 'agent-alpha' }, null), { ok: true, version: 1 });
+    const keysIn = async (partition: string) =>
+      ((await fx.store.doc.send(new QueryCommand({ TableName: fx.store.table, KeyConditionExpression: '#c = :c', ExpressionAttributeNames: { '#c': 'cluster' }, ExpressionAttributeValues: { ':c': partition } }))).Items ?? []).map((i) => String(i['sk']));
+    assert.deepEqual(await keysIn(cluster), []);
+    assert.deepEqual(await keysIn(observationsPartition(cluster)), [observationKey(T0, 'alpha', 'p')]);
+    assert.deepEqual(await keysIn(leasePartition(cluster, 'alpha')), [leaseKey('alpha')]);
+    // Read back, an observation names its cluster, not its partition.
+    const read = await latestObservations(fx.store, cluster, T0);
+    assert.ok(read.ok);
+    assert.equal(read.observations[0]?.cluster, cluster);
   });
 });
