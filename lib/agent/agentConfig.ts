@@ -32,6 +32,11 @@ export const AgentConfig = z
     /** A file holding the HMAC key; else `key`, else the env var PGVIGIL_AGENT_KEY. */
     keyFile: absolutePath('key file').optional(),
     key: z.string().min(32, 'the key must be at least 32 characters; prefer keyFile or PGVIGIL_AGENT_KEY').optional(),
+    /** How this node logs in to its peers for replication, rewinds and clones (the host bootstrap writes it); absent: no password, no TLS (old layouts). */
+    replicationAuth: z
+      .object({ passfile: absolutePath('replication passfile'), sslRootCert: absolutePath("cluster CA certificate (the replication connections' sslrootcert)") })
+      .strict()
+      .optional(),
     /** Where the agent keeps its term file and fence marker. */
     stateDir: absolutePath('state directory'),
     store: StoreConfig.optional(),

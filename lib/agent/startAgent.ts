@@ -10,6 +10,7 @@ import type { ActionContext } from './actions/actionTypes.ts';
 import { FenceMarker } from './fenceMarker.ts';
 import { startLeaseLoop, type LeaseLoop } from './lease.ts';
 import { PgServer } from '../postgres/pgServer.ts';
+import { replicationToolEnv } from '../postgres/standbyConf.ts';
 import { TermStore } from './termStore.ts';
 import { releaseVipUnlessPrimary } from './writerVip.ts';
 import { jsonLog, type Log } from '../log.ts';
@@ -38,7 +39,15 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, opts: StartAgentOptions): Promise<RunningAgent> {
   const log = opts.log ?? jsonLog('agent', { cluster: config.cluster, node: config.node });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-  const pg = new PgServer({ dataDir: config.dataDir, bindir: config.bindir, host: config.pgHost, port: config.pgPort, osUser: opts.osUser, log });
+  const pg = new PgServer({
+    dataDir: config.dataDir,
+    bindir: config.bindir,
+    host: config.pgHost,
+    port: config.pgPort,
+    osUser: opts.osUser,
+    log,
+    toolEnv: replicationToolEnv(config.replicationAuth),
+  });
   const terms = await TermStore.open(config.stateDir);
   const fence = new FenceMarker(config.stateDir);
   const ctx: ActionContext = { config, pg, terms, fence, log };

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AgentConfigInput } from '../agent/agentConfig.ts';
 import { isAlive, waitGone } from '../postgres/nodeFiles.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import { localArchiveTarget } from './localArchive.ts';
+import { localHostFiles } from './localHostFiles.ts';
+import { replicationAuthOf } from '../host/hostFiles.ts';
 import type { LocalNode } from './localCluster.ts';
 
 export interface LocalAgent {
@@ -51,6 +53,7 @@ export function localAgentConfig(o: {
   store: StoreConfig;
   lease: { ttlMs: number; renewEveryMs: number };
   archive?: AgentConfigInput['archive'];
+  replicationAuth?: AgentConfigInput['replicationAuth'];
 }): AgentConfigInput {
   return {
     cluster: o.cluster,
@@ -66,6 +69,7 @@ export function localAgentConfig(o: {
     store: o.store,
     lease: o.lease,
     ...(o.archive ? { archive: o.archive } : {}),
+    ...(o.replicationAuth ? { replicationAuth: o.replicationAuth } : {}),
   };
 }
 
@@ -73,7 +77,10 @@ export function localAgentConfig(o: {
 export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgent> {
   const dir = join(o.workDir, 'agents', o.node.name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const config = localAgentConfig({ ...o, stateDir: dir, archive: localArchiveTarget(o.workDir) });
+  const host = localHostFiles(o.workDir);
+  // A work dir made before local mode had host files (lib/host) keeps its trust-based layout.
+  const replicationAuth = existsSync(host.passfile) ? replicationAuthOf(host) : undefined;
+  const config = localAgentConfig({ ...o, stateDir: dir, archive: localArchiveTarget(o.workDir), ...(replicationAuth ? { replicationAuth } : {}) });
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
   const url = `http://127.0.0.1:${o.port}`;

@@ -3,6 +3,7 @@ import type { ClusterState } from '../domain/state.ts';
 import type { ControlPlane } from '../control/controlPlane.ts';
 import { decideOnce } from '../control/decideOnce.ts';
 import { Prober } from '../probe/prober.ts';
+import type { ProbeLogin } from '../probe/probeLogin.ts';
 import { loadState } from '../store/loadState.ts';
 import { pruneObservations } from '../store/observations.ts';
 
@@ -15,6 +16,8 @@ export interface ControlLoopOptions {
   onTrouble?: (reason: string) => void;
   onRecovered?: () => void;
   onRound?: (round: number) => void;
+  /** How the probe logs in (the monitoring role over TLS); absent: the superuser without TLS. */
+  probeLogin?: ProbeLogin;
 }
 
 export interface ControlLoop {
@@ -32,7 +35,7 @@ const PRUNE_EVERY_MS = 60_000;
  */
 export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
   const { cp, cluster } = opts;
-  const prober = new Prober({ store: cp.store, prober: `${cp.decider}-probe`, clock: cp.clock });
+  const prober = new Prober({ store: cp.store, prober: `${cp.decider}-probe`, clock: cp.clock, ...(opts.probeLogin ? { credentials: opts.probeLogin } : {}) });
   const tickEveryMs = opts.tickEveryMs ?? 1_000;
   let running = true;
   let state: ClusterState | null = null;

@@ -12,7 +12,9 @@ import { readLocalWorkDir } from './localWorkDir.ts';
 import { isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from '../postgres/nodeFiles.ts';
 import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
 import { findPgBinaries } from '../postgres/pgBinaries.ts';
-import { NODE_CONF, REPLICATION_USER, nodeConfText } from '../postgres/standbyConf.ts';
+import { NODE_CONF, REPLICATION_USER, nodeConfText, replicationToolEnv } from '../postgres/standbyConf.ts';
+import { replicationAuthOf } from '../host/hostFiles.ts';
+import { localHostFiles } from './localHostFiles.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
 import { chooseStandbySource } from './standbySource.ts';
 
@@ -72,7 +74,8 @@ export async function createDevClone(o: DevCloneOptions): Promise<DevCloneOutcom
   const bins = findPgBinaries();
   if (!bins.ok) return bins;
   const osUser = ensurePgOsUser();
-  const pg = (tool: string, args: string[], timeoutMs = 60_000) => runPg(bins.bindir, tool, args, { osUser, timeoutMs });
+  const env = replicationToolEnv(replicationAuthOf(localHostFiles(workDir)));
+  const pg = (tool: string, args: string[], timeoutMs = 60_000) => runPg(bins.bindir, tool, args, { osUser, timeoutMs, env });
 
   await mkdir(clonesDir(workDir), { recursive: true, mode: 0o700 });
   await mkdir(dataDir, { mode: 0o700 });

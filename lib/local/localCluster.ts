@@ -7,8 +7,11 @@ import { NodeName, NodeTags, type NodeSpec, type ReplicationSpec } from '../doma
 import { runPg, type PgCommandResult } from '../postgres/pgCommand.ts';
 import { findPgBinaries } from '../postgres/pgBinaries.ts';
 import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
-import { NODE_CONF, REPLICATION_USER, nodeConfText, slotName } from '../postgres/standbyConf.ts';
-import { CLUSTER_CONF, clusterConfText, hbaText, includeLines, standbyAutoConfText } from './pgConf.ts';
+import { NODE_CONF, REPLICATION_USER, nodeConfText, replicationToolEnv, slotName } from '../postgres/standbyConf.ts';
+import { CLUSTER_CONF, clusterConfText, includeLines, localHbaText, standbyAutoConfText } from './pgConf.ts';
+import { replicationAuthOf, type HostFiles } from '../host/hostFiles.ts';
+import { localHostFiles } from './localHostFiles.ts';
+import { ensureRoles, prepareHost } from '../host/prepareHost.ts';
 import { synchronousStandbyNames } from '../domain/syncNames.ts';
 import { appendOwnedFile, isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from '../postgres/nodeFiles.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
@@ -28,6 +31,8 @@ export interface LocalCluster {
   bindir: string;
   osUser: OsUser | null;
   workDir: string;
+  /** This machine's TLS files and passwords, as a host bootstrap lays them out (lib/host). */
+  files: HostFiles;
   connectionString(name: string, db?: string): string;
   postmasterPid(name: string): Promise<number | null>;
   start(name: string): Promise<NodeResult>;
@@ -146,21 +151,26 @@ async function bringUp(
   const { bindir, osUser, nodes } = cluster;
   const [primary, ...standbys] = nodes;
   if (!primary) throw new Error('no nodes');
-  const pgRun = async (tool: string, args: string[], timeoutMs = 60_000) => must(tool, await runPg(bindir, tool, args, { osUser, timeoutMs }));
+  const { files } = cluster;
+  const auth = replicationAuthOf(files);
+  const pgRun = async (tool: string, args: string[], timeoutMs = 60_000) =>
+    must(tool, await runPg(bindir, tool, args, { osUser, timeoutMs, env: replicationToolEnv(auth) }));
 
   await mkdir(options.workDir, { recursive: true, mode: 0o700 });
   if (osUser) await chown(options.workDir, osUser.uid, osUser.gid);
+  // The same roles, pg_hba and TLS as a host (lib/host): local mode is one host at 127.0.0.1.
+  const { passwords } = await prepareHost({ files, cluster: 'local', name: 'localhost', addresses: ['127.0.0.1', 'localhost'], caDir: files.dir, osUser });
 
   // --no-sync: a throwaway local cluster; data checksums so pg_rewind works.
   await pgRun('initdb', ['-D', primary.dataDir, '-U', 'postgres', '--auth=trust', '--data-checksums', '--encoding=UTF8', '--locale=C', '--no-sync']);
-  const conf = (sync: string) => clusterConfText({ synchronousStandbyNames: sync, walReceiverTimeoutMs, extraConf: options.extraConf });
-  await writeOwnedFile(join(primary.dataDir, 'pg_hba.conf'), hbaText(), osUser);
+  const conf = (sync: string) => clusterConfText({ synchronousStandbyNames: sync, walReceiverTimeoutMs, files, ...(options.extraConf ? { extraConf: options.extraConf } : {}) });
+  await writeOwnedFile(join(primary.dataDir, 'pg_hba.conf'), localHbaText(), osUser);
   // Commits would wait for standbys that don't exist yet: synchronous names are set once they are built.
   await writeOwnedFile(join(primary.dataDir, CLUSTER_CONF), conf(''), osUser);
   await writeOwnedFile(join(primary.dataDir, NODE_CONF), nodeConfText(primary), osUser);
   await appendOwnedFile(join(primary.dataDir, 'postgresql.conf'), includeLines(), osUser);
   must('start', await cluster.start(primary.name));
-  await sqlOnce(primary.port, `CREATE ROLE ${REPLICATION_USER} WITH REPLICATION LOGIN`);
+  await ensureRoles(primary, passwords);
 
   await Promise.all(
     standbys.map(async (s) => {
@@ -170,7 +180,7 @@ async function bringUp(
       ]);
       await rm(join(s.dataDir, 'log'), { recursive: true, force: true });
       await writeOwnedFile(join(s.dataDir, NODE_CONF), nodeConfText(s), osUser);
-      await writeOwnedFile(join(s.dataDir, 'postgresql.auto.conf'), standbyAutoConfText(primary, s.name), osUser);
+      await writeOwnedFile(join(s.dataDir, 'postgresql.auto.conf'), standbyAutoConfText(primary, s.name, slotName(s.name), auth), osUser);
       await writeOwnedFile(join(s.dataDir, 'standby.signal'), '', osUser);
     }),
   );
@@ -261,6 +271,7 @@ function makeCluster(
     bindir,
     osUser,
     workDir,
+    files: localHostFiles(workDir),
     connectionString: (name, db = 'postgres') => {
       const n = node(name);
       return `postgresql://postgres@${n.host}:${n.port}/${encodeURIComponent(db)}`;

@@ -20,6 +20,7 @@ import { bundleAgent } from './agentBundle.ts';
 import { prepareLocalAgent, restartReason, type AgentRestart, type LocalAgent } from './agentProcesses.ts';
 import { localArchiveConf, prepareLocalArchive } from './localArchive.ts';
 import { adoptGrownNode, type GrownNode } from './grownNodes.ts';
+import { probeLoginFromFiles } from '../host/probeLoginFiles.ts';
 import { startControlLoop, type ControlLoop } from './controlLoop.ts';
 import { followDecisions, type DecisionFollower } from './decisionFeed.ts';
 import { startDynalite, type DynaliteServer } from './dynaliteServer.ts';
@@ -284,6 +285,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const loop = startControlLoop({
       cp,
       cluster: clusterName,
+      // The probe logs in as on AWS: pgvigil_monitor over TLS (a work dir from before has no host files: the superuser).
+      ...(existsSync(cluster.files.monitorPasswordFile) ? { probeLogin: await probeLoginFromFiles(cluster.files) } : {}),
       ...(o.onTrouble ? { onTrouble: o.onTrouble } : {}),
       ...(o.onRecovered ? { onRecovered: o.onRecovered } : {}),
     });

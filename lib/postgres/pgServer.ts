@@ -17,6 +17,8 @@ export interface PgServerOptions {
   /** Every PG tool runs as this user (we may be root; PostgreSQL refuses root). */
   osUser: OsUser | null;
   log: Log;
+  /** Extra environment for every tool (the replication login of pg_basebackup and pg_rewind); paths only, no secrets. */
+  toolEnv?: Record<string, string>;
 }
 
 /** The PostgreSQL server on this host, driven through its own tools as its OS user. */
@@ -32,7 +34,7 @@ export class PgServer {
   }
 
   run(tool: string, args: string[], timeoutMs = 60_000): Promise<PgCommandResult> {
-    return runPg(this.o.bindir, tool, args, { osUser: this.o.osUser, timeoutMs });
+    return runPg(this.o.bindir, tool, args, { osUser: this.o.osUser, timeoutMs, ...(this.o.toolEnv ? { env: this.o.toolEnv } : {}) });
   }
 
   sql<R extends Record<string, unknown>>(text: string, values: unknown[] = [], timeoutMs = 3_000): Promise<SqlResult<R>> {

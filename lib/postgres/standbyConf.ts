@@ -19,12 +19,42 @@ export function slotName(nodeName: string): string {
   return nodeName.replace(/-/g, '_');
 }
 
-/** application_name MUST be the node name: probes and synchronous_standby_names identify standbys by it. */
-export function primaryConninfo(upstream: { host: string; port: number }, nodeName: string): string {
-  return `host=${upstream.host} port=${upstream.port} user=${REPLICATION_USER} application_name=${nodeName}`;
+/**
+ * How a node logs in to its peers as REPLICATION_USER: the password from a libpq passfile
+ * (mode 0600, owned by the server's OS user) and TLS checked against the cluster's CA. Paths,
+ * never the password, so conninfo strings and tool environments can be shown and compared.
+ */
+export interface ReplicationAuth {
+  passfile: string;
+  sslRootCert: string;
 }
 
-/** libpq conninfo for a superuser session on a peer (pg_rewind's source). */
-export function superuserConninfo(peer: { host: string; port: number }): string {
-  return `host=${peer.host} port=${peer.port} user=postgres dbname=postgres connect_timeout=5`;
+/** application_name MUST be the node name: probes and synchronous_standby_names identify standbys by it. */
+export function primaryConninfo(upstream: { host: string; port: number }, nodeName: string, auth?: ReplicationAuth | null): string {
+  return `host=${upstream.host} port=${upstream.port} user=${REPLICATION_USER} application_name=${nodeName}${authParams(auth)}`;
+}
+
+/**
+ * libpq conninfo for pg_rewind's source session on a peer. With auth it logs in as
+ * REPLICATION_USER, which the host bootstrap grants the four functions pg_rewind reads files
+ * with (PostgreSQL's documented non-superuser rewind); without, as the superuser (old layouts).
+ */
+export function superuserConninfo(peer: { host: string; port: number }, auth?: ReplicationAuth | null): string {
+  const user = auth ? REPLICATION_USER : 'postgres';
+  return `host=${peer.host} port=${peer.port} user=${user} dbname=postgres connect_timeout=5${authParams(auth)}`;
+}
+
+/** The same login for libpq tools (pg_basebackup, pg_rewind) run without a conninfo of ours. */
+export function replicationToolEnv(auth?: ReplicationAuth | null): Record<string, string> {
+  return auth ? { PGPASSFILE: auth.passfile, PGSSLMODE: 'verify-ca', PGSSLROOTCERT: auth.sslRootCert } : {};
+}
+
+function authParams(auth: ReplicationAuth | null | undefined): string {
+  if (!auth) return '';
+  return ` sslmode=verify-ca sslrootcert=${conninfoValue(auth.sslRootCert)} passfile=${conninfoValue(auth.passfile)}`;
+}
+
+/** libpq quoting: a value with spaces or quotes goes in single quotes, backslash-escaped. */
+function conninfoValue(v: string): string {
+  return /^[^\s'\\]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

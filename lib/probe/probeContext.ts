@@ -1,4 +1,5 @@
 import type { NodeObservation } from '../domain/observation.ts';
+import type { ProbeTls } from './probeLogin.ts';
 
 /** What the prober knows between rounds; time only from `now`, never from Date.now(). */
 export interface ProbeContext {
@@ -15,4 +16,5 @@ export interface ProbeContext {
   user?: string;
   password?: string;
   database?: string;
+  ssl?: ProbeTls;
 }

@@ -21,7 +21,7 @@ export interface NodeProbeContext extends ProbeContext {
 export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<NodeObservation> {
   const at = ctx.at ?? ctx.now();
   const outcome = await runNodeQuery(
-    { host: node.host, port: node.port, user: ctx.user ?? 'postgres', database: ctx.database ?? 'postgres', password: ctx.password },
+    { host: node.host, port: node.port, user: ctx.user ?? 'postgres', database: ctx.database ?? 'postgres', password: ctx.password, ssl: ctx.ssl },
     ctx.timeoutMs,
   );
   const prev = ctx.previous.get(node.name) ?? null;

@@ -6,6 +6,7 @@ import { latestObservations, OBSERVATION_WINDOW_MS, putObservation } from '../st
 import type { Store } from '../store/store.ts';
 import { failureDeadlines, shouldWrite } from './edgeTrigger.ts';
 import { probeRound } from './probeRound.ts';
+import type { ProbeLogin } from './probeLogin.ts';
 
 export interface ProberOptions {
   store: Store;
@@ -20,7 +21,8 @@ export interface ProberOptions {
    * until a read succeeds, and a lease seen again counts as changing then), never quiet.
    */
   leaseReadEveryMs?: number;
-  credentials?: { user?: string; password?: string; database?: string };
+  /** The monitoring role's login (lib/probe/probeLogin.ts); absent: the superuser, no TLS (tests of old layouts). */
+  credentials?: ProbeLogin;
 }
 
 export type RoundResult = { observations: NodeObservation[]; written: number; storeError: string | null };

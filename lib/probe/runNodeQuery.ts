@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { parseWith } from '../domain/parse.ts';
 import { NODE_QUERY, NodeRow } from './nodeQuerySql.ts';
+import { pgSslOption, type ProbeTls } from './probeLogin.ts';
 import { ProbeDeadline, classifyProbeError, type ProbeError } from './probeError.ts';
 
 export interface ProbeConnection {
@@ -9,7 +10,8 @@ export interface ProbeConnection {
   user: string;
   database: string;
   /** Never logged. */
-  password?: string;
+  password?: string | undefined;
+  ssl?: ProbeTls | undefined;
 }
 
 export type QueryOutcome = { ok: true; row: NodeRow } | { ok: false; error: ProbeError };
@@ -26,6 +28,7 @@ export async function runNodeQuery(conn: ProbeConnection, timeoutMs: number): Pr
     user: conn.user,
     database: conn.database,
     password: conn.password,
+    ssl: pgSslOption(conn.ssl),
     connectionTimeoutMillis: timeoutMs + 250,
     statement_timeout: timeoutMs,
     application_name: 'pgvigil-probe',

@@ -71,7 +71,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   }
   // A node that follows is no writer: it must not answer on the writer address (a rejoining old primary).
   await dropWriterVip(config.vip, log, `following ${upstream.name}`);
-  const conninfo = primaryConninfo(upstream, config.node);
+  const conninfo = primaryConninfo(upstream, config.node, config.replicationAuth);
   // Where the time goes, in the log line: in a failover every step is on the clock.
   const t0 = performance.now();
   const phases: Record<string, number> = {};

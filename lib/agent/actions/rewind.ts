@@ -44,7 +44,7 @@ export const rewind = defineAction({
 
     const started = Date.now();
     // Without --no-ensure-shutdown, pg_rewind (13+) first runs crash recovery in single-user mode on an unclean target.
-    const r = await pg.run('pg_rewind', ['--target-pgdata', pg.dataDir, '--source-server', superuserConninfo(input.source)], 30 * 60_000);
+    const r = await pg.run('pg_rewind', ['--target-pgdata', pg.dataDir, '--source-server', superuserConninfo(input.source, ctx.config.replicationAuth)], 30 * 60_000);
     if (r.ok) {
       await restoreNodeIdentity(ctx);
       const rewindMs = Date.now() - started;
