@@ -1,6 +1,6 @@
 import type { FenceMethod } from './events.ts';
 import type { ClusterSpec } from './spec.ts';
-import { isReachable, observedUntil, standbysStreamingFrom, type NodeView } from './view.ts';
+import { isReachable, observedUntil, refusesConnections, standbysStreamingFrom, type NodeView } from './view.ts';
 import type { NodeObservation } from './observation.ts';
 import { quorumArithmeticHolds, type ReportedSyncNames } from './syncNames.ts';
 
@@ -46,11 +46,12 @@ export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, sync
  *  - the node does not answer: an answering node's agent may be dead while it serves;
  *  - its lease unchanged for fenceWaitMs (TTL plus margin), and renewing within one TTL of
  *    the node going silent (a dead agent's lease also stops moving);
- *  - a witness: a spec standby seen, fresh, whose receiver has been off the node for
- *    fenceWaitMs, and that the agent counts (its lease names it among the members it
- *    learned). The agent saw that standby stop replying, so its self-fence has fired.
+ *  - a witness: a spec member seen, fresh, whose receiver has been off the node for
+ *    fenceWaitMs (a standby streaming from no one or another node, or a host that refuses
+ *    connections: no PostgreSQL there), and that the agent counts (its lease names it among
+ *    the members it learned). The agent saw that standby stop replying, so its self-fence has fired.
  */
-function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView>, from: string, now: number): FenceProof {
+export function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView>, from: string, now: number): FenceProof {
   const obs = view.get(from)?.obs ?? null;
   const lease = obs?.lease ?? null;
   const wait = spec.timing.fenceWaitMs;
@@ -100,11 +101,20 @@ function leaseWitness(spec: ClusterSpec, view: Map<string, NodeView>, from: stri
   for (const v of view.values()) {
     const o = v.obs;
     // Only a standby the agent counts (named in its lease): a member added since it last read the spec is not.
-    if (v.spec.name === from || !counted.includes(v.spec.name) || !o || !isReachable(v) || o.role !== 'standby') continue;
-    const r = o.walReceiver;
-    const off = r === null || r.status !== 'streaming' || (r.upstream !== null && r.upstream !== from);
-    if (!off) continue;
-    const quiet = observedUntil(o, fromObs, now) - (o.receiverSince ?? o.at);
+    if (v.spec.name === from || !counted.includes(v.spec.name) || !o) continue;
+    let offSince: number;
+    if (isReachable(v) && o.role === 'standby') {
+      const r = o.walReceiver;
+      const off = r === null || r.status !== 'streaming' || (r.upstream !== null && r.upstream !== from);
+      if (!off) continue;
+      offSince = o.receiverSince ?? o.at;
+    } else if (refusesConnections(v)) {
+      // Its host answers and nothing listens: no PostgreSQL runs there, so no receiver streams
+      // from `from` (a standby whose host power-cycled during the failover, its agent back
+      // first). Off since the first refused probe at least, whatever it did before.
+      offSince = o.failingSince ?? o.at;
+    } else continue;
+    const quiet = observedUntil(o, fromObs, now) - offSince;
     if (best === null || quiet > best.quiet) best = { node: v.spec.name, quiet };
   }
   if (best !== null && best.quiet >= wait) return { ok: true, ...best };

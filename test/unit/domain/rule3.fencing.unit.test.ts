@@ -129,6 +129,29 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
     assert.equal(then.intents('promote')[0]?.node, 'pg2');
   });
 
+  test('given pg3 out of sight and pg2 power-cycled during the failover (its host refuses connections), when pg1\'s lease has been quiet for fenceWaitMs and pg2 has refused that long, then pg1 is fenced by its lease with pg2 the witness', () => {
+    // The partition test on real servers found the failover stuck in fencing: a refused standby
+    // was no witness, though no PostgreSQL runs there to stream from pg1 and pg1's agent sees it gone.
+    const lease = { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs: 3_000 };
+    const at = (now: number, refusedSince: number) => [
+      obs.failing('pg1', now, 20, { lease, failingSince: T0 - 750, lastKnownWalAt: T0 - 800 }, 'timeout'),
+      obs.failing('pg2', now, Math.max(1, Math.round((now - refusedSince) / 250)), { failingSince: refusedSince, lastKnownWalLsn: '0/3000100' }),
+      obs.failing('pg3', now, 20, {}, 'timeout'),
+    ];
+    // The failover started while pg2 was seen off pg1 and streaming from no one.
+    const started = step(initialized(asyncSpec), round([obs.failing('pg1', T0, 20, { lease, failingSince: T0 - 750, lastKnownWalAt: T0 - 800 }, 'timeout'), obs.standby('pg2', T0, null, { receiverSince: T0 - 2_000 }), obs.failing('pg3', T0, 20, {}, 'timeout')], T0));
+    assert.equal(stateOf(started).failover?.step, 'fencing');
+    const refusedSince = T0 + 250;
+    const early = refusedSince + wait - 500;
+    const t = given(started).when(round(at(early, refusedSince), early));
+    assert.ok(!t.types.includes('Fenced'), `pg2 has refused for ${wait - 500} ms only: ${t.types.join(', ')}`);
+
+    const later = refusedSince + wait;
+    const then = given([...started, ...t.events]).when(round(at(later, refusedSince), later));
+    assert.equal(then.one('Fenced').by, 'lease');
+    assert.match(then.one('Fenced').reason, /pg2 has been off it/);
+  });
+
   test('given no spec standby seen off pg1 (the only one in sight streams from an address that names no node), when the lease has been quiet for fenceWaitMs, then no lease proof', () => {
     const lease = { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs: 3_000 };
     const now = T0 - 500 + wait + 10_000;
