@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 import type { AgentAction, AnswerOf, RequestOf } from '../../lib/agent/actions/wire.ts';
 import { runPg } from '../../lib/postgres/pgCommand.ts';
+import { childrenOf } from '../../lib/postgres/pgServer.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
@@ -186,5 +187,34 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     await sqlOnce(port.c3, "INSERT INTO t VALUES ('after switchover')");
     await waitFor('the switchover row on c2', async () => (await rows('c2')).includes('after switchover'));
     assert.deepEqual((await readdir(workDir)).filter((f) => f.includes('.aside-')), []);
+  });
+
+  test('promote of a standby whose host lost power (PostgreSQL down, its agent up) starts it in recovery and promotes it; a fenced one stays stopped', async () => {
+    // c2 streams from c3 since the switchover. Its host loses power; systemd brings back its agent first.
+    const pm = (await postmaster('c2'))!;
+    const pids = [pm, ...(await childrenOf(pm))];
+    await signalAll('c2', 'SIGKILL');
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await waitFor("every process of c2's server to be gone, as after a power cut", () => pids.every(gone), 10_000);
+    const p = await act('c2', 'promote', { term: 3 });
+    assert.equal(p.ok, true, p.reason);
+    assert.equal(p['promoted'], true);
+    const [r] = await sqlOnce<{ recovery: boolean }>(port.c2, 'SELECT pg_is_in_recovery() AS recovery');
+    assert.equal(r?.recovery, false);
+    assert.ok((await rows('c2')).includes('after switchover'), 'it kept the WAL it had before the power cut');
+
+    const fenced = await act('c4', 'fence', { term: 3 });
+    assert.equal(fenced.ok, true, fenced.reason);
+    const refused = await act('c4', 'promote', { term: 3 });
+    assert.equal(refused.ok, false);
+    assert.match(refused.reason, /fenced at term 3/);
+    assert.equal((await act('c4', 'status', {}))['role'], 'stopped', 'a fenced node is never started by a promote');
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { compareLsn } from '../../domain/lsn.ts';
 import { Lsn } from '../../domain/observation.ts';
@@ -27,11 +29,13 @@ export const promote = defineAction({
   async run(ctx, input) {
     const { pg } = ctx;
     const fenced = await ctx.fence.get();
-    const state = await readServerState(pg);
+    let state = await readServerState(pg);
     if (!state.running) {
       const back = await restartSelfFencedPrimary(ctx, input.term, fenced);
       if (back) return back;
-      return { ok: false, reason: `PostgreSQL is not running here${fenced ? ` (fenced at term ${fenced.term})` : ''}: nothing to promote` };
+      const standby = await startStoppedStandby(ctx, fenced);
+      if (!standby.ok) return { ok: false, reason: `PostgreSQL is not running here${fenced ? ` (fenced at term ${fenced.term})` : ''}: ${standby.reason}` };
+      state = await readServerState(pg);
     }
     if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): cannot promote` };
     if (state.inRecovery === false) {
@@ -90,6 +94,30 @@ async function restartSelfFencedPrimary(ctx: ActionContext, term: number, fenced
     ...(await placeWriterVip(ctx.config.vip, ctx.log)),
   };
 }
+
+/**
+ * The chosen candidate's host power-cycled during the failover (its agent back first, as
+ * systemd starts it): its PostgreSQL is down over a standby's data directory. It is started
+ * in recovery, as it was, so the promotion below can proceed: it holds at least the WAL it had
+ * flushed when it was chosen (a standby reports flushed WAL, which a crash keeps), and the
+ * minLsn wait still guards a switchover. Never over a fence marker (a fenced node starts only
+ * by follow or rewind), and never a data directory that was not a standby's.
+ */
+async function startStoppedStandby(ctx: ActionContext, fenced: Fenced | null): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (fenced !== null) return { ok: false, reason: 'nothing to promote' };
+  const cd = await ctx.pg.controlData();
+  if ('error' in cd || !STANDBY_STOPPED.has(cd.state) || !existsSync(join(ctx.pg.dataDir, 'standby.signal'))) return { ok: false, reason: 'nothing to promote' };
+  const started = await ctx.pg.start();
+  const after = started.ok ? await readServerState(ctx.pg) : null;
+  if (!started.ok || after?.inRecovery !== true) {
+    return { ok: false, reason: `its standby data directory could not be started in recovery to promote it: ${started.ok ? (after?.why ?? 'it did not come up in recovery') : started.reason}` };
+  }
+  ctx.log({ level: 'warn', msg: 'started a stopped standby to promote it', state: cd.state });
+  return { ok: true };
+}
+
+/** pg_controldata states of a data directory a standby left (stopped cleanly, or at once). */
+const STANDBY_STOPPED = new Set(['shut down in recovery', 'in archive recovery']);
 
 /** pg_controldata states of a data directory a primary stopped (cleanly, or at once). */
 const PRIMARY_STOPPED = new Set(['shut down', 'in production']);
