@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRoute53Driver } from '../endpoints/route53.ts';
@@ -6,6 +8,8 @@ import { metricsForRuntime } from './controlMetrics.ts';
 import { type ControlPlane } from './controlPlane.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
 import { jsonLog, type Log } from '../log.ts';
+import { handOffToAct } from './handOff.ts';
+import { lambdaClient, lambdaInvoker } from './lambdaInvoke.ts';
 
 let cachedKey: Buffer | null = null;
 
@@ -14,6 +18,15 @@ let cachedKey: Buffer | null = null;
  * and a DynamoDB client made per invocation would open a new TLS connection each time.
  */
 const planes = new Map<string, ControlPlane>();
+
+let lambdaApi: { key: string; client: LambdaClient } | null = null;
+
+/** The Lambda API client the handlers invoke each other with, one per container. */
+export function lambdaFromEnv(env: LambdaEnv): LambdaClient {
+  const key = `${env.AWS_REGION} ${env.PGVIGIL_LAMBDA_ENDPOINT ?? ''}`;
+  if (lambdaApi?.key !== key) lambdaApi = { key, client: lambdaClient(env.AWS_REGION, env.PGVIGIL_LAMBDA_ENDPOINT) };
+  return lambdaApi.client;
+}
 
 /** The store every handler talks to: the table, or dynalite when a local run sets PGVIGIL_STORE_ENDPOINT. */
 export function storeFromEnv(env: LambdaEnv, log: Log): Store {
@@ -33,7 +46,11 @@ async function agentKey(env: LambdaEnv): Promise<Buffer> {
   return cachedKey;
 }
 
-/** The control plane as a Lambda container sees it: DynamoDB, the agent key, Route 53 endpoints. */
+/**
+ * The control plane as a Lambda container sees it: DynamoDB, the agent key, Route 53 endpoints.
+ * decide with PGVIGIL_ACT_FUNCTION set (as the stack sets it) hands every intent to act and
+ * waits on no agent; without it (the handlers run outside Lambda) it carries them out itself.
+ */
 export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<ControlPlane> {
   const key = `${decider} ${JSON.stringify(env)}`;
   const known = planes.get(key);
@@ -48,10 +65,15 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
     log,
     decider,
     clock: () => Date.now(),
-    // A Lambda invocation must finish its work before it returns.
+    // A Lambda invocation must finish its work before it returns (moot when intents are handed on).
     awaitActions: true,
     metrics: metricsForRuntime(`pgvigil-${decider}`),
   };
+  const actFunction = env.PGVIGIL_ACT_FUNCTION;
+  if (decider === 'decide' && actFunction) {
+    const owner = `decide-${randomUUID()}`;
+    plane.handOff = handOffToAct({ store, invoke: lambdaInvoker(lambdaFromEnv(env)), actFunction, owner, clock: plane.clock, log });
+  }
   planes.set(key, plane);
   return plane;
 }

@@ -1,3 +1,4 @@
+import type { ClusterState } from '../domain/state.ts';
 import type { EndpointDriver } from '../endpoints/driver.ts';
 import type { Store } from '../store/store.ts';
 import type { ControlMetrics } from './controlMetrics.ts';
@@ -27,6 +28,12 @@ export interface ControlPlane {
    * run in the background so probe rounds keep their pace.
    */
   awaitActions: boolean;
+  /**
+   * Set for decide on Lambda: pending intents are handed to the act function, which carries
+   * each out and sends its result back as an actionResult command; the reactor then runs
+   * nothing itself (awaitActions is moot). Absent: the reactor carries them out here.
+   */
+  handOff?: (cluster: string, pending: ClusterState['pending']) => Promise<void>;
   /** Counts for the CloudWatch alarms (FailoverStarted); absent in local mode. */
   metrics?: ControlMetrics;
 }

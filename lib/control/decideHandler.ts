@@ -1,3 +1,4 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { DecisionEvent } from '../domain/events.ts';
 import { parseWith } from '../domain/parse.ts';
 import { loadState } from '../store/loadState.ts';
@@ -5,7 +6,8 @@ import { clusterOfPartition } from '../store/partitions.ts';
 import type { ControlPlane } from './controlPlane.ts';
 import { decideOnce } from './decideOnce.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
-import { OperatorInvoke, ScheduledBackup, ScheduledEvent, StreamBatch, StreamRecord } from './lambdaEvents.ts';
+import type { CommitResult } from '../store/commitDecision.ts';
+import { ActionResultInvoke, OperatorInvoke, ScheduledBackup, ScheduledEvent, StreamBatch, StreamRecord } from './lambdaEvents.ts';
 import { runScheduledBackup, type ScheduledBackupDeps, type ScheduledBackupOutcome } from './scheduledBackup.ts';
 
 export type DecideAnswer =
@@ -16,11 +18,18 @@ export type DecideAnswer =
   | { backup: ScheduledBackupOutcome };
 
 /**
- * The decide function's doors: the table's stream (observations and leases changed), the
- * one-minute tick, and an operator command by invoke, each ending in decideOnce; and the
- * backup schedule, which asks a standby's agent for a backup and decides nothing.
+ * The decide function's doors: the table's stream (observations changed), the one-minute
+ * tick, an operator command by invoke, and an intent's result from the act function, each
+ * ending in decideOnce; and the backup schedule, which asks a standby's agent for a backup
+ * and decides nothing.
  */
 export async function handleDecideEvent(event: unknown, env: LambdaEnv, cp: ControlPlane, backupDeps: ScheduledBackupDeps = {}): Promise<DecideAnswer> {
+  if (typeof event === 'object' && event !== null && (event as { source?: unknown }).source === ActionResultInvoke.shape.source.value) {
+    const result = parseWith(ActionResultInvoke, event, 'action result');
+    if (!result.ok) return { ok: false, refused: true, reason: result.reason };
+    const d = await decideOnce(cp, result.value.cluster, result.value.command);
+    return d.ok ? { ok: true, seq: d.seq, events: d.events } : { ok: false, reason: d.reason, refused: d.refused };
+  }
   const op = OperatorInvoke.safeParse(event);
   if (op.success) {
     const d = await decideOnce(cp, op.data.cluster, op.data.command);
@@ -37,33 +46,34 @@ export async function handleDecideEvent(event: unknown, env: LambdaEnv, cp: Cont
     return { backup: await runScheduledBackup(cp, cluster, backupDeps) };
   }
   const batch = StreamBatch.safeParse(event);
-  if (batch.success) return streamBatch(batch.data.Records, cp);
+  if (batch.success) return streamBatch(batch.data, cp);
   const hint = typeof event === 'object' && event !== null && 'source' in event ? ` (source ${String((event as { source: unknown }).source)})` : '';
   return { ok: false, reason: `decide: not a stream batch, a scheduled event, a scheduled backup or an operator command${hint}`, refused: true };
 }
 
-/** One decide per cluster named in the batch; a record that can't be read is reported alone, so it can't block the shard. */
-async function streamBatch(records: unknown[], cp: ControlPlane): Promise<DecideAnswer> {
-  const failures: { itemIdentifier: string }[] = [];
-  const byCluster = new Map<string, string[]>();
-  records.forEach((raw, i) => {
+/**
+ * One decide per cluster named in the batch, shared by its records. Powertools' BatchProcessor
+ * reports the records that failed by their SequenceNumber, so Lambda retries from the first of
+ * them and no further back; a record that can't be read fails alone and cannot block the shard
+ * for the others (it lands in the DLQ after its retries).
+ */
+async function streamBatch(event: { Records: unknown[] }, cp: ControlPlane): Promise<DecideAnswer> {
+  const runs = new Map<string, Promise<CommitResult>>();
+  const decideRecord = async (raw: unknown) => {
     const r = parseWith(StreamRecord, raw, 'stream record');
-    const id = typeof (raw as { eventID?: unknown })?.eventID === 'string' ? (raw as { eventID: string }).eventID : `record-${i}`;
     if (!r.ok) {
-      cp.log({ level: 'error', msg: 'unreadable stream record', eventID: id, error: r.reason });
-      failures.push({ itemIdentifier: id });
-      return;
+      cp.log({ level: 'error', msg: 'unreadable stream record', error: r.reason });
+      throw new Error(r.reason);
     }
-    const ids = byCluster.get(clusterOfPartition(r.value.dynamodb.Keys.cluster.S)) ?? [];
-    ids.push(r.value.eventID);
-    byCluster.set(clusterOfPartition(r.value.dynamodb.Keys.cluster.S), ids);
-  });
-  for (const [cluster, ids] of byCluster) {
-    const d = await decideOnce(cp, cluster, { type: 'probeRound', now: cp.clock() });
+    // Observations live in obs#<cluster> (lib/store/partitions.ts).
+    const cluster = clusterOfPartition(r.value.dynamodb.Keys.cluster.S);
+    const run = runs.get(cluster) ?? decideOnce(cp, cluster, { type: 'probeRound', now: cp.clock() });
+    runs.set(cluster, run);
+    const d = await run;
     // A refusal (an unreadable log) won't heal by retrying the records; a store outage will.
-    if (!d.ok && !d.refused) for (const id of ids) failures.push({ itemIdentifier: id });
-  }
-  return { batchItemFailures: failures };
+    if (!d.ok && !d.refused) throw new Error(d.reason);
+  };
+  return processPartialResponse(event as Parameters<typeof processPartialResponse>[0], decideRecord, new BatchProcessor(EventType.DynamoDBStreams), { throwOnFullBatchFailure: false });
 }
 
 /** The tick: time-based rules for every cluster, and a first start for a cluster the log doesn't know yet. */

@@ -23,6 +23,12 @@ export const LambdaEnv = z.object({
     z.object({ route53: z.object({ zoneId: z.string(), writerName: z.string(), readerName: z.string(), ttl: z.number().int().min(0) }).optional() }),
     'PGVIGIL_ENDPOINTS',
   ).optional(),
+  /** decide hands each pending intent to this function (the act function), by asynchronous invoke. */
+  PGVIGIL_ACT_FUNCTION: z.string().min(1).optional(),
+  /** act sends each intent's result to this function (decide), which alone writes decisions. */
+  PGVIGIL_DECIDE_FUNCTION: z.string().min(1).optional(),
+  /** Local runs of the handlers (tests) point the Lambda invoke client here. */
+  PGVIGIL_LAMBDA_ENDPOINT: z.string().url().optional(),
   /** Local runs of the handlers against dynalite (tests) point the store here. */
   PGVIGIL_STORE_ENDPOINT: z.string().url().optional(),
 });

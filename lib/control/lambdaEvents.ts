@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OperatorCommand } from '../domain/commands.ts';
+import { Command, OperatorCommand } from '../domain/commands.ts';
 
 /** One DynamoDB stream record as Lambda delivers it; only the keys are needed to know which cluster changed. */
 export const StreamRecord = z.object({
@@ -36,3 +36,21 @@ export const ScheduledBackup = z
   })
   .strict();
 export type ScheduledBackup = z.infer<typeof ScheduledBackup>;
+
+/** decide's hand-off of one pending intent to the act function (an asynchronous invoke). act reads the intent itself from the log. */
+export const ActInvoke = z
+  .object({
+    source: z.literal('pgvigil.decide'),
+    cluster: z.string({ error: 'give the cluster name' }).min(1, 'give the cluster name'),
+    intentId: z.string({ error: 'give the id of a pending intent' }).min(1, 'give the id of a pending intent'),
+  })
+  .strict();
+export type ActInvoke = z.infer<typeof ActInvoke>;
+
+/** What act sends back to decide: an intent's outcome, committed like any other command. */
+export const ActionResultInvoke = z.object({
+  source: z.literal('pgvigil.act'),
+  cluster: z.string().min(1),
+  command: Command.refine((c) => c.type === 'actionResult', { message: 'act sends only actionResult commands' }),
+});
+export type ActionResultInvoke = z.infer<typeof ActionResultInvoke>;

@@ -7,19 +7,11 @@ import { createPgBouncerDriver, type PgBouncerDriver, type PgBouncerRun } from '
 import type { ControlPlane } from './controlPlane.ts';
 import type { CommandWithoutObservations } from '../domain/commands.ts';
 import type { CommitResult } from '../store/commitDecision.ts';
+import { ACTION_TIMEOUT_MS, CHECKPOINT_TIMEOUT_MS } from './actTiming.ts';
 
-type Outcome = { ok: boolean; reason: string; detail: Record<string, unknown> };
+export type Outcome = { ok: boolean; reason: string; detail: Record<string, unknown> };
 type Feed = (command: CommandWithoutObservations) => Promise<CommitResult>;
 
-/** How long each agent action may take before the reactor calls it failed (it is retried later). */
-const ACTION_TIMEOUT_MS: Record<ActionName, number> = {
-  fence: 3_000,
-  demote: 30_000,
-  promote: 15_000,
-  follow: 10_000,
-  rewind: 120_000,
-  endpoints: 10_000,
-};
 
 const inFlight = new WeakMap<ControlPlane, Set<string>>();
 
@@ -52,11 +44,17 @@ function withPgBouncer(result: Outcome, run: PgBouncerRun | null, key = 'pgbounc
 /**
  * Carries out the intents the log holds as pending and feeds each outcome back as a
  * command. Intents are idempotent and term-tagged at the agent, so running one twice
- * (after a crash, or from two decide invocations) does it once.
+ * (after a crash, or from two decide invocations) does it once. A control plane that hands
+ * intents on (decide on Lambda, to the act function) only hands them on: it never waits on
+ * an agent, so a stream invocation ends in the time of a decide.
  */
 export async function react(cp: ControlPlane, cluster: string, state: ClusterState, feed: Feed): Promise<void> {
   const spec = state.spec;
   if (spec === null) return;
+  if (cp.handOff) {
+    if (state.pending.length > 0) await cp.handOff(cluster, state.pending);
+    return;
+  }
   const running = inFlight.get(cp) ?? new Set<string>();
   inFlight.set(cp, running);
   const work = state.pending
@@ -64,7 +62,7 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
     .map(async ({ intent }) => {
       running.add(intent.id);
       try {
-        const outcome = await execute(cp, spec, state.failover, intent);
+        const outcome = await carryOut(cp, state, intent);
         cp.faults?.(`acted:${intent.action}`);
         const fed = await feed({ type: 'actionResult', now: cp.clock(), intentId: intent.id, ok: outcome.ok, reason: outcome.reason, detail: outcome.detail });
         if (!fed.ok) cp.log({ level: 'warn', msg: 'action result not recorded', cluster, intent: intent.id, reason: fed.reason });
@@ -77,6 +75,13 @@ export async function react(cp: ControlPlane, cluster: string, state: ClusterSta
     for (const r of results) if (r.status === 'rejected') cp.log({ level: 'error', msg: 'action run died', cluster, error: String(r.reason) });
   });
   if (cp.awaitActions) await all;
+}
+
+/** One intent, carried out against the agents and endpoints of the state's spec; its outcome is the actionResult to feed back. */
+export async function carryOut(cp: ControlPlane, state: ClusterState, intent: Intent): Promise<Outcome> {
+  const spec = state.spec;
+  if (spec === null) return { ok: false, reason: 'the cluster has no spec', detail: {} };
+  return execute(cp, spec, state.failover, intent);
 }
 
 async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverInProgress | null, intent: Intent): Promise<Outcome> {
@@ -125,7 +130,7 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
     case 'demote': {
       // While clients are still served: a checkpoint and an archived segment switch, so the
       // stop inside the pause below has little to flush and nothing to archive.
-      const prepared = await agentCall(cp, target, 'checkpoint', { term: intent.term }, 40_000);
+      const prepared = await agentCall(cp, target, 'checkpoint', { term: intent.term }, CHECKPOINT_TIMEOUT_MS);
       // A switchover: the writer endpoint drains first, so no transaction is cut by the stop.
       const [drain, paused] = await Promise.all([cp.endpoints?.drain ? cp.endpoints.drain(intent.term) : null, bouncer ? bouncer.drain(intent.term) : null]);
       result = await agent(cp, target, 'demote', { term: intent.term });

@@ -22,9 +22,9 @@ export type ClaimResult =
   | { ok: false; reason: string };
 
 /**
- * Take `key` for `holdMs` unless it is done, or held by another owner whose hold has not run
- * out. A hold that runs out (its owner died mid-work) can be taken again: at least once, and
- * once unless the owner died between doing the work and settling it.
+ * Take `key` for `holdMs` unless it is done, or held (by anyone, the asker too) until later.
+ * A hold that runs out (its owner died mid-work) can be taken again: the work is done at least
+ * once, and once unless its owner died between doing it and settling the claim.
  */
 export async function takeClaim(store: Store, cluster: string, key: string, o: { owner: string; now: number; holdMs: number }): Promise<ClaimResult> {
   const Key = { cluster: claimsPartition(cluster), sk: key };
@@ -33,9 +33,9 @@ export async function takeClaim(store: Store, cluster: string, key: string, o: {
       new PutCommand({
         TableName: store.table,
         Item: { ...Key, owner: o.owner, until: o.now + o.holdMs, done: false, expiresAt: Math.ceil(o.now / 1000) + KEEP_SECONDS },
-        ConditionExpression: 'attribute_not_exists(sk) OR (done = :no AND (#until < :now OR #owner = :owner))',
-        ExpressionAttributeNames: { '#until': 'until', '#owner': 'owner' },
-        ExpressionAttributeValues: { ':no': false, ':now': o.now, ':owner': o.owner },
+        ConditionExpression: 'attribute_not_exists(sk) OR (done = :no AND #until < :now)',
+        ExpressionAttributeNames: { '#until': 'until' },
+        ExpressionAttributeValues: { ':no': false, ':now': o.now },
       }),
     );
     return { ok: true, claimed: true };

@@ -2,7 +2,6 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { handler as decideHandler } from '../../functions/decide.ts';
 import { handler as probeHandler } from '../../functions/probe.ts';
 import { alertFor } from '../../lib/alerts/alertMessage.ts';
@@ -17,68 +16,17 @@ import type { NodeObservation } from '../../lib/domain/observation.ts';
 import { ClusterSpec } from '../../lib/domain/spec.ts';
 import { readDecisions } from '../../lib/store/decisionLog.ts';
 import { latestObservations } from '../../lib/store/observations.ts';
-import { decisionKey, observationKey } from '../../lib/store/sortKeys.ts';
+import { decisionKey } from '../../lib/store/sortKeys.ts';
 import { roleOf, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { cutWire, offlineClientConfig } from '../support/sdkWire.ts';
 import { useHandlerEnv } from '../support/handlerEnv.ts';
+import { ACCOUNT, lambdaContext, observationItem, REGION, scheduledEvent, streamRecord } from '../support/lambdaEventShapes.ts';
 import { silentLog } from '../../lib/log.ts';
 
 // Derived ports (localPorts): pg BASE+0..2, agents BASE+100.., proxy BASE+200.., store BASE+300; clear of the other suites.
 const BASE = 17660;
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
-const TABLE_ARN = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/pgvigil`;
-const STREAM_ARN = `${TABLE_ARN}/stream/2026-11-24T00:00:00.000`;
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:pgvigil-alerts`;
-
-/** EventBridge's scheduled event, as the one-minute rules deliver it. */
-function scheduledEvent(rule: string) {
-  return {
-    version: '0',
-    id: `sched-${rule}-${Date.now()}`,
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: ACCOUNT,
-    time: new Date().toISOString(),
-    region: REGION,
-    resources: [`arn:aws:events:${REGION}:${ACCOUNT}:rule/pgvigil-${rule}`],
-    detail: {},
-  };
-}
-
-let seqNo = 1000;
-/** One DynamoDB stream record as Lambda delivers it (StreamViewType NEW_IMAGE). */
-function streamRecord(item: Record<string, unknown>, eventName: 'INSERT' | 'MODIFY' = 'INSERT') {
-  const image = marshall(item, { removeUndefinedValues: true });
-  const keys: Record<string, unknown> = { cluster: image['cluster'], sk: image['sk'] };
-  const n = seqNo++;
-  return {
-    eventID: `ev-${n}`,
-    eventName,
-    eventVersion: '1.1',
-    eventSource: 'aws:dynamodb',
-    awsRegion: REGION,
-    dynamodb: {
-      ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
-      Keys: keys,
-      NewImage: image,
-      SequenceNumber: `${n}00000000000000000000`,
-      SizeBytes: JSON.stringify(image).length,
-      StreamViewType: 'NEW_IMAGE',
-    },
-    eventSourceARN: STREAM_ARN,
-  };
-}
-
-/** The stored item an observation was written as (the prober's key and TTL), for its stream record. */
-const observationItem = (o: NodeObservation) => ({ ...o, sk: observationKey(o.at, o.node, o.prober), expiresAt: Math.ceil(o.at / 1000) + 86_400 });
-
-/** A Lambda context with this much of its timeout left: the probe loop stops 5 s before the end. */
-const lambdaContext = (remainingMs: number, requestId: string) => {
-  const end = Date.now() + remainingMs;
-  return { awsRequestId: requestId, getRemainingTimeInMillis: () => end - Date.now() };
-};
 
 describe('Lambda handlers with real AWS event shapes, on dynalite and real PostgreSQL', () => {
   let p: TestPipeline;
@@ -167,7 +115,8 @@ describe('Lambda handlers with real AWS event shapes, on dynalite and real Postg
     const batch = { Records: [good[0]!, poisoned, ...good.slice(1)] };
 
     const answer = await decideHandler(batch);
-    assert.deepEqual(answer, { batchItemFailures: [{ itemIdentifier: poisoned.eventID }] });
+    // Reported by its SequenceNumber, which Lambda checkpoints streams by.
+    assert.deepEqual(answer, { batchItemFailures: [{ itemIdentifier: poisoned.dynamodb.SequenceNumber }] });
     const appended = (await decisions(before)).flatMap((d) => d.events);
     assert.ok(appended.some((e) => e.type === 'NodeDown' && e.node === 'pg3'), `NodeDown pg3 appended (got ${appended.map((e) => e.type).join(', ')})`);
 
@@ -216,7 +165,7 @@ describe('Lambda handlers with real AWS event shapes, on dynalite and real Postg
       body: '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>',
     }));
     const answer = await handleNotifyEvent({ Records: records }, { store: p.store, log: silentLog, sns, topicArn: TOPIC_ARN });
-    assert.deepEqual(answer, { batchItemFailures: [{ itemIdentifier: poisoned.eventID }] });
+    assert.deepEqual(answer, { batchItemFailures: [{ itemIdentifier: poisoned.dynamodb.SequenceNumber }] });
 
     const published = wire.map((r) => new URLSearchParams(r.body));
     assert.ok(published.every((f) => f.get('Action') === 'Publish' && f.get('TopicArn') === TOPIC_ARN));
