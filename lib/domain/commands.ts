@@ -22,6 +22,8 @@ const Resume = z.object({ ...base, type: z.literal('resume'), requestedBy });
 const AddNode = z.object({ ...base, type: z.literal('addNode'), node: NodeSpec, requestedBy });
 const RemoveNode = z.object({ ...base, type: z.literal('removeNode'), node: NodeName, requestedBy });
 const Rejoin = z.object({ ...base, type: z.literal('rejoin'), node: NodeName, requestedBy });
+/** Issue 13 item 1: end the failover in progress, stopping its candidate first; `reason` goes into history. */
+const Abort = z.object({ ...base, type: z.literal('abort'), reason: z.string().trim().min(1, 'say why the failover is aborted (--reason TEXT): it goes into history'), requestedBy });
 const ActionResult = z.object({
   ...base,
   type: z.literal('actionResult'),
@@ -55,6 +57,7 @@ export const Command = z.discriminatedUnion('type', [
   AddNode,
   RemoveNode,
   Rejoin,
+  Abort,
   ActionResult,
   AgentRestarted,
 ]);
@@ -84,5 +87,6 @@ export const OperatorCommand = z.discriminatedUnion('type', [
   AddNode,
   RemoveNode,
   Rejoin,
+  Abort,
 ]);
 export type OperatorCommand = z.infer<typeof OperatorCommand>;

@@ -3,6 +3,7 @@ import { decideActionResult } from './decideActionResult.ts';
 import { decideAgentRestarted } from './decideAgentRestarted.ts';
 import { decideObserve } from './decideObserve.ts';
 import {
+  decideAbort,
   decideAddNode,
   decideInitialize,
   decideManualFailover,
@@ -37,6 +38,8 @@ export function decide(command: Command, state: ClusterState): Decision {
       return decideRemoveNode(command, state);
     case 'rejoin':
       return decideRejoin(command, state);
+    case 'abort':
+      return decideAbort(command, state);
     case 'actionResult':
       return decideActionResult(command, state);
     case 'agentRestarted':

@@ -40,8 +40,9 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
         o.emit('Fenced', f.term, `${intent.node}'s agent confirms PostgreSQL is stopped${then}`, { node: intent.node, by: 'agent', evidence: [] });
         if (!recheck) requestPromotion(o, spec, null);
       } else if (current && f.step === 'promoting' && f.to === intent.node && !o.pendingFor('promote', intent.node)) {
-        // The candidate that no longer qualified is stopped: no promotion of it can land any more.
-        abort(o, f, `candidate ${f.to} no longer qualifies and its agent confirms PostgreSQL stopped at term ${f.term}: it is deposed, and the next round chooses again`);
+        // The candidate that no longer qualified (or was lost) is stopped: no promotion of it can land any more.
+        const why = o.state.down.includes(f.to) ? 'was lost after its promotion was asked for' : 'no longer qualifies';
+        abort(o, f, `candidate ${f.to} ${why} and its agent confirms PostgreSQL stopped at term ${f.term}: it is deposed, and the next round chooses again`);
       } else if (isDeposed(o.state, intent.node) && o.state.primary !== null && !o.state.blind && !o.state.paused) {
         o.request('rewind', intent.node, o.state.term, `${intent.node} is stopped and its agent answers: rewind it and let it follow ${o.state.primary}`, {
           primary: o.state.primary,

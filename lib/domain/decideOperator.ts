@@ -1,7 +1,7 @@
 import { chooseFailoverCandidate, chooseSwitchoverCandidate } from './candidates.ts';
 import type { CommandOf } from './commands.ts';
 import { refuse, type Decision } from './decision.ts';
-import { tryFence } from './failoverSteps.ts';
+import { abort, tryFence } from './failoverSteps.ts';
 import { Outcome } from './outcome.ts';
 import { parseWith } from './parse.ts';
 import { ClusterSpec } from './spec.ts';
@@ -133,5 +133,33 @@ export function decideRejoin(cmd: CommandOf<'rejoin'>, state: ClusterState): Dec
     primary: state.primary,
   });
   if (!asked) return refuse(`a rewind of ${cmd.node} was just requested: wait for it (pgvigil history --node ${cmd.node})`);
+  return o.result();
+}
+
+/**
+ * Issue 13 item 1: the operator's way out of a failover that does not end (a candidate whose
+ * host is gone, endpoints that keep failing). A candidate whose promotion was asked for may be
+ * primary of the failover's term: its agent is asked to stop it, and evolve deposes it, so
+ * whenever it comes back it is stopped or rewound, never trusted. Once the promotion is a fact
+ * (switching), the new primary stays primary: only the failover ends, and the endpoints follow
+ * it on the next round as for any primary.
+ */
+export function decideAbort(cmd: CommandOf<'abort'>, state: ClusterState): Decision {
+  if (state.spec === null) return refuse(NOT_INITIALIZED);
+  const f = state.failover;
+  if (f === null) return refuse('no failover is in progress: nothing to abort (pgvigil status shows the cluster)');
+  const o = new Outcome(state, cmd.now);
+  const by = `aborted by ${cmd.requestedBy}: ${cmd.reason}`;
+  if (f.step === 'switching') {
+    abort(o, f, `${f.kind} ${f.from} → ${f.to} of term ${f.term} ${by}; ${f.to}'s promotion is a fact, so it stays primary and the endpoints follow it from the next round`);
+    return o.result();
+  }
+  if (f.promoteRequested) {
+    o.request('fence', f.to, f.term, `${by}: stop ${f.to}, whose promotion was asked for, so it can never serve as primary of term ${f.term}`, { key: 'abort' });
+  }
+  const then = f.promoteRequested
+    ? `${f.to} is deposed: it is stopped or rewound whenever it answers`
+    : `${f.to} was never asked to promote and stays a standby`;
+  abort(o, f, `${f.kind} ${f.from} → ${f.to} of term ${f.term} ${by}, at step ${f.step}; ${then}; ${state.primary} is the primary of the log again, and the next round may fail it over anew`);
   return o.result();
 }

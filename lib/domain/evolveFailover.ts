@@ -44,8 +44,13 @@ export function evolveFailover(f: FailoverInProgress | null, event: DecisionEven
       if (isDetach(f, event.intent)) return { ...f, detached: add(f.detached, event.intent.node) };
       return f;
     }
-    case 'Fenced': // fencing → promoting: the old primary can no longer commit
-      return f && f.step === 'fencing' && f.from === event.node ? { ...f, step: 'promoting', fencedBy: event.by, fencedAt: event.at } : f;
+    case 'Fenced':
+      if (f === null || f.from !== event.node) return f;
+      // fencing → promoting: the old primary can no longer commit
+      if (f.step === 'fencing') return { ...f, step: 'promoting', fencedBy: event.by, fencedAt: event.at };
+      // promoting: its lease now proves what the quorum proof held for an instant, so no detach is awaited
+      if (f.step === 'promoting' && f.fencedBy === 'syncQuorum' && event.by === 'lease') return { ...f, fencedBy: 'lease' };
+      return f;
     case 'ActionRequested': // promoting: from the promote request on, its outcome is unknown until the candidate answers
       return f && event.intent.action === 'promote' && event.intent.term === f.term ? { ...f, promoteRequested: true } : f;
     case 'Promoted': // promoting → switching

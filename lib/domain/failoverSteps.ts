@@ -1,5 +1,5 @@
 import { chooseFailoverCandidate } from './candidates.ts';
-import { proveFenced } from './fencing.ts';
+import { proveFenced, proveFencedByLease } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
 import { compareLsn, maxLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
@@ -18,9 +18,13 @@ import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow,
  * fencing   -> promoting   Fenced               tryFence: the synchronous quorum or the lease proves the old primary can't commit (rule 3)
  *                                                decideActionResult: its agent confirms PostgreSQL is stopped (fence), or it stopped cleanly (demote)
  * promoting -> promoting   ActionSucceeded      follow with detach (asked by requestPromotion after a quorum fence): a synchronous standby left the old primary
+ * promoting -> promoting   Fenced               requestPromotion: a synchronous standby lost since the quorum proof can't be detached; the
+ *                                                old primary's lease proves the stop instead (fencedBy becomes lease, no detach is awaited)
  * promoting -> promoting   ActionRequested      promote (requestPromotion, progressFailover): from now on the failover can't be called off unless the candidate is stopped
  * promoting -> switching   Promoted             afterPromotion: the candidate answered its promote (decideActionResult) or reports itself primary (progressFailover)
  * switching -> (none)      FailoverCompleted    complete, from decideActionResult: the endpoints of the term answered
+ * switching -> fencing     FailoverAborted, FailoverStarted   maybeStartFailover: the new primary (its promotion a fact) failed
+ *                                                before its endpoints answered; the next failover starts away from it
  *
  * Every abort: FailoverAborted, emitted through abort(); the next round may choose again.
  * fencing   -> (none)      progressFailover     an automatic failover's old primary answers again as primary before any promotion
@@ -30,13 +34,21 @@ import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow,
  *                                                promotion was asked for: evolve deposes it, as it may be primary of the aborted term
  * promoting -> (none)      progressFailover     an automatic failover fenced by the quorum, no promotion asked, whose old primary answers again as primary
  * promoting -> (none)      progressFailover     the candidate failed before any promotion was asked for
+ * promoting -> (none)      candidateLost        the candidate failed after its promotion was asked for and its lease proves it is not
+ *                                                serving (Fenced by lease of the candidate, then the abort; evolve deposes it); else its
+ *                                                fence is asked, and its agent's answer ends the failover (decideActionResult)
+ * fencing, promoting -> (none)   decideAbort     the operator's `pgvigil abort`: a candidate asked to promote is fenced and deposed
+ * switching -> (none)      decideAbort          the operator's `pgvigil abort`: the new primary stays; only the failover ends
  */
 
 /** Rule 1 and 2: start a failover when the primary failed for the window and nothing streams from it. */
 export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const s = o.state;
   const primary = s.primary;
-  if (primary === null || s.failover !== null) return;
+  // Switching: the new primary's promotion is a fact (Promoted), so it may fail over like any
+  // primary; waiting for its endpoints first would wait forever once it is gone (issue 13 item 1).
+  const switching = s.failover !== null && s.failover.step === 'switching' && s.failover.to === primary;
+  if (primary === null || (s.failover !== null && !switching)) return;
   const pv = view.get(primary);
   if (!isFailed(pv, spec.timing.failureThreshold)) return;
   // A standby still streaming from it proves it is alive: a control plane outage alone
@@ -62,7 +74,11 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
     }
     return;
   }
-  const term = s.term + 1;
+  if (switching) {
+    const f = s.failover!;
+    abort(o, f, `${primary}, promoted in term ${f.term}, failed before its endpoints were switched: its promotion stands, and a failover away from it starts now`);
+  }
+  const term = o.state.term + 1;
   o.emit(
     'FailoverStarted',
     term,
@@ -111,7 +127,18 @@ export function requestPromotion(o: Outcome, spec: ClusterSpec, view: Map<string
     // the old primary could reconnect and give it a quorum again. Re-point them at the
     // candidate first (cascading until it is promoted, which also readies them to acknowledge
     // its first commits), then promote.
-    const waiting = spec.nodes.filter((n) => n.name !== f.from && n.name !== f.to && !n.tags.nosync && !f.detached.includes(n.name));
+    let waiting = spec.nodes.filter((n) => n.name !== f.from && n.name !== f.to && !n.tags.nosync && !f.detached.includes(n.name));
+    // Issue 13 item 3: a member lost since the quorum proof would be asked to detach forever.
+    // Another proof makes its detach needless: the old primary's lease shows its agent stopped it.
+    const lost = view === null ? [] : waiting.filter((n) => isFailed(view.get(n.name), spec.timing.failureThreshold));
+    if (view !== null && lost.length > 0 && lost.length === waiting.length) {
+      const lease = proveFencedByLease(spec, view, f.from, o.now);
+      if (lease.ok) {
+        const names = lost.map((n) => n.name).join(', ');
+        o.emit('Fenced', f.term, `${names} can't be detached from ${f.from} (lost since the quorum proof); instead ${lease.reason}`, { node: f.from, by: 'lease', evidence: evidence(view) });
+        waiting = [];
+      }
+    }
     if (waiting.length > 0) {
       for (const n of waiting) {
         o.request('follow', n.name, f.term, `detach ${n.name} from ${f.from} before the promotion: streaming from ${f.to}, it can no longer give ${f.from} a commit quorum`, {
@@ -206,6 +233,8 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
         o.request('promote', f.to, f.term, `ask ${f.to} again to be primary of term ${f.term}: it does not answer, but its agent renews its lease (it may have stopped itself after its promotion)`, {
           minLsn: f.minLsn,
         });
+      } else if (f.promoteRequested && isFailed(cv, spec.timing.failureThreshold)) {
+        candidateLost(o, spec, view, f);
       } else if (isFailed(cv, spec.timing.failureThreshold) && !f.promoteRequested) {
         // Once a promotion was asked for, the candidate may have been promoted before it failed:
         // choosing another would risk two primaries, or lose the commits it acknowledged. Wait
@@ -222,6 +251,22 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
       return unhandled;
     }
   }
+}
+
+/**
+ * Issue 13 item 1: the candidate failed after its promotion was asked for, and its agent is
+ * silent. It may be primary of the term, so another may be chosen only once it provably is not:
+ * its lease proves its agent stopped it (rule 3's lease proof, as for any primary: an agent that
+ * took the promotion self-fences when its lease lapses with a standby off it). An agent that
+ * renews again is asked the promotion again first (progressFailover); `pgvigil abort` fences it.
+ */
+function candidateLost(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>, f: FailoverInProgress): void {
+  const proof = proveFencedByLease(spec, view, f.to, o.now);
+  if (proof.ok) {
+    o.emit('Fenced', f.term, `candidate ${f.to}, asked to promote, is lost: ${proof.reason}`, { node: f.to, by: 'lease', evidence: evidence(view) });
+    abort(o, f, `candidate ${f.to} was lost after its promotion was asked for, and its lease proves it is not serving: it is deposed, and the next round chooses again`);
+  }
+  // Else wait: a fence asked of a silent agent would only time out; `pgvigil status` names the missing fact.
 }
 
 /** The candidate was probed after `since` (the old primary's stop), so its LSN includes all it will get. */

@@ -9,7 +9,7 @@ import { waitFor } from '../support/waitFor.ts';
 import { sqlAt } from '../support/sqlAt.ts';
 import { readPostmasterPid } from '../../lib/postgres/nodeFiles.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
-import { readLeases } from '../../lib/store/leases.ts';
+import { MONITOR_USER } from '../../lib/host/roles.ts';
 import { latestObservations } from '../../lib/store/observations.ts';
 
 /** SIGHUP to the postmaster: what pg_reload_conf() does, without a login. */
@@ -82,20 +82,11 @@ describe('the control plane: blind, partitioned, and crashing between steps', ()
     // Each reload on a fresh connection: an idle one held across the test would die with any restart of pg1.
     const reload = () => sqlAt(p.cluster.connectionString('pg1'), 'SELECT pg_reload_conf()');
     await waitFor('pg1 to serve as primary before the partition', async () => (await roleOf(p, 'pg1')) === 'primary', 20_000);
-    // The rule below refuses pg1's agent its own logins too (local mode's agent and probe log in
-    // alike): with its lease still lapsed from the outage above, it would rightly stop a primary
-    // it cannot question. The partition is between the control plane and pg1, so it starts once
-    // the agent holds its lease again.
-    const renewedFrom = Date.now();
-    await waitFor("pg1's agent to renew its lease after the outage", async () => {
-      const r = await readLeases(p.store, p.spec.cluster, ['pg1']);
-      return r.ok && r.leases.some((l) => l.node === 'pg1' && l.renewedAt >= renewedFrom);
-    }, 20_000);
     const seen = p.events.length;
     const termBefore = (await p.state())!.term;
     try {
-      // Replication connections still pass; every other login (the probe's among them) is refused.
-      await writeFile(hba, `host replication all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 reject\n`);
+      // The probe's login (the monitoring role) is refused; replication, the agent's own logins and clients still pass.
+      await writeFile(hba, `host all ${MONITOR_USER} all reject\n${original}`);
       await reload();
       const down = await waitFor('pg1 to be reported down', () => p.events.slice(seen).find((e) => e.type === 'NodeDown' && e.node === 'pg1'), 20_000);
       // As long as a failover would need after that (the fence wait, and a probe interval more), decided.

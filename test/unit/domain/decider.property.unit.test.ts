@@ -16,7 +16,7 @@ import { decide } from '../../../lib/domain/decide.ts';
 import type { DecisionEvent } from '../../../lib/domain/events.ts';
 import { evolve, fold } from '../../../lib/domain/evolve.ts';
 import { initialState, type ClusterState } from '../../../lib/domain/state.ts';
-import { configArb, faultArb, historyArb, replay, type History, type RunOptions } from './history.ts';
+import { configArb, faultArb, HEAL_ROUNDS, historyArb, replay, type History, type RunOptions } from './history.ts';
 import { lsnText, PROBE_INTERVAL_MS, RULES, specOf, T0, type Rule } from './world.ts';
 
 const RUNS = 1000;
@@ -36,7 +36,8 @@ const PROPERTIES: Record<Exclude<Rule, 'blindIntents'>, string> = {
   candidate: 'never a promotion of a nofailover node, of a standby beyond maximumLagOnFailover (async), or of one lacking an acknowledged commit (synchronous)',
   pausedBlind: 'never a promotion requested while paused (automatic failover) or while blind',
   fencing: 'never a promotion before a Fenced of its term, and Fenced only when a fencing condition of rule 3 truly held',
-  exactlyOnce: 'a failover interrupted after any step and resumed from the log completes exactly once',
+  exactlyOnce: 'a failover interrupted after any step and resumed from the log completes exactly once (or, promoted, is followed by the failover away from its failed primary)',
+  liveness: `after every fault heals, with no operator, the cluster has a writable primary behind the writer endpoint within ${HEAL_ROUNDS} probe rounds (${HEAL_ROUNDS * PROBE_INTERVAL_MS / 1000} s), or the log says why not (FailoverImpossible)`,
   total: 'evolve and decide are total and deterministic, and the log folds back to the same state',
 };
 

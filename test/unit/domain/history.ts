@@ -107,6 +107,9 @@ export const historyArb: fc.Arbitrary<History> = fc.record({
   segments: fc.array(fc.record({ fault: faultArb, rounds }), { minLength: 1, maxLength: 12 }),
 });
 
+/** Probe rounds the decider is given after every fault heals (the liveness bound). */
+export const HEAL_ROUNDS = 100;
+
 // ---- the run ----
 
 const NOT_FOR_ECHOES = new Set(['ActionSucceeded', 'ActionFailed']);
@@ -134,6 +137,8 @@ export class Sim {
   private readonly fencedTerms = new Set<number>();
   private readonly promotedTerms = new Map<number, string>();
   readonly completedTerms = new Map<number, number>();
+  /** Terms promoted whose failover ended before its endpoints (a failover away from the new primary followed). */
+  private readonly supersededTerms = new Set<number>();
   decideCalls = 0;
 
   constructor(
@@ -251,6 +256,9 @@ export class Sim {
         if (!w.promotions.some((p) => p.term === e.term && p.node === e.node)) this.violate('splitBrain', `Promoted ${e.node} in term ${e.term} but the world never promoted it`);
         return;
       }
+      case 'FailoverAborted':
+        if (this.promotedTerms.has(e.term)) this.supersededTerms.add(e.term);
+        return;
       case 'FailoverCompleted': {
         const c = (this.completedTerms.get(e.term) ?? 0) + 1;
         this.completedTerms.set(e.term, c);
@@ -469,18 +477,33 @@ export class Sim {
       n.frozenUntil = n.partitionedUntil = n.isolatedUntil = n.splitUntil = n.lagUntil = n.leaseBlockedUntil = 0;
     }
     if (this.state.paused) this.run({ type: 'resume', now: w.now, requestedBy: 'ops' });
-    for (let r = 0; r < 100 && this.violations.length === 0; r++) {
+    const healedAt = this.log.length;
+    for (let r = 0; r < HEAL_ROUNDS && this.violations.length === 0; r++) {
       for (const n of w.nodes.values()) if (!n.hostUp || !n.agentAlive || n.pg === 'stopped') w.restart(n.name, this.state);
       this.round();
-      if (r >= 24 && this.state.failover === null && this.state.pending.length === 0) break;
+      if (r >= 24 && this.state.failover === null && this.state.pending.length === 0 && this.writable() === null) break;
     }
     if (this.violations.length > 0) return;
     for (const [term, node] of this.promotedTerms) {
       const c = this.completedTerms.get(term) ?? 0;
-      if (c !== 1) this.violate('exactlyOnce', `term ${term} promoted ${node} but has ${c} FailoverCompleted after healing`);
+      if (c !== 1 && !(c === 0 && this.supersededTerms.has(term))) this.violate('exactlyOnce', `term ${term} promoted ${node} but has ${c} FailoverCompleted after healing`);
     }
     const f = this.state.failover;
     if (f) this.violate('exactlyOnce', `a ${f.kind} ${f.from}→${f.to} of term ${f.term} is still at step ${f.step} after the cluster healed`);
+    // Liveness (issue 13): a writable primary behind the writer endpoint, or the reason recorded.
+    const missing = this.writable();
+    const why = this.log.slice(healedAt).some((e) => e.type === 'FailoverImpossible') || this.state.impossibleReportedFor === this.state.term;
+    if (missing !== null && !why) this.violate('liveness', `${HEAL_ROUNDS} rounds after every fault healed, no writable primary and no FailoverImpossible: ${missing}`);
+  }
+
+  /** Null when the log's primary runs as primary in the world, in sight, and the writer endpoint points at it; else what is missing. */
+  private writable(): string | null {
+    const p = this.state.primary;
+    if (p === null) return 'the log names no primary';
+    const n = this.world.node(p);
+    if (!this.world.running(n) || n.pg !== 'primary') return `${p}, primary of term ${this.state.term} in the log, is ${n.hostUp ? n.pg : 'down'} in the world`;
+    if (this.world.writer !== p) return `the writer endpoint points at ${this.world.writer ?? 'nothing'}, not the primary ${p}`;
+    return null;
   }
 
   /** A readable account of the run for a failure report. */

@@ -29,7 +29,8 @@ describe('a candidate lost after its promotion was asked for', () => {
 
   test('given the candidate down and its agent silent, then nothing is asked: no one would answer', () => {
     const now = T0 + 2500 + makeSpec().timing.actionTimeoutMs;
-    const silent = [obs.failing('pg1', now, 20), obs.failing('pg2', now, 40), obs.standby('pg3', now, 'pg2')];
+    // pg1's host times out (not refusing: no lease witness), so nothing proves pg2 stopped (stuck.unit.test.ts has the case where something does).
+    const silent = [obs.failing('pg1', now, 20, {}, 'timeout'), obs.failing('pg2', now, 40), obs.standby('pg3', now, 'pg2')];
     const t = given(refused).when(round(silent, now));
     assert.deepEqual(t.intents(), []);
     assert.ok(!t.types.includes('FailoverAborted'));

@@ -51,7 +51,7 @@ export interface WorldConfig {
 export const PROBE_INTERVAL_MS = 250;
 
 /** The invariants a run checks, by the rule of DESIGN.md or the property they come from. */
-export const RULES = ['splitBrain', 'terms', 'candidate', 'pausedBlind', 'fencing', 'exactlyOnce', 'total', 'blindIntents'] as const;
+export const RULES = ['splitBrain', 'terms', 'candidate', 'pausedBlind', 'fencing', 'exactlyOnce', 'liveness', 'total', 'blindIntents'] as const;
 export type Rule = (typeof RULES)[number];
 
 export function specOf(cfg: WorldConfig): ClusterSpec {
