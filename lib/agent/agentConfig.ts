@@ -6,6 +6,8 @@ import { NodeName } from '../domain/spec.ts';
 import { ArchiveTarget } from '../backup/archiveTarget.ts';
 import { StoreConfig } from '../store/storeConfig.ts';
 import { VipConfig } from '../endpoints/vip/vipConfig.ts';
+import { BootstrapConfig } from '../host/bootstrapConfig.ts';
+import { hostFiles, replicationAuthOf } from '../host/hostFiles.ts';
 
 const absolutePath = (what: string) =>
   z.string({ error: `give the ${what} as an absolute path` }).refine(isAbsolute, `give the ${what} as an absolute path`);
@@ -53,9 +55,14 @@ export const AgentConfig = z
     vip: VipConfig.optional(),
     /** Requests whose timestamp is further than this from our clock are refused. */
     maxSkewMs: z.number().int().min(100).max(600_000).default(5_000),
+    /** What `pgvigil-agent bootstrap` needs to make this host a node (lib/host/bootstrapConfig.ts). */
+    bootstrap: BootstrapConfig.optional(),
   })
   .strict()
-  .refine((c) => !(c.key !== undefined && c.keyFile !== undefined), { message: 'give either key or keyFile, not both', path: ['key'] });
+  .refine((c) => !(c.key !== undefined && c.keyFile !== undefined), { message: 'give either key or keyFile, not both', path: ['key'] })
+  .refine((c) => !c.bootstrap || c.bootstrap.peers.some((p) => p.name === c.node), { message: 'list this node among bootstrap.peers', path: ['bootstrap', 'peers'] })
+  // A bootstrapped host logs in to its peers with the files its bootstrap made.
+  .transform((c) => (c.bootstrap && !c.replicationAuth ? { ...c, replicationAuth: replicationAuthOf(hostFiles(c.bootstrap.hostDir)) } : c));
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type AgentConfigInput = z.input<typeof AgentConfig>;
 

@@ -3,11 +3,13 @@ import { archivePush, loadArchiveTarget } from '../backup/archivePush.ts';
 import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
 import { loadAgentConfig, loadAgentKey } from './agentConfig.ts';
 import { startAgent } from './startAgent.ts';
+import { bootstrapHost } from '../host/bootstrap.ts';
 import { jsonLog } from '../log.ts';
 
 /** `tsx lib/agent/main.ts --config agent.json`: one agent per database host; SIGTERM stops it. */
 async function main(): Promise<number> {
   if (process.argv[2] === 'archive-push') return archivePushMain(process.argv.slice(3));
+  if (process.argv[2] === 'bootstrap') return bootstrapMain(process.argv.slice(3));
   let configPath: string | undefined;
   try {
     configPath = parseArgs({ options: { config: { type: 'string' } } }).values.config;
@@ -74,6 +76,47 @@ async function archivePushMain(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/**
+ * `pgvigil-agent bootstrap --config agent.json [--json]`: make this host a node of its cluster
+ * (lib/host/bootstrap.ts); idempotent, for systemd's ExecStartPre and by hand alike.
+ */
+async function bootstrapMain(args: string[]): Promise<number> {
+  const usage = 'usage: pgvigil-agent bootstrap --config <agent.json> [--json]';
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  } catch (e) {
+    process.stderr.write(`pgvigil-agent bootstrap: ${(e as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  const path = parsed.values.config;
+  if (!path) {
+    process.stderr.write(`pgvigil-agent bootstrap: --config is required\n${usage}\n`);
+    return 2;
+  }
+  const config = loadAgentConfig(path);
+  if (!config.ok) {
+    process.stderr.write(`pgvigil-agent bootstrap: ${config.reason}\n`);
+    return 2;
+  }
+  const { bootstrap, ...agent } = config.value;
+  if (!bootstrap) {
+    process.stderr.write(`pgvigil-agent bootstrap: ${path} has no "bootstrap" section: add one (README, "Install on your own hosts")\n`);
+    return 2;
+  }
+  const osUser = resolveOsUser(agent.osUser);
+  if (!osUser.ok) {
+    process.stderr.write(`pgvigil-agent bootstrap: ${osUser.reason}\n`);
+    return 2;
+  }
+  const log = jsonLog('bootstrap', { cluster: agent.cluster, node: agent.node });
+  const r = await bootstrapHost({ ...agent, bootstrap }, osUser.value, log);
+  if (parsed.values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else if (r.ok) process.stdout.write(`${agent.node}: ${r.did}${r.from ? ` (from ${r.from})` : ''}; ${r.changed.length > 0 ? `changed ${r.changed.join(', ')}` : 'nothing changed'}\n`);
+  else process.stderr.write(`pgvigil-agent bootstrap: ${agent.node}: ${r.reason}\n`);
+  return r.ok ? 0 : 1;
 }
 
 /** As root, PG tools must run as an unprivileged user: the configured one, else pgvigil's default. */

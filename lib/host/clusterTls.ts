@@ -27,7 +27,8 @@ const DAYS = '3650';
 export async function ensureCa(dir: string, cluster: string): Promise<ClusterCa> {
   const ca: ClusterCa = { cert: join(dir, 'ca', 'ca.crt'), key: join(dir, 'ca', 'ca.key') };
   if (existsSync(ca.cert) && existsSync(ca.key)) return ca;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The directory may be the host's own (local mode): traversable, the key guarded by ca/ (0700, mkdtemp's mode).
+  await mkdir(dir, { recursive: true, mode: 0o711 });
   const work = await mkdtemp(join(dir, '.ca-'));
   try {
     openssl([

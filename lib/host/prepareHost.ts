@@ -1,19 +1,18 @@
-import { chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import type { OsUser } from '../postgres/osUser.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
-import { ensureCa, ensureServerCert } from './clusterTls.ts';
+import { ensureServerCert, type ClusterCa } from './clusterTls.ts';
 import type { HostFiles } from './hostFiles.ts';
 import { CURRENT_ROLES_SQL, ROLE_GRANTS, roleStatements, type RolePasswords } from './roles.ts';
 import { ensurePasswordFile, readSecret, writeReplicationPassfile } from './secretFiles.ts';
 
 export interface PrepareHostOptions {
   files: HostFiles;
-  cluster: string;
   /** This host's name and the addresses its certificate names. */
   name: string;
   addresses: string[];
-  /** Where the cluster CA lives (made there by the first host when absent). */
-  caDir: string;
+  /** The cluster CA (clusterTls.ensureCa, or caSource.resolveCa for a bootstrap). */
+  ca: ClusterCa;
   osUser: OsUser | null;
   /** Passwords fetched elsewhere (Secrets Manager); absent ones are generated into their files. */
   passwords?: Partial<RolePasswords>;
@@ -25,11 +24,12 @@ export interface PrepareHostOptions {
  */
 export async function prepareHost(o: PrepareHostOptions): Promise<{ passwords: RolePasswords }> {
   const { files, osUser } = o;
+  // The server's OS user reaches its key, passfile and socket through here; the secrets are guarded by their own modes.
   await mkdir(files.dir, { recursive: true, mode: 0o711 });
+  await chmod(files.dir, 0o711);
   await mkdir(files.socketDir, { recursive: true, mode: 0o755 });
   if (osUser) await chown(files.socketDir, osUser.uid, osUser.gid);
-  const ca = await ensureCa(o.caDir, o.cluster);
-  await ensureServerCert(files, ca, { name: o.name, addresses: o.addresses, owner: osUser });
+  await ensureServerCert(files, o.ca, { name: o.name, addresses: o.addresses, owner: osUser });
   const monitor = o.passwords?.monitor ?? (await ensurePasswordFile(files.monitorPasswordFile));
   const replication = o.passwords?.replication ?? (await ensurePasswordFile(files.replicationPasswordFile));
   const passfileText = await readSecret(files.passfile).catch(() => null);

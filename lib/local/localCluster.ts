@@ -12,6 +12,7 @@ import { CLUSTER_CONF, clusterConfText, includeLines, localHbaText, standbyAutoC
 import { replicationAuthOf, type HostFiles } from '../host/hostFiles.ts';
 import { localHostFiles } from './localHostFiles.ts';
 import { ensureRoles, prepareHost } from '../host/prepareHost.ts';
+import { ensureCa } from '../host/clusterTls.ts';
 import { synchronousStandbyNames } from '../domain/syncNames.ts';
 import { appendOwnedFile, isPostmasterOf, readPostmasterPid, waitGone, writeOwnedFile } from '../postgres/nodeFiles.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
@@ -159,7 +160,8 @@ async function bringUp(
   await mkdir(options.workDir, { recursive: true, mode: 0o700 });
   if (osUser) await chown(options.workDir, osUser.uid, osUser.gid);
   // The same roles, pg_hba and TLS as a host (lib/host): local mode is one host at 127.0.0.1.
-  const { passwords } = await prepareHost({ files, cluster: 'local', name: 'localhost', addresses: ['127.0.0.1', 'localhost'], caDir: files.dir, osUser });
+  const ca = await ensureCa(files.dir, 'local');
+  const { passwords } = await prepareHost({ files, name: 'localhost', addresses: ['127.0.0.1', 'localhost'], ca, osUser });
 
   // --no-sync: a throwaway local cluster; data checksums so pg_rewind works.
   await pgRun('initdb', ['-D', primary.dataDir, '-U', 'postgres', '--auth=trust', '--data-checksums', '--encoding=UTF8', '--locale=C', '--no-sync']);

@@ -1,0 +1,181 @@
+import { existsSync } from 'node:fs';
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { userInfo } from 'node:os';
+import type { OsUser } from '../postgres/osUser.ts';
+import { runPg } from '../postgres/pgCommand.ts';
+import { PgServer } from '../postgres/pgServer.ts';
+import { NODE_CONF, nodeConfText, replicationToolEnv, REPLICATION_USER, slotName } from '../postgres/standbyConf.ts';
+import type { Log } from '../log.ts';
+import type { BootstrapConfig } from './bootstrapConfig.ts';
+import { resolveCa } from './caSource.ts';
+import { hbaText, identText } from './hbaConf.ts';
+import { hostFiles, replicationAuthOf } from './hostFiles.ts';
+import { resolvePassword } from './hostSecrets.ts';
+import { peerRole } from './peerRole.ts';
+import { ensureRoles, prepareHost } from './prepareHost.ts';
+import { MONITOR_USER } from './roles.ts';
+import { CLUSTER_CONF, includeLines, serverConfText, standbyAutoConfText } from './serverConf.ts';
+
+/** What the bootstrap needs of the agent's config: the fields it shares with the agent. */
+export interface BootstrapTarget {
+  cluster: string;
+  node: string;
+  dataDir: string;
+  bindir: string;
+  pgPort: number;
+  bootstrap: BootstrapConfig;
+}
+
+export type BootstrapOutcome =
+  | { ok: true; did: 'initialised the primary' | 'joined as a standby' | 'configured'; from?: string; changed: string[] }
+  | { ok: false; reason: string };
+
+
+/**
+ * Makes this host a node of its cluster, safe to run on every boot (systemd's ExecStartPre):
+ * the TLS files, passwords and passfile, then the data directory. With one, it rewrites only the
+ * configuration files that differ and leaves the server as it is (starting or stopping an
+ * existing node is the control plane's call: it may be a deposed primary). Without one: the
+ * first peer initialises the primary when no peer answers as primary; any other copies the
+ * primary and starts as its standby. synchronous_standby_names is the agent's (ALTER SYSTEM).
+ */
+export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, log: Log): Promise<BootstrapOutcome> {
+  const b = t.bootstrap;
+  const files = hostFiles(b.hostDir);
+  const first = b.peers[0]?.name === t.node;
+  try {
+    const ca = await resolveCa({ ca: b.ca, cluster: t.cluster, hostDir: b.hostDir, first, waitMs: b.waitForPrimaryMs });
+    const passwords = { monitor: await resolvePassword(b.passwords.monitor), replication: await resolvePassword(b.passwords.replication) };
+    await prepareHost({ files, name: t.node, addresses: [b.address], ca, osUser, passwords });
+    const pg = new PgServer({ dataDir: t.dataDir, bindir: t.bindir, host: files.socketDir, port: t.pgPort, osUser, log, toolEnv: replicationToolEnv(replicationAuthOf(files)) });
+    const confs = configFiles(t, osUser);
+    const marker = `${t.dataDir}.bootstrapping`;
+    // A copy or initdb that died half-way leaves the marker: its directory is ours to redo.
+    if (existsSync(marker)) await rm(t.dataDir, { recursive: true, force: true });
+    if (existsSync(join(t.dataDir, 'PG_VERSION'))) {
+      const changed = await writeConfs(t.dataDir, confs, osUser);
+      if (changed.length > 0 && (await pg.postmasterPid()) !== null) await pg.sql('SELECT pg_reload_conf()');
+      return { ok: true, did: 'configured', changed };
+    }
+    await mkdir(dirname(t.dataDir), { recursive: true });
+    await writeFile(marker, `${process.pid}\n`);
+    const login = { user: MONITOR_USER, password: passwords.monitor, ssl: { mode: 'verify-ca' as const, ca: await readFile(files.caCert, 'utf8') } };
+    const others = b.peers.filter((p) => p.name !== t.node);
+    const deadline = Date.now() + b.waitForPrimaryMs;
+    for (;;) {
+      const roles = await Promise.all(others.map(async (p) => ({ p, role: await peerRole(p, login) })));
+      const primary = roles.find((r) => r.role === 'primary')?.p;
+      if (primary) {
+        const r = await joinAsStandby(t, pg, primary, confs, osUser);
+        if (!r.ok) return r;
+        await rm(marker, { force: true });
+        return { ok: true, did: 'joined as a standby', from: primary.name, changed: ['data directory'] };
+      }
+      if (first && roles.every((r) => r.role === 'unreachable')) {
+        const r = await initPrimary(t, pg, confs, osUser, passwords, files.socketDir);
+        if (!r.ok) return r;
+        await rm(marker, { force: true });
+        return { ok: true, did: 'initialised the primary', changed: ['data directory'] };
+      }
+      if (Date.now() > deadline) {
+        return { ok: false, reason: `no peer answers as primary (${roles.map((r) => `${r.p.name}: ${r.role}`).join(', ')}): bootstrap ${b.peers[0]?.name} first, or check the peers' addresses and the clientCidrs` };
+      }
+      log({ level: 'info', msg: 'waiting for a primary to copy from', peers: roles.map((r) => `${r.p.name}: ${r.role}`).join(', ') });
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+type Confs = Record<string, string>;
+
+/** Every file the bootstrap owns in a data directory, by name. */
+function configFiles(t: BootstrapTarget, osUser: OsUser | null): Confs {
+  const b = t.bootstrap;
+  const files = hostFiles(b.hostDir);
+  return {
+    'pg_hba.conf': hbaText({ clientCidrs: b.clientCidrs, superuser: 'socket-peer' }),
+    'pg_ident.conf': identText(osUser?.name ?? userInfo().username),
+    [CLUSTER_CONF]: serverConfText({
+      listenAddresses: '*',
+      unixSocketDirectories: files.socketDir,
+      tls: { certFile: files.serverCert, keyFile: files.serverKey, caFile: files.caCert },
+      walReceiverTimeoutMs: b.walReceiverTimeoutMs,
+      // The starting value only: the agent keeps the spec's (ALTER SYSTEM wins over this file).
+      synchronousStandbyNames: '',
+      sizing: 'host',
+      ...(b.archiveCommand ? { archiveCommand: b.archiveCommand } : {}),
+    }),
+    [NODE_CONF]: nodeConfText({ name: t.node, port: t.pgPort }),
+  };
+}
+
+/** Writes the files that differ (and the include lines once); answers their names. */
+async function writeConfs(dataDir: string, confs: Confs, osUser: OsUser | null): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [name, text] of Object.entries(confs)) {
+    const path = join(dataDir, name);
+    const now = await readFile(path, 'utf8').catch(() => null);
+    if (now === text) continue;
+    await writeFile(path, text, { mode: 0o600 });
+    if (osUser) await chown(path, osUser.uid, osUser.gid);
+    changed.push(name);
+  }
+  const main = join(dataDir, 'postgresql.conf');
+  const text = await readFile(main, 'utf8');
+  if (!text.includes(`include_if_exists = '${CLUSTER_CONF}'`)) {
+    await writeFile(main, text + includeLines());
+    changed.push('postgresql.conf');
+  }
+  return changed;
+}
+
+async function initPrimary(
+  t: BootstrapTarget,
+  pg: PgServer,
+  confs: Confs,
+  osUser: OsUser | null,
+  passwords: { monitor: string; replication: string },
+  socketDir: string,
+): Promise<BootstrapOutcome> {
+  await rm(t.dataDir, { recursive: true, force: true });
+  await mkdir(t.dataDir, { mode: 0o700 });
+  if (osUser) await chown(t.dataDir, osUser.uid, osUser.gid);
+  // Data checksums so pg_rewind works; no password auth until the roles exist (our pg_hba replaces initdb's).
+  const init = await runPg(t.bindir, 'initdb', ['-D', t.dataDir, '-U', 'postgres', '--auth-local=peer', '--auth-host=reject', '--data-checksums', '--encoding=UTF8', '--locale=C'], { osUser, timeoutMs: 120_000 });
+  if (!init.ok) return { ok: false, reason: `initdb: ${(init.stderr || init.stdout).trim()}` };
+  await writeConfs(t.dataDir, confs, osUser);
+  const started = await pg.start();
+  if (!started.ok) return started;
+  await ensureRoles({ host: socketDir, port: t.pgPort }, passwords);
+  return { ok: true, did: 'initialised the primary', changed: [] };
+}
+
+async function joinAsStandby(t: BootstrapTarget, pg: PgServer, primary: { name: string; host: string; port: number }, confs: Confs, osUser: OsUser | null): Promise<BootstrapOutcome> {
+  await rm(t.dataDir, { recursive: true, force: true });
+  await mkdir(t.dataDir, { mode: 0o700 });
+  if (osUser) await chown(t.dataDir, osUser.uid, osUser.gid);
+  // The slot is made on the primary as the copy starts, so no WAL the standby needs is recycled meanwhile.
+  const slot = slotName(t.node);
+  const args = ['-h', primary.host, '-p', String(primary.port), '-U', REPLICATION_USER, '-D', t.dataDir, '-X', 'stream', '-c', 'fast', '-S', slot];
+  let copy = await pg.run('pg_basebackup', [...args, '-C'], 30 * 60_000);
+  // A slot of that name left by an earlier attempt: copy through it as it is.
+  if (!copy.ok && /already exists/.test(copy.stderr)) {
+    await rm(t.dataDir, { recursive: true, force: true });
+    await mkdir(t.dataDir, { mode: 0o700 });
+    if (osUser) await chown(t.dataDir, osUser.uid, osUser.gid);
+    copy = await pg.run('pg_basebackup', args, 30 * 60_000);
+  }
+  if (!copy.ok) return { ok: false, reason: `pg_basebackup from ${primary.name}: ${(copy.stderr || copy.stdout).trim()}` };
+  await rm(join(t.dataDir, 'log'), { recursive: true, force: true });
+  await writeConfs(t.dataDir, confs, osUser);
+  const auto = standbyAutoConfText(primary, t.node, slot, replicationAuthOf(hostFiles(t.bootstrap.hostDir)));
+  await writeFile(join(t.dataDir, 'postgresql.auto.conf'), auto, { mode: 0o600 });
+  await writeFile(join(t.dataDir, 'standby.signal'), '', { mode: 0o600 });
+  if (osUser) for (const f of ['postgresql.auto.conf', 'standby.signal']) await chown(join(t.dataDir, f), osUser.uid, osUser.gid);
+  const started = await pg.start();
+  if (!started.ok) return started;
+  return { ok: true, did: 'joined as a standby', from: primary.name, changed: [] };
+}
