@@ -2,6 +2,7 @@ import { storeFromEnv } from '../lib/control/awsControlPlane.ts';
 import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { metricsForRuntime } from '../lib/control/controlMetrics.ts';
 import { PROBE_RUN_MS, runProbeLoop } from '../lib/control/probeLoop.ts';
+import { probeLoginFromEnv } from '../lib/control/probeLoginEnv.ts';
 import { jsonLog } from '../lib/log.ts';
 
 /** EventBridge, every minute: probe every node at probeIntervalMs until just before the invocation must end. */
@@ -18,6 +19,7 @@ export const handler = async (_event: unknown, context: { getRemainingTimeInMill
     until: Math.min(Date.now() + PROBE_RUN_MS, Date.now() + context.getRemainingTimeInMillis() - 5_000),
     log,
     metrics: metricsForRuntime('pgvigil-probe'),
+    login: await probeLoginFromEnv(e),
   });
   log({ level: 'info', msg: 'probe invocation done', ...result });
   return result;

@@ -18,6 +18,11 @@ export const LambdaEnv = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   PGVIGIL_CLUSTERS: json(z.array(ClusterSpec).min(1, 'list at least one cluster spec'), 'PGVIGIL_CLUSTERS'),
   PGVIGIL_AGENT_KEY_SECRET_ARN: z.string().min(1).optional(),
+  /** The probe's pgvigil_monitor password: a secret the stack generates, or a file (runs off AWS). */
+  PGVIGIL_MONITOR_SECRET_ARN: z.string().min(1).optional(),
+  PGVIGIL_MONITOR_PASSWORD_FILE: z.string().min(1).optional(),
+  /** The cluster CA's certificate: the probe then checks the nodes' certificates (verify-ca), else TLS without (require). */
+  PGVIGIL_CA_CERT_FILE: z.string().min(1).optional(),
   PGVIGIL_TOPIC_ARN: z.string().min(1).optional(),
   PGVIGIL_ENDPOINTS: json(
     z.object({ route53: z.object({ zoneId: z.string(), writerName: z.string(), readerName: z.string(), ttl: z.number().int().min(0) }).optional() }),

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { Prober } from '../probe/prober.ts';
+import type { ProbeLogin } from '../probe/probeLogin.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
 import { noMetrics, type ControlMetrics } from './controlMetrics.ts';
@@ -25,6 +26,8 @@ export interface ProbeLoopOptions {
   metrics?: ControlMetrics;
   /** Blind rounds are summed and published at most this often per cluster (default 10 s). */
   metricsEveryMs?: number;
+  /** How the probe logs in to the nodes (probeLoginEnv.ts); absent: the superuser without TLS. */
+  login?: ProbeLogin | undefined;
 }
 
 export interface ProbeLoopResult {
@@ -42,7 +45,7 @@ export interface ProbeLoopResult {
  */
 export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult> {
   const clock = o.clock ?? (() => Date.now());
-  const probers = new Map(o.specs.map((s) => [s.cluster, new Prober({ store: o.store, prober: o.prober, clock })]));
+  const probers = new Map(o.specs.map((s) => [s.cluster, new Prober({ store: o.store, prober: o.prober, clock, ...(o.login ? { credentials: o.login } : {}) })]));
   const states = new Map<string, { state: ClusterState | null; at: number }>();
   const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0, blindRounds: 0 };
   const interval = Math.min(...o.specs.map((s) => s.timing.probeIntervalMs));

@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import type { OsUser } from '../postgres/osUser.ts';
 import { runPg } from '../postgres/pgCommand.ts';
 import { PgServer } from '../postgres/pgServer.ts';
+import { sqlOnce } from '../postgres/sqlOnce.ts';
 import { NODE_CONF, nodeConfText, replicationToolEnv, REPLICATION_USER, slotName } from '../postgres/standbyConf.ts';
 import type { Log } from '../log.ts';
 import type { BootstrapConfig } from './bootstrapConfig.ts';
@@ -55,7 +56,11 @@ export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, l
     if (existsSync(marker)) await rm(t.dataDir, { recursive: true, force: true });
     if (existsSync(join(t.dataDir, 'PG_VERSION'))) {
       const changed = await writeConfs(t.dataDir, confs, osUser);
-      if (changed.length > 0 && (await pg.postmasterPid()) !== null) await pg.sql('SELECT pg_reload_conf()');
+      const running = (await pg.postmasterPid()) !== null;
+      if (changed.length > 0 && running) await pg.sql('SELECT pg_reload_conf()');
+      // A running primary takes the secrets' passwords (a rotation); equal ones change nothing.
+      const [role] = running ? await sqlOnce<{ recovery: boolean }>(t.pgPort, 'SELECT pg_is_in_recovery() AS recovery', [], { host: files.socketDir }).catch(() => []) : [];
+      if (role && !role.recovery && (await ensureRoles({ host: files.socketDir, port: t.pgPort }, passwords)) > 0) changed.push('role passwords');
       return { ok: true, did: 'configured', changed };
     }
     await mkdir(dirname(t.dataDir), { recursive: true });
