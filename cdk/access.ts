@@ -1,28 +1,46 @@
 import { Construct } from 'constructs';
-import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { vipTermTag } from '../lib/endpoints/eniVip.ts';
+import type { ClusterSpec } from '../lib/domain/spec.ts';
+import { leasePartition } from '../lib/store/partitions.ts';
+import { itemStatement } from './storeAccess.ts';
 
-/** The tag on each database host's network interface that scopes who may move the VIP onto it. */
+/** The tag on each database host's network interface; the Lambdas' VPC policy denies them these interfaces. */
 export const clusterTagKey = 'pgvigil:cluster';
 
 export interface AccessProps {
   table: dynamodb.Table;
   decide: lambda.IFunction;
-  agentKey: secretsmanager.Secret;
-  clusterNames: string[];
+  agentKey: secretsmanager.ISecret;
+  clusters: ClusterSpec[];
   /** Users, groups or roles that run the pgvigil CLI against this deployment. */
   operators: iam.IGrantable[];
+  /**
+   * The VPC the agents' store and archive requests must come from (aws:SourceVpc, set by the
+   * gateway endpoints): credentials taken off a host are no use outside it. Undefined when the
+   * stack made no gateway endpoints (the requests may then come through NAT, without the key).
+   */
+  sourceVpcId?: string;
 }
 
-/** Who may do what from outside the Lambdas: operators (CLI) and the agents on the database hosts. */
+/** The name a node's role and instance profile are known by: cluster and node. */
+export const nodeKey = (cluster: string, node: string): string => `${cluster}/${node}`;
+
+/**
+ * Who may do what from outside the Lambdas: operators (CLI), and the agent on each database
+ * host. Every node has a role of its own, which may write its own lease and nothing else of the
+ * store (lib/store/partitions.ts): a compromised host can neither forge a decision nor renew
+ * another node's lease. What all agents need (the key, the archive) is one managed policy.
+ */
 export class PgVigilAccess extends Construct {
   readonly operatorPolicy: iam.ManagedPolicy;
-  readonly agentRole: iam.Role;
-  readonly agentInstanceProfile: iam.InstanceProfile;
+  /** Attached to every node's role: the agent key and the archive (archive.ts adds those). */
+  readonly agentPolicy: iam.ManagedPolicy;
+  /** One role per node, by nodeKey(cluster, node). */
+  readonly agentRoles: ReadonlyMap<string, iam.Role>;
+  readonly agentInstanceProfiles: ReadonlyMap<string, iam.InstanceProfile>;
 
   constructor(scope: Construct, id: string, props: AccessProps) {
     super(scope, id);
@@ -34,44 +52,44 @@ export class PgVigilAccess extends Construct {
         new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [props.table.tableArn] }),
       ],
     });
-    props.operators.forEach((op) => props.decide.grantInvoke(op));
+    // The whole policy, not only the invoke: pgvigil status reads the store, backups the archive.
+    for (const op of props.operators) {
+      if ('addManagedPolicy' in op && typeof op.addManagedPolicy === 'function') (op as iam.IRole).addManagedPolicy(this.operatorPolicy);
+      else props.decide.grantInvoke(op);
+    }
 
-    this.agentRole = new iam.Role(this, 'AgentRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'pgvigil agent on a database host: lease, agent key, VIP moves, SSM access',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    const fromVpc = props.sourceVpcId ? { StringEquals: { 'aws:SourceVpc': props.sourceVpcId } } : undefined;
+    this.agentPolicy = new iam.ManagedPolicy(this, 'AgentPolicy', {
+      description: 'pgvigil agents, every node: the agent key, the WAL archive',
+      statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [props.agentKey.secretArn] })],
     });
-    props.agentKey.grantRead(this.agentRole);
-    // Its lease, and reading the decision log for the spec's members (rule 3) and the commit
-    // quorum (rule 2); only this deployment's clusters (the partition key is the cluster name).
-    this.agentRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        resources: [props.table.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': props.clusterNames } },
-      }),
-    );
-    const stack = Stack.of(this);
-    this.agentRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-        resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
-        conditions: { StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: props.clusterNames } },
-      }),
-    );
-    // The VIP driver records the term that moved the VIP on the interface holding it; that tag only.
-    this.agentRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:CreateTags'],
-        resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
-        conditions: {
-          StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: props.clusterNames },
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [vipTermTag] },
-        },
-      }),
-    );
-    // Describe calls do not support resource-level permissions.
-    this.agentRole.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeNetworkInterfaces'], resources: ['*'] }));
-    this.agentInstanceProfile = new iam.InstanceProfile(this, 'AgentInstanceProfile', { role: this.agentRole });
+
+    const roles = new Map<string, iam.Role>();
+    const profiles = new Map<string, iam.InstanceProfile>();
+    for (const spec of props.clusters) {
+      for (const node of spec.nodes) {
+        const name = `${spec.cluster}-${node.name}`;
+        const role = new iam.Role(this, `AgentRole-${name}`, {
+          assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+          description: `pgvigil agent of ${spec.cluster}/${node.name}: its own lease, the decision log read, the archive`,
+          managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'), this.agentPolicy],
+        });
+        // Reads: the decision log for the spec's members (rule 3) and the commit quorum (rule 2).
+        role.addToPolicy(itemStatement(props.table, ['dynamodb:GetItem', 'dynamodb:Query'], [spec.cluster], fromVpc));
+        // Writes: this node's lease, nothing else (renewLease puts, and reads back on a conflict).
+        role.addToPolicy(itemStatement(props.table, ['dynamodb:PutItem', 'dynamodb:GetItem'], [leasePartition(spec.cluster, node.name)], fromVpc));
+        roles.set(nodeKey(spec.cluster, node.name), role);
+        profiles.set(nodeKey(spec.cluster, node.name), new iam.InstanceProfile(this, `AgentInstanceProfile-${name}`, { role }));
+      }
+    }
+    this.agentRoles = roles;
+    this.agentInstanceProfiles = profiles;
+  }
+
+  /** The role of one node; throws naming the node when the spec has no such node. */
+  agentRoleOf(cluster: string, node: string): iam.Role {
+    const role = this.agentRoles.get(nodeKey(cluster, node));
+    if (!role) throw new Error(`PgVigil: no agent role for ${nodeKey(cluster, node)}: the node is not in the cluster specs`);
+    return role;
   }
 }

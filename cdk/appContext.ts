@@ -3,6 +3,7 @@ import { z } from 'zod';
 import * as events from 'aws-cdk-lib/aws-events';
 import { parseWith, type Parsed } from '../lib/domain/parse.ts';
 import type { PgVigilStackProps } from './pgvigilStack.ts';
+import { interfaceEndpointNames } from './network.ts';
 
 const list = z
   .string()
@@ -23,7 +24,16 @@ export const AppContext = z.object({
   alertHttps: list,
   zoneId: z.string().regex(/^Z[0-9A-Z]+$/, 'give a hosted zone id like Z0123456789ABC').optional(),
   zoneName: z.string().min(1).optional(),
-  vpcEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
+  /** "false": the VPC routes DynamoDB and S3 already (its own gateway endpoints). */
+  gatewayEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
+  /** Interface endpoints to add, comma-separated: secretsmanager, sns. Default none. */
+  interfaceEndpoints: list.pipe(z.array(z.enum(interfaceEndpointNames, { error: `name interface endpoints from: ${interfaceEndpointNames.join(', ')} (comma-separated)` }))),
+  /** Demo VPC flow logs. */
+  flowLogs: z.enum(['off', 'reject', 'all'], { error: 'give off, reject or all' }).optional(),
+  /** "true": a CloudWatch dashboard (3 USD a month beyond an account's first three). */
+  dashboard: flag,
+  /** "true": S3 Object Lock on the archive (governance, backupRetentionDays). */
+  archiveObjectLock: flag,
   dbHosts: flag,
   /** The database hosts' AMI, pinned (README: Database hosts). */
   dbHostAmi: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'give an AMI id like ami-0123456789abcdef0').optional(),
@@ -78,7 +88,11 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       alertEmails: c.alertEmail,
       alertHttpsEndpoints: c.alertHttps,
       hostedZone: c.zoneId && c.zoneName ? { zoneId: c.zoneId, zoneName: c.zoneName } : undefined,
-      vpcEndpoints: c.vpcEndpoints,
+      gatewayEndpoints: c.gatewayEndpoints,
+      interfaceEndpoints: c.interfaceEndpoints,
+      ...(c.flowLogs ? { flowLogs: c.flowLogs } : {}),
+      dashboard: c.dashboard,
+      archiveObjectLock: c.archiveObjectLock,
       dbHosts: c.dbHosts,
       dbHostAmi: c.dbHostAmi,
       decisionEvents: c.decisionEvents,

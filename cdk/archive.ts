@@ -21,10 +21,16 @@ const IA_AFTER_DAYS = 30;
 const IA_MINIMUM_DAYS = 30;
 
 export interface ArchiveProps {
-  /** Encrypts the archive (the stack's KMS key). */
-  key: kms.IKey;
-  /** The only principal that writes the archive: the agent role of the database hosts. */
-  writer: iam.IGrantable;
+  /** The only writer of the archive: the policy every agent role of the database hosts holds. */
+  writer: iam.ManagedPolicy;
+  /** The agents' requests must come from this VPC (through the S3 gateway endpoint); undefined: no such condition. */
+  sourceVpcId?: string;
+  /**
+   * S3 Object Lock in governance mode, each object retained `retentionDays`: not even the
+   * account's own users may delete or overwrite a backup before then without the bypass
+   * permission. Default false (a locked bucket cannot be emptied early, e.g. a demo).
+   */
+  objectLock?: boolean;
   /** The operators' policy: reads the archive and records verification results (restore --verify). */
   verifier?: iam.ManagedPolicy;
   /** Days to keep WAL and base backups; older objects expire. */
@@ -44,6 +50,8 @@ export interface ArchiveProps {
  * standby's agent for a backup.
  */
 export class PgVigilArchive extends Construct {
+  /** The archive's own key: kept with the backups, used by nothing else. */
+  readonly key: kms.Key;
   readonly bucket: s3.Bucket;
   readonly accessLogs: s3.Bucket;
   readonly scheduleRules: events.Rule[] = [];
@@ -63,16 +71,18 @@ export class PgVigilArchive extends Construct {
       lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365) }],
     });
 
+    this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'pgvigil: WAL archive and base backups', removalPolicy: RemovalPolicy.RETAIN });
     const days = props.retentionDays;
     const toIa = days >= IA_AFTER_DAYS + IA_MINIMUM_DAYS ? [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(IA_AFTER_DAYS) }] : [];
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.KMS,
-      encryptionKey: props.key,
+      encryptionKey: this.key,
       // One data key per bucket, not per object: far fewer KMS calls for thousands of WAL segments.
       bucketKeyEnabled: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
+      ...(props.objectLock ? { objectLockEnabled: true, objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(props.retentionDays)) } : {}),
       // Backups outlive the stack: deleting it must never delete them.
       removalPolicy: RemovalPolicy.RETAIN,
       serverAccessLogsBucket: this.accessLogs,
@@ -90,21 +100,24 @@ export class PgVigilArchive extends Construct {
     });
 
     // The agents push WAL and backups and read them back (restore, verify); no delete, no other prefix.
-    props.writer.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:PutObject', 's3:GetObject'],
-        resources: archivePrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
-      }),
-    );
-    props.writer.grantPrincipal.addToPrincipalPolicy(
+    const fromVpc = props.sourceVpcId ? { StringEquals: { 'aws:SourceVpc': props.sourceVpcId } } : {};
+    const objects = (prefixes: readonly string[]) => prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
+    props.writer.addStatements(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects(archivePrefixes), conditions: { ...fromVpc } }),
+      // A WAL segment is written once (archive_command): S3 refuses a PutObject without
+      // If-None-Match, so no host can overwrite one, whatever its client sends.
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(['wal/']), conditions: { Null: { 's3:if-none-match': 'false' }, ...fromVpc } }),
+      // Base backups are multipart uploads, whose parts take no conditional header (S3 User Guide,
+      // "Enforce conditional writes"); each backup has a key of its own, made when it is taken.
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(['backups/']), conditions: { ...fromVpc } }),
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': archivePrefixes.map((prefix) => `${prefix}*`) } },
+        conditions: { StringLike: { 's3:prefix': archivePrefixes.map((prefix) => `${prefix}*`) }, ...fromVpc },
       }),
+      // SSE-KMS: writing needs a data key, reading decrypts it.
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn] }),
     );
-    // SSE-KMS: writing needs a data key, reading decrypts it.
-    props.key.grant(props.writer, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // Operators list and verify backups from their machine (pgvigil backups / restore --verify):
     // read everything archived, write only the verification result beside a backup.
@@ -117,7 +130,7 @@ export class PgVigilArchive extends Construct {
           resources: [this.bucket.bucketArn],
           conditions: { StringLike: { 's3:prefix': archivePrefixes.map((prefix) => `${prefix}*`) } },
         }),
-        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.key.keyArn] }),
+        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn] }),
       );
     }
 

@@ -15,7 +15,10 @@ export interface DbHostsProps {
   vpc: ec2.IVpc;
   cluster: ClusterSpec;
   securityGroup: ec2.ISecurityGroup;
-  agentRole: iam.Role;
+  /** Each node's own agent role (cdk/access.ts). */
+  agentRole: (node: string) => iam.Role;
+  /** What every agent holds; the asset read goes here. */
+  agentPolicy: iam.ManagedPolicy;
   /** What the agent config on each host points at. */
   tableName: string;
   agentKeySecretArn: string;
@@ -76,7 +79,7 @@ export class PgVigilDbHosts extends Construct {
     super(scope, id);
     const asset = agentAsset(this);
     // This one object, not the whole bootstrap bucket.
-    props.agentRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    props.agentPolicy.addStatements(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
     if (!/^ami-[0-9a-f]{8,17}$/.test(props.ami)) throw new Error(`PgVigil: dbHosts: dbHostAmi: give an AMI id like ami-0123456789abcdef0 (got "${props.ami}")`);
     const subnets = props.vpc.privateSubnets;
 
@@ -114,7 +117,7 @@ export class PgVigilDbHosts extends Construct {
         securityGroup: props.securityGroup,
         instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL),
         machineImage: new PinnedImage(props.ami),
-        role: props.agentRole,
+        role: props.agentRole(node.name),
         userData,
         httpTokens: ec2.HttpTokens.REQUIRED,
         // The root volume holds only the OS and the agent; it goes with the instance.

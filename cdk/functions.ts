@@ -25,18 +25,6 @@ export const decideStreamPrefixes = ['O#'] as const;
 /** probe loops for just under a minute and stops ~5 s before this. */
 export const probeTimeout = Duration.seconds(70);
 
-/** Store actions the handlers use: no Scan, no DeleteItem (the decision log is append-only). */
-const storeActions = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:TransactWriteItems',
-];
-
 export interface FunctionsProps {
   network: PgVigilNetwork;
   table: dynamodb.Table;
@@ -102,10 +90,7 @@ export class PgVigilFunctions extends Construct {
     this.decide = make('decide', Duration.seconds(60), 'pgvigil: decide from observations, leases, ticks and operator commands');
     this.notify = make('notify', Duration.seconds(30), 'pgvigil: publish decisions to SNS and EventBridge');
 
-    props.table.grant(this.probe, ...storeActions);
-    props.table.grant(this.decide, ...storeActions);
-    props.table.grant(this.notify, 'dynamodb:GetItem', 'dynamodb:Query');
-    props.agentKey.grantRead(this.probe);
+    // Store access by trust domain is granted in storeAccess.ts; the probe signs nothing, so only decide reads the key.
     props.agentKey.grantRead(this.decide);
     props.topic.grantPublish(this.notify);
     // Decision events on the account's default bus (source pgvigil), for users' own rules; notify alone may put them.

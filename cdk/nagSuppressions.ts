@@ -57,30 +57,21 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
     'The agent HMAC key is held by every agent and the control plane at once; rotation needs a coordinated agent reload (README: rotating the agent key), not an unattended rotation Lambda.',
   );
 
-  const agentRole = pgvigil.access.agentRole;
-  ack(
-    agentRole,
-    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-    'Session Manager access to the database hosts (no SSH, no bastion); AWS maintains this policy as the minimum for SSM.',
-  );
-  ack(
-    agentRole,
-    'AwsSolutions-IAM5[Resource::*]',
-    'ec2:DescribeNetworkInterfaces only: Describe calls do not support resource-level permissions. The VIP driver reads before it moves.',
-  );
-  ack(
-    agentRole,
-    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
-    'Assign/UnassignPrivateIpAddresses and CreateTags (the pgvigil:vip-term tag only) on network interfaces, restricted by condition to interfaces tagged pgvigil:cluster with one of this deployment\'s clusters; interface ids are not known before the hosts exist.',
-  );
+  for (const role of pgvigil.access.agentRoles.values()) {
+    ack(
+      role,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'Session Manager access to the database hosts (no SSH, no bastion); AWS maintains this policy as the minimum for SSM.',
+    );
+  }
 
   // cdk-nag names a resource by the logical id of the bucket it is in.
   const bucketId = Stack.of(pgvigil).getLogicalId(pgvigil.archive.bucket.node.defaultChild as CfnElement);
   for (const prefix of archivePrefixes) {
     ack(
-      agentRole,
+      pgvigil.access.agentPolicy,
       `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
-      `Put/GetObject under ${prefix} of the archive bucket only: WAL segment and backup names are made on the host as they are written, so the keys cannot be listed ahead.`,
+      `Put/GetObject under ${prefix} of the archive bucket only (WAL puts only with If-None-Match, so never over an existing segment): WAL segment and backup names are made on the host as they are written, so the keys cannot be listed ahead.`,
     );
   }
 

@@ -3,11 +3,13 @@ import { CfnOutput, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { parseClusterSpec, type ClusterSpec, type ClusterSpecInput } from '../lib/domain/spec.ts';
 import { createStoreTable } from './table.ts';
 import { AlertTopic } from './alertTopic.ts';
-import { PgVigilNetwork } from './network.ts';
+import { PgVigilNetwork, type FlowLogChoice, type InterfaceEndpointName } from './network.ts';
+import { grantStoreAccess } from './storeAccess.ts';
 import { PgVigilFunctions } from './functions.ts';
 import { PgVigilAccess } from './access.ts';
 import { PgVigilAlarms } from './alarms.ts';
@@ -32,8 +34,21 @@ export interface PgVigilProps {
   hostedZone?: ZoneProps;
   /** CLI users/roles that may send operator commands. The OperatorPolicy output can be attached instead. */
   operators?: iam.IGrantable[];
-  /** Create DynamoDB/SNS/Secrets Manager/Lambda VPC endpoints. Default true; false if the VPC has them. */
-  vpcEndpoints?: boolean;
+  /** The database hosts' subnets, for the gateway endpoints' routes; default: `subnets`. */
+  hostSubnets?: ec2.SubnetSelection;
+  /** DynamoDB and S3 gateway endpoints (free), routed in pgvigil's subnets only. Default true; false if the VPC routes them already. */
+  gatewayEndpoints?: boolean;
+  /**
+   * Interface endpoints to add, each its own choice; default none. Their private DNS serves the
+   * whole VPC: see README "Networking" before adding one to a VPC with other workloads.
+   */
+  interfaceEndpoints?: InterfaceEndpointName[];
+  /** Demo VPC flow logs: 'reject' (default), 'all' (costs with the probe's traffic) or 'off'. */
+  flowLogs?: FlowLogChoice;
+  /** A CloudWatch dashboard (3 USD a month beyond an account's first three). Default false. */
+  dashboard?: boolean;
+  /** S3 Object Lock (governance, backupRetentionDays) on the archive. Default false. */
+  archiveObjectLock?: boolean;
   /** Build the database hosts too (EC2, one per node of the single cluster). Default false. */
   dbHosts?: boolean;
   /** With dbHosts: the hosts' AMI (Amazon Linux 2023 arm64), pinned; required, see README "Database hosts". */
@@ -97,7 +112,10 @@ export class PgVigil extends Construct {
       subnets: props.subnets,
       dbSecurityGroup: props.dbSecurityGroup,
       dbPorts: provisional ? ports(provisional) : [5432, 8008],
-      vpcEndpoints: props.vpcEndpoints ?? true,
+      ...(props.hostSubnets ? { hostSubnets: props.hostSubnets } : {}),
+      gatewayEndpoints: props.gatewayEndpoints ?? true,
+      interfaceEndpoints: props.interfaceEndpoints ?? [],
+      flowLogs: props.flowLogs ?? 'reject',
     });
     if (!provisional && !this.network.isDemoVpc) throw new Error('PgVigil: clusters: give the cluster specs of the databases in your VPC');
     this.clusters = provisional ?? parseClusters([demoClusterSpec(this.network.vpc)]);
@@ -123,16 +141,19 @@ export class PgVigil extends Construct {
       decisionEvents: props.decisionEvents ?? true,
       schedulesEnabled: this.watching,
     });
+    grantStoreAccess(table, this.functions, this.clusters);
     this.access = new PgVigilAccess(this, 'Access', {
       table,
       decide: this.functions.decide,
       agentKey: this.agentKey,
-      clusterNames: this.clusters.map((c) => c.cluster),
+      clusters: this.clusters,
       operators: props.operators ?? [],
+      ...(this.network.gatewayVpcId ? { sourceVpcId: this.network.gatewayVpcId } : {}),
     });
     this.archive = new PgVigilArchive(this, 'Archive', {
-      key: this.alertTopic.key,
-      writer: this.access.agentRole,
+      writer: this.access.agentPolicy,
+      ...(this.network.gatewayVpcId ? { sourceVpcId: this.network.gatewayVpcId } : {}),
+      objectLock: props.archiveObjectLock ?? false,
       verifier: this.access.operatorPolicy,
       retentionDays: props.backupRetentionDays ?? defaultBackupRetentionDays,
       schedule: props.backupSchedule === undefined ? defaultBackupSchedule() : props.backupSchedule,
@@ -140,7 +161,10 @@ export class PgVigil extends Construct {
       clusterNames: this.clusters.map((c) => c.cluster),
       scheduleEnabled: this.watching,
     });
-    this.alarms = new PgVigilAlarms(this, 'Alarms', { functions: this.functions, table, topic: this.alertTopic.topic });
+    // The alarms count this stack's metrics only: every handler tags its metrics with the stack's name.
+    const deployment = stack.stackName;
+    for (const fn of this.functions.node.findAll().filter((c): c is lambda.Function => c instanceof lambda.Function)) fn.addEnvironment('PGVIGIL_DEPLOYMENT', deployment);
+    this.alarms = new PgVigilAlarms(this, 'Alarms', { functions: this.functions, table, topic: this.alertTopic.topic, deployment, dashboard: props.dashboard ?? false, watching: this.watching });
 
     if (props.dbHosts) {
       if (this.clusters.length !== 1) throw new Error('PgVigil: dbHosts: builds the hosts of exactly one cluster; deploy one stack per cluster');
@@ -153,7 +177,8 @@ export class PgVigil extends Construct {
         vpc: this.network.vpc,
         cluster: this.clusters[0]!,
         securityGroup: this.network.dbSecurityGroup,
-        agentRole: this.access.agentRole,
+        agentRole: (node) => this.access.agentRoleOf(this.clusters[0]!.cluster, node),
+        agentPolicy: this.access.agentPolicy,
         tableName: table.tableName,
         agentKeySecretArn: this.agentKey.secretArn,
         region: stack.region,
@@ -173,9 +198,11 @@ export class PgVigil extends Construct {
     out('OperatorPolicyArn', this.access.operatorPolicy.managedPolicyArn, 'attach to the users or roles that run the pgvigil CLI');
     out('AlertTopicArn', this.alertTopic.topic.topicArn, 'subscribe more endpoints here');
     out('AgentKeySecretArn', this.agentKey.secretArn, 'the agents read their HMAC key from here');
-    out('AgentInstanceProfileName', this.access.agentInstanceProfile.instanceProfileName, 'attach to existing database hosts');
+    for (const [key, profile] of this.access.agentInstanceProfiles) {
+      out(`AgentInstanceProfile${key.replace(/[^A-Za-z0-9]/g, '')}`, profile.instanceProfileName, `attach to the host of ${key} only: it may renew that node's lease and no other`);
+    }
     out('ArchiveBucketName', this.archive.bucket.bucketName, 'WAL archive and base backups: pgvigil backups --archive s3://<this>/');
-    out('DashboardName', this.alarms.dashboard.dashboardName, 'CloudWatch dashboard');
+    if (this.alarms.dashboard) out('DashboardName', this.alarms.dashboard.dashboardName, 'CloudWatch dashboard');
     out(
       'Watching',
       this.watching ? this.clusters.map((c) => `${c.cluster} (${c.nodes.length} nodes)`).join(', ') : 'nothing',

@@ -61,13 +61,16 @@ const stdoutSink: EmfSink = (line) => {
 
 /**
  * CloudWatch embedded metric format, built by Powertools, one document per count so each
- * carries its own cluster dimension. The sink is injectable so tests read the documents.
+ * carries its own cluster dimension. `deployment` (the stack, PGVIGIL_DEPLOYMENT) is one more
+ * dimension, so the alarms of two stacks in one account and region each count their own.
+ * The sink is injectable so tests read the documents.
  */
-export function emfMetrics(service: string, sink: EmfSink = stdoutSink): ControlMetrics {
+export function emfMetrics(service: string, sink: EmfSink = stdoutSink, deployment?: string): ControlMetrics {
   const emit = (name: EmfName, cluster: string, value: number) => {
     if (!(value > 0)) return;
     const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, singleMetric: false });
     m.addDimension('cluster', cluster);
+    if (deployment) m.addDimension('deployment', deployment);
     m.addMetric(name, MetricUnit.Count, value);
     sink(JSON.stringify(m.serializeMetrics()));
   };
@@ -95,5 +98,5 @@ const EMF_OUTCOMES: ReadonlyArray<readonly [DecisionEvent['type'], EmfName]> = [
  * handlers called locally or in tests must not print metric documents.
  */
 export function metricsForRuntime(service: string, env: NodeJS.ProcessEnv = process.env, sink?: EmfSink): ControlMetrics {
-  return env['AWS_LAMBDA_FUNCTION_NAME'] ? emfMetrics(service, sink) : noMetrics;
+  return env['AWS_LAMBDA_FUNCTION_NAME'] ? emfMetrics(service, sink, env['PGVIGIL_DEPLOYMENT']) : noMetrics;
 }

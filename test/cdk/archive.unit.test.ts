@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { App, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { PgVigilArchive } from '../../cdk/archive.ts';
 import { stackPropsFromContext } from '../../cdk/appContext.ts';
@@ -31,11 +30,17 @@ function refsIn(value: unknown): string[] {
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
-/** Every identity-policy statement, with the roles its policy is attached to. */
+/** Every identity-policy statement (inline, and managed ones attached to roles), with the roles it reaches. */
 function statements(s: typeof defaults): Array<{ roles: string[]; st: Statement }> {
-  return resourcesOf(s.template, 'AWS::IAM::Policy').flatMap(([, p]) =>
+  const roles = resourcesOf(s.template, 'AWS::IAM::Role');
+  const inline = resourcesOf(s.template, 'AWS::IAM::Policy').flatMap(([, p]) =>
     (p.PolicyDocument.Statement as Statement[]).map((st) => ({ roles: refsIn(p.Roles ?? []), st })),
   );
+  const managed = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy').flatMap(([id, p]) => {
+    const attached = roles.filter(([, r]) => refsIn(r.ManagedPolicyArns ?? []).includes(id)).map(([rid]) => rid);
+    return attached.length === 0 ? [] : (p.PolicyDocument.Statement as Statement[]).map((st) => ({ roles: attached, st }));
+  });
+  return [...inline, ...managed];
 }
 
 for (const [label, s] of [['defaults', defaults], ['dbHosts, no schedule, 90 days', custom]] as const) {
@@ -44,14 +49,15 @@ for (const [label, s] of [['defaults', defaults], ['dbHosts, no schedule, 90 day
     const bucketId = idOf(s, archive.bucket);
     const bucket = json(s.template).Resources[bucketId]!;
 
-    test('encrypted with the stack\'s KMS key (the alert topic\'s, with rotation), bucket key on', () => {
-      const keyId = idOf(s, s.stack.pgvigil.alertTopic.key);
+    test('encrypted with a KMS key of its own (not the alert topic\'s, with rotation, retained), bucket key on', () => {
+      const keyId = idOf(s, s.stack.pgvigil.archive.key);
+      assert.notEqual(keyId, idOf(s, s.stack.pgvigil.alertTopic.key));
       const [rule] = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration;
       assert.equal(rule.ServerSideEncryptionByDefault.SSEAlgorithm, 'aws:kms');
       assert.deepEqual(refsIn(rule.ServerSideEncryptionByDefault.KMSMasterKeyID), [keyId]);
       assert.equal(rule.BucketKeyEnabled, true);
       assert.equal(json(s.template).Resources[keyId]!.Properties.EnableKeyRotation, true);
-      assert.equal(resourcesOf(s.template, 'AWS::KMS::Key').length, 1, 'no second key');
+      assert.equal(json(s.template).Resources[keyId]!.DeletionPolicy, 'Retain', 'the key outlives the stack with the backups it encrypts');
     });
 
     test('public access blocked, versioned, retained, access logged to its own log bucket', () => {
@@ -69,25 +75,26 @@ for (const [label, s] of [['defaults', defaults], ['dbHosts, no schedule, 90 day
       assert.equal(deny?.Action, 's3:*');
     });
 
-    test('only the agent role may write the bucket, only under wal/ and backups/, and may use the key', () => {
-      const agentRoleId = idOf(s, s.stack.pgvigil.access.agentRole);
+    test('only the agent roles (one per node, sharing the agent policy) may write the bucket, only under wal/ and backups/, and may use its key', () => {
+      const agentRoleIds = [...s.stack.pgvigil.access.agentRoles.values()].map((r) => idOf(s, r)).sort();
+      assert.equal(agentRoleIds.length, 3);
       const onBucket = statements(s).filter(({ st }) => st.Effect === 'Allow' && refsIn(st.Resource).includes(bucketId));
       const writes = onBucket.filter(({ st }) => actionsOf(st).some((a) => /^s3:(Put|Delete|Abort|Restore|\*)/.test(a)));
-      assert.ok(writes.length > 0);
-      for (const w of writes) assert.deepEqual(w.roles, [agentRoleId], `write access only for the agent role (${JSON.stringify(w.st.Action)})`);
-      const put = writes.find(({ st }) => actionsOf(st).includes('s3:PutObject'))!;
-      assert.deepEqual(actionsOf(put.st).sort(), ['s3:GetObject', 's3:PutObject']);
-      const keys = (put.st.Resource as unknown[]).map((r) => JSON.stringify(r));
-      assert.equal(keys.length, 2);
-      assert.ok(keys[0]!.includes('/wal/*') && keys[1]!.includes('/backups/*'), keys.join(' '));
+      assert.equal(writes.length, 2, 'WAL puts and backup puts');
+      for (const w of writes) assert.deepEqual(w.roles.sort(), agentRoleIds, `write access only for the agent roles (${JSON.stringify(w.st.Action)})`);
+      for (const w of writes) assert.deepEqual(actionsOf(w.st), ['s3:PutObject']);
+      const targets = writes.map((w) => JSON.stringify(w.st.Resource)).sort();
+      assert.ok(targets[0]!.includes('/backups/*') && targets[1]!.includes('/wal/*'), targets.join(' '));
+      const get = onBucket.find(({ st }) => actionsOf(st).includes('s3:GetObject'))!;
+      assert.ok(JSON.stringify(get.st.Resource).includes('/wal/*') && JSON.stringify(get.st.Resource).includes('/backups/*'));
       const list = onBucket.find(({ st }) => actionsOf(st).includes('s3:ListBucket'))!;
-      assert.deepEqual(list.roles, [agentRoleId]);
-      assert.deepEqual(list.st.Condition, { StringLike: { 's3:prefix': ['wal/*', 'backups/*'] } });
+      assert.deepEqual(list.roles.sort(), agentRoleIds);
+      assert.deepEqual(list.st.Condition?.['StringLike' as never], { 's3:prefix': ['wal/*', 'backups/*'] });
       // Nobody else reads it either: decide takes backups through the agents and lists nothing.
-      assert.deepEqual([...new Set(onBucket.flatMap((o) => o.roles))], [agentRoleId]);
-      const kmsUse = statements(s).find(({ roles, st }) => roles.includes(agentRoleId) && actionsOf(st).includes('kms:GenerateDataKey'));
+      assert.deepEqual([...new Set(onBucket.flatMap((o) => o.roles))].sort(), agentRoleIds);
+      const kmsUse = statements(s).find(({ roles, st }) => roles.includes(agentRoleIds[0]!) && actionsOf(st).includes('kms:GenerateDataKey'));
       assert.deepEqual(actionsOf(kmsUse!.st).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
-      assert.deepEqual(refsIn(kmsUse!.st.Resource), [idOf(s, s.stack.pgvigil.alertTopic.key)]);
+      assert.deepEqual(refsIn(kmsUse!.st.Resource), [idOf(s, s.stack.pgvigil.archive.key)]);
     });
 
     test('operators (the operator policy) read the archive and may write only verification results', () => {
@@ -137,7 +144,7 @@ describe('archive lifecycle', () => {
 
   test('a retention that is not a whole number of days stops the synth', () => {
     const stack = new Stack(new App(), 'Bad');
-    const base = { key: new kms.Key(stack, 'K'), writer: new iam.Role(stack, 'R', { assumedBy: new iam.AccountRootPrincipal() }), schedule: null, clusterNames: ['demo'] };
+    const base = { writer: new iam.ManagedPolicy(stack, 'P'), schedule: null, clusterNames: ['demo'] };
     const decide = lambda.Function.fromFunctionName(stack, 'D', 'decide');
     assert.throws(() => new PgVigilArchive(stack, 'A', { ...base, decide, retentionDays: 0 }), /backupRetentionDays: give a whole number of days, at least 1 \(got 0\)/);
   });

@@ -49,4 +49,13 @@ describe('control-plane metrics (CloudWatch EMF)', () => {
     onLambda.probesBlind('orders', 2);
     assert.equal(lines.length, 1);
   });
+
+  test('on Lambda each document carries the deployment (the stack) as a dimension, which the alarms filter on', () => {
+    const lines: string[] = [];
+    const m = metricsForRuntime('pgvigil-probe', { AWS_LAMBDA_FUNCTION_NAME: 'f', PGVIGIL_DEPLOYMENT: 'PgVigil-staging' }, (l) => lines.push(l));
+    m.probesBlind('orders', 1);
+    const doc = JSON.parse(lines[0]!) as Emf;
+    assert.equal(doc['deployment'], 'PgVigil-staging');
+    assert.ok(doc._aws.CloudWatchMetrics[0]!.Dimensions[0]!.includes('deployment'));
+  });
 });
