@@ -1,6 +1,8 @@
 import type { NodeObservation } from '../domain/observation.ts';
 import { isDeposed, type ClusterState } from '../domain/state.ts';
 import { staleAfterMs } from '../domain/spec.ts';
+import { explainCandidates, explainFailover, type FailoverExplanation } from '../domain/explainFailover.ts';
+import { viewNodes } from '../domain/view.ts';
 import { renderTable } from './table.ts';
 
 export interface NodeStatusRow {
@@ -25,6 +27,10 @@ export interface ClusterStatus {
   writer: string | null;
   readers: string[];
   failover: string | null;
+  /** The failover in progress: its step, since when, what it waits for, what would end it. */
+  failoverExplained: FailoverExplanation | null;
+  /** Per standby, why it could not be promoted were the primary to fail now (null: it could). */
+  candidates: { node: string; why: string | null }[];
   controlPlane: string;
   /** Agents whose clock was last measured beyond the skew they allow: every signed request to them is refused. */
   clockSkew: { node: string; skewMs: number; uncertaintyMs: number; maxSkewMs: number; since: string }[];
@@ -64,6 +70,7 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
     };
   });
   const f = state.failover;
+  const view = viewNodes(spec, observations, now);
   return {
     cluster: state.cluster,
     mode: spec.replication.mode === 'synchronous' ? `synchronous ANY ${spec.replication.quorum}` : `async (max lag on failover ${spec.replication.maximumLagOnFailover} B)`,
@@ -73,6 +80,8 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
     writer: state.writer,
     readers: state.readers,
     failover: f ? `${f.kind} ${f.from} → ${f.to}, term ${f.term}, step ${f.step}` : null,
+    failoverExplained: explainFailover(state, view, now),
+    candidates: f ? [] : explainCandidates(state, view),
     controlPlane: state.blindReported
       ? 'BLIND: no node answers'
       : state.blind
@@ -87,7 +96,11 @@ export function renderClusterStatus(s: ClusterStatus): string {
   const head = [
     `Cluster ${s.cluster}  term ${s.term}  mode ${s.mode}${s.paused ? '  PAUSED (maintenance mode)' : ''}`,
     `Writer -> ${s.writer ?? 'none'}   Readers -> ${s.readers.join(', ') || 'writer'}   Control plane: ${s.controlPlane}`,
-    ...(s.failover ? [`In progress: ${s.failover}`] : []),
+    ...(s.failover ? [`In progress: ${s.failover}${s.failoverExplained?.since ? ` since ${new Date(s.failoverExplained.since).toISOString().slice(11, 19)}` : ''}`] : []),
+    ...(s.failoverExplained ? [`  waits for: ${s.failoverExplained.waitsFor}`, `  ends with: ${s.failoverExplained.endsWhen}`] : []),
+    ...(s.candidates.length > 0 && s.candidates.every((c) => c.why !== null)
+      ? ['No failover possible now, were the primary to fail:', ...s.candidates.map((c) => `  ${c.node}: ${c.why}`)]
+      : []),
     ...s.clockSkew.map(
       (c) =>
         `CLOCK SKEW: ${c.node}'s agent is ${(Math.abs(c.skewMs) / 1000).toFixed(1)} s ${c.skewMs >= 0 ? 'ahead of' : 'behind'} the control plane (±${c.uncertaintyMs} ms), beyond the ${c.maxSkewMs} ms it allows: it refuses every action (since ${c.since.slice(11, 19)})`,

@@ -10,6 +10,7 @@ import { registerUp } from './upCommand.ts';
 import { registerGrow } from './growCommand.ts';
 import { registerClone } from './cloneCommand.ts';
 import { registerBackup } from './backupCommands.ts';
+import { registerAbort } from './abortCommand.ts';
 import { watchOutput } from './output.ts';
 
 // `pgvigil history | head`: a closed output ends a command quietly, for every command at once.
@@ -29,6 +30,7 @@ registerUp(program);
 registerStatus(program);
 registerHistory(program);
 registerChangePrimary(program);
+registerAbort(program);
 registerMaintenance(program);
 registerGrow(program);
 registerClone(program);

@@ -79,6 +79,7 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
         inherited: { node: event.node, lsn: event.lsn },
         deposed: event.from ? depose(undepose(s.deposed, event.node), event.from, event.at) : undepose(s.deposed, event.node),
         syncSet: [],
+        lostCandidate: null,
         // Outcomes of older terms can no longer be repeated: forget them so the state stays small.
         lastOutcomeAt: Object.fromEntries(Object.entries(s.lastOutcomeAt).filter(([id]) => id.startsWith(`${event.term}:`))),
       };
@@ -88,7 +89,9 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       // A candidate whose promotion was asked for may be primary of the aborted term: depose it,
       // so it is rewound onto whichever node is promoted next rather than trusted.
       const f = s.failover;
-      return f && f.promoteRequested && event.to !== null && event.to !== s.primary ? { ...s, deposed: depose(s.deposed, event.to, event.at) } : s;
+      return f && f.promoteRequested && event.to !== null && event.to !== s.primary
+        ? { ...s, deposed: depose(s.deposed, event.to, event.at), lostCandidate: { node: event.to, term: event.term } }
+        : s;
     }
     case 'FailoverImpossible':
       return { ...s, impossibleReportedFor: event.term };

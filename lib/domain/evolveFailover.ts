@@ -33,6 +33,7 @@ export function evolveFailover(f: FailoverInProgress | null, event: DecisionEven
         promoteRequested: false,
         fencedAt: null,
         finalLsn: null,
+        stepAt: event.at,
       };
     case 'ActionSucceeded': {
       if (f === null || f.term !== event.intent.term) return f;
@@ -47,14 +48,14 @@ export function evolveFailover(f: FailoverInProgress | null, event: DecisionEven
     case 'Fenced':
       if (f === null || f.from !== event.node) return f;
       // fencing → promoting: the old primary can no longer commit
-      if (f.step === 'fencing') return { ...f, step: 'promoting', fencedBy: event.by, fencedAt: event.at };
+      if (f.step === 'fencing') return { ...f, step: 'promoting', fencedBy: event.by, fencedAt: event.at, stepAt: event.at };
       // promoting: its lease now proves what the quorum proof held for an instant, so no detach is awaited
       if (f.step === 'promoting' && f.fencedBy === 'syncQuorum' && event.by === 'lease') return { ...f, fencedBy: 'lease' };
       return f;
     case 'ActionRequested': // promoting: from the promote request on, its outcome is unknown until the candidate answers
       return f && event.intent.action === 'promote' && event.intent.term === f.term ? { ...f, promoteRequested: true } : f;
     case 'Promoted': // promoting → switching
-      return f && f.to === event.node ? { ...f, step: 'switching' } : f;
+      return f && f.to === event.node ? { ...f, step: 'switching', stepAt: event.at } : f;
     case 'FailoverCompleted': // switching → (none)
     case 'FailoverAborted': // any step → (none)
       return null;

@@ -28,6 +28,7 @@ import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow,
  *
  * Every abort: FailoverAborted, emitted through abort(); the next round may choose again.
  * fencing   -> (none)      progressFailover     an automatic failover's old primary answers again as primary before any promotion
+ *                                                (not after an aborted failover's candidate may have been promoted: lostCandidate)
  * any       -> (none)      decideActionResult   a switchover's demote of its term failed: the old primary could not be stopped cleanly
  * promoting -> (none)      requestPromotion     the candidate no longer qualifies and no promotion was asked for
  * promoting -> (none)      decideActionResult   the candidate that no longer qualified is stopped through its agent (fence) after its
@@ -201,7 +202,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
   if (!f) return;
   switch (f.step) {
     case 'fencing': {
-      if (f.kind === 'failover' && isPrimaryNow(view.get(f.from))) {
+      if (f.kind === 'failover' && isPrimaryNow(view.get(f.from)) && o.state.lostCandidate === null) {
         abort(o, f, `${f.from} answers again as primary before any promotion: nothing was changed`);
         return;
       }
@@ -215,7 +216,7 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
     case 'promoting': {
       if (o.pendingFor('promote', f.to)) return;
       const cv = view.get(f.to);
-      if (f.kind === 'failover' && f.fencedBy === 'syncQuorum' && !f.promoteRequested && isPrimaryNow(view.get(f.from)) && isStandbyNow(cv)) {
+      if (f.kind === 'failover' && f.fencedBy === 'syncQuorum' && !f.promoteRequested && isPrimaryNow(view.get(f.from)) && isStandbyNow(cv) && o.state.lostCandidate === null) {
         abort(o, f, `${f.from} answers again as primary before ${f.to} was promoted: the failover is called off`);
         return;
       }
@@ -262,7 +263,10 @@ export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string
  */
 function candidateLost(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>, f: FailoverInProgress): void {
   const proof = proveFencedByLease(spec, view, f.to, o.now);
-  if (proof.ok) {
+  // Only when another can be chosen now: else the old primary could serve again while the
+  // candidate may hold writes it acknowledged as primary of this term. Wait for it instead.
+  const next = chooseFailoverCandidate(spec, view, f.from, null, o.state.primarySyncNames, o.state.inherited);
+  if (proof.ok && next.ok && next.node !== f.to) {
     o.emit('Fenced', f.term, `candidate ${f.to}, asked to promote, is lost: ${proof.reason}`, { node: f.to, by: 'lease', evidence: evidence(view) });
     abort(o, f, `candidate ${f.to} was lost after its promotion was asked for, and its lease proves it is not serving: it is deposed, and the next round chooses again`);
   }

@@ -27,6 +27,8 @@ export const FailoverInProgress = z.object({
   fencedAt: z.number().nullable().default(null),
   /** Where the old primary's WAL ended, as its agent's fence answer reports it (read just before the stop). */
   finalLsn: Lsn.nullable().default(null),
+  /** When the failover entered its current step (older logs: unknown), for `pgvigil status`. */
+  stepAt: z.number().nullable().default(null),
 });
 export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
 export type FailoverStep = FailoverInProgress['step'];
@@ -65,6 +67,12 @@ export const ClusterState = z.object({
    */
   deposed: z.record(z.string(), z.number()),
   failover: FailoverInProgress.nullable(),
+  /**
+   * A candidate whose promotion was asked for when its failover was aborted, until a promotion is
+   * recorded: it may have acknowledged writes as primary of that term, so the old primary
+   * answering again does not call the next failover off (older logs: none).
+   */
+  lostCandidate: z.object({ node: NodeName, term: z.number().int() }).nullable().default(null),
   /** Intents requested and not yet answered, with when they were requested. */
   pending: z.array(z.object({ intent: Intent, requestedAt: z.number() })),
   writer: NodeName.nullable(),
@@ -97,6 +105,7 @@ export function initialState(cluster: string): ClusterState {
     inherited: null,
     deposed: {},
     failover: null,
+    lostCandidate: null,
     pending: [],
     writer: null,
     readers: [],

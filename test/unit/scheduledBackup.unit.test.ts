@@ -90,7 +90,7 @@ describe('chooseBackupStandby: which standby a scheduled backup is taken from', 
   });
 
   test('no backup during a failover, before initialization, or without a primary', () => {
-    const failover = { kind: 'failover' as const, term: 2, from: 'pg1', to: 'pg2', startedAt: T0, step: 'promoting' as const, fencedBy: null, minLsn: null, detached: [], promoteRequested: true, fencedAt: null, finalLsn: null };
+    const failover = { kind: 'failover' as const, term: 2, from: 'pg1', to: 'pg2', startedAt: T0, step: 'promoting' as const, fencedBy: null, minLsn: null, detached: [], promoteRequested: true, fencedAt: null, finalLsn: null, stepAt: null };
     assert.equal(chosen(choose(state({ failover }), healthy())), 'none: a failover pg1 → pg2 is in progress: no backup now, the next scheduled one will run');
     assert.equal(chosen(choose(initialState('main'), healthy())), 'none: cluster main is not initialized yet: no backup until its first decide run');
     assert.match(chosen(choose(state({ primary: null }), healthy())), /^none: cluster main has no primary/);
