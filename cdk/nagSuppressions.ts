@@ -54,7 +54,7 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
   ack(
     pgvigil.agentKey,
     'AwsSolutions-SMG4',
-    'The agent HMAC key is held by every agent and the control plane at once; rotation needs a coordinated agent reload (README: rotating the agent key), not an unattended rotation Lambda.',
+    'The agent HMAC key is held by every agent and the control plane at once. Rotation has no refusal window: agents accept the new and the previous key (two lines, lib/agent/signing.ts) while the secret moves to the new one (README: rotating the agent key); it is an operator step, not an unattended rotation Lambda, because the agents reload their key file only on restart.',
   );
 
   for (const role of pgvigil.access.agentRoles.values()) {

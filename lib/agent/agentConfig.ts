@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseWith, type Parsed } from '../domain/parse.ts';
+import type { AgentKeys } from './signing.ts';
 import { NodeName } from '../domain/spec.ts';
 import { ArchiveTarget } from '../backup/archiveTarget.ts';
 import { StoreConfig } from '../store/storeConfig.ts';
@@ -89,8 +90,12 @@ export function loadAgentConfig(path: string): Parsed<AgentConfig> {
 
 const MIN_KEY_BYTES = 32;
 
-/** The HMAC key from keyFile, key, or PGVIGIL_AGENT_KEY (in that order). Never logged. */
-export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): Parsed<Buffer> {
+/**
+ * The HMAC key from keyFile, key, or PGVIGIL_AGENT_KEY (in that order). Never logged. During a
+ * rotation it holds two lines, the new key and the previous one: the agent accepts both
+ * (signing.ts), so the control plane may switch at any moment.
+ */
+export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): Parsed<AgentKeys> {
   let key: string | undefined;
   let from: string;
   if (config.keyFile !== undefined) {
@@ -110,9 +115,11 @@ export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = proce
       return { ok: false, reason: 'agent config: keyFile: no key: set keyFile, key, or the environment variable PGVIGIL_AGENT_KEY' };
     }
   }
-  const bytes = Buffer.from(key, 'utf8');
-  if (bytes.length < MIN_KEY_BYTES) {
+  const lines = key.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length > 2) return { ok: false, reason: `agent config: the key from ${from} has ${lines.length} lines: give one key, or during a rotation two (the new key, then the previous one)` };
+  const keys = lines.map((l) => Buffer.from(l, 'utf8'));
+  if (keys.length === 0 || keys.some((k) => k.length < MIN_KEY_BYTES)) {
     return { ok: false, reason: `agent config: the key from ${from} is shorter than ${MIN_KEY_BYTES} bytes: generate one with \`openssl rand -hex 32\`` };
   }
-  return { ok: true, value: bytes };
+  return { ok: true, value: keys.length === 1 ? keys[0]! : keys };
 }

@@ -6,7 +6,7 @@ import { actionTable } from './actions/actionTable.ts';
 import { publicRequestOf, type PublicAnswer, type PublicRoute } from './publicRoutes.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import { ReplayCache } from './replayCache.ts';
-import { AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER, AGENT_RECEIVED_HEADER, verifyRequest } from './signing.ts';
+import { AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER, AGENT_RECEIVED_HEADER, verifyRequest, type AgentKeys } from './signing.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** The whole body must arrive within this of its headers: a slow sender is cut off (408) before authentication. */
@@ -20,7 +20,8 @@ const ACTION_PATH = /^\/v1\/actions\/([^/]{1,64})$/;
 
 export interface AgentServerDeps {
   ctx: ActionContext;
-  key: Buffer;
+  /** The agent's key, or its new and previous keys during a rotation. */
+  key: AgentKeys;
   lock: ActionLock;
   /** Unauthenticated read-only routes (health, metrics), asked in order for GET/HEAD/OPTIONS. */
   publicRoutes?: readonly PublicRoute[];

@@ -69,6 +69,14 @@ export function signRequest(
   };
 }
 
+/**
+ * The keys an agent accepts: its key, or during a rotation the new key and the previous one,
+ * so the control plane can switch to the new key while agents still holding both keep
+ * answering; no request is refused in between. The control plane signs with one key only.
+ */
+export type AgentKeys = Buffer | readonly Buffer[];
+const keysOf = (keys: AgentKeys): readonly Buffer[] => (Buffer.isBuffer(keys) ? [keys] : keys);
+
 export type Verdict = { ok: true; nonce: string; timestamp: number } | { ok: false; reason: string };
 
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
@@ -83,7 +91,7 @@ const TARGET_PATTERN = /^([a-z][a-z0-9-]{0,30})\/([a-z][a-z0-9-]{0,30})$/;
  * (ReplayCache), and only after this passes, so unsigned traffic can't fill the nonce cache.
  */
 export function verifyRequest(
-  key: Buffer,
+  keys: AgentKeys,
   self: SignedTarget,
   req: { method: string; path: string; body: string; headers: Record<string, string | string[] | undefined> },
   maxSkewMs: number,
@@ -103,9 +111,12 @@ export function verifyRequest(
   if (!SIGNATURE_PATTERN.test(sig)) return { ok: false, reason: `bad ${SIGNATURE_HEADER}: 64 hex digits expected` };
   const timestamp = Number(ts);
   const claimed = { cluster: named[1]!, node: named[2]! };
-  const expected = Buffer.from(signature(key, { method: req.method, path: req.path, body: req.body, timestamp, nonce, ...claimed }), 'hex');
   const given = Buffer.from(sig, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  const signedWith = (key: Buffer) => {
+    const expected = Buffer.from(signature(key, { method: req.method, path: req.path, body: req.body, timestamp, nonce, ...claimed }), 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  if (!keysOf(keys).some(signedWith)) {
     return { ok: false, reason: 'bad signature: the request was not signed with this agent\'s key' };
   }
   if (claimed.cluster !== self.cluster || claimed.node !== self.node) {

@@ -1,3 +1,4 @@
+import type { AgentKeys } from './signing.ts';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { OsUser } from '../postgres/osUser.ts';
@@ -18,8 +19,8 @@ import { actionOutcome, agentMetrics } from './agentMetrics.ts';
 import { healthRoutes } from './health/healthRoutes.ts';
 
 export interface StartAgentOptions {
-  /** The HMAC key (from loadAgentKey). */
-  key: Buffer;
+  /** The HMAC key, or the new and previous keys during a rotation (from loadAgentKey). */
+  key: AgentKeys;
   /** Run PostgreSQL tools as this user; null runs them as ourselves. */
   osUser: OsUser | null;
   log?: Log;

@@ -33,16 +33,27 @@ export function storeFromEnv(env: LambdaEnv, log: Log): Store {
   return createStore({ table: env.PGVIGIL_TABLE, region: env.AWS_REGION, ...(env.PGVIGIL_STORE_ENDPOINT ? { endpoint: env.PGVIGIL_STORE_ENDPOINT } : {}) }, log);
 }
 
+/**
+ * Time limits for the control plane's AWS API calls beside the store: in subnets without
+ * egress a connect would otherwise wait out the OS's SYN retries (minutes), until the Lambda
+ * dies. Route 53's API answers from us-east-1, so its request limit is the longer.
+ */
+export const secretsManagerHttp = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true };
+export const route53Http = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
+/** How long act waits for a writer move to be INSYNC on every Route 53 server (AWS: generally within 60 s). */
+export const route53InSync = { timeoutMs: 60_000, pollMs: 2_000 };
+
 /** The agent key: from Secrets Manager on AWS (cached for the container's life), or PGVIGIL_AGENT_KEY for local runs. Never logged. */
 async function agentKey(env: LambdaEnv): Promise<Buffer> {
   if (cachedKey) return cachedKey;
   const local = process.env['PGVIGIL_AGENT_KEY'];
   if (local) return (cachedKey = Buffer.from(local));
   if (!env.PGVIGIL_AGENT_KEY_SECRET_ARN) throw new Error('set PGVIGIL_AGENT_KEY_SECRET_ARN (or PGVIGIL_AGENT_KEY for a local run)');
-  const sm = new SecretsManagerClient({ region: env.AWS_REGION });
+  const sm = new SecretsManagerClient({ region: env.AWS_REGION, requestHandler: secretsManagerHttp });
   const out = await sm.send(new GetSecretValueCommand({ SecretId: env.PGVIGIL_AGENT_KEY_SECRET_ARN }));
   if (!out.SecretString) throw new Error('the agent key secret holds no string value');
-  cachedKey = Buffer.from(out.SecretString.trim());
+  // The first line signs; a second line is the previous key, which only the agents still accept (lib/agent/signing.ts).
+  cachedKey = Buffer.from(out.SecretString.trim().split('\n')[0]!.trim());
   return cachedKey;
 }
 
@@ -61,7 +72,7 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
   const plane: ControlPlane = {
     store,
     agentKey: await agentKey(env),
-    endpoints: r53 ? createRoute53Driver({ client: new Route53Client({ region: env.AWS_REGION }), ...r53, log: (e) => log({ level: 'info', msg: 'route53', ...e }) }) : null,
+    endpoints: r53 ? createRoute53Driver({ client: new Route53Client({ region: env.AWS_REGION, requestHandler: route53Http }), ...r53, inSync: route53InSync, log: (e) => log({ level: 'info', msg: 'route53', ...e }) }) : null,
     log,
     decider,
     clock: () => Date.now(),

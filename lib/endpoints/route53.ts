@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import {
   ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
   type ListResourceRecordSetsCommandOutput,
   ListResourceRecordSetsCommand,
   type Change,
@@ -20,7 +21,27 @@ export interface Route53DriverOptions {
   /** Seconds; low so clients follow a failover quickly. */
   ttl: number;
   log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Wait, up to timeoutMs, for the change to be INSYNC (every Route 53 server answers with it:
+   * GetChange), polling every pollMs, and report it. AWS says changes generally propagate
+   * within 60 s. Absent: the change is reported once Route 53 accepted it (PENDING).
+   */
+  inSync?: { timeoutMs: number; pollMs: number };
+  /**
+   * Throttled calls (Route 53 allows 5 requests a second per account, shared with every other
+   * tool) are retried after a jittered exponential backoff, this many times. Default 5.
+   */
+  throttleRetries?: number;
+  /** Test seam for the waits; setTimeout by default. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Test seam for the backoff's jitter; Math.random by default. */
+  random?: () => number;
 }
+
+/** Route 53's answers when it wants fewer requests: its rate limit, or a change still running. */
+const THROTTLED = new Set(['Throttling', 'ThrottlingException', 'PriorRequestNotComplete', 'TooManyRequestsException']);
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 5_000;
 
 /** The TXT record beside the writer that says which term (and which content) the records hold. */
 export function termRecordName(writerName: string): string {
@@ -110,13 +131,44 @@ function diff(current: ResourceRecordSet[], desired: ResourceRecordSet[]): Chang
  */
 export function createRoute53Driver(opts: Route53DriverOptions): EndpointDriver {
   const log = opts.log ?? (() => {});
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = opts.random ?? Math.random;
+  const retries = opts.throttleRetries ?? 5;
   let last: { term: number; fp: string } | null = null;
+
+  /** One call, retried while Route 53 throttles: full jitter, so clusters failing over together spread out. */
+  async function send<T>(command: GetChangeCommand | ListResourceRecordSetsCommand | ChangeResourceRecordSetsCommand, what: string): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await opts.client.send(command as never)) as T;
+      } catch (e) {
+        const name = (e as Error).name;
+        if (!THROTTLED.has(name) || attempt >= retries) throw e;
+        const waitMs = Math.round(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+        log({ event: 'endpoints.route53.throttled', call: what, error: name, attempt: attempt + 1, waitMs });
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  /** Poll GetChange until INSYNC or the bound; what clients can expect, for the history. */
+  async function waitInSync(changeId: string | undefined): Promise<Record<string, unknown>> {
+    if (!opts.inSync || !changeId) return {};
+    let waitedMs = 0;
+    for (;;) {
+      const out = await send<{ ChangeInfo?: { Status?: string } }>(new GetChangeCommand({ Id: changeId }), 'GetChange');
+      const status = out.ChangeInfo?.Status ?? 'UNKNOWN';
+      if (status === 'INSYNC' || waitedMs >= opts.inSync.timeoutMs) return { change: changeId, status, waitedMs };
+      await sleep(opts.inSync.pollMs);
+      waitedMs += opts.inSync.pollMs;
+    }
+  }
 
   async function recordsNamed(name: string): Promise<ResourceRecordSet[]> {
     const out: ResourceRecordSet[] = [];
     let start: { name: string; type?: string; id?: string } | null = { name: bare(name) };
     while (start) {
-      const page: ListResourceRecordSetsCommandOutput = await opts.client.send(
+      const page: ListResourceRecordSetsCommandOutput = await send<ListResourceRecordSetsCommandOutput>(
         new ListResourceRecordSetsCommand({
           HostedZoneId: opts.zoneId,
           StartRecordName: start.name,
@@ -124,6 +176,7 @@ export function createRoute53Driver(opts: Route53DriverOptions): EndpointDriver 
           ...(start.id ? { StartRecordIdentifier: start.id } : {}),
           MaxItems: 100,
         }),
+        'ListResourceRecordSets',
       );
       const sets = page.ResourceRecordSets ?? [];
       out.push(...sets.filter((r) => sameName(r.Name, name)));
@@ -152,20 +205,26 @@ export function createRoute53Driver(opts: Route53DriverOptions): EndpointDriver 
       ...(mark ? [{ Action: 'DELETE' as const, ResourceRecordSet: mark.record }] : []),
       { Action: 'CREATE', ResourceRecordSet: want.mark },
     ];
+    let changeId: string | undefined;
     try {
-      await opts.client.send(
+      const out = await send<{ ChangeInfo?: { Id?: string } }>(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: opts.zoneId,
           ChangeBatch: { Comment: `pgvigil term ${change.term}`, Changes: changes },
         }),
+        'ChangeResourceRecordSets',
       );
+      changeId = out.ChangeInfo?.Id;
     } catch (e) {
       if ((e as Error).name === 'InvalidChangeBatch') return 'conflict';
       throw e;
     }
     last = { term: change.term, fp };
     log({ event: 'endpoints.route53.applied', term: change.term, writer: change.writer?.name ?? null, readers: change.readers.map((r) => r.name), changes: changes.length });
-    return { ok: true, applied: true };
+    // The records are the zone's now; INSYNC says every Route 53 server answers with them.
+    const synced = await waitInSync(changeId);
+    if (Object.keys(synced).length > 0) log({ event: 'endpoints.route53.propagated', term: change.term, ...synced });
+    return Object.keys(synced).length > 0 ? { ok: true, applied: true, detail: synced } : { ok: true, applied: true };
   }
 
   return {

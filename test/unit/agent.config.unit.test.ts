@@ -58,4 +58,16 @@ describe('agent config', () => {
     // The refusal says where the key came from, never the key.
     assert.doesNotMatch(short.ok ? '' : short.reason, /short"|: short/);
   });
+
+  test('a key of two lines is a rotation: the new key and the previous one, both accepted; more lines, or a short one, are refused', () => {
+    const r = parseAgentConfig(good);
+    assert.ok(r.ok);
+    const both = loadAgentKey(r.value, { PGVIGIL_AGENT_KEY: `${'n'.repeat(64)}\n${'o'.repeat(64)}\n` });
+    assert.ok(both.ok && Array.isArray(both.value));
+    assert.deepEqual((both.value as Buffer[]).map((k) => k.toString()), ['n'.repeat(64), 'o'.repeat(64)]);
+    const three = loadAgentKey(r.value, { PGVIGIL_AGENT_KEY: ['a', 'b', 'c'].map((c) => c.repeat(40)).join('\n') });
+    assert.match(three.ok ? '' : three.reason, /has 3 lines: give one key, or during a rotation two/);
+    const shortSecond = loadAgentKey(r.value, { PGVIGIL_AGENT_KEY: `${'n'.repeat(64)}\nshort` });
+    assert.match(shortSecond.ok ? '' : shortSecond.reason, /shorter than 32 bytes/);
+  });
 });

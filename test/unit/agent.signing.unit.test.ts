@@ -32,6 +32,19 @@ describe('request signing', () => {
     assert.equal(v.ok, true);
   });
 
+  test('during a rotation the agent holds the new and the previous key: a request signed with either verifies, with any other key not', () => {
+    const rotated = [otherKey, key];
+    for (const signer of [key, otherKey]) {
+      const headers = signRequest(signer, pg2, 'POST', path, body, now);
+      assert.equal(reason(verifyRequest(rotated, pg2, request(headers), 5_000, now)), 'accepted');
+    }
+    const stranger = signRequest(Buffer.from('z'.repeat(40)), pg2, 'POST', path, body, now);
+    assert.match(reason(verifyRequest(rotated, pg2, request(stranger), 5_000, now)), /^bad signature/);
+    // After the rotation the previous key is dropped: what it signs is refused.
+    const old = signRequest(key, pg2, 'POST', path, body, now);
+    assert.match(reason(verifyRequest([otherKey], pg2, request(old), 5_000, now)), /^bad signature/);
+  });
+
   test('unsigned, wrong key, or altered method, path, body or timestamp is refused', () => {
     const h = signRequest(key, pg2, 'POST', path, body, now);
     assert.match(reason(verifyRequest(key, pg2, request({}), 5_000, now)), /^unsigned/);

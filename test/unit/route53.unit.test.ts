@@ -201,4 +201,58 @@ describe('route53 endpoint driver, over the SDK wire', () => {
     assert.match((result as { reason: string }).reason, /term/);
     assert.equal(d.wire.length, 0);
   });
+
+  test('with inSync: the change is reported once GetChange answers INSYNC, with how long that took', async () => {
+    const zone = hostedZone(zoneId);
+    let polls = 0;
+    const respond = (req: WireRequest): WireResponse => {
+      if (!req.path.startsWith('/2013-04-01/change/')) return zone.respond(req);
+      assert.equal(req.path, '/2013-04-01/change/C1');
+      polls++;
+      const status = polls < 3 ? 'PENDING' : 'INSYNC';
+      return { statusCode: 200, body: `<?xml version="1.0"?><GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id><Status>${status}</Status><SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo></GetChangeResponse>` };
+    };
+    const client = new Route53Client(offlineClientConfig);
+    cutWire(client, respond);
+    const slept: number[] = [];
+    const driver = createRoute53Driver({ client, zoneId, ...names, ttl: 5, inSync: { timeoutMs: 60_000, pollMs: 2_000 }, sleep: async (ms) => void slept.push(ms) });
+    assert.deepEqual(await driver.apply({ term: 1, writer: a, readers: [b] }), { ok: true, applied: true, detail: { change: '/change/C1', status: 'INSYNC', waitedMs: 4_000 } });
+    assert.deepEqual(slept, [2_000, 2_000]);
+  });
+
+  test('with inSync: a change still PENDING at the bound is reported applied, as PENDING (the records are the zone\'s; servers lag)', async () => {
+    const zone = hostedZone(zoneId);
+    const respond = (req: WireRequest): WireResponse =>
+      req.path.startsWith('/2013-04-01/change/')
+        ? { statusCode: 200, body: `<?xml version="1.0"?><GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id><Status>PENDING</Status><SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo></GetChangeResponse>` }
+        : zone.respond(req);
+    const client = new Route53Client(offlineClientConfig);
+    cutWire(client, respond);
+    const driver = createRoute53Driver({ client, zoneId, ...names, ttl: 5, inSync: { timeoutMs: 6_000, pollMs: 2_000 }, sleep: async () => {} });
+    assert.deepEqual(await driver.apply({ term: 1, writer: a, readers: [b] }), { ok: true, applied: true, detail: { change: '/change/C1', status: 'PENDING', waitedMs: 6_000 } });
+  });
+
+  test('throttled calls are retried after a growing, jittered backoff; past the retries the reason names the throttling', async () => {
+    const throttled: WireResponse = {
+      statusCode: 400,
+      body: '<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>',
+    };
+    const zone = hostedZone(zoneId);
+    let refusals = 3;
+    const client = new Route53Client(offlineClientConfig);
+    const wire = cutWire(client, (req) => (refusals-- > 0 ? throttled : zone.respond(req)));
+    const slept: number[] = [];
+    const driver = createRoute53Driver({ client, zoneId, ...names, ttl: 5, sleep: async (ms) => void slept.push(ms), random: () => 1 });
+    assert.deepEqual(await driver.apply({ term: 1, writer: a, readers: [b] }), { ok: true, applied: true });
+    assert.deepEqual(slept, [200, 400, 800], 'full jitter at its top: base 200 ms, doubling');
+    assert.deepEqual(zone.records.get('writer.db.internal.|A|')?.values, ['10.42.3.10']);
+    assert.equal(wire.filter((r) => r.method === 'POST').length, 1);
+
+    const always = new Route53Client(offlineClientConfig);
+    cutWire(always, () => throttled);
+    const giveUp = createRoute53Driver({ client: always, zoneId, ...names, ttl: 5, throttleRetries: 2, sleep: async () => {} });
+    const result = await giveUp.apply({ term: 1, writer: a, readers: [b] });
+    assert.equal(result.ok, false);
+    assert.match((result as { reason: string }).reason, /^route53: Throttling: Rate exceeded/);
+  });
 });
