@@ -10,6 +10,7 @@ import { createStoreTable } from './table.ts';
 import { AlertTopic } from './alertTopic.ts';
 import { PgVigilNetwork, type FlowLogChoice, type InterfaceEndpointName } from './network.ts';
 import { grantStoreAccess } from './storeAccess.ts';
+import { writerConnectStrings } from '../lib/client/connectStrings.ts';
 import { PgVigilFunctions } from './functions.ts';
 import { PgVigilAccess } from './access.ts';
 import { PgVigilAlarms } from './alarms.ts';
@@ -197,6 +198,12 @@ export class PgVigil extends Construct {
     out('DecideFunctionArn', this.functions.decide.functionArn, 'operator commands are Lambda invokes of this function');
     out('OperatorPolicyArn', this.access.operatorPolicy.managedPolicyArn, 'attach to the users or roles that run the pgvigil CLI');
     out('AlertTopicArn', this.alertTopic.topic.topicArn, 'subscribe more endpoints here');
+    // The fastest way to the writer needs no control-plane call: clients try every node (README: Connecting).
+    for (const spec of this.clusters) {
+      const connect = writerConnectStrings(spec);
+      out(`WriterConninfo${spec.cluster.replace(/[^A-Za-z0-9]/g, '')}`, connect.libpq, `${spec.cluster}'s writer for libpq clients: every node, the writable one taken (JDBC: ${connect.jdbc})`);
+    }
+    if (zone) out('WriterDnsName', zone.writerName, 'the writer by DNS (Route 53, TTL 5 s): the fallback for clients that take one host');
     out('AgentKeySecretArn', this.agentKey.secretArn, 'the agents read their HMAC key from here');
     for (const [key, profile] of this.access.agentInstanceProfiles) {
       out(`AgentInstanceProfile${key.replace(/[^A-Za-z0-9]/g, '')}`, profile.instanceProfileName, `attach to the host of ${key} only: it may renew that node's lease and no other`);

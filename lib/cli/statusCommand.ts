@@ -5,6 +5,7 @@ import { openTarget, withTargetOptions, type TargetOptions } from './clusterTarg
 import { fail } from './cliErrors.ts';
 import { clusterStatus, renderClusterStatus, type ClusterStatus } from './clusterStatus.ts';
 import { untilInterrupted } from './interrupt.ts';
+import { writerConnectStrings, type WriterConnectStrings } from '../client/connectStrings.ts';
 
 type StatusOptions = TargetOptions & { watch?: boolean; json?: boolean };
 
@@ -19,14 +20,16 @@ export function registerStatus(program: Command): void {
     )
     .action(async (opts: StatusOptions) => {
       const target = openTarget(opts);
-      const read = async (): Promise<ClusterStatus> => {
+      const read = async (): Promise<ClusterStatus & { connect?: WriterConnectStrings }> => {
         const state = await target.state();
         const now = Date.now();
         const obs = await latestObservations(target.store, target.cluster, now - OBSERVATION_WINDOW_MS);
         if (!obs.ok) fail(obs.reason, 'check that the store answers (pgvigil up running, or AWS credentials)', 1);
-        return clusterStatus(state, obs.observations, now);
+        // The writer through any libpq or JDBC client, whichever node is primary (README: Connecting).
+        return { ...clusterStatus(state, obs.observations, now), ...(state?.spec ? { connect: writerConnectStrings(state.spec) } : {}) };
       };
-      const print = (s: ClusterStatus) => process.stdout.write(opts.json ? `${JSON.stringify(s)}\n` : `${renderClusterStatus(s)}\n`);
+      const print = (s: ClusterStatus & { connect?: WriterConnectStrings }) =>
+        process.stdout.write(opts.json ? `${JSON.stringify(s)}\n` : `${renderClusterStatus(s)}\n${s.connect ? `writer, any node (libpq): ${s.connect.libpq}\n` : ''}`);
       if (!opts.watch) {
         print(await read());
         target.close();

@@ -44,4 +44,12 @@ describe('network: endpoints and flow logs', () => {
     assert.deepEqual(kinds(synthStack({ ...fullProps, flowLogs: 'all' }).template), ['ALL']);
     assert.deepEqual(kinds(synthStack({ ...fullProps, flowLogs: 'off' }).template), []);
   });
+
+  test('outputs give the writer as every node with target_session_attrs=read-write, and the DNS name as the fallback', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown; Description: string }>;
+    const conninfo = Object.entries(outputs).find(([k]) => k.includes('WriterConninfodemo'))?.[1];
+    assert.match(String(conninfo?.Value), /^host=10\.42\.\d+\.10,10\.42\.\d+\.10,10\.42\.\d+\.10 port=5432,5432,5432 dbname=postgres target_session_attrs=read-write$/);
+    assert.match(conninfo!.Description, /targetServerType=primary/);
+    assert.equal(Object.entries(outputs).find(([k]) => k.includes('WriterDnsName'))?.[1].Value, 'writer.db.internal');
+  });
 });
