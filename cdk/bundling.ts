@@ -5,10 +5,11 @@ import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodej
 /** The repository root: entries and the lock file are found from here, whatever the cwd. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The three Lambda handlers, by name; the lead owns their insides. */
+/** The four Lambda handlers, by name; the lead owns their insides. */
 export const handlerEntries = {
   probe: path.join(repoRoot, 'functions', 'probe.ts'),
   decide: path.join(repoRoot, 'functions', 'decide.ts'),
+  act: path.join(repoRoot, 'functions', 'act.ts'),
   notify: path.join(repoRoot, 'functions', 'notify.ts'),
 } as const;
 export type HandlerName = keyof typeof handlerEntries;

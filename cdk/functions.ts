@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,6 +15,7 @@ import { handlerEntries, lambdaBundling, repoRoot, type HandlerName } from './bu
 import type { PgVigilNetwork } from './network.ts';
 import type { WriterReaderZone } from './zone.ts';
 import { LambdaVpcAccess } from './lambdaVpcAccess.ts';
+import { ACT_TIMEOUT_MS, DECIDE_TIMEOUT_MS } from '../lib/control/actTiming.ts';
 
 /** Memory of every handler; the cost benchmark bills GB-seconds at this size. */
 export const lambdaMemoryMb = 256;
@@ -39,10 +41,17 @@ export interface FunctionsProps {
   schedulesEnabled?: boolean;
 }
 
-/** The three handlers, their triggers and their permissions. */
+/** decide decides and appends in well under a second; it never waits on an agent (act does). */
+export const decideTimeout = Duration.millis(DECIDE_TIMEOUT_MS);
+/** act carries out one intent: the longest, a rewind, may take 120 s. */
+export const actTimeout = Duration.millis(ACT_TIMEOUT_MS);
+
+/** The four handlers, their triggers and their permissions. */
 export class PgVigilFunctions extends Construct {
   readonly probe: NodejsFunction;
   readonly decide: NodejsFunction;
+  /** Carries out each intent decide hands on (asynchronous invoke), and sends the result back to decide. */
+  readonly act: NodejsFunction;
   readonly notify: NodejsFunction;
   readonly streamFailures: sqs.Queue;
   /** The network interface permissions the three execution roles share (instead of AWSLambdaVPCAccessExecutionRole). */
@@ -65,7 +74,7 @@ export class PgVigilFunctions extends Construct {
     if (props.zone) environment.PGVIGIL_ENDPOINTS = Stack.of(this).toJsonString({ route53: props.zone.endpointsConfig() });
 
     this.vpcAccess = new LambdaVpcAccess(this, 'VpcAccess');
-    const make = (name: HandlerName, timeout: Duration, description: string) =>
+    const make = (name: HandlerName, timeout: Duration, description: string, extra: Partial<NodejsFunctionProps> = {}) =>
       new NodejsFunction(this, name, {
         role: this.vpcAccess.role(this, `${name}Role`),
         entry: handlerEntries[name],
@@ -84,14 +93,34 @@ export class PgVigilFunctions extends Construct {
         securityGroups: [props.network.lambdaSecurityGroup],
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
         loggingFormat: lambda.LoggingFormat.JSON,
+        ...extra,
       });
 
     this.probe = make('probe', probeTimeout, 'pgvigil: probe every node, every probe interval, for a minute');
-    this.decide = make('decide', Duration.seconds(60), 'pgvigil: decide from observations, leases, ticks and operator commands');
+    // act's name is fixed here so decide can be told it and allowed to invoke it without a
+    // reference to the function: decide's environment naming act, and act's naming decide,
+    // would otherwise make the two functions (and their policies) depend on each other.
+    const actName = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' }).slice(0, 60) + '-act';
+    this.decide = make('decide', decideTimeout, 'pgvigil: decide from observations, ticks, operator commands and action results; hand intents to act', {
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'pgvigil-decide', PGVIGIL_ACT_FUNCTION: actName },
+    });
+    this.act = make('act', actTimeout, 'pgvigil: carry out one intent (an agent action or the endpoints) and send its result to decide', {
+      functionName: actName,
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'pgvigil-act', PGVIGIL_DECIDE_FUNCTION: this.decide.functionName },
+    });
+    // No Lambda retries: a failed action is recorded as failed and asked again by the decider; an act
+    // that died is replaced by decide once its hand-off hold runs out (lib/control/handOff.ts).
+    this.act.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    const actArn = Stack.of(this).formatArn({ service: 'lambda', resource: 'function', resourceName: actName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.decide.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [actArn] }));
+    // The function itself, not its versions and aliases (grantInvoke would add ':*').
+    this.act.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.decide.functionArn] }));
     this.notify = make('notify', Duration.seconds(30), 'pgvigil: publish decisions to SNS and EventBridge');
 
     // Store access by trust domain is granted in storeAccess.ts; the probe signs nothing, so only decide reads the key.
+    // act signs the agent actions; decide still signs a scheduled backup's request.
     props.agentKey.grantRead(this.decide);
+    props.agentKey.grantRead(this.act);
     props.topic.grantPublish(this.notify);
     // Decision events on the account's default bus (source pgvigil), for users' own rules; notify alone may put them.
     const decisionEvents = props.decisionEvents ?? true;
@@ -99,7 +128,8 @@ export class PgVigilFunctions extends Construct {
     if (decisionEvents) events.EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(this.notify);
     // A scheduled backup that fails is reported by decide itself: it is no decision, so notify never sees it.
     props.topic.grantPublish(this.decide);
-    props.zone?.grantEndpointChanges(this.decide);
+    // The endpoints intent is carried out by act: decide never calls Route 53.
+    props.zone?.grantEndpointChanges(this.act);
 
     // Stream records that still fail after bisecting and retrying land here, with their shard position.
     this.streamFailures = new sqs.Queue(this, 'StreamFailures', {

@@ -8,9 +8,9 @@ import type { PgVigil } from './pgvigil.ts';
  */
 export function suppressWithReasons(pgvigil: PgVigil): void {
   const ack = (scope: Parameters<typeof Validations.of>[0], id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
-  const { probe, decide, notify, streamFailures } = pgvigil.functions;
+  const { probe, decide, act, notify, streamFailures } = pgvigil.functions;
 
-  for (const fn of [probe, decide, notify]) {
+  for (const fn of [probe, decide, act, notify]) {
     ack(
       fn.role!,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

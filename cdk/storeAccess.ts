@@ -22,6 +22,8 @@ export interface StoreWriters {
   probe: IGrantable;
   decide: IGrantable;
   notify: IGrantable;
+  /** Reads the log for the intent it carries out, writes nothing (its result goes to decide). */
+  act: IGrantable;
 }
 
 /**
@@ -47,6 +49,9 @@ export function grantStoreAccess(table: dynamodb.ITable, fns: StoreWriters, clus
   add(fns.decide, itemStatement(table, read, [...log, ...observations, ...claims]));
   add(fns.decide, itemStatement(table, ['dynamodb:PutItem'], log));
   add(fns.decide, itemStatement(table, ['dynamodb:PutItem', 'dynamodb:UpdateItem'], claims));
+
+  // act reads the pending intent from the log, and nothing else.
+  add(fns.act, itemStatement(table, read, log));
 
   // notify reads the decisions it publishes and claims each alert once.
   add(fns.notify, itemStatement(table, read, [...log, ...claims]));

@@ -41,9 +41,9 @@ describe('PgVigil stack: store', () => {
 });
 
 describe('PgVigil stack: handlers', () => {
-  test('three functions: Node.js 22 on arm64, in the VPC, with the environment the handlers read', () => {
+  test('four functions: Node.js 22 on arm64, in the VPC, with the environment the handlers read', () => {
     const fns = resourcesOf(template, 'AWS::Lambda::Function');
-    assert.equal(fns.length, 3);
+    assert.equal(fns.length, 4);
     for (const [, p] of fns) {
       assert.equal(p.Runtime, 'nodejs22.x');
       assert.deepEqual(p.Architectures, ['arm64']);
@@ -171,8 +171,8 @@ describe('PgVigil stack: least privilege', () => {
   const statementsOf = (roleFragment: string) =>
     policies.filter(([, p]) => JSON.stringify(p.Roles).includes(roleFragment)).flatMap(([, p]) => p.PolicyDocument.Statement as Array<Record<string, any>>);
 
-  test('decide may change only the writer, reader and term records, in the one zone', () => {
-    const r53 = statementsOf('decide').find((s) => s.Action === 'route53:ChangeResourceRecordSets');
+  test('act (which carries out the endpoints intent) may change only the writer, reader and term records, in the one zone', () => {
+    const r53 = statementsOf('act').find((s) => s.Action === 'route53:ChangeResourceRecordSets');
     assert.ok(r53);
     assert.match(JSON.stringify(r53.Resource), /hostedzone\/Z0123456789ABC/);
     assert.deepEqual(r53.Condition['ForAllValues:StringEquals']['route53:ChangeResourceRecordSetsNormalizedRecordNames'], [
