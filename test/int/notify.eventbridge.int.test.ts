@@ -72,7 +72,8 @@ const failover: DecisionEvent[] = [
 let recordNo = 0;
 function record(cluster: string, seq: number, evs: DecisionEvent[]) {
   const image = marshall({ cluster, sk: decisionKey(seq), seq, events: evs, writeId: 'w' }, { removeUndefinedValues: true });
-  return { eventID: `ev-${++recordNo}`, eventName: 'INSERT', dynamodb: { Keys: { cluster: image['cluster'], sk: image['sk'] }, NewImage: image } };
+  const n = ++recordNo;
+  return { eventID: `ev-${n}`, eventName: 'INSERT', dynamodb: { Keys: { cluster: image['cluster'], sk: image['sk'] }, NewImage: image, SequenceNumber: `${n}000000000000000000` } };
 }
 
 /** 11 records: 10 of one NodeDown/NodeUp each, then a failover (2 hooked events, 1 bookkeeping): 12 entries. */
@@ -120,9 +121,9 @@ describe('notify → EventBridge PutEvents, on the wire', () => {
     const out = await handleNotifyEvent({ Records: records }, { store: fixture.store, log: collectingLog(logs), sns: sns(), topicArn: 'arn:aws:sns:eu-west-1:123456789012:t', events: { client: events() } });
     assert.deepEqual(seen.map((s) => s.body.Entries.length), [10, 2, 2], 'two batches, then one retry of the two refused entries');
     assert.deepEqual(seen[2]!.body.Entries.map((e) => JSON.parse(e['Detail']!).seq), [4, 7]);
-    assert.deepEqual(out, { batchItemFailures: [{ itemIdentifier: records[6]!.eventID }] });
+    assert.deepEqual(out, { batchItemFailures: [{ itemIdentifier: records[6]!.dynamodb.SequenceNumber }] });
     const error = logs.find((l) => l.msg === 'decision event not put on the bus');
-    assert.match(String(error?.reason), /NodeDown of record ev-\d+ refused twice: InternalFailure: still failing/);
+    assert.match(String(error?.reason), /NodeDown of record \d+ refused twice: InternalFailure: still failing/);
   });
 
   test('a request refused whole (access denied) fails every record with hooked events, after one retry', async () => {
@@ -131,7 +132,7 @@ describe('notify → EventBridge PutEvents, on the wire', () => {
     const records = [record('eb3', 1, [down('pg1', 1)]), record('eb3', 2, [failover[1]!])];
     const out = await handleNotifyEvent({ Records: records }, { store: fixture.store, log: silentLog, sns: sns(), topicArn: 'arn:aws:sns:eu-west-1:123456789012:t', events: { client: events() } });
     assert.equal(seen.length, 2, 'the request and its one retry');
-    assert.deepEqual(out, { batchItemFailures: [{ itemIdentifier: records[0]!.eventID }] }, 'the bookkeeping-only record had nothing to put');
+    assert.deepEqual(out, { batchItemFailures: [{ itemIdentifier: records[0]!.dynamodb.SequenceNumber }] }, 'the bookkeeping-only record had nothing to put');
   });
 
   test('switched off (no events client): nothing is put', async () => {
