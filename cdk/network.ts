@@ -3,8 +3,12 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 
-/** The interface endpoints pgvigil can add, each its own choice (none by default). */
-export const interfaceEndpointNames = ['secretsmanager', 'sns'] as const;
+/**
+ * The interface endpoints pgvigil can add, each its own choice (none by default): Secrets
+ * Manager (the agent key, for act and the hosts), SNS (alerts), Lambda (decide hands intents to
+ * act and act reports to decide, by invoke). Route 53 has none: its API needs egress.
+ */
+export const interfaceEndpointNames = ['secretsmanager', 'sns', 'lambda'] as const;
 export type InterfaceEndpointName = (typeof interfaceEndpointNames)[number];
 
 /** VPC flow logs: none, rejected connections only (the default: small, what a security review asks for), or all traffic. */
@@ -42,7 +46,9 @@ export const demoVpcCidr = '10.42.0.0/16';
 const interfaceServices: Record<InterfaceEndpointName, ec2.InterfaceVpcEndpointAwsService> = {
   secretsmanager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
   sns: ec2.InterfaceVpcEndpointAwsService.SNS,
+  lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
 };
+const endpointIds: Record<InterfaceEndpointName, string> = { secretsmanager: 'SecretsManager', sns: 'Sns', lambda: 'Lambda' };
 
 /**
  * The network the control plane runs in: the Lambdas' security group, ingress to the database
@@ -87,7 +93,7 @@ export class PgVigilNetwork extends Construct {
     const endpoints = new Map<InterfaceEndpointName, ec2.InterfaceVpcEndpoint>();
     for (const name of new Set(props.interfaceEndpoints)) {
       // Reachable from pgvigil's Lambdas and the database hosts (agents fetch their key), nothing else.
-      const endpoint = this.vpc.addInterfaceEndpoint(name === 'sns' ? 'Sns' : 'SecretsManager', {
+      const endpoint = this.vpc.addInterfaceEndpoint(endpointIds[name], {
         service: interfaceServices[name],
         subnets: this.subnets,
         privateDnsEnabled: true,

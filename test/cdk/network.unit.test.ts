@@ -24,12 +24,12 @@ describe('network: endpoints and flow logs', () => {
     }
   });
 
-  test('each interface endpoint only when asked, with private DNS; no Lambda endpoint exists as an option', () => {
+  test('each interface endpoint only when asked, with private DNS', () => {
     const one = endpoints(synthStack({ ...fullProps, interfaceEndpoints: ['secretsmanager'] }).template).filter((x) => x.type === 'Interface');
     assert.equal(one.length, 1);
     assert.ok(one[0]!.service.includes('.secretsmanager') && one[0]!.dns === true);
-    const both = endpoints(synthStack({ ...fullProps, interfaceEndpoints: ['secretsmanager', 'sns'] }).template).filter((x) => x.type === 'Interface');
-    assert.equal(both.length, 2);
+    const all = endpoints(synthStack({ ...fullProps, interfaceEndpoints: ['secretsmanager', 'sns', 'lambda'] }).template).filter((x) => x.type === 'Interface');
+    assert.deepEqual(all.map((x) => /\.(secretsmanager|sns|lambda)/.exec(x.service)?.[1]).sort(), ['lambda', 'secretsmanager', 'sns']);
   });
 
   test('gatewayEndpoints: false leaves the VPC\'s routes alone, and the agents\' requests without the aws:SourceVpc condition', () => {
