@@ -100,7 +100,7 @@ export class PgVigilFunctions extends Construct {
     // act's name is fixed here so decide can be told it and allowed to invoke it without a
     // reference to the function: decide's environment naming act, and act's naming decide,
     // would otherwise make the two functions (and their policies) depend on each other.
-    const actName = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' }).slice(0, 60) + '-act';
+    const actName = `${Names.uniqueResourceName(this, { maxLength: 60, separator: '-' })}-act`;
     this.decide = make('decide', decideTimeout, 'pgvigil: decide from observations, ticks, operator commands and action results; hand intents to act', {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'pgvigil-decide', PGVIGIL_ACT_FUNCTION: actName },
     });
