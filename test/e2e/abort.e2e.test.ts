@@ -11,6 +11,12 @@ import { waitExplained } from '../support/decisionCount.ts';
 import { crashNode, roleOf, signalAll, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { TOLERANT_TIMING } from '../support/tolerantTiming.ts';
 
+/** Async mode picks a candidate against the old primary's last LSN as the prober stored it: wait until one is stored. */
+async function primaryLsnSeen(p: TestPipeline): Promise<boolean> {
+  const seen = await latestObservations(p.store, p.spec.cluster, Date.now() - 10_000);
+  return seen.ok && seen.observations.some((o) => o.node === 'pg1' && o.role === 'primary' && o.walLsn !== null);
+}
+
 describe('pgvigil abort on a live local cluster', () => {
   let p: TestPipeline;
   let wd: string[];
@@ -30,6 +36,7 @@ describe('pgvigil abort on a live local cluster', () => {
     // pg2's agent hangs (SIGSTOP): the promote asked of it gets no answer.
     const agent2 = p.agents.get('pg2')!.pid();
     assert.ok(agent2, 'pg2 has an agent process');
+    await waitExplained(p, since, "pg1's WAL position stored by the prober", () => primaryLsnSeen(p), 30_000);
     signalAll([agent2], 'SIGSTOP');
     try {
       await crashNode(p, 'pg1');
