@@ -10,6 +10,8 @@ import type { ClusterSpec } from '../lib/domain/spec.ts';
 import { agentEntry, agentEsbuildOptions } from './bundling.ts';
 import { cidrContains } from './cidr.ts';
 import { clusterTagKey } from './access.ts';
+import { PgVigilHostSecrets } from './hostSecrets.ts';
+import { hostUserData } from './hostUserData.ts';
 
 export interface DbHostsProps {
   vpc: ec2.IVpc;
@@ -70,10 +72,13 @@ function agentAsset(scope: Construct): Asset {
 /**
  * Optional database hosts (context dbHosts=true): one Graviton instance per node, each on
  * its own tagged network interface at the node's fixed address, PostgreSQL 15 and the
- * agent installed by user data, the agent run by systemd.
+ * agent installed by user data, the agent run by systemd, which bootstraps the host into a
+ * node before the agent starts (cdk/hostUserData.ts, lib/host/bootstrap.ts).
  */
 export class PgVigilDbHosts extends Construct {
   readonly instances: ec2.Instance[] = [];
+  /** The passwords and CA the hosts' bootstrap reads (the probe function is granted the monitoring password by the stack). */
+  readonly secrets: PgVigilHostSecrets;
 
   constructor(scope: Construct, id: string, props: DbHostsProps) {
     super(scope, id);
@@ -82,8 +87,10 @@ export class PgVigilDbHosts extends Construct {
     props.agentPolicy.addStatements(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
     if (!/^ami-[0-9a-f]{8,17}$/.test(props.ami)) throw new Error(`PgVigil: dbHosts: dbHostAmi: give an AMI id like ami-0123456789abcdef0 (got "${props.ami}")`);
     const subnets = props.vpc.privateSubnets;
+    this.secrets = new PgVigilHostSecrets(this, 'Secrets', { cluster: props.cluster.cluster });
+    this.secrets.grantHosts(props.agentPolicy);
 
-    for (const [i, node] of props.cluster.nodes.entries()) {
+    for (const node of props.cluster.nodes) {
       const subnet = subnets.find((s) => !Token.isUnresolved(s.ipv4CidrBlock) && cidrContains(s.ipv4CidrBlock, node.host));
       if (!subnet) throw new Error(`dbHosts: node ${node.name} host ${node.host} is in none of the VPC's private subnets: give it an address inside one`);
 
@@ -109,7 +116,20 @@ export class PgVigilDbHosts extends Construct {
       const userData = ec2.UserData.forLinux();
       userData.addCommands('set -euo pipefail', ...mountDataVolume(data.volumeId));
       const bundle = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: '/opt/pgvigil/agent.zip' });
-      userData.addCommands(...hostSetup({ bundle, node: node.name, cluster: props, bootstrap: i === 0 }));
+      userData.addCommands(
+        ...hostUserData({
+          spec: props.cluster,
+          node: node.name,
+          bundle,
+          dataMount,
+          region: props.region,
+          tableName: props.tableName,
+          archiveBucketName: props.archiveBucketName,
+          agentKeySecretArn: props.agentKeySecretArn,
+          secrets: { monitor: this.secrets.monitorPassword.secretArn, replication: this.secrets.replicationPassword.secretArn, ca: this.secrets.clusterCa.secretArn },
+          clientCidr: props.vpc.vpcCidrBlock,
+        }),
+      );
 
       const instance = new ec2.Instance(this, node.name, {
         vpc: props.vpc,
@@ -134,92 +154,6 @@ export class PgVigilDbHosts extends Construct {
       this.instances.push(instance);
     }
   }
-}
-
-interface HostSetup {
-  bundle: string;
-  node: string;
-  cluster: DbHostsProps;
-  /** The first node initialises the primary; the agent clones the others from it. */
-  bootstrap: boolean;
-}
-
-function hostSetup({ bundle, node, cluster, bootstrap }: HostSetup): string[] {
-  const spec = cluster.cluster;
-  const me = spec.nodes.find((n) => n.name === node)!;
-  // The ArchiveTarget schema (lib/backup/archiveTarget.ts): the bucket root, wal/ and backups/ under it.
-  const archive = { kind: 's3', bucket: cluster.archiveBucketName, prefix: '', region: cluster.region };
-  // The agent's own config schema (lib/agent/agentConfig.ts); the key stays in a root-owned file.
-  const config = {
-    cluster: spec.cluster,
-    node,
-    listen: { host: '0.0.0.0', port: Number(new URL(me.agent).port || 80) },
-    dataDir: '/var/lib/pgsql/data',
-    bindir: '/usr/bin',
-    pgPort: me.port,
-    pgHost: '127.0.0.1',
-    osUser: 'postgres',
-    keyFile: '/etc/pgvigil/agent.key',
-    stateDir: '/var/lib/pgvigil',
-    store: { table: cluster.tableName, region: cluster.region },
-    archive,
-    lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(20, Math.floor(spec.timing.leaseTtlMs / 3)) },
-  };
-  return [
-    'dnf install -y postgresql15-server postgresql15-contrib nodejs20 unzip',
-    // The package owns its home, which is the mounted volume: keep it postgres's.
-    `chown postgres:postgres ${dataMount} && chmod 0700 ${dataMount}`,
-    `unzip -o ${bundle} -d /opt/pgvigil`,
-    'NODE_BIN=$(command -v node-20 || command -v node)',
-    'install -d -m 0755 /etc/pgvigil && install -d -m 0700 /var/lib/pgvigil',
-    `cat > /etc/pgvigil/agent.json <<'JSON'\n${JSON.stringify(config, null, 2)}\nJSON`,
-    // The HMAC key never enters user data (readable from instance metadata): fetched at boot.
-    `aws secretsmanager get-secret-value --region ${cluster.region} --secret-id ${cluster.agentKeySecretArn} --query SecretString --output text > /etc/pgvigil/agent.key`,
-    'chmod 0400 /etc/pgvigil/agent.key',
-    // archive_command runs as postgres: it reads the target from this file, not the root-only agent config.
-    `cat > /etc/pgvigil/archive.json <<'JSON'\n${JSON.stringify(archive)}\nJSON`,
-    'chmod 0644 /etc/pgvigil/archive.json',
-    // Unquoted heredoc: NODE_BIN is filled in now, \$@ stays for the wrapper's own arguments.
-    ['cat > /usr/local/bin/pgvigil-agent <<WRAP', '#!/bin/sh', 'exec ${NODE_BIN} /opt/pgvigil/agent.mjs "\\$@"', 'WRAP'].join('\n'),
-    'chmod 0755 /usr/local/bin/pgvigil-agent',
-    ...(bootstrap
-      ? [
-          // Once only: a host rebuilt onto its kept data volume finds the data directory there.
-          [
-            'if [ ! -f /var/lib/pgsql/data/PG_VERSION ]; then',
-            'sudo -u postgres /usr/bin/initdb -D /var/lib/pgsql/data --data-checksums',
-            // Standbys are cloned from this data directory, so every node archives once it is primary (archive_mode on
-            // archives on the primary only): after a failover the new primary carries on, timeline history first.
-            "cat >> /var/lib/pgsql/data/postgresql.conf <<'CONF'",
-            'archive_mode = on',
-            "archive_command = '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f'",
-            'CONF',
-            'fi',
-          ].join('\n'),
-        ]
-      : []),
-    [
-      'cat > /etc/systemd/system/pgvigil-agent.service <<UNIT',
-      '[Unit]',
-      'Description=pgvigil agent',
-      'After=network-online.target',
-      'Wants=network-online.target',
-      // Never against an empty directory where the data volume failed to mount.
-      `RequiresMountsFor=${dataMount}`,
-      '[Service]',
-      // root, so it can run PostgreSQL tools as osUser and read the key; PostgreSQL itself runs as postgres.
-      'User=root',
-      `Environment=AWS_REGION=${cluster.region}`,
-      'ExecStart=${NODE_BIN} /opt/pgvigil/agent.mjs --config /etc/pgvigil/agent.json',
-      'Restart=always',
-      'RestartSec=2',
-      '[Install]',
-      'WantedBy=multi-user.target',
-      'UNIT',
-    ].join('\n'),
-    'systemctl daemon-reload',
-    'systemctl enable --now pgvigil-agent.service',
-  ];
 }
 
 /**

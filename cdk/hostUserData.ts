@@ -98,7 +98,7 @@ export function installPackages(): string[] {
       '  systemctl disable --now postgresql.service || true',
       '  PG_BINDIR=/usr/lib/postgresql/15/bin',
       'else',
-      '  echo "pgvigil: neither dnf nor apt-get: install PostgreSQL 15 and Node.js 20 by hand (README: Install on your own hosts)" >&2; exit 1',
+      '  echo "pgvigil: neither dnf nor apt-get: install PostgreSQL 15 and Node.js 20 by hand (README: Installing on your own hosts)" >&2; exit 1',
       'fi',
     ].join('\n'),
     'NODE_BIN=$(command -v node-20 || command -v node)',

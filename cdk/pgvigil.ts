@@ -186,6 +186,7 @@ export class PgVigil extends Construct {
         archiveBucketName: this.archive.bucket.bucketName,
         ami: props.dbHostAmi,
       });
+      this.dbHosts.secrets.grantProbe(this.functions.probe);
       // The agents on the hosts talk to each other (replication, agent API).
       for (const port of ports(this.clusters)) {
         this.network.dbSecurityGroup.addIngressRule(this.network.dbSecurityGroup, ec2.Port.tcp(port), `pgvigil nodes to each other on ${port}`);

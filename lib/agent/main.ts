@@ -103,7 +103,7 @@ async function bootstrapMain(args: string[]): Promise<number> {
   }
   const { bootstrap, ...agent } = config.value;
   if (!bootstrap) {
-    process.stderr.write(`pgvigil-agent bootstrap: ${path} has no "bootstrap" section: add one (README, "Install on your own hosts")\n`);
+    process.stderr.write(`pgvigil-agent bootstrap: ${path} has no "bootstrap" section: add one (README, "Installing on your own hosts")\n`);
     return 2;
   }
   const osUser = resolveOsUser(agent.osUser);

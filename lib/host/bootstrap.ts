@@ -16,7 +16,7 @@ import { resolvePassword } from './hostSecrets.ts';
 import { peerRole } from './peerRole.ts';
 import { ensureRoles, prepareHost } from './prepareHost.ts';
 import { MONITOR_USER } from './roles.ts';
-import { CLUSTER_CONF, includeLines, serverConfText, standbyAutoConfText } from './serverConf.ts';
+import { CLUSTER_CONF, hostNodeSettings, includeLines, serverConfText, standbyAutoConfText } from './serverConf.ts';
 
 /** What the bootstrap needs of the agent's config: the fields it shares with the agent. */
 export interface BootstrapTarget {
@@ -105,15 +105,15 @@ function configFiles(t: BootstrapTarget, osUser: OsUser | null): Confs {
     'pg_ident.conf': identText(osUser?.name ?? userInfo().username),
     [CLUSTER_CONF]: serverConfText({
       listenAddresses: '*',
-      unixSocketDirectories: files.socketDir,
-      tls: { certFile: files.serverCert, keyFile: files.serverKey, caFile: files.caCert },
+      unixSocketDirectories: 'node',
+      tls: 'node',
       walReceiverTimeoutMs: b.walReceiverTimeoutMs,
       // The starting value only: the agent keeps the spec's (ALTER SYSTEM wins over this file).
       synchronousStandbyNames: '',
       sizing: 'host',
       ...(b.archiveCommand ? { archiveCommand: b.archiveCommand } : {}),
     }),
-    [NODE_CONF]: nodeConfText({ name: t.node, port: t.pgPort }),
+    [NODE_CONF]: nodeConfText({ name: t.node, port: t.pgPort }, hostNodeSettings(files)),
   };
 }
 

@@ -49,6 +49,11 @@ export const ROLE_GRANTS = [
   `GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO ${REPLICATION_USER}`,
   `GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO ${REPLICATION_USER}`,
   `GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO ${REPLICATION_USER}`,
+  // What the agent asks a peer before it follows (lib/agent/actions/pointAtUpstream.ts): timelines, control data, history files.
+  `GRANT pg_monitor TO ${REPLICATION_USER}`,
+  `GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_file(text) TO ${REPLICATION_USER}`,
+  // The rewind's CHECKPOINT on its source (lib/agent/actions/rewind.ts); the role exists from PostgreSQL 15.
+  `DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint') THEN GRANT pg_checkpoint TO ${REPLICATION_USER}; END IF; END $$`,
 ];
 
 export const CURRENT_ROLES_SQL = `SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('${REPLICATION_USER}', '${MONITOR_USER}')`;

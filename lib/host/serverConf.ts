@@ -1,5 +1,6 @@
 import { confLines } from '../postgres/autoConf.ts';
 import { NODE_CONF, primaryConninfo, slotName, type ReplicationAuth } from '../postgres/standbyConf.ts';
+import type { HostFiles } from './hostFiles.ts';
 
 /**
  * The layout in each data directory:
@@ -37,10 +38,13 @@ export function standbyAutoConfText(
 export interface ServerConfInput {
   /** '*' on hosts (pg_hba decides who gets in); '127.0.0.1' in local mode. */
   listenAddresses: string;
-  /** '' for none (local mode: socket paths are length-limited and /tmp is shared). */
+  /** '' for none (local mode: socket paths are length-limited and /tmp is shared); 'node': in the node's own file (hostNodeSettings). */
   unixSocketDirectories: string;
-  /** Absent only for nodes set up by hand in tests (test/support/netnsHosts.ts): no TLS. */
-  tls?: { certFile: string; keyFile: string; caFile: string };
+  /**
+   * The TLS files; 'node': TLS on, the files named in each node's own file (a bootstrapped
+   * host's, hostNodeSettings). Absent only for nodes set up by hand in tests (test/support/netnsHosts.ts): no TLS.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string } | 'node';
   walReceiverTimeoutMs: number;
   synchronousStandbyNames: string;
   /** PostgreSQL's archive_command; archiving is off without it. */
@@ -54,11 +58,13 @@ export function serverConfText(input: ServerConfInput): string {
   const sizing: Record<string, string | number> = input.sizing === 'local' ? { max_connections: 40, shared_buffers: '32MB' } : {};
   const base = confLines({
     listen_addresses: input.listenAddresses,
-    unix_socket_directories: input.unixSocketDirectories,
+    ...(input.unixSocketDirectories === 'node' ? {} : { unix_socket_directories: input.unixSocketDirectories }),
     ...sizing,
-    ...(input.tls
-      ? { ssl: true as const, ssl_cert_file: input.tls.certFile, ssl_key_file: input.tls.keyFile, ssl_ca_file: input.tls.caFile, ssl_min_protocol_version: 'TLSv1.2' }
-      : {}),
+    ...(input.tls === 'node'
+      ? { ssl: true as const, ssl_min_protocol_version: 'TLSv1.2' }
+      : input.tls
+        ? { ssl: true as const, ssl_cert_file: input.tls.certFile, ssl_key_file: input.tls.keyFile, ssl_ca_file: input.tls.caFile, ssl_min_protocol_version: 'TLSv1.2' }
+        : {}),
     password_encryption: 'scram-sha-256',
     wal_level: 'replica',
     max_wal_senders: 10,
@@ -82,4 +88,13 @@ export function serverConfText(input: ServerConfInput): string {
   });
   const extra = input.extraConf && Object.keys(input.extraConf).length > 0 ? `\n# extra\n${confLines(input.extraConf)}` : '';
   return `# written by pgvigil (${input.sizing === 'local' ? 'local mode' : 'host bootstrap'}); the same on every node\n${base}${extra}\n`;
+}
+
+/**
+ * What is a bootstrapped host's own, for its node's file (nodeConfText): its socket and TLS
+ * files. Hosts need not share paths (the namespace lab's do not), and pg_basebackup and
+ * pg_rewind copy the cluster file from a peer.
+ */
+export function hostNodeSettings(files: HostFiles): Record<string, string> {
+  return { unix_socket_directories: files.socketDir, ssl_cert_file: files.serverCert, ssl_key_file: files.serverKey, ssl_ca_file: files.caCert };
 }

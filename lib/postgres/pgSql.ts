@@ -9,6 +9,8 @@ export interface SqlTarget {
   database?: string | undefined;
   /** Default pgvigil-agent. */
   applicationName?: string;
+  /** Another login than the superuser's (peerLogin: the replication role on a peer, over TLS). Never logged. */
+  login?: { user: string; password: string; ssl: pg.ClientConfig['ssl'] };
 }
 
 /**
@@ -24,7 +26,9 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
   const client = new pg.Client({
     host: target.host,
     port: target.port,
-    user: 'postgres',
+    user: target.login?.user ?? 'postgres',
+    password: target.login?.password,
+    ssl: target.login?.ssl ?? false,
     database: target.database ?? 'postgres',
     application_name: target.applicationName ?? 'pgvigil-agent',
     connectionTimeoutMillis: timeoutMs,

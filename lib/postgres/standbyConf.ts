@@ -9,9 +9,13 @@ export const REPLICATION_USER = 'replicator';
 /** Per-node settings file of the pgvigil layout (port, cluster_name); rewritten after a copy from a peer. */
 export const NODE_CONF = 'pgvigil.node.conf';
 
-/** The text of NODE_CONF: this node's port and its cluster_name (the name standbys and probes know it by). */
-export function nodeConfText(node: { name: string; port: number }): string {
-  return `# written by pgvigil: this node's own settings\n${confLines({ port: node.port, cluster_name: node.name })}\n`;
+/**
+ * The text of NODE_CONF: this node's port and its cluster_name (the name standbys and probes
+ * know it by), and what else is its host's own (a bootstrapped host's socket and TLS files:
+ * a copy from a peer must not carry the peer's paths).
+ */
+export function nodeConfText(node: { name: string; port: number }, host: Record<string, string> = {}): string {
+  return `# written by pgvigil: this node's own settings\n${confLines({ port: node.port, cluster_name: node.name, ...host })}\n`;
 }
 
 /** Replication slot names allow only [a-z0-9_]; node names may hold dashes. */

@@ -202,7 +202,7 @@ function scriptOf(userData: { 'Fn::Base64': { 'Fn::Join': [string, unknown[]] } 
 }
 
 describe('database hosts archive WAL and back up to the bucket', () => {
-  test('agent config names the bucket; archive.json for postgres; archive_mode and archive_command on the bootstrap node\'s PostgreSQL', () => {
+  test('agent config names the bucket; archive.json for postgres; every node\'s bootstrap sets archive_command', () => {
     const bucketId = idOf(custom, custom.stack.pgvigil.archive.bucket);
     const scripts = resourcesOf(custom.template, 'AWS::EC2::Instance').map(([, p]) => scriptOf(p.UserData));
     for (const script of scripts) {
@@ -213,8 +213,10 @@ describe('database hosts archive WAL and back up to the bucket', () => {
       // Unquoted heredoc: NODE_BIN is expanded at boot, \$@ is left for the wrapper.
       assert.ok(script.includes('cat > /usr/local/bin/pgvigil-agent <<WRAP\n#!/bin/sh\nexec ${NODE_BIN} /opt/pgvigil/agent.mjs "\\$@"\nWRAP'), 'the wrapper passes its own arguments on');
     }
-    const conf = "archive_mode = on\narchive_command = '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f'";
-    assert.deepEqual(scripts.map((s) => s.includes(conf)), [true, false, false], 'written once, after initdb; standbys are cloned with it');
-    assert.ok(scripts[0]!.indexOf(conf) > scripts[0]!.indexOf('initdb'));
+    // Every node archives once it is primary (archive_mode archives on the primary only): the bootstrap writes it on each (lib/host/serverConf.ts).
+    for (const script of scripts) {
+      const agentJson = /cat > \/etc\/pgvigil\/agent\.json <<'JSON'\n([\s\S]*?)\nJSON/.exec(script)![1]!;
+      assert.equal(JSON.parse(agentJson.replaceAll(/<Ref:[^>]*>/g, 'x')).bootstrap.archiveCommand, '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f');
+    }
   });
 });

@@ -310,7 +310,7 @@ describe('PgVigil stack: optional database hosts', () => {
     }
   });
 
-  test('user data mounts the data volume (made once, mounted by UUID) before PostgreSQL, and initialises the primary only once', () => {
+  test('user data mounts the data volume (made once, mounted by UUID) before PostgreSQL, and leaves the data directory to the bootstrap', () => {
     for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) {
       const script = JSON.stringify(p.UserData);
       const volume = script.indexOf('DATA_VOLUME=');
@@ -320,9 +320,19 @@ describe('PgVigil stack: optional database hosts', () => {
       assert.match(script, /RequiresMountsFor=\/var\/lib\/pgsql/);
     }
     const scripts = resourcesOf(hosts, 'AWS::EC2::Instance').map(([, p]) => JSON.stringify(p.UserData));
-    const initdb = scripts.filter((s) => s.includes('initdb'));
-    assert.equal(initdb.length, 1);
-    assert.match(initdb[0]!, /if \[ ! -f \/var\/lib\/pgsql\/data\/PG_VERSION \]; then/);
+    // initdb, the copy of a standby and every configuration file are the bootstrap's (lib/host/bootstrap.ts).
+    assert.deepEqual(scripts.map((s) => s.includes('initdb')), [false, false, false]);
+  });
+
+  test('every host bootstraps before its agent starts (systemd ExecStartPre); PostgreSQL stops with the agent; dnf or apt', () => {
+    for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) {
+      const script = JSON.stringify(p.UserData);
+      assert.match(script, /ExecStartPre=\/usr\/local\/bin\/pgvigil-agent bootstrap --config \/etc\/pgvigil\/agent\.json/);
+      assert.match(script, /KillMode=process/);
+      assert.match(script, /pgvigil-postgresql\.service[\s\S]*BindsTo=pgvigil-agent\.service/);
+      assert.match(script, /if command -v dnf[\s\S]*elif command -v apt-get[\s\S]*create_main_cluster = false/);
+      assert.doesNotMatch(script, /trust/);
+    }
   });
 
   test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, key fetched from Secrets Manager', () => {
@@ -330,7 +340,7 @@ describe('PgVigil stack: optional database hosts', () => {
     const script = JSON.stringify(first.UserData);
     assert.match(script, /dnf install -y postgresql15-server/);
     assert.match(script, /pgvigil-agent\.service/);
-    assert.match(script, /agent\.mjs --config \/etc\/pgvigil\/agent\.json/);
+    assert.match(script, /ExecStart=\/usr\/local\/bin\/pgvigil-agent --config \/etc\/pgvigil\/agent\.json/);
     assert.match(script, /secretsmanager get-secret-value/);
     assert.doesNotMatch(script, /"key":/, 'the HMAC key is never in user data');
   });

@@ -36,7 +36,10 @@ export async function writeBootstrapConfigs(o: {
 }): Promise<BootstrapHost[]> {
   // The server's OS user walks through here to its own host directory.
   await chmod(o.workDir, 0o711);
-  await writeFile(join(o.workDir, 'agent.key'), 'k'.repeat(64), { mode: 0o600 });
+  // A stand-in key unless the test wrote its own: the bootstrap reads none.
+  await writeFile(join(o.workDir, 'agent.key'), 'k'.repeat(64), { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
   const peers = (o.peers ?? o.hosts).map((h) => ({ name: h.name, host: h.address, port: h.port }));
   const out: BootstrapHost[] = [];
   for (const h of o.hosts) {

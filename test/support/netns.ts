@@ -99,9 +99,10 @@ export interface NetnsLab {
 /**
  * Hosts on one L2 segment: a bridge in the root namespace with `${prefix}.254/24`, and for
  * each member a namespace joined to it by a veth pair, `eth0` inside at `${prefix}.<octet>/24`.
- * Names carry our pid so that nothing else's namespaces or links are touched.
+ * Names carry our pid so that nothing else's namespaces or links are touched; `nsPrefix` starts
+ * each namespace's name (a test's own, e.g. pgvl for the EC2 lab).
  */
-export async function createLab(prefix: string, members: LabMember[]): Promise<NetnsLab> {
+export async function createLab(prefix: string, members: LabMember[], nsPrefix = 'pgv'): Promise<NetnsLab> {
   const pid = process.pid;
   const bridge = `pgvbr${pid}`;
   const gateway = `${prefix}.254`;
@@ -126,7 +127,7 @@ export async function createLab(prefix: string, members: LabMember[]): Promise<N
     await must('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
     await must('ip', ['link', 'set', bridge, 'up']);
     for (const m of members) {
-      const ns = `pgv-${m.name}-${pid}`;
+      const ns = `${nsPrefix}-${m.name}-${pid}`;
       const inside = `v${m.name}i${pid}`.slice(0, 15);
       const outside = `v${m.name}o${pid}`.slice(0, 15);
       await must('ip', ['netns', 'add', ns]);

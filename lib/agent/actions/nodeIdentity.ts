@@ -5,6 +5,8 @@ import { editAutoConf } from '../../postgres/autoConf.ts';
 import type { PgServer } from '../../postgres/pgServer.ts';
 import { NODE_CONF, nodeConfText } from '../../postgres/standbyConf.ts';
 import type { ActionContext } from './actionTypes.ts';
+import { hostFiles } from '../../host/hostFiles.ts';
+import { hostNodeSettings } from '../../host/serverConf.ts';
 
 /**
  * pg_basebackup and pg_rewind copy the source's configuration, port included. Put this
@@ -15,7 +17,8 @@ export async function restoreNodeIdentity(ctx: ActionContext): Promise<void> {
   const { pg, config } = ctx;
   const hasNodeConf = (await pg.readDataFile(NODE_CONF)) !== null;
   if (hasNodeConf) {
-    await pg.writeDataFile(NODE_CONF, nodeConfText({ name: config.node, port: config.pgPort }));
+    const host = config.bootstrap ? hostNodeSettings(hostFiles(config.bootstrap.hostDir)) : {};
+    await pg.writeDataFile(NODE_CONF, nodeConfText({ name: config.node, port: config.pgPort }, host));
   } else {
     const auto = (await pg.readDataFile('postgresql.auto.conf')) ?? '';
     await pg.writeDataFile('postgresql.auto.conf', editAutoConf(auto, { port: config.pgPort }));

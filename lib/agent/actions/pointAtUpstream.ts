@@ -5,6 +5,7 @@ import { delay } from '../../postgres/pgServer.ts';
 import { sql } from '../../postgres/pgSql.ts';
 import { readServerState, receiverIsFrom, type ServerState } from '../serverState.ts';
 import { primaryConninfo } from '../../postgres/standbyConf.ts';
+import { peerTarget } from '../../postgres/peerLogin.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canFollow, HISTORY_FILE, parseHistory, timelineOfWal, type HistoryEntry } from '../timelineHistory.ts';
@@ -72,13 +73,14 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   // A node that follows is no writer: it must not answer on the writer address (a rejoining old primary).
   await dropWriterVip(config.vip, log, `following ${upstream.name}`);
   const conninfo = primaryConninfo(upstream, config.node, config.replicationAuth);
+  const peer = peerTarget(upstream, config.replicationAuth);
   // Where the time goes, in the log line: in a failover every step is on the clock.
   const t0 = performance.now();
   const phases: Record<string, number> = {};
   const phase = (name: string) => (phases[name] = Math.round(performance.now() - t0));
 
   // Independent reads at once: in a failover every round trip is on the clock.
-  const [upRes, localState, localControl] = await Promise.all([sql<UpstreamRow>(upstream, UPSTREAM_SQL, [], 3_000), readServerState(pg), pg.controlData()]);
+  const [upRes, localState, localControl] = await Promise.all([sql<UpstreamRow>(peer, UPSTREAM_SQL, [], 3_000), readServerState(pg), pg.controlData()]);
   if (!upRes.ok) return { ok: false, reason: `upstream ${upstream.name} unreachable: ${upRes.reason}` };
   const up = upRes.rows[0];
   if (!up) return { ok: false, reason: `upstream ${upstream.name} answered no row` };
@@ -119,7 +121,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   }
   if (local.tli !== up.tli) {
     const name = `pg_wal/${up.tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
-    const h = await sql<{ history: string }>(upstream, 'SELECT pg_read_file($1) AS history', [name], 3_000);
+    const h = await sql<{ history: string }>(peer, 'SELECT pg_read_file($1) AS history', [name], 3_000);
     if (!h.ok) return { ok: false, reason: `cannot read ${name} on ${upstream.name}: ${h.reason}` };
     const verdict = canFollow(local, up.tli, parseHistory(h.rows[0]?.history ?? ''));
     if (!verdict.ok) return { ok: false, reason: DIVERGED, detail: verdict.detail };
@@ -131,7 +133,7 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
   const slotMade = (async (): Promise<string | null> => {
     if (opts.slot === null) return null;
     const slot = await sql(
-      upstream,
+      peer,
       `SELECT pg_create_physical_replication_slot($1, true)
        WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
       [opts.slot],

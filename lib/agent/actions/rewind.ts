@@ -9,6 +9,7 @@ import { restoreNodeIdentity } from './nodeIdentity.ts';
 import { pointAtUpstream } from './pointAtUpstream.ts';
 import { readServerState, receiverIsFrom } from '../serverState.ts';
 import { sql } from '../../postgres/pgSql.ts';
+import { peerTarget } from '../../postgres/peerLogin.ts';
 
 /**
  * Bring a diverged old primary back as a standby of `source`: stop it, pg_rewind it from
@@ -39,7 +40,7 @@ export const rewind = defineAction({
 
     // A just-promoted source names its new timeline in its control file only after its
     // end-of-recovery checkpoint; before that pg_rewind sees one timeline and rewinds nothing.
-    const checkpoint = await sql(input.source, 'CHECKPOINT', [], 60_000);
+    const checkpoint = await sourceCheckpoint(ctx, input.source);
     if (!checkpoint.ok) return { ok: false, reason: `CHECKPOINT on ${input.source.name} before pg_rewind: ${checkpoint.reason}` };
 
     const started = Date.now();
@@ -73,3 +74,11 @@ async function rebuild(ctx: ActionContext, source: Peer, rewindFailure: string, 
   return { ...followed, reason: `pg_rewind failed (${rewindFailure}); rebuilt with pg_basebackup; ${followed.reason}`, method: 'pg_basebackup' as const, basebackupMs: copy.ms };
 }
 
+
+/**
+ * The source's CHECKPOINT, logged in as pg_rewind is: on a bootstrapped host the replication
+ * role (pg_checkpoint, PostgreSQL 15+) over TLS, since the superuser never logs in over the network.
+ */
+function sourceCheckpoint(ctx: ActionContext, source: { host: string; port: number }) {
+  return sql(peerTarget(source, ctx.config.replicationAuth), 'CHECKPOINT', [], 60_000);
+}

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import type { ControlPlane } from '../../lib/control/controlPlane.ts';
+import { decideOnce } from '../../lib/control/decideOnce.ts';
+import { ClusterSpec } from '../../lib/domain/spec.ts';
+import { probeLoginFromFiles } from '../../lib/host/probeLoginFiles.ts';
+import { bundleAgent } from '../../lib/local/agentBundle.ts';
+import { agentProcess, type AgentProcess } from '../../lib/local/agentProcesses.ts';
+import { startControlLoop, type ControlLoop } from '../../lib/local/controlLoop.ts';
+import { startDynalite, type DynaliteServer } from '../../lib/local/dynaliteServer.ts';
+import type { Log } from '../../lib/log.ts';
+import { ensurePgOsUser, type OsUser } from '../../lib/postgres/osUser.ts';
+import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
+import { isAlive, readPostmasterPid } from '../../lib/postgres/nodeFiles.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
+import { REPLICATION_USER } from '../../lib/postgres/standbyConf.ts';
+import { loadState } from '../../lib/store/loadState.ts';
+import { latestObservations } from '../../lib/store/observations.ts';
+import { closeStore, createStore, type Store } from '../../lib/store/store.ts';
+import type { StoreConfig } from '../../lib/store/storeConfig.ts';
+import { ensureTable } from '../../lib/store/table.ts';
+import { runBootstrap, stopServer, writeBootstrapConfigs, type BootstrapHost } from '../support/bootstrapHosts.ts';
+import { createLab, namespaceSupport, type NetnsLab } from '../support/netns.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+/**
+ * Issue 14's EC2 lab: database hosts in network namespaces (10.79.0.0/24, namespaces pgvl-*),
+ * each made ONLY by `pgvigil-agent bootstrap` from the host bundle, run in the host's namespace
+ * as the systemd unit's ExecStartPre would, then its agent as a supervised process. No
+ * test-side initdb, pg_basebackup or configuration. The control plane (probe rounds, decide,
+ * reactor: the code the Lambda handlers run) and the store (dynalite) live in the root
+ * namespace on the bridge; the probe logs in as pgvigil_monitor over TLS checked against the
+ * cluster CA, the way the probe function does with PGVIGIL_CA_CERT_FILE.
+ */
+const skip = await namespaceSupport();
+const PREFIX = '10.79.0';
+const PG_PORT = 5432;
+const AGENT_PORT = 8008;
+const HOSTS = ['h1', 'h2', 'h3'] as const;
+const CLUSTER = 'lab';
+
+describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { skip: skip ?? false }, () => {
+  let lab: NetnsLab | undefined;
+  let dyn: DynaliteServer | undefined;
+  let store: Store | undefined;
+  let workDir: string;
+  let controlLog: WriteStream | undefined;
+  let log: Log;
+  let osUser: OsUser;
+  let bindir: string;
+  let agentScript: string;
+  let hosts: BootstrapHost[] = [];
+  const agents = new Map<string, AgentProcess>();
+  let loop: ControlLoop | undefined;
+  let cp: ControlPlane;
+  /** Tests that ran to their end; fewer than all, and the logs are kept. */
+  let passed = 0;
+
+  const ns = (name: string) => lab!.host(name).ns;
+  const host = (name: string) => hosts.find((h) => h.name === name)!;
+  const bootstrap = (h: BootstrapHost) => runBootstrap(h, { agent: agentScript, wrap: ['ip', 'netns', 'exec', ns(h.name)] });
+  /** The superuser over the host's own socket (a file on the shared file system), as its agent logs in. */
+  const superuser = <R extends pg.QueryResultRow>(h: BootstrapHost, text: string, values: unknown[] = []) => sqlOnce<R>(PG_PORT, text, values, { host: h.files.socketDir });
+
+  before(async () => {
+    const user = ensurePgOsUser();
+    if (!user) throw new Error('root is needed to run PostgreSQL as the pgvigil OS user');
+    osUser = user;
+    const bins = findPgBinaries();
+    if (!bins.ok) throw new Error(bins.reason);
+    bindir = bins.bindir;
+    workDir = await mkdtemp(join(tmpdir(), 'pgvl-lab-'));
+    await chmod(workDir, 0o711);
+    controlLog = createWriteStream(join(workDir, 'control.log'), { flags: 'a' });
+    log = (e) => controlLog!.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+    lab = await createLab(PREFIX, [...HOSTS, 'h4'].map((name, i) => ({ name, octet: i + 1 })), 'pgvl');
+    dyn = await startDynaliteInRange(lab.gateway);
+    const storeConfig: StoreConfig = { table: 'pgvigil', region: 'us-east-1', endpoint: dyn.endpoint };
+    store = createStore(storeConfig, (e) => log({ ...e, component: 'store' }));
+    const table = await ensureTable(store);
+    if (!table.ok) throw new Error(table.reason);
+    agentScript = await bundleAgent(workDir);
+    const keyText = randomBytes(32).toString('hex');
+    cp = { store, agentKey: Buffer.from(keyText), endpoints: null, log: (e) => log({ ...e, cluster: CLUSTER }), decider: 'ec2lab', clock: () => Date.now(), awaitActions: false };
+    hosts = await writeBootstrapConfigs({
+      workDir,
+      cluster: CLUSTER,
+      hosts: HOSTS.map((name) => ({ name, address: lab!.host(name).address, port: PG_PORT, agentPort: AGENT_PORT })),
+      clientCidrs: [`${PREFIX}.0/24`],
+      bindir,
+      osUser,
+      extra: () => ({ store: storeConfig, lease: { ttlMs: 5_000, renewEveryMs: 1_000 } }),
+    });
+    await writeFile(join(workDir, 'agent.key'), keyText, { mode: 0o600 });
+  });
+
+  after(async () => {
+    const step = async (what: string, f: () => Promise<unknown> | undefined) => {
+      try {
+        await f();
+      } catch (e) {
+        process.stderr.write(`ec2 lab teardown: ${what}: ${(e as Error).message}\n`);
+      }
+    };
+    await step('control loop', () => loop?.stop());
+    for (const a of agents.values()) await step('agent', () => a.stop());
+    for (const h of hosts) await step(`PostgreSQL ${h.name}`, () => stopServer(bindir, h, osUser));
+    await step('store', async () => store && closeStore(store));
+    await step('dynalite', () => dyn?.stop());
+    await step('namespaces', () => lab?.destroy());
+    await step('control log', () => new Promise<void>((r) => (controlLog ? controlLog.end(() => r()) : r())));
+    if (workDir && passed === 5) await step('work dir', () => rm(workDir, { recursive: true, force: true }));
+    else if (workDir) process.stderr.write(`ec2 lab: logs kept in ${workDir}\n`);
+  });
+
+  const startAgent = async (h: BootstrapHost) => {
+    const a = agentProcess({ url: `http://${h.address}:${AGENT_PORT}`, configPath: h.configPath, logPath: join(workDir, `${h.name}.agent.log`), agentScript, prefix: ['ip', 'netns', 'exec', ns(h.name)] });
+    agents.set(h.name, a);
+    await a.start();
+  };
+
+  test('the cluster forms from nothing: the first host initialises the primary, the others copy it and stream over TLS', async () => {
+    assert.deepEqual(await bootstrap(host('h1')), { ok: true, did: 'initialised the primary', changed: ['data directory'] });
+    assert.deepEqual(await Promise.all([bootstrap(host('h2')), bootstrap(host('h3'))]), [
+      { ok: true, did: 'joined as a standby', from: 'h1', changed: ['data directory'] },
+      { ok: true, did: 'joined as a standby', from: 'h1', changed: ['data directory'] },
+    ]);
+    const spec = ClusterSpec.parse({
+      cluster: CLUSTER,
+      nodes: HOSTS.map((name) => ({ name, host: lab!.host(name).address, port: PG_PORT, agent: `http://${lab!.host(name).address}:${AGENT_PORT}` })),
+      replication: { mode: 'synchronous', quorum: 1 },
+      timing: {},
+    });
+    const init = await decideOnce(cp, CLUSTER, { type: 'initialize', now: cp.clock(), spec, primary: 'h1' });
+    assert.ok(init.ok, init.ok ? '' : init.reason);
+    for (const name of HOSTS) await startAgent(host(name));
+    const probeLogin = await probeLoginFromFiles({ caCert: host('h1').files.caCert, monitorPasswordFile: join(workDir, 'secrets', 'monitor.password') });
+    loop = startControlLoop({ cp, cluster: CLUSTER, probeLogin });
+
+    // The probe sees it (it logs in as pgvigil_monitor: a node it could not log in to would be unreachable).
+    await waitFor('the probe to see h2 and h3 stream from h1', async () => {
+      const read = await latestObservations(store!, CLUSTER, Date.now() - 5_000);
+      if (!read.ok) return false;
+      const by = new Map(read.observations.map((o) => [o.node, o]));
+      return by.get('h1')?.reachable && by.get('h1')?.role === 'primary' && ['h2', 'h3'].every((n) => by.get(n)?.reachable && by.get(n)?.walReceiver?.upstream === 'h1');
+    }, 60_000, 200);
+    const rows = await superuser<{ name: string; usename: string; ssl: boolean }>(host('h1'), "SELECT r.application_name AS name, r.usename, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) ORDER BY 1");
+    assert.deepEqual(rows, [{ name: 'h2', usename: REPLICATION_USER, ssl: true }, { name: 'h3', usename: REPLICATION_USER, ssl: true }]);
+    const probes = await superuser<{ n: number }>(host('h1'), "SELECT count(*)::int AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'pgvigil_monitor' AND NOT s.ssl");
+    assert.deepEqual(probes, [{ n: 0 }], 'no probe session without TLS');
+    await waitFor('synchronous_standby_names set by the agent', async () => {
+      const [r] = await superuser<{ s: string }>(host('h1'), "SELECT current_setting('synchronous_standby_names') AS s");
+      return r?.s !== '' ? r : undefined;
+    }, 30_000);
+    passed++;
+  });
+
+  test('a bootstrap re-run (a redeploy, a reboot) changes nothing', async () => {
+    for (const name of HOSTS) assert.deepEqual(await bootstrap(host(name)), { ok: true, did: 'configured', changed: [] }, name);
+    passed++;
+  });
+
+  test('a crash of the primary host fails over with nothing acknowledged lost', async () => {
+    const h1 = host('h1');
+    await superuser(h1, 'CREATE TABLE lab_writes (id bigint PRIMARY KEY)');
+    await superuser(h1, "CREATE ROLE lab_app LOGIN PASSWORD 'lab-app-password'");
+    await superuser(h1, 'GRANT INSERT, SELECT ON lab_writes TO lab_app');
+    // An application on the network: TLS and scram-sha-256, as pg_hba demands.
+    const app = new pg.Client({ host: h1.address, port: PG_PORT, user: 'lab_app', password: 'lab-app-password', database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 3_000 });
+    app.on('error', () => {});
+    await app.connect();
+    const acked: number[] = [];
+    let writing = true;
+    const writes = (async () => {
+      for (let id = 1; writing; id++) {
+        try {
+          await app.query('INSERT INTO lab_writes VALUES ($1)', [id]);
+          acked.push(id);
+        } catch {
+          return;
+        }
+      }
+    })();
+    await waitFor('the first acknowledged writes', () => acked.length >= 100, 20_000);
+    // The host dies: its agent and its server at once, SIGKILL (no shutdown checkpoint, no goodbye).
+    const pid = await readPostmasterPid(h1.dataDir);
+    await agents.get('h1')!.stop({ kill: true });
+    if (pid) process.kill(pid, 'SIGKILL');
+    writing = false;
+    await writes;
+    void app.end().catch(() => {});
+
+    const state = await waitFor('a standby promoted in h1\'s place', async () => {
+      const s = await loadState(store!, CLUSTER);
+      return s.ok && s.state.primary && s.state.primary !== 'h1' && !s.state.failover ? s.state : undefined;
+    }, 120_000, 500);
+    const next = host(state.primary!);
+    const [have] = await superuser<{ n: number; missing: number }>(next, 'SELECT count(*)::int AS n, (SELECT count(*)::int FROM unnest($1::bigint[]) id WHERE id NOT IN (SELECT id FROM lab_writes)) AS missing FROM lab_writes', [acked]);
+    assert.equal(have?.missing, 0, `acknowledged writes missing on ${next.name}`);
+    process.stderr.write(`ec2 lab crash: acknowledged=${acked.length} on_new_primary=${have?.n} missing=${have?.missing} new_primary=${next.name}\n`);
+    passed++;
+  });
+
+  test('the old primary\'s host comes back (bootstrap, then its agent, as systemd starts them) and rejoins as a standby', async () => {
+    const h1 = host('h1');
+    // The bootstrap leaves a data directory's server as it is: a deposed primary must not come back as one.
+    assert.deepEqual(await bootstrap(h1), { ok: true, did: 'configured', changed: [] });
+    assert.equal(await readPostmasterPid(h1.dataDir).then((pid) => pid !== null && isAlive(pid)), false, 'the bootstrap started no server on the old primary');
+    await agents.get('h1')!.start();
+    const s = await loadState(store!, CLUSTER);
+    assert.ok(s.ok && s.state.primary);
+    await waitFor(`h1 to stream from ${s.state.primary}`, async () => {
+      const read = await latestObservations(store!, CLUSTER, Date.now() - 5_000);
+      const o = read.ok ? read.observations.find((x) => x.node === 'h1') : undefined;
+      return o?.reachable && o.role === 'standby' && o.walReceiver?.status === 'streaming' && o.walReceiver.upstream === s.state.primary;
+    }, 120_000, 500);
+    passed++;
+  });
+
+  test('a fourth host added by the bootstrap copies the primary and joins as its standby', async () => {
+    const s = await loadState(store!, CLUSTER);
+    assert.ok(s.ok && s.state.primary);
+    const primary = host(s.state.primary!);
+    const [h4] = await writeBootstrapConfigs({
+      workDir,
+      cluster: CLUSTER,
+      hosts: [{ name: 'h4', address: lab!.host('h4').address, port: PG_PORT, agentPort: AGENT_PORT }],
+      peers: [...HOSTS, 'h4'].map((name) => ({ name, address: lab!.host(name).address, port: PG_PORT })),
+      clientCidrs: [`${PREFIX}.0/24`],
+      bindir,
+      osUser,
+    });
+    hosts.push(h4!);
+    // h4 runs no agent here: the bootstrap needs none (growing the spec by it is the control plane's, issue 14 leaves it).
+    assert.deepEqual(await bootstrap(h4!), { ok: true, did: 'joined as a standby', from: primary.name, changed: ['data directory'] });
+    const rows = await waitFor('h4 to stream from the primary over TLS', async () => {
+      const r = await superuser<{ name: string; ssl: boolean }>(primary, "SELECT r.application_name AS name, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = 'h4' AND r.state = 'streaming'");
+      return r.length === 1 ? r : undefined;
+    }, 60_000);
+    assert.deepEqual(rows, [{ name: 'h4', ssl: true }]);
+    const [copied] = await superuser<{ n: number }>(h4!, 'SELECT count(*)::int AS n FROM lab_writes');
+    assert.ok((copied?.n ?? 0) > 0, 'h4 holds the cluster\'s data');
+    passed++;
+  });
+});
+
+/** dynalite on the bridge address, on a free port of 24500-24599 (this test's range). */
+async function startDynaliteInRange(hostAddress: string): Promise<DynaliteServer> {
+  let last: unknown;
+  for (let port = 24500; port < 24600; port++) {
+    try {
+      return await startDynalite({ host: hostAddress, port });
+    } catch (e) {
+      last = e;
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    }
+  }
+  throw new Error(`no free port in 24500-24599 on ${hostAddress}: ${(last as Error).message}`);
+}
