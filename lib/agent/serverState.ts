@@ -15,7 +15,7 @@ export interface ServerState {
   walLsn: string | null;
   receiveLsn: string | null;
   replayLsn: string | null;
-  receiver: { status: string; senderHost: string | null; senderPort: number | null } | null;
+  receiver: { status: string; senderHost: string | null; senderPort: number | null; receivedTli?: number | null } | null;
   primaryConninfo: string | null;
   primarySlotName: string | null;
 }
@@ -94,7 +94,7 @@ export async function readServerState(pg: PgServer, timeoutMs = 3_000): Promise<
     walLsn: row.recovery ? furthest(row.receive_lsn, row.replay_lsn) : row.wal_lsn,
     receiveLsn: row.receive_lsn,
     replayLsn: row.replay_lsn,
-    receiver: row.status === null ? null : { status: row.status, senderHost: row.sender_host, senderPort: row.sender_port },
+    receiver: row.status === null ? null : { status: row.status, senderHost: row.sender_host, senderPort: row.sender_port, receivedTli: row.received_tli },
     primaryConninfo: row.primary_conninfo || null,
     primarySlotName: row.primary_slot_name || null,
   };

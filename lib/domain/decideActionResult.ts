@@ -4,6 +4,7 @@ import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { abort, afterPromotion, complete, requestPromotion } from './failoverSteps.ts';
 import { Outcome } from './outcome.ts';
+import type { Intent } from './events.ts';
 import { isDeposed, type ClusterState } from './state.ts';
 
 /** An agent or endpoint driver answered an intent: record it and take the step it unlocks. */
@@ -22,6 +23,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
     if (f && f.term === intent.term && f.kind === 'switchover' && intent.action === 'demote') {
       abort(o, f, `switchover aborted: ${f.from} could not be stopped cleanly (${cmd.reason})`);
     }
+    rewindDiverged(o, intent, cmd.reason);
     return o.result();
   }
 
@@ -105,3 +107,18 @@ function recordAgentClock(o: Outcome, node: string, detail: Record<string, unkno
     o.emit('ClockSkewCleared', o.state.term, `the clock of ${node}'s agent is within the ${clock.maxSkewMs} ms it allows again: ${describeSkew(clock)}`, fields);
   }
 }
+
+/**
+ * The agent's follow answers "diverged" when this node's WAL went past the point where its new
+ * upstream's timeline forked (a standby that lost power while it streamed from an old primary
+ * behind a partition, and came back after the failover): PostgreSQL would retry that stream for
+ * ever. It is rewound onto the primary it was to follow, in the same term; a rewind of a node
+ * that has not diverged only re-points it. Never the primary itself, nor in another term.
+ */
+function rewindDiverged(o: Outcome, intent: Intent, reason: string): void {
+  const s = o.state;
+  if (intent.action !== 'follow' || !reason.startsWith('diverged') || intent.primary === null) return;
+  if (intent.term !== s.term || intent.primary !== s.primary || intent.node === s.primary) return;
+  o.request('rewind', intent.node, s.term, `${intent.node}'s WAL went past where ${intent.primary}'s timeline forked (its follow answered: ${reason}): rewind it onto ${intent.primary}`, { primary: intent.primary });
+}
+

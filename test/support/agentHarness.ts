@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAgentConfig, type AgentConfigInput } from '../../lib/agent/agentConfig.ts';
 import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
 import type { OsUser } from '../../lib/postgres/osUser.ts';
 import { collectingLog, jsonLog, type LogEntry } from '../../lib/log.ts';
+import { replicationAuthOf } from '../../lib/host/hostFiles.ts';
+import { localHostFiles } from '../../lib/local/localHostFiles.ts';
 
 /** The shared HMAC key of the agents under test. */
 export const TEST_KEY = Buffer.from('pgvigil-test-agent-key-0123456789abcdef', 'utf8');
@@ -21,7 +24,12 @@ export async function startTestAgent(o: {
   workDir: string;
   extra?: Partial<AgentConfigInput>;
 }): Promise<TestAgent> {
+  // A cluster made by createLocalCluster in this work dir has its host files (TLS, the
+  // replication role's passfile) there, as local mode's agents do: follow, rewind and clone log in with them.
+  const host = localHostFiles(o.workDir);
+  const replicationAuth = existsSync(host.passfile) ? replicationAuthOf(host) : undefined;
   const parsed = parseAgentConfig({
+    ...(replicationAuth ? { replicationAuth } : {}),
     cluster: o.cluster,
     node: o.node.name,
     listen: { host: '127.0.0.1', port: o.agentPort },

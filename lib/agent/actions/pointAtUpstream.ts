@@ -189,13 +189,18 @@ export async function pointAtUpstream(ctx: ActionContext, upstream: Peer, opts: 
       log({ level: 'info', msg: 're-pointed', upstream: upstream.name, how, phases });
       return { ok: true, reason: `re-pointed at ${upstream.name} (${how}); streaming not awaited`, changed: true, how, timeline: now.timeline };
     }
-    if (streamsFrom(now, upstream)) {
+    // The server says at once when its history can't follow; don't wait out the deadline. Read
+    // first: a diverged standby streams its old timeline from the upstream up to the fork
+    // point, between its failures (a standby started after a power cut, whose control file
+    // understated where its WAL ends, looked like it followed).
+    const diverged = await divergedFromLog(ctx, mark);
+    if (diverged) return diverged;
+    // Streaming on an older timeline than the upstream's is only the way to its switch point.
+    const onTimeline = now.receiver?.receivedTli == null || now.receiver.receivedTli >= up.tli;
+    if (streamsFrom(now, upstream) && onTimeline) {
       log({ level: 'info', msg: 'streaming', upstream: upstream.name, how });
       return { ok: true, reason: `following ${upstream.name} (${how})`, changed: true, how, timeline: now.timeline };
     }
-    // The server says at once when its history can't follow; don't wait out the deadline.
-    const diverged = await divergedFromLog(ctx, mark);
-    if (diverged) return diverged;
     if (Date.now() > deadline) {
       return { ok: false, reason: `not streaming from ${upstream.name} within ${opts.streamWaitMs} ms (receiver: ${now.receiver?.status ?? 'none'}): see ${pg.dataDir}/log` };
     }

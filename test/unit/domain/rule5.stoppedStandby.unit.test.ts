@@ -109,4 +109,22 @@ describe('rule 5: a standby whose PostgreSQL is down while its agent runs is sta
     assert.equal(t.one('NodeUp').node, 'pg3');
     assert.deepEqual(t.intents('follow'), []);
   });
+
+  test('given pg3 asked to follow pg1 after its restart, when its agent answers that its WAL diverged (it had streamed from an old primary past the fork), then pg3 is rewound onto pg1, with the reason', () => {
+    const asked = step(start, round(stoppedPg3(now, threshold, now - 100), now));
+    const answer = { ...result(asked, 'follow', 'pg3', now + 500, false), reason: 'diverged: rewind needed' };
+    const t = given(asked).when(answer);
+    assert.deepEqual(
+      t.intents('rewind').map((i) => [i.node, i.primary, i.term]),
+      [['pg3', 'pg1', 1]],
+    );
+    const req = t.events.find((e) => e.type === 'ActionRequested' && e.intent.action === 'rewind');
+    assert.match(req?.reason ?? '', /pg3's WAL went past where pg1's timeline forked/);
+  });
+
+  test('given pg3 asked to follow pg1, when the follow fails for another reason, then no rewind is asked', () => {
+    const asked = step(start, round(stoppedPg3(now, threshold, now - 100), now));
+    const t = given(asked).when({ ...result(asked, 'follow', 'pg3', now + 500, false), reason: 'upstream pg1 unreachable: timeout' });
+    assert.deepEqual(t.intents('rewind'), []);
+  });
 });
