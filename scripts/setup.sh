@@ -35,6 +35,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && { ! command -v ip
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iputils-arping >/dev/null
 fi
 
+# Every node's TLS (lib/host/clusterTls.ts: the cluster CA and host certificates) is made with the openssl CLI.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v openssl >/dev/null 2>&1; then
+  echo "setup: installing openssl (the nodes' TLS certificates)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+
 # The partition test (test/e2e/partition.netns.e2e.test.ts) cuts hosts apart with nftables rules inside their namespaces.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v nft >/dev/null 2>&1; then
   echo "setup: installing nftables (network partition test)"
