@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { PgVigilArchive } from '../../cdk/archive.ts';
 import { stackPropsFromContext } from '../../cdk/appContext.ts';
-import { fullProps, hostProps, resourcesOf, synthStack } from './stackFixture.ts';
+import { fullProps, hostProps, identityStatements, refsIn, resourcesOf, synthStack } from './stackFixture.ts';
 
 const defaults = synthStack(fullProps);
 const custom = synthStack({ ...hostProps, backupSchedule: null, backupRetentionDays: 90 });
@@ -15,33 +15,10 @@ const custom2 = synthStack(hostProps);
 const json = (t: typeof defaults.template) => t.toJSON() as { Resources: Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>; Outputs: Record<string, any> };
 const idOf = (s: typeof defaults, construct: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(construct.node.defaultChild as never);
 
-/** Logical ids a CloudFormation value refers to (Ref / Fn::GetAtt), anywhere inside it. */
-function refsIn(value: unknown): string[] {
-  if (Array.isArray(value)) return value.flatMap(refsIn);
-  if (value && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    if (typeof o['Ref'] === 'string') return [o['Ref']];
-    if (Array.isArray(o['Fn::GetAtt'])) return [String(o['Fn::GetAtt'][0])];
-    return Object.values(o).flatMap(refsIn);
-  }
-  return [];
-}
-
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
-/** Every identity-policy statement (inline, and managed ones attached to roles), with the roles it reaches. */
-function statements(s: typeof defaults): Array<{ roles: string[]; st: Statement }> {
-  const roles = resourcesOf(s.template, 'AWS::IAM::Role');
-  const inline = resourcesOf(s.template, 'AWS::IAM::Policy').flatMap(([, p]) =>
-    (p.PolicyDocument.Statement as Statement[]).map((st) => ({ roles: refsIn(p.Roles ?? []), st })),
-  );
-  const managed = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy').flatMap(([id, p]) => {
-    const attached = roles.filter(([, r]) => refsIn(r.ManagedPolicyArns ?? []).includes(id)).map(([rid]) => rid);
-    return attached.length === 0 ? [] : (p.PolicyDocument.Statement as Statement[]).map((st) => ({ roles: attached, st }));
-  });
-  return [...inline, ...managed];
-}
+const statements = (s: typeof defaults) => identityStatements(s.template);
 
 for (const [label, s] of [['defaults', defaults], ['dbHosts, no schedule, 90 days', custom]] as const) {
   describe(`archive bucket (${label})`, () => {

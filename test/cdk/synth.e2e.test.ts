@@ -33,7 +33,8 @@ test('npx cdk synth succeeds offline with the default context', async () => {
 
   const template = JSON.parse(readFileSync(path.join(out, 'PgVigil.template.json'), 'utf8'));
   const fns = Object.values<{ Type: string; Metadata?: Record<string, string> }>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-  assert.equal(fns.length, 3);
+  // probe, decide, act, notify
+  assert.equal(fns.length, 4);
   // Each function's code is a local esbuild bundle in the assembly, as CloudFormation will upload it.
   for (const fn of fns) {
     const bundle = path.join(out, fn.Metadata?.['aws:asset:path'] ?? 'missing', 'index.mjs');

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { fullProps, hostProps, resourcesOf, synthStack } from './stackFixture.ts';
+import { fullProps, hostProps, identityStatements, refsIn, resourcesOf, synthStack, type PolicyStatement } from './stackFixture.ts';
 
 /**
  * The trust boundaries as the template states them: who may write which items of the store
@@ -12,30 +12,9 @@ const t = s.template;
 const all = t.toJSON() as { Resources: Record<string, { Type: string; Properties: any }>; Outputs: Record<string, any> };
 const tableId = resourcesOf(t, 'AWS::DynamoDB::Table')[0]![0];
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+type Statement = PolicyStatement;
 const actionsOf = (st: Statement) => [st.Action].flat();
-
-function refsIn(value: unknown): string[] {
-  if (Array.isArray(value)) return value.flatMap(refsIn);
-  if (value && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    if (typeof o['Ref'] === 'string') return [o['Ref']];
-    if (Array.isArray(o['Fn::GetAtt'])) return [String(o['Fn::GetAtt'][0])];
-    return Object.values(o).flatMap(refsIn);
-  }
-  return [];
-}
-
-/** Every identity-policy statement with the roles it reaches: inline policies and managed policies attached to roles. */
-function statements(): Array<{ roles: string[]; st: Statement }> {
-  const inline = resourcesOf(t, 'AWS::IAM::Policy').flatMap(([, p]) => (p.PolicyDocument.Statement as Statement[]).map((st) => ({ roles: refsIn(p.Roles ?? []), st })));
-  const roles = resourcesOf(t, 'AWS::IAM::Role');
-  const managed = resourcesOf(t, 'AWS::IAM::ManagedPolicy').flatMap(([id, p]) => {
-    const attached = [...refsIn(p.Roles ?? []), ...roles.filter(([, r]) => refsIn(r.ManagedPolicyArns ?? []).includes(id)).map(([rid]) => rid)];
-    return (p.PolicyDocument.Statement as Statement[]).map((st) => ({ roles: attached, st }));
-  });
-  return [...inline, ...managed];
-}
+const statements = () => identityStatements(t);
 
 const WRITES = /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems|ConditionCheckItem|\*)$/;
 const roleOf = (name: string) => {
