@@ -16,6 +16,8 @@ import { ensureTable } from '../../lib/store/table.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { signalServer } from '../support/signalServer.ts';
+import { replicationToolEnv } from '../../lib/postgres/standbyConf.ts';
+import { replicationAuthOf } from '../../lib/host/hostFiles.ts';
 
 const BASE = 15540;
 const AGENT_PORT = 15550;
@@ -162,7 +164,8 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     if (user) await chown(walDir, user.uid, user.gid);
     receiver = spawn(join(cluster!.bindir, 'pg_receivewal'), ['-h', '127.0.0.1', '-p', String(BASE), '-U', 'replicator', '-D', walDir, '--no-loop'], {
       stdio: 'ignore',
-      env: { PATH: '/usr/bin:/bin', HOME: user?.home ?? '/tmp' },
+      // It logs in as every replication client does: the replication role over TLS, its password from the passfile.
+      env: { PATH: '/usr/bin:/bin', HOME: user?.home ?? '/tmp', ...replicationToolEnv(replicationAuthOf(cluster!.files)) },
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     });
     await waitFor('pg_receivewal streaming from l1', async () => (await streamingFromL1()).includes('pg_receivewal'), 15_000);
