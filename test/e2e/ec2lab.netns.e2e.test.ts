@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -13,10 +11,9 @@ import { probeLoginFromFiles } from '../../lib/host/probeLoginFiles.ts';
 import { bundleAgent } from '../../lib/local/agentBundle.ts';
 import { agentProcess, type AgentProcess } from '../../lib/local/agentProcesses.ts';
 import { startControlLoop, type ControlLoop } from '../../lib/local/controlLoop.ts';
-import { startDynalite, type DynaliteServer } from '../../lib/local/dynaliteServer.ts';
 import type { Log } from '../../lib/log.ts';
-import { ensurePgOsUser, type OsUser } from '../../lib/postgres/osUser.ts';
-import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
+import type { OsUser } from '../../lib/postgres/osUser.ts';
+import type { DynaliteServer } from '../../lib/local/dynaliteServer.ts';
 import { isAlive, readPostmasterPid } from '../../lib/postgres/nodeFiles.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { REPLICATION_USER } from '../../lib/postgres/standbyConf.ts';
@@ -28,6 +25,7 @@ import { ensureTable } from '../../lib/store/table.ts';
 import { runBootstrap, stopServer, writeBootstrapConfigs, type BootstrapHost } from '../support/bootstrapHosts.ts';
 import { createLab, namespaceSupport, type NetnsLab } from '../support/netns.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { startDynaliteInRange, startLabRun, teardownStep, type LabRun } from '../support/labRun.ts';
 
 /**
  * Issue 14's EC2 lab: database hosts in network namespaces (10.79.0.0/24, namespaces pgvl-*),
@@ -50,7 +48,7 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
   let dyn: DynaliteServer | undefined;
   let store: Store | undefined;
   let workDir: string;
-  let controlLog: WriteStream | undefined;
+  let run: LabRun | undefined;
   let log: Log;
   let osUser: OsUser;
   let bindir: string;
@@ -69,18 +67,10 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
   const superuser = <R extends pg.QueryResultRow>(h: BootstrapHost, text: string, values: unknown[] = []) => sqlOnce<R>(PG_PORT, text, values, { host: h.files.socketDir });
 
   before(async () => {
-    const user = ensurePgOsUser();
-    if (!user) throw new Error('root is needed to run PostgreSQL as the pgvigil OS user');
-    osUser = user;
-    const bins = findPgBinaries();
-    if (!bins.ok) throw new Error(bins.reason);
-    bindir = bins.bindir;
-    workDir = await mkdtemp(join(tmpdir(), 'pgvl-lab-'));
-    await chmod(workDir, 0o711);
-    controlLog = createWriteStream(join(workDir, 'control.log'), { flags: 'a' });
-    log = (e) => controlLog!.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+    run = await startLabRun('pgvl-lab-');
+    ({ osUser, bindir, workDir, log } = run);
     lab = await createLab(PREFIX, [...HOSTS, 'h4'].map((name, i) => ({ name, octet: i + 1 })), 'pgvl');
-    dyn = await startDynaliteInRange(lab.gateway);
+    dyn = await startDynaliteInRange(lab.gateway, 24500, 24600);
     const storeConfig: StoreConfig = { table: 'pgvigil', region: 'us-east-1', endpoint: dyn.endpoint };
     store = createStore(storeConfig, (e) => log({ ...e, component: 'store' }));
     const table = await ensureTable(store);
@@ -101,20 +91,14 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
   });
 
   after(async () => {
-    const step = async (what: string, f: () => Promise<unknown> | undefined) => {
-      try {
-        await f();
-      } catch (e) {
-        process.stderr.write(`ec2 lab teardown: ${what}: ${(e as Error).message}\n`);
-      }
-    };
+    const step = teardownStep('ec2 lab');
     await step('control loop', () => loop?.stop());
     for (const a of agents.values()) await step('agent', () => a.stop());
     for (const h of hosts) await step(`PostgreSQL ${h.name}`, () => stopServer(bindir, h, osUser));
     await step('store', async () => store && closeStore(store));
     await step('dynalite', () => dyn?.stop());
     await step('namespaces', () => lab?.destroy());
-    await step('control log', () => new Promise<void>((r) => (controlLog ? controlLog.end(() => r()) : r())));
+    await step('control log', () => run?.closeLog());
     if (workDir && passed === 5) await step('work dir', () => rm(workDir, { recursive: true, force: true }));
     else if (workDir) process.stderr.write(`ec2 lab: logs kept in ${workDir}\n`);
   });
@@ -249,17 +233,3 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     passed++;
   });
 });
-
-/** dynalite on the bridge address, on a free port of 24500-24599 (this test's range). */
-async function startDynaliteInRange(hostAddress: string): Promise<DynaliteServer> {
-  let last: unknown;
-  for (let port = 24500; port < 24600; port++) {
-    try {
-      return await startDynalite({ host: hostAddress, port });
-    } catch (e) {
-      last = e;
-      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    }
-  }
-  throw new Error(`no free port in 24500-24599 on ${hostAddress}: ${(last as Error).message}`);
-}
