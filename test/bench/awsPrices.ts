@@ -31,6 +31,11 @@ export const awsPrices = {
     perAlarmMonth: 0.1,
     // same page, custom metrics (first 10,000), per metric-month; EMF metrics count as custom metrics.
     perCustomMetricMonth: 0.3,
+    // Alarms on a Metrics Insights query: not in the free tier (same page, "Alarms"); priced here as one
+    // alarm metric per series the query returns (pgvigil's return one each). The rate is not confirmed.
+    perInsightsAlarmMonth: 0.1,
+    // same page, "Dashboards", per dashboard-month beyond the first 3.
+    perDashboardMonth: 3.0,
   },
   fixed: {
     // "AWS PrivateLink pricing" (aws.amazon.com/privatelink/pricing), interface endpoint per AZ-hour, read 2026-11-24.
@@ -39,6 +44,9 @@ export const awsPrices = {
     perSecretMonth: 0.4,
     // "AWS Key Management Service pricing" (aws.amazon.com/kms/pricing), per customer managed key-month, read 2026-11-24.
     perKmsKeyMonth: 1.0,
+    // "Amazon VPC pricing" (aws.amazon.com/vpc/pricing), NAT gateway per hour, and a public IPv4 address per hour.
+    perNatGatewayHour: 0.045,
+    perPublicIpv4Hour: 0.005,
   },
 } as const;
 
