@@ -62,7 +62,9 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       // Rejoin: a rewind, or a follow, brings a deposed node back. Not a detach: it sets where the
       // node will stream from without waiting to see it stream (the reactor), so proves nothing.
       const rejoined = intent.action === 'rewind' || (intent.action === 'follow' && !isDetach(s.failover, intent));
-      return { ...answered, ...endpoints, deposed: rejoined ? undepose(s.deposed, intent.node) : s.deposed };
+      // A lost candidate rewound or re-pointed holds no writes of its own any more.
+      const lostCandidate = rejoined && s.lostCandidate?.node === intent.node ? null : s.lostCandidate;
+      return { ...answered, ...endpoints, deposed: rejoined ? undepose(s.deposed, intent.node) : s.deposed, lostCandidate };
     }
     case 'ActionFailed':
       return {

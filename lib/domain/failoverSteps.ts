@@ -35,9 +35,9 @@ import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow,
  *                                                promotion was asked for: evolve deposes it, as it may be primary of the aborted term
  * promoting -> (none)      progressFailover     an automatic failover fenced by the quorum, no promotion asked, whose old primary answers again as primary
  * promoting -> (none)      progressFailover     the candidate failed before any promotion was asked for
- * promoting -> (none)      candidateLost        the candidate failed after its promotion was asked for and its lease proves it is not
- *                                                serving (Fenced by lease of the candidate, then the abort; evolve deposes it); else its
- *                                                fence is asked, and its agent's answer ends the failover (decideActionResult)
+ * promoting -> (none)      candidateLost        the candidate failed after its promotion was asked for, its lease proves it is not
+ *                                                serving, and another candidate qualifies now (Fenced by lease of the candidate, then the
+ *                                                abort; evolve deposes it and records it as lostCandidate); else the failover waits for it
  * fencing, promoting -> (none)   decideAbort     the operator's `pgvigil abort`: a candidate asked to promote is fenced and deposed
  * switching -> (none)      decideAbort          the operator's `pgvigil abort`: the new primary stays; only the failover ends
  */
@@ -65,7 +65,7 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
   );
   if (observedNow(view, o.now) - cutOffSince < failureWindowMs(spec.timing)) return;
 
-  const choice = chooseFailoverCandidate(spec, view, primary, null, o.state.primarySyncNames, o.state.inherited);
+  const choice = chooseFailoverCandidate(spec, withoutLostCandidate(view, s.lostCandidate?.node ?? null, primary), primary, null, o.state.primarySyncNames, o.state.inherited);
   if (!choice.ok) {
     if (s.impossibleReportedFor !== s.term) {
       o.emit('FailoverImpossible', s.term, `${primary} has failed but no standby can be promoted safely: ${choice.reason}`, {
@@ -88,6 +88,17 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
   );
   o.request('fence', primary, term, `stop ${primary} if its agent still answers, so it can never acknowledge another commit`);
   tryFence(o, spec, view);
+}
+
+/**
+ * The automatic choice after an aborted failover passes over its candidate (seen as unseen): its
+ * agent could not carry out the promotion, and choosing it again would wait again. Safe under
+ * rule 2, which only gets more cautious with a node fewer in sight. The operator may still name it.
+ */
+function withoutLostCandidate(view: Map<string, NodeView>, lost: string | null, primary: string): Map<string, NodeView> {
+  const v = lost === null || lost === primary ? undefined : view.get(lost);
+  if (v === undefined) return view;
+  return new Map(view).set(lost!, { ...v, obs: null });
 }
 
 /** Rule 3: record the first fencing condition that holds, then promote. */

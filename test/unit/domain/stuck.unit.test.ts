@@ -119,6 +119,17 @@ describe('pgvigil abort', () => {
     assert.deepEqual([next.from, next.to, next.term], ['pg1', 'pg3', 3]);
   });
 
+  test('given the aborted candidate still a reachable standby (its agent hung), when the next failover starts by itself, then it passes over that candidate', () => {
+    const aborted = step(asyncPromoting, { type: 'abort', now: P + 1_000, reason: "pg2's agent hangs", requestedBy: 'alice' });
+    const now = P + 1_250;
+    const pg1 = obs.failing('pg1', now, 30, { failingSince: crashAt, lastKnownWalAt: crashAt - 250, lease: leaseOf('pg1', crashAt, 1) });
+    const t = given(aborted).when(round([pg1, obs.standby('pg2', now, null, { receiverSince: crashAt }), obs.standby('pg3', now, null, { receiverSince: crashAt })], now));
+    const next = t.one('FailoverStarted');
+    assert.deepEqual([next.from, next.to, next.term], ['pg1', 'pg3', 3]);
+    const manual = given(aborted).when({ type: 'failover', now, to: 'pg2', force: false, requestedBy: 'alice', observations: [pg1, obs.standby('pg2', now, null, { receiverSince: crashAt }), obs.standby('pg3', now, null, { receiverSince: crashAt })] });
+    assert.equal(manual.one('FailoverStarted').to, 'pg2', 'the operator may still name it');
+  });
+
   test('given the failover switching, when aborted, then no one is stopped: the new primary stays and the failover ends', () => {
     const promoted = step(promoting, result(promoting, 'promote', 'pg2', T0 + 300));
     const t = given(promoted).when({ type: 'abort', now: T0 + 1_000, reason: 'endpoints throttled', requestedBy: 'bob' });
