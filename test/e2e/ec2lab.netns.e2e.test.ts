@@ -99,7 +99,7 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     await step('dynalite', () => dyn?.stop());
     await step('namespaces', () => lab?.destroy());
     await step('control log', () => run?.closeLog());
-    if (workDir && passed === 5) await step('work dir', () => rm(workDir, { recursive: true, force: true }));
+    if (workDir && passed === 6) await step('work dir', () => rm(workDir, { recursive: true, force: true }));
     else if (workDir) process.stderr.write(`ec2 lab: logs kept in ${workDir}\n`);
   });
 
@@ -230,6 +230,48 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     assert.deepEqual(rows, [{ name: 'h4', ssl: true }]);
     const [copied] = await superuser<{ n: number }>(h4!, 'SELECT count(*)::int AS n FROM lab_writes');
     assert.ok((copied?.n ?? 0) > 0, 'h4 holds the cluster\'s data');
+    passed++;
+  });
+
+  test('a silent primary host (its cable pulled) fails over with nothing acknowledged lost', async () => {
+    const before = await loadState(store!, CLUSTER);
+    assert.ok(before.ok && before.state.primary);
+    const old = host(before.state.primary!);
+    // query_timeout: a write sent into the cut never answers; the client gives up on it (it is not acknowledged).
+    const app = new pg.Client({ host: old.address, port: PG_PORT, user: 'lab_app', password: 'lab-app-password', database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 3_000, query_timeout: 2_000 });
+    app.on('error', () => {});
+    await app.connect();
+    const [{ start } = { start: 0 }] = await superuser<{ start: number }>(old, 'SELECT coalesce(max(id), 0)::int + 1 AS start FROM lab_writes');
+    const acked: number[] = [];
+    let writing = true;
+    const writes = (async () => {
+      for (let id = start + 1_000_000; writing; id++) {
+        try {
+          await app.query('INSERT INTO lab_writes VALUES ($1)', [id]);
+          acked.push(id);
+        } catch {
+          return;
+        }
+      }
+    })();
+    await waitFor('the first acknowledged writes', () => acked.length >= 100, 20_000);
+    await lab!.link(old.name, 'down');
+    writing = false;
+    await writes;
+    void app.end().catch(() => {});
+    const state = await waitFor(`a standby promoted in ${old.name}'s place`, async () => {
+      const s = await loadState(store!, CLUSTER);
+      return s.ok && s.state.primary && s.state.primary !== old.name && !s.state.failover ? s.state : undefined;
+    }, 120_000, 500);
+    const next = host(state.primary!);
+    const [have] = await superuser<{ missing: number }>(next, 'SELECT (SELECT count(*)::int FROM unnest($1::bigint[]) id WHERE id NOT IN (SELECT id FROM lab_writes)) AS missing', [acked]);
+    assert.equal(have?.missing, 0, `acknowledged writes missing on ${next.name}`);
+    // No split brain: behind the cut its agent's lease lapsed and it stopped its own server.
+    await waitFor(`${old.name} to have stopped its own server`, async () => {
+      const pid = await readPostmasterPid(old.dataDir);
+      return pid === null || !isAlive(pid);
+    }, 30_000);
+    process.stderr.write(`ec2 lab silent host: acknowledged=${acked.length} missing=${have?.missing} old_primary=${old.name} new_primary=${next.name}\n`);
     passed++;
   });
 });
