@@ -109,6 +109,49 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     await a.start();
   };
 
+  /**
+   * An application on the network writing rows from `firstId`: TLS and scram-sha-256, as pg_hba
+   * demands. query_timeout: a write sent into a cut never answers; it is given up, not acknowledged.
+   * Starts once 100 are acknowledged; stop answers the ids acknowledged.
+   */
+  const startAppWrites = async (h: BootstrapHost, firstId: number) => {
+    const app = new pg.Client({ host: h.address, port: PG_PORT, user: 'lab_app', password: 'lab-app-password', database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 3_000, query_timeout: 2_000 });
+    app.on('error', () => {});
+    await app.connect();
+    const acked: number[] = [];
+    let writing = true;
+    const writes = (async () => {
+      for (let id = firstId; writing; id++) {
+        try {
+          await app.query('INSERT INTO lab_writes VALUES ($1)', [id]);
+          acked.push(id);
+        } catch {
+          return;
+        }
+      }
+    })();
+    await waitFor('the first acknowledged writes', () => acked.length >= 100, 20_000);
+    return {
+      async stop() {
+        writing = false;
+        await writes;
+        void app.end().catch(() => {});
+        return acked;
+      },
+    };
+  };
+
+  /** Waits for a failover away from `old` to end; answers the new primary and how many of `acked` it lacks. */
+  const promotedInPlaceOf = async (old: string, acked: number[]) => {
+    const state = await waitFor(`a standby promoted in ${old}'s place`, async () => {
+      const s = await loadState(store!, CLUSTER);
+      return s.ok && s.state.primary && s.state.primary !== old && !s.state.failover ? s.state : undefined;
+    }, 120_000, 500);
+    const next = host(state.primary!);
+    const [have] = await superuser<{ missing: number }>(next, 'SELECT count(*)::int AS missing FROM unnest($1::bigint[]) id WHERE id NOT IN (SELECT id FROM lab_writes)', [acked]);
+    return { next, missing: have?.missing };
+  };
+
   test('the cluster forms from nothing: the first host initialises the primary, the others copy it and stream over TLS', async () => {
     assert.deepEqual(await bootstrap(host('h1')), { ok: true, did: 'initialised the primary', changed: ['data directory'] });
     assert.deepEqual(await Promise.all([bootstrap(host('h2')), bootstrap(host('h3'))]), [
@@ -155,39 +198,15 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     await superuser(h1, 'CREATE TABLE lab_writes (id bigint PRIMARY KEY)');
     await superuser(h1, "CREATE ROLE lab_app LOGIN PASSWORD 'lab-app-password'");
     await superuser(h1, 'GRANT INSERT, SELECT ON lab_writes TO lab_app');
-    // An application on the network: TLS and scram-sha-256, as pg_hba demands.
-    const app = new pg.Client({ host: h1.address, port: PG_PORT, user: 'lab_app', password: 'lab-app-password', database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 3_000 });
-    app.on('error', () => {});
-    await app.connect();
-    const acked: number[] = [];
-    let writing = true;
-    const writes = (async () => {
-      for (let id = 1; writing; id++) {
-        try {
-          await app.query('INSERT INTO lab_writes VALUES ($1)', [id]);
-          acked.push(id);
-        } catch {
-          return;
-        }
-      }
-    })();
-    await waitFor('the first acknowledged writes', () => acked.length >= 100, 20_000);
+    const app = await startAppWrites(h1, 1);
     // The host dies: its agent and its server at once, SIGKILL (no shutdown checkpoint, no goodbye).
     const pid = await readPostmasterPid(h1.dataDir);
     await agents.get('h1')!.stop({ kill: true });
     if (pid) process.kill(pid, 'SIGKILL');
-    writing = false;
-    await writes;
-    void app.end().catch(() => {});
-
-    const state = await waitFor('a standby promoted in h1\'s place', async () => {
-      const s = await loadState(store!, CLUSTER);
-      return s.ok && s.state.primary && s.state.primary !== 'h1' && !s.state.failover ? s.state : undefined;
-    }, 120_000, 500);
-    const next = host(state.primary!);
-    const [have] = await superuser<{ n: number; missing: number }>(next, 'SELECT count(*)::int AS n, (SELECT count(*)::int FROM unnest($1::bigint[]) id WHERE id NOT IN (SELECT id FROM lab_writes)) AS missing FROM lab_writes', [acked]);
-    assert.equal(have?.missing, 0, `acknowledged writes missing on ${next.name}`);
-    process.stderr.write(`ec2 lab crash: acknowledged=${acked.length} on_new_primary=${have?.n} missing=${have?.missing} new_primary=${next.name}\n`);
+    const acked = await app.stop();
+    const { next, missing } = await promotedInPlaceOf('h1', acked);
+    assert.equal(missing, 0, `acknowledged writes missing on ${next.name}`);
+    process.stderr.write(`ec2 lab crash: acknowledged=${acked.length} missing=${missing} new_primary=${next.name}\n`);
     passed++;
   });
 
@@ -237,41 +256,17 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     const before = await loadState(store!, CLUSTER);
     assert.ok(before.ok && before.state.primary);
     const old = host(before.state.primary!);
-    // query_timeout: a write sent into the cut never answers; the client gives up on it (it is not acknowledged).
-    const app = new pg.Client({ host: old.address, port: PG_PORT, user: 'lab_app', password: 'lab-app-password', database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 3_000, query_timeout: 2_000 });
-    app.on('error', () => {});
-    await app.connect();
-    const [{ start } = { start: 0 }] = await superuser<{ start: number }>(old, 'SELECT coalesce(max(id), 0)::int + 1 AS start FROM lab_writes');
-    const acked: number[] = [];
-    let writing = true;
-    const writes = (async () => {
-      for (let id = start + 1_000_000; writing; id++) {
-        try {
-          await app.query('INSERT INTO lab_writes VALUES ($1)', [id]);
-          acked.push(id);
-        } catch {
-          return;
-        }
-      }
-    })();
-    await waitFor('the first acknowledged writes', () => acked.length >= 100, 20_000);
+    const app = await startAppWrites(old, 1_000_000);
     await lab!.link(old.name, 'down');
-    writing = false;
-    await writes;
-    void app.end().catch(() => {});
-    const state = await waitFor(`a standby promoted in ${old.name}'s place`, async () => {
-      const s = await loadState(store!, CLUSTER);
-      return s.ok && s.state.primary && s.state.primary !== old.name && !s.state.failover ? s.state : undefined;
-    }, 120_000, 500);
-    const next = host(state.primary!);
-    const [have] = await superuser<{ missing: number }>(next, 'SELECT (SELECT count(*)::int FROM unnest($1::bigint[]) id WHERE id NOT IN (SELECT id FROM lab_writes)) AS missing', [acked]);
-    assert.equal(have?.missing, 0, `acknowledged writes missing on ${next.name}`);
+    const acked = await app.stop();
+    const { next, missing } = await promotedInPlaceOf(old.name, acked);
+    assert.equal(missing, 0, `acknowledged writes missing on ${next.name}`);
     // No split brain: behind the cut its agent's lease lapsed and it stopped its own server.
     await waitFor(`${old.name} to have stopped its own server`, async () => {
       const pid = await readPostmasterPid(old.dataDir);
       return pid === null || !isAlive(pid);
     }, 30_000);
-    process.stderr.write(`ec2 lab silent host: acknowledged=${acked.length} missing=${have?.missing} old_primary=${old.name} new_primary=${next.name}\n`);
+    process.stderr.write(`ec2 lab silent host: acknowledged=${acked.length} missing=${missing} old_primary=${old.name} new_primary=${next.name}\n`);
     passed++;
   });
 });
