@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Command } from '../../../lib/domain/commands.ts';
+import type { DecisionEvent } from '../../../lib/domain/events.ts';
 import { T0, crashedRound, detachedAfterCrash, given, healthyRound, initialized, makeSpec, obs, others, result, round, step } from './kit.ts';
 
 const spec = makeSpec();
@@ -19,6 +21,12 @@ function stoppedPg3(at: number, failures: number, leaseSeenAt: number, kind: 're
 }
 
 const now = T0 + 60_000;
+
+/** pg3's agent answers the pending follow with a failure and this reason. */
+function failedFollow(history: readonly DecisionEvent[], reason: string): Command {
+  const r = result(history, 'follow', 'pg3', now + 500, false);
+  return r.type === 'actionResult' ? { ...r, reason } : r;
+}
 const restartIntents = (t: ReturnType<ReturnType<typeof given>['when']>) => t.intents('follow').filter((i) => i.id.endsWith(':restart'));
 
 describe('rule 5: a standby whose PostgreSQL is down while its agent runs is started again as a standby', () => {
@@ -112,8 +120,7 @@ describe('rule 5: a standby whose PostgreSQL is down while its agent runs is sta
 
   test('given pg3 asked to follow pg1 after its restart, when its agent answers that its WAL diverged (it had streamed from an old primary past the fork), then pg3 is rewound onto pg1, with the reason', () => {
     const asked = step(start, round(stoppedPg3(now, threshold, now - 100), now));
-    const answer = { ...result(asked, 'follow', 'pg3', now + 500, false), reason: 'diverged: rewind needed' };
-    const t = given(asked).when(answer);
+    const t = given(asked).when(failedFollow(asked, 'diverged: rewind needed'));
     assert.deepEqual(
       t.intents('rewind').map((i) => [i.node, i.primary, i.term]),
       [['pg3', 'pg1', 1]],
@@ -124,7 +131,7 @@ describe('rule 5: a standby whose PostgreSQL is down while its agent runs is sta
 
   test('given pg3 asked to follow pg1, when the follow fails for another reason, then no rewind is asked', () => {
     const asked = step(start, round(stoppedPg3(now, threshold, now - 100), now));
-    const t = given(asked).when({ ...result(asked, 'follow', 'pg3', now + 500, false), reason: 'upstream pg1 unreachable: timeout' });
+    const t = given(asked).when(failedFollow(asked, 'upstream pg1 unreachable: timeout'));
     assert.deepEqual(t.intents('rewind'), []);
   });
 });
