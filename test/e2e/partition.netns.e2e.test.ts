@@ -293,6 +293,28 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
     return new Set(rows.map((r) => Number(r.id)));
   };
 
+  /**
+   * Judged on what each node acknowledged, async: no split brain (q1 acknowledged nothing after
+   * q2's first), only q1's writes lost, and none of them after the lease window. The bound
+   * (ARCHITECTURE rule 3, issue 12's honest guarantees): the async lag at the cut (at most
+   * maximumLagOnFailover, checked by the decider) plus what q1 acknowledged within its lease
+   * window. Its agent lapses a TTL after its last renewal was sent (before the cut was in place)
+   * and stops PostgreSQL within fenceWaitMs − leaseTtlMs more: no acknowledgement later.
+   */
+  const judgeAsync = async (c: Case, appliedAt: number) => {
+    const v = verdict(c.writer.acks, 'q1', 'q2');
+    assert.deepEqual(v.strangers, [], 'only q1 and then q2 acknowledged writes');
+    assert.deepEqual(v.mismatched, [], 'every acknowledgement came from the server the write was sent to');
+    assert.equal(v.lateOld.length, 0, `split brain: q1 acknowledged ${v.lateOld.length} writes after q2's first acknowledgement (ids ${v.lateOld.slice(0, 5).map((a) => a.id).join(', ')}…)`);
+    const onFinal = await ids(lab!.host('q2').address);
+    const lost = c.writer.acks.filter((a) => !onFinal.has(a.id));
+    assert.ok(lost.every((a) => a.node === 'q1'), 'only writes the old primary acknowledged can be lost');
+    const lastOld = v.old.at(-1)!;
+    const window = c.spec.timing.fenceWaitMs;
+    assert.ok(lastOld.at - appliedAt <= window, `q1 acknowledged a write ${Math.round(lastOld.at - appliedAt)} ms after the cut, past the lease window (fenceWaitMs ${window} ms)`);
+    return { v, lost, lastOld };
+  };
+
   test(
     'async: the cut-off primary stops itself before the standby in sight is promoted (no split brain), and the loss is bounded by the lease window',
     { timeout: 600_000 },
@@ -320,21 +342,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       await converged(c, 'q2');
       await c.writer.stop();
 
-      const v = verdict(c.writer.acks, 'q1', 'q2');
-      assert.deepEqual(v.strangers, [], 'only q1 and then q2 acknowledged writes');
-      assert.deepEqual(v.mismatched, [], 'every acknowledgement came from the server the write was sent to');
-      assert.equal(v.lateOld.length, 0, `split brain: q1 acknowledged ${v.lateOld.length} writes after q2's first acknowledgement (ids ${v.lateOld.slice(0, 5).map((a) => a.id).join(', ')}…)`);
-
-      const onFinal = await ids(lab!.host('q2').address);
-      const lost = c.writer.acks.filter((a) => !onFinal.has(a.id));
-      assert.ok(lost.every((a) => a.node === 'q1'), 'only writes the old primary acknowledged can be lost');
-      // The bound (ARCHITECTURE rule 3, issue 12's honest guarantees): the async lag at the cut
-      // (at most maximumLagOnFailover, checked by the decider) plus what q1 acknowledged within its
-      // lease window. Its agent lapses a TTL after its last renewal was sent (before the cut was in
-      // place) and stops PostgreSQL within fenceWaitMs − leaseTtlMs more: no acknowledgement later.
-      const lastOld = v.old.at(-1)!;
-      const window = c.spec.timing.fenceWaitMs;
-      assert.ok(lastOld.at - appliedAt <= window, `q1 acknowledged a write ${Math.round(lastOld.at - appliedAt)} ms after the cut, past the lease window (fenceWaitMs ${window} ms)`);
+      const { v, lost, lastOld } = await judgeAsync(c, appliedAt);
       const lostBeforeCut = lost.filter((a) => a.at < startedAt).length;
       report('async', {
         fencedBy: fenced.by,
@@ -381,15 +389,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       await converged(c, 'q2');
       await c.writer.stop();
 
-      const v = verdict(c.writer.acks, 'q1', 'q2');
-      assert.deepEqual(v.strangers, [], 'only q1 and then q2 acknowledged writes');
-      assert.deepEqual(v.mismatched, [], 'every acknowledgement came from the server the write was sent to');
-      assert.equal(v.lateOld.length, 0, `split brain: q1 acknowledged ${v.lateOld.length} writes after q2's first acknowledgement`);
-      const onFinal = await ids(lab!.host('q2').address);
-      const lost = c.writer.acks.filter((a) => !onFinal.has(a.id));
-      assert.ok(lost.every((a) => a.node === 'q1'), 'only writes the old primary acknowledged can be lost');
-      const lastOld = v.old.at(-1)!;
-      assert.ok(lastOld.at - appliedAt <= c.spec.timing.fenceWaitMs, `q1 acknowledged a write ${Math.round(lastOld.at - appliedAt)} ms after the cut, past the lease window`);
+      const { v, lost } = await judgeAsync(c, appliedAt);
       report('async, standby power-cycled', {
         term: promoted.term,
         healToConvergedMs: performance.now() - healedAt,
