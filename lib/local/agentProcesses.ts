@@ -159,6 +159,8 @@ export function agentProcess(o: {
   let restarts = 0;
   let delayMs = policy.firstDelayMs;
   let pendingRestart: NodeJS.Timeout | null = null;
+  /** A restart's launch in flight: a stop meanwhile waits for it, then ends what it spawned. */
+  let launching: Promise<ChildProcess> | null = null;
   const running = (p: ChildProcess | null): p is ChildProcess => p !== null && p.exitCode === null && p.signalCode === null;
 
   const launch = async (): Promise<ChildProcess> => {
@@ -190,8 +192,15 @@ export function agentProcess(o: {
       if (!wanted) return;
       restarts += 1;
       const restart: AgentRestart = { exitCode, signal, restarts, ranMs, backoffMs };
-      void launch()
+      const launched = launch();
+      launching = launched;
+      void launched
+        .finally(() => {
+          if (launching === launched) launching = null;
+        })
         .then(async (proc) => {
+          // Stopped while it launched: that stop ends this process (it waited for the launch).
+          if (!wanted) return;
           try {
             await waitListening(o.url, proc, o.logPath);
           } catch {
@@ -231,6 +240,8 @@ export function agentProcess(o: {
       wanted = false;
       if (pendingRestart !== null) clearTimeout(pendingRestart);
       pendingRestart = null;
+      // A restart spawning now would otherwise leave an agent running after this stop returned.
+      if (launching !== null) await launching.catch(() => undefined);
       const proc = child;
       if (!running(proc)) return;
       const exited = new Promise<void>((r) => proc.once('exit', () => r()));
