@@ -28,7 +28,7 @@ export function handOffToAct(o: { store: Store; invoke: Invoke; actFunction: str
         const claim = await takeClaim(o.store, cluster, key, { owner: o.owner, now: o.clock(), holdMs: HANDOFF_HOLD_MS });
         if (!claim.ok) return o.log({ level: 'warn', msg: 'intent not handed to act', cluster, intent: intent.id, reason: claim.reason });
         if (!claim.claimed) return;
-        const payload: ActInvoke = { source: 'pgvigil.decide', cluster, intentId: intent.id };
+        const payload: ActInvoke = { source: 'pgvigil.decide', cluster, intentId: intent.id, requestedAt };
         const sent = await o.invoke(o.actFunction, payload, 'Event');
         if (sent.ok) return o.log({ level: 'info', msg: 'intent handed to act', cluster, intent: intent.id, action: intent.action, node: intent.node });
         o.log({ level: 'warn', msg: 'intent not handed to act', cluster, intent: intent.id, reason: sent.reason });

@@ -43,6 +43,8 @@ export const ActInvoke = z
     source: z.literal('pgvigil.decide'),
     cluster: z.string({ error: 'give the cluster name' }).min(1, 'give the cluster name'),
     intentId: z.string({ error: 'give the id of a pending intent' }).min(1, 'give the id of a pending intent'),
+    /** When the intent was requested: a request asked again after a failure is handed on again, with its own time. */
+    requestedAt: z.number({ error: 'requestedAt is the request time in ms since the epoch' }).int().optional(),
   })
   .strict();
 export type ActInvoke = z.infer<typeof ActInvoke>;
