@@ -8,5 +8,13 @@ import { childrenOf } from '../../lib/postgres/pgServer.ts';
 export async function signalServer(cluster: LocalCluster, name: string, sig: NodeJS.Signals): Promise<void> {
   const pid = await cluster.postmasterPid(name);
   if (pid === null) throw new Error(`${name} is not running: nothing to signal`);
-  for (const p of [pid, ...(await childrenOf(pid))]) process.kill(p, sig);
+  process.kill(pid, sig);
+  for (const p of await childrenOf(pid)) {
+    try {
+      process.kill(p, sig);
+    } catch (e) {
+      // A backend that ended between the listing and the signal (ESRCH) has nothing left to signal.
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
 }
