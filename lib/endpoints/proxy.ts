@@ -5,6 +5,9 @@ import type { EndpointChange, EndpointDriver, EndpointResult, EndpointTarget } f
 import { ServerMessageTracker, asksEncryption, fatalErrorResponse, goingAwayAtStartup, isCancelRequest } from './pgWire.ts';
 import { ProxyRoutes, parseEndpointChange, targetKey, type ProxyRole } from './proxyRoutes.ts';
 
+/** The one-byte answer to an encryption request: not here. */
+const ENCRYPTION_REFUSED = Buffer.from('N');
+
 /**
  * The local endpoints: a TCP proxy with a writer port (to the current primary) and a
  * reader port (round-robin over the listed standbys, the primary when none is listed).
@@ -414,6 +417,14 @@ export async function startEndpointProxy(
           return;
         }
         conn.betweenTx = false;
+        // The proxy reads the protocol to drain and move sessions between transactions, which an
+        // encrypted stream hides: it answers an SSLRequest/GSSENCRequest itself with 'N' (no), and
+        // the client (libpq's default sslmode=prefer) goes on in plaintext on this loopback hop.
+        // A client that requires TLS connects to a node directly (ARCHITECTURE, the local proxy).
+        if (conn.startup === null && chunk.length === 8 && asksEncryption(chunk)) {
+          client.write(ENCRYPTION_REFUSED);
+          return;
+        }
         if (conn.unanswered !== null) {
           if (conn.unanswered.length === 0 && isCancelRequest(chunk)) conn.unanswered = null;
           else conn.unanswered.push(chunk);
