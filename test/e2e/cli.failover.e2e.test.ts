@@ -71,6 +71,9 @@ describe('pgvigil on a live local cluster: bad input, manual failover, crash fai
       assert.match(refused.stderr, /manual from pg1 to pg2 \(term \d+\) is in progress/);
       assert.ok(!p.events.some((e) => e.type === 'FailoverStarted' && e.kind === 'switchover'), 'no switchover was started');
       assert.equal((await p.state())!.term, term, 'the term did not move');
+      // The fence is tried while the agent is away (the reactor acts on the operator's decision
+      // when it next reads the log: seen to take over 2 s on a loaded machine), and fails.
+      await waitFor("the fence of pg1 to fail: its agent is stopped", () => p.events.some((e) => e.type === 'ActionFailed' && e.intent.action === 'fence' && e.intent.node === 'pg1' && e.term === term), 30_000);
     } finally {
       await p.agents.get('pg1')!.start();
     }
