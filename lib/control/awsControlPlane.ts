@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { getSecretString } from '../host/awsSecrets.ts';
 import { createRoute53Driver } from '../endpoints/route53.ts';
 import { createStore, type Store } from '../store/store.ts';
 import { metricsForRuntime } from './controlMetrics.ts';
@@ -38,7 +38,6 @@ export function storeFromEnv(env: LambdaEnv, log: Log): Store {
  * egress a connect would otherwise wait out the OS's SYN retries (minutes), until the Lambda
  * dies. Route 53's API answers from us-east-1, so its request limit is the longer.
  */
-export const secretsManagerHttp = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true };
 export const route53Http = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
 /** How long act waits for a writer move to be INSYNC on every Route 53 server (AWS: generally within 60 s). */
 export const route53InSync = { timeoutMs: 60_000, pollMs: 2_000 };
@@ -49,11 +48,10 @@ async function agentKey(env: LambdaEnv): Promise<Buffer> {
   const local = process.env['PGVIGIL_AGENT_KEY'];
   if (local) return (cachedKey = Buffer.from(local));
   if (!env.PGVIGIL_AGENT_KEY_SECRET_ARN) throw new Error('set PGVIGIL_AGENT_KEY_SECRET_ARN (or PGVIGIL_AGENT_KEY for a local run)');
-  const sm = new SecretsManagerClient({ region: env.AWS_REGION, requestHandler: secretsManagerHttp });
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: env.PGVIGIL_AGENT_KEY_SECRET_ARN }));
-  if (!out.SecretString) throw new Error('the agent key secret holds no string value');
+  const secret = await getSecretString(env.PGVIGIL_AGENT_KEY_SECRET_ARN, env.AWS_REGION);
+  if (!secret) throw new Error('the agent key secret holds no string value');
   // The first line signs; a second line is the previous key, which only the agents still accept (lib/agent/signing.ts).
-  cachedKey = Buffer.from(out.SecretString.trim().split('\n')[0]!.trim());
+  cachedKey = Buffer.from(secret.trim().split('\n')[0]!.trim());
   return cachedKey;
 }
 

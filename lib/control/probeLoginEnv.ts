@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { getSecretString } from '../host/awsSecrets.ts';
 import { MONITOR_USER } from '../host/roles.ts';
+import { readSecret } from '../host/secretFiles.ts';
 import type { ProbeLogin } from '../probe/probeLogin.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
 
@@ -12,22 +13,17 @@ import type { LambdaEnv } from './lambdaEnv.ts';
  */
 export async function probeLoginFromEnv(env: LambdaEnv): Promise<ProbeLogin | undefined> {
   const password = env.PGVIGIL_MONITOR_SECRET_ARN
-    ? await secretString(env.PGVIGIL_MONITOR_SECRET_ARN, env.AWS_REGION)
+    ? await required(getSecretString(env.PGVIGIL_MONITOR_SECRET_ARN, env.AWS_REGION), `the monitoring password secret ${env.PGVIGIL_MONITOR_SECRET_ARN} holds no string value`)
     : env.PGVIGIL_MONITOR_PASSWORD_FILE
-      ? (await readFile(env.PGVIGIL_MONITOR_PASSWORD_FILE, 'utf8')).trim()
+      ? await required(readSecret(env.PGVIGIL_MONITOR_PASSWORD_FILE), `no monitoring password in ${env.PGVIGIL_MONITOR_PASSWORD_FILE}`)
       : undefined;
   if (password === undefined) return undefined;
   const ca = env.PGVIGIL_CA_CERT_FILE ? await readFile(env.PGVIGIL_CA_CERT_FILE, 'utf8') : undefined;
   return { user: MONITOR_USER, password, ssl: ca ? { mode: 'verify-ca', ca } : { mode: 'require' } };
 }
 
-async function secretString(arn: string, region: string): Promise<string> {
-  const sm = new SecretsManagerClient({ region });
-  try {
-    const out = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
-    if (!out.SecretString) throw new Error(`the monitoring password secret ${arn} holds no string value`);
-    return out.SecretString.trim();
-  } finally {
-    sm.destroy();
-  }
+async function required(value: Promise<string | null>, missing: string): Promise<string> {
+  const v = await value;
+  if (v === null) throw new Error(missing);
+  return v.trim();
 }

@@ -1,24 +1,32 @@
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-/** Secrets Manager, for hosts on AWS: read a secret's string, or put a new one (the first host's CA). */
+/**
+ * Connect and request limits for every Secrets Manager client (issue 15): a subnet without
+ * egress must fail the call in seconds, not hang until the Lambda or the boot dies.
+ */
+export const secretsManagerHttp = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true };
+
+const client = (region?: string) => new SecretsManagerClient({ ...(region ? { region } : {}), requestHandler: secretsManagerHttp });
+
+/** Secrets Manager, on AWS: read a secret's string (null when the secret or its value is missing), or put a new one (the first host's CA). */
 export async function getSecretString(secretId: string, region?: string): Promise<string | null> {
-  const client = new SecretsManagerClient(region ? { region } : {});
+  const sm = client(region);
   try {
-    const r = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const r = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
     return r.SecretString ?? null;
   } catch (e) {
     if ((e as { name?: string }).name === 'ResourceNotFoundException') return null;
-    throw new Error(`Secrets Manager: cannot read ${secretId}: ${(e as Error).message} (check the host role may read it)`);
+    throw new Error(`Secrets Manager: cannot read ${secretId}: ${(e as Error).message} (check that this host's or function's role may read it)`);
   } finally {
-    client.destroy();
+    sm.destroy();
   }
 }
 
 export async function putSecretString(secretId: string, value: string, region?: string): Promise<void> {
-  const client = new SecretsManagerClient(region ? { region } : {});
+  const sm = client(region);
   try {
-    await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: value }));
+    await sm.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: value }));
   } finally {
-    client.destroy();
+    sm.destroy();
   }
 }
