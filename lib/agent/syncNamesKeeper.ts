@@ -8,6 +8,44 @@ import type { Log } from '../log.ts';
  * every included file), on the primary only.
  * Answers what changed, or null when nothing did or PostgreSQL does not answer.
  */
+/**
+ * Before a promotion: set the spec's value on this standby (ALTER SYSTEM works in recovery; the
+ * promote holds the action lock, so no follow or rewind rewrites postgresql.auto.conf meanwhile)
+ * and answer the value in force, read back once the reload took. The node has taken no write yet,
+ * so what this answers is the quorum of every commit it acknowledges as primary: the decider can
+ * record it with the promotion instead of waiting for a probe to see the new primary, which a
+ * crash right after the promotion may never let it do (rule 2 would then refuse for good).
+ */
+export async function syncNamesBeforePromotion(pg: PgServer, expected: string, log: Log): Promise<string | null> {
+  const read = () => readSyncNames(pg);
+  const from = await read();
+  if (from === null) return null;
+  if (from === expected) return from;
+  const literal = `'${expected.replace(/'/g, "''")}'`;
+  const set = await pg.sql(`ALTER SYSTEM SET synchronous_standby_names = ${literal}`, [], 2_000);
+  const reload = set.ok ? await pg.sql('SELECT pg_reload_conf()', [], 1_000) : set;
+  if (!reload.ok) {
+    log({ level: 'warn', msg: 'could not set synchronous_standby_names before the promotion', from, to: expected, reason: reload.reason });
+    return from;
+  }
+  // The reload is a signal: each backend (and the checkpointer, which tells walsenders whether
+  // any standby is synchronous) rereads the file on its own. Bounded: read until it is in force.
+  const deadline = Date.now() + 2_000;
+  let now = await read();
+  while (now !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    now = await read();
+  }
+  log({ level: 'info', msg: 'synchronous_standby_names set before the promotion', from, to: expected, inForce: now });
+  return now;
+}
+
+/** The setting in force for a new session, or null when PostgreSQL does not answer. */
+export async function readSyncNames(pg: PgServer): Promise<string | null> {
+  const r = await pg.sql<{ value: string }>("SELECT current_setting('synchronous_standby_names') AS value", [], 1_000);
+  return r.ok && r.rows[0] ? r.rows[0].value : null;
+}
+
 export async function keepSyncNames(pg: PgServer, expected: string, log: Log): Promise<{ from: string; to: string } | null> {
   const cur = await pg.sql<{ value: string; recovery: boolean }>("SELECT current_setting('synchronous_standby_names') AS value, pg_is_in_recovery() AS recovery", [], 1_000);
   if (!cur.ok || cur.rows[0] === undefined) return null;

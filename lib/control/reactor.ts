@@ -2,6 +2,7 @@ import { agentTargetOf, callAgent, type AgentTarget } from '../agent/agentClient
 import { peerOf, type AgentAction, type RequestOf } from '../agent/actions/wire.ts';
 import type { ActionName, Intent } from '../domain/events.ts';
 import type { ClusterSpec, NodeSpec } from '../domain/spec.ts';
+import { specSyncNames } from '../domain/syncNames.ts';
 import type { ClusterState, FailoverInProgress } from '../domain/state.ts';
 import { createPgBouncerDriver, type PgBouncerDriver, type PgBouncerRun } from '../endpoints/pgbouncer.ts';
 import type { ControlPlane } from './controlPlane.ts';
@@ -91,7 +92,7 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
   // Signed for this cluster and node: no other agent would act on it.
-  const target = agentTargetOf(cluster, node);
+  const target = agentTargetOf(cluster, node, cp.agentCa);
   const peer = (name: string | null) => {
     const p = nodes.find((n) => n.name === name);
     return p ? peerOf(p) : null;
@@ -148,7 +149,12 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
       break;
     }
     case 'promote':
-      result = await agent(cp, target, 'promote', { term: intent.term, ...(intent.minLsn ? { minLsn: intent.minLsn } : {}) });
+      result = await agent(cp, target, 'promote', {
+        term: intent.term,
+        ...(intent.minLsn ? { minLsn: intent.minLsn } : {}),
+        // Put in force before the node takes a write, and answered back (rule 2).
+        ...(spec.replication.mode === 'synchronous' ? { synchronousStandbyNames: specSyncNames(spec) } : {}),
+      });
       break;
     case 'follow': {
       const primary = peer(intent.primary);

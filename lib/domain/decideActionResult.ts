@@ -3,6 +3,7 @@ import { AgentClock, describeSkew, skewBeyond, skewWithin } from './clockSkew.ts
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { abort, afterPromotion, complete, requestPromotion } from './failoverSteps.ts';
+import { reportSyncNames } from './decideObserve.ts';
 import { Outcome } from './outcome.ts';
 import type { Intent } from './events.ts';
 import { isDeposed, type ClusterState } from './state.ts';
@@ -64,7 +65,13 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       }
       break;
     case 'promote':
-      if (current && f.step === 'promoting' && f.to === intent.node) afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`, reportedWalLsn(cmd.detail));
+      if (current && f.step === 'promoting' && f.to === intent.node) {
+        afterPromotion(o, spec, intent.node, `${intent.node} promoted: ${cmd.reason}`, reportedWalLsn(cmd.detail));
+        // The setting its agent put in force before the node took a write: a crash before any
+        // probe sees the new primary must not leave its quorum unknown (rule 2 refuses that).
+        const names = cmd.detail['synchronousStandbyNames'];
+        if (typeof names === 'string') reportSyncNames(o, spec, intent.node, names, f.term, ' (as its agent set it before the promotion)');
+      }
       break;
     case 'endpoints':
       if (current) complete(o, f, `${f.to} is primary of term ${f.term}; the writer endpoint points at it`);

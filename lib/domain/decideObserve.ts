@@ -202,7 +202,7 @@ function updateReaders(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView
  * enforces. Each change of the primary's setting, or of what the spec asks, is recorded; a
  * mismatch is an alert, and until it is gone no quorum proof or quorum candidate counts.
  */
-function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, value: string | null, term: number): void {
+export function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, value: string | null, term: number, source = ''): void {
   // Async mode reasons about no quorum: what the primary waits for is its own business there.
   if (value === null || spec.replication.mode !== 'synchronous') return;
   const expected = specSyncNames(spec);
@@ -210,7 +210,7 @@ function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, value: 
   if (prev && prev.node === primary && prev.value === value && prev.expected === expected) return;
   const matches = sameCommitQuorum(value, expected, primary);
   const reason = matches
-    ? `${primary} commits with synchronous_standby_names '${value}', the quorum the spec asks`
-    : `${primary} commits with synchronous_standby_names '${value}' but the spec asks '${expected}': no quorum proof or quorum candidate counts until they agree (the agents write the spec's value)`;
+    ? `${primary} commits with synchronous_standby_names '${value}'${source}, the quorum the spec asks`
+    : `${primary} commits with synchronous_standby_names '${value}'${source} but the spec asks '${expected}': no quorum proof or quorum candidate counts until they agree (the agents write the spec's value)`;
   o.emit('SyncNamesReported', term, reason, { node: primary, value, expected, matches });
 }

@@ -93,8 +93,8 @@ describe('pgvigil on a live local cluster: bad input, manual failover, crash fai
 
   test('status --json matches the real roles after a crash failover', async () => {
     await waitFor('pg1 and pg3 to stream from pg2', async () => (await upstreamOf(p, 'pg1')) === 'pg2' && (await upstreamOf(p, 'pg3')) === 'pg2', 90_000);
-    // Synchronous mode fails over only from a primary whose setting the log recorded (rule 2);
-    // crashed before that, the quorum is unknown and the refusal is right (ARCHITECTURE, open problems).
+    // Synchronous mode fails over only from a primary whose setting the log recorded (rule 2): the
+    // promote answer now carries it (ARCHITECTURE, closed problems), so this wait checks it came.
     await waitExplained(p, crashedAt, "pg2's synchronous_standby_names recorded while it is primary", async () => (await p.state())?.primarySyncNames?.node === 'pg2', 30_000);
     const term = (await p.state())!.term;
     crashedAt = Date.now();

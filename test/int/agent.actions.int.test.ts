@@ -79,12 +79,21 @@ describe('agent actions on a real 3-node cluster (async)', () => {
       const [a, b] = await Promise.all((['c2', 'c3'] as const).map(async (n) => (await sqlOnce<{ lsn: string }>(port[n], 'SELECT pg_last_wal_replay_lsn()::text AS lsn'))[0]?.lsn));
       return a !== undefined && a === b;
     });
-    const first = await act('c2', 'promote', { term: 1 }, 'promote');
+    // Synchronous mode: the setting is put in force before the node takes a write, and answered.
+    const first = await act('c2', 'promote', { term: 1, synchronousStandbyNames: 'ANY 1 (c1, c3)' }, 'promote');
     assert.equal(first.ok, true, first.reason);
     assert.equal(first['promoted'], true);
-    const second = await act('c2', 'promote', { term: 1 });
+    assert.equal(first['synchronousStandbyNames'], 'ANY 1 (c1, c3)');
+    const [setting] = await sqlOnce<{ value: string }>(port.c2, "SELECT current_setting('synchronous_standby_names') AS value");
+    assert.equal(setting?.value, 'ANY 1 (c1, c3)', 'what the answer says is what PostgreSQL enforces');
+    const second = await act('c2', 'promote', { term: 1, synchronousStandbyNames: 'ANY 1 (c1, c3)' });
     assert.equal(second.ok, true, second.reason);
     assert.equal(second['promoted'], false);
+    assert.equal(second['synchronousStandbyNames'], 'ANY 1 (c1, c3)');
+    // No standby streams from c2 yet: asynchronous again, so the cases after this one can write.
+    await sqlOnce(port.c2, 'ALTER SYSTEM RESET synchronous_standby_names');
+    await sqlOnce(port.c2, 'SELECT pg_reload_conf()');
+    await waitFor('c2 to commit asynchronously again', async () => (await sqlOnce<{ value: string }>(port.c2, "SELECT current_setting('synchronous_standby_names') AS value"))[0]?.value === '');
     assert.equal(await timeline('c2'), 2);
     const [r] = await sqlOnce<{ recovery: boolean }>(port.c2, 'SELECT pg_is_in_recovery() AS recovery');
     assert.equal(r?.recovery, false);

@@ -6,6 +6,7 @@ import { Lsn } from '../../domain/observation.ts';
 import { delay, tail } from '../../postgres/pgServer.ts';
 import { readServerState } from '../serverState.ts';
 import { placeWriterVip } from '../writerVip.ts';
+import { readSyncNames, syncNamesBeforePromotion } from '../syncNamesKeeper.ts';
 import type { Fenced } from '../fenceMarker.ts';
 import { SELF_FENCE_PREFIX } from '../lease.ts';
 import { defineAction, type ActionContext } from './actionTypes.ts';
@@ -22,6 +23,8 @@ export const promote = defineAction({
       minLsn: Lsn.nullable().optional(),
       /** How long to wait for replay to reach minLsn. */
       waitMs: z.number().int().min(0).max(120_000).default(10_000),
+      /** Synchronous mode: the spec's setting, put in force before the promotion (issue 12 path 2). */
+      synchronousStandbyNames: z.string().max(4_096).optional(),
     })
     .strict(),
   answer: answers.promote,
@@ -40,7 +43,17 @@ export const promote = defineAction({
     if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): cannot promote` };
     if (state.inRecovery === false) {
       // A retried promote of the same term: the VIP may be what the first attempt didn't finish.
-      return { ok: true, reason: 'already primary', promoted: false, timeline: state.timeline, walLsn: state.walLsn, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
+      // What it commits with now, as a probe would read it: the first attempt set it before promoting.
+      const syncNames = input.synchronousStandbyNames === undefined ? null : await readSyncNames(pg);
+      return {
+        ok: true,
+        reason: 'already primary',
+        promoted: false,
+        timeline: state.timeline,
+        walLsn: state.walLsn,
+        ...(syncNames === null ? {} : { synchronousStandbyNames: syncNames }),
+        ...(await placeWriterVip(ctx.config.vip, ctx.log)),
+      };
     }
     // Promoted with a lapsed lease, this node would stop itself at once: its standbys are still
     // being re-pointed, so "every member streams from it" can't hold yet. Renew first, or refuse.
@@ -57,11 +70,20 @@ export const promote = defineAction({
         replay = (await readServerState(pg)).replayLsn;
       }
     }
+    const syncNames = input.synchronousStandbyNames === undefined ? null : await syncNamesBeforePromotion(pg, input.synchronousStandbyNames, ctx.log);
     const r = await pg.run('pg_ctl', ['promote', '-w', '-t', '60', '-D', pg.dataDir], 70_000);
     const after = await readServerState(pg);
     if (after.inRecovery !== false) return { ok: false, reason: `pg_ctl promote: ${r.ok ? 'still in recovery afterwards' : tail(r)}` };
     ctx.log({ level: 'info', msg: 'promoted', term: input.term, timeline: after.timeline });
-    return { ok: true, reason: 'promoted', promoted: true, timeline: after.timeline, walLsn: after.walLsn, ...(await placeWriterVip(ctx.config.vip, ctx.log)) };
+    return {
+      ok: true,
+      reason: 'promoted',
+      promoted: true,
+      timeline: after.timeline,
+      walLsn: after.walLsn,
+      ...(syncNames === null ? {} : { synchronousStandbyNames: syncNames }),
+      ...(await placeWriterVip(ctx.config.vip, ctx.log)),
+    };
   },
 });
 

@@ -61,7 +61,8 @@ const StatusAnswer = z.looseObject({
 });
 
 /** promoted: false when it already was the primary of this term (a retried promote). */
-const PromoteAnswer = z.looseObject({ promoted: z.boolean(), timeline: Timeline.nullable(), walLsn: Lsn.nullable(), vip: Vip });
+/** synchronousStandbyNames: the setting in force as it left recovery (asked with one), so the decider knows the quorum of its first commit. */
+const PromoteAnswer = z.looseObject({ promoted: z.boolean(), timeline: Timeline.nullable(), walLsn: Lsn.nullable(), synchronousStandbyNames: z.string().optional(), vip: Vip });
 
 /** stoppedBy: how PostgreSQL went ('not running', 'fast', 'immediate', 'SIGKILL'). */
 /** walLsn: a primary's WAL position read just before it was stopped (null: not a primary, or not answering). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { T0, crashedRound, given, healthyRound, initialized, makeSpec, obs, round, step } from './kit.ts';
+import { T0, crashedRound, detachedAfterCrash, given, healthyRound, initialized, lsn, makeSpec, obs, result, round, step } from './kit.ts';
 
 /*
  * Issue 12, path 2: the quorum the decider reasons about is the one PostgreSQL enforces. The
@@ -59,5 +59,39 @@ describe('rule 2: the commit quorum is what the primary reports', () => {
     assert.equal(first.one('SyncNamesReported').matches, true, 'ANY 1 (pg2, pg3) on pg1 is the quorum of ANY 1 (pg1, pg2, pg3)');
     const t = given([...initialized(spec, 'pg1', { reportedSyncNames: null }), ...first.events]).when(round(healthyRound(T0 + 250), T0 + 250));
     assert.ok(!t.types.includes('SyncNamesReported'), t.types.join(', '));
+  });
+
+  describe('a new primary that crashes before any probe saw it as primary', () => {
+    // pg1 crashed, pg3 detached onto pg2, pg2's promotion asked for.
+    const promoting = detachedAfterCrash(step(initialized(spec), round(crashedRound(T0, 3), T0)), T0 + 200);
+    // pg2 gone at once; pg3 streamed from it and holds what it flushed; pg1 still down.
+    const pg2Crashed = (at: number) => [
+      obs.failing('pg1', at, 12),
+      obs.failing('pg2', at, 3),
+      obs.standby('pg3', at, null, { receiveLsn: lsn(1000), replayLsn: lsn(1000), receiverSince: at - 750 }),
+    ];
+
+    test('given the promote answer names the setting its agent put in force, then the log records it as the new primary\'s, and a crash of pg2 then is judged on that quorum', () => {
+      const answered = given(promoting).when(result(promoting, 'promote', 'pg2', T0 + 300, true, { promoted: true, synchronousStandbyNames: 'ANY 1 (pg1, pg2, pg3)' }));
+      const seen = answered.one('SyncNamesReported');
+      assert.equal(seen.node, 'pg2');
+      assert.equal(seen.matches, true);
+      assert.match(seen.reason, /as its agent set it before the promotion/);
+      const t = given([...promoting, ...answered.events]).when(round(pg2Crashed(T0 + 2_000), T0 + 2_000));
+      const impossible = t.events.find((e) => e.type === 'FailoverImpossible');
+      assert.doesNotMatch(impossible?.reason ?? '', /has not been seen while it was primary/);
+    });
+
+    test('given a promote answer without the setting (an older agent), then nothing is recorded for pg2 and a crash before a probe saw it stays refused for an unknown quorum', () => {
+      const answered = given(promoting).when(result(promoting, 'promote', 'pg2', T0 + 300, true, { promoted: true }));
+      assert.ok(!answered.types.includes('SyncNamesReported'), answered.types.join(', '));
+      const t = given([...promoting, ...answered.events]).when(round(pg2Crashed(T0 + 2_000), T0 + 2_000));
+      assert.match(t.one('FailoverImpossible').reason, /pg2's synchronous_standby_names has not been seen while it was primary/);
+    });
+
+    test('given the agent could only put another setting in force, then it is recorded as a mismatch', () => {
+      const answered = given(promoting).when(result(promoting, 'promote', 'pg2', T0 + 300, true, { promoted: true, synchronousStandbyNames: '' }));
+      assert.equal(answered.one('SyncNamesReported').matches, false);
+    });
   });
 });
