@@ -126,7 +126,7 @@ export class PgVigilDbHosts extends Construct {
           tableName: props.tableName,
           archiveBucketName: props.archiveBucketName,
           agentKeySecretArn: props.agentKeySecretArn,
-          secrets: { monitor: this.secrets.monitorPassword.secretArn, replication: this.secrets.replicationPassword.secretArn, ca: this.secrets.clusterCa.secretArn },
+          secrets: { monitor: this.secrets.monitorPassword.secretArn, replication: this.secrets.replicationPassword.secretArn, ca: this.secrets.clusterCa.secretArn, caCert: this.secrets.clusterCaCert.secretArn },
           clientCidr: props.vpc.vpcCidrBlock,
         }),
       );

@@ -14,7 +14,7 @@ export interface HostUserDataProps {
   tableName: string;
   archiveBucketName: string;
   agentKeySecretArn: string;
-  secrets: { monitor: string; replication: string; ca: string };
+  secrets: { monitor: string; replication: string; ca: string; caCert: string };
   /** Who may connect over the network: the VPC. */
   clientCidr: string;
 }
@@ -53,7 +53,7 @@ export function hostUserData(p: HostUserDataProps): string[] {
       clientCidrs: [p.clientCidr],
       // A silent primary is noticed by its standbys after this (README: timing).
       walReceiverTimeoutMs: 5_000,
-      ca: { secretId: p.secrets.ca, region: p.region },
+      ca: { secretId: p.secrets.ca, certSecretId: p.secrets.caCert, region: p.region },
       passwords: { monitor: { secretId: p.secrets.monitor, region: p.region }, replication: { secretId: p.secrets.replication, region: p.region } },
       archiveCommand: '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f',
     },

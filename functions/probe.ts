@@ -19,7 +19,7 @@ export const handler = async (_event: unknown, context: { getRemainingTimeInMill
     until: Math.min(Date.now() + PROBE_RUN_MS, Date.now() + context.getRemainingTimeInMillis() - 5_000),
     log,
     metrics: metricsForRuntime('pgvigil-probe'),
-    login: await probeLoginFromEnv(e),
+    login: await probeLoginFromEnv(e, log),
   });
   log({ level: 'info', msg: 'probe invocation done', ...result });
   return result;

@@ -21,8 +21,10 @@ export const LambdaEnv = z.object({
   /** The probe's pgvigil_monitor password: a secret the stack generates, or a file (runs off AWS). */
   PGVIGIL_MONITOR_SECRET_ARN: z.string().min(1).optional(),
   PGVIGIL_MONITOR_PASSWORD_FILE: z.string().min(1).optional(),
-  /** The cluster CA's certificate: the probe then checks the nodes' certificates (verify-ca), else TLS without (require). */
+  /** The cluster CA's certificate: the probe then checks each node's certificate and name (verify-full), else TLS without (require). */
   PGVIGIL_CA_CERT_FILE: z.string().min(1).optional(),
+  /** The same from Secrets Manager (on AWS): the secret the first host's bootstrap puts the certificate alone in, never the CA key. */
+  PGVIGIL_CA_CERT_SECRET_ARN: z.string().min(1).optional(),
   PGVIGIL_TOPIC_ARN: z.string().min(1).optional(),
   PGVIGIL_ENDPOINTS: json(
     z.object({ route53: z.object({ zoneId: z.string(), writerName: z.string(), readerName: z.string(), ttl: z.number().int().min(0) }).optional() }),

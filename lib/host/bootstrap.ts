@@ -65,7 +65,7 @@ export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, l
     }
     await mkdir(dirname(t.dataDir), { recursive: true });
     await writeFile(marker, `${process.pid}\n`);
-    const login = { user: MONITOR_USER, password: passwords.monitor, ssl: { mode: 'verify-ca' as const, ca: await readFile(files.caCert, 'utf8') } };
+    const login = { user: MONITOR_USER, password: passwords.monitor, ssl: { mode: 'verify-full' as const, ca: await readFile(files.caCert, 'utf8') } };
     const others = b.peers.filter((p) => p.name !== t.node);
     const deadline = Date.now() + b.waitForPrimaryMs;
     for (;;) {

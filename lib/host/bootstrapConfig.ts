@@ -35,8 +35,15 @@ export const BootstrapConfig = z
     clientCidrs: z.array(cidr).min(1, 'give at least one client range (the VPC CIDR, or the hosts subnet)'),
     /** The spec's wal_receiver_timeout (timing: a silent host is seen after it). */
     walReceiverTimeoutMs: z.number().int().min(100).default(5_000),
-    /** The per-cluster CA: a directory every host reads (made there by the first), or a secret the first host fills. */
-    ca: z.union([z.object({ dir: absolutePath('CA directory') }).strict(), z.object({ secretId: z.string().min(1), region: z.string().min(1).optional() }).strict()]),
+    /**
+     * The per-cluster CA: a directory every host reads (made there by the first), or a secret the
+     * first host fills; with certSecretId, the CA's certificate alone is also put in that secret,
+     * for the probe function, which must check the nodes' certificates but never hold the CA key.
+     */
+    ca: z.union([
+      z.object({ dir: absolutePath('CA directory') }).strict(),
+      z.object({ secretId: z.string().min(1), certSecretId: z.string().min(1).optional(), region: z.string().min(1).optional() }).strict(),
+    ]),
     passwords: z.object({ monitor: SecretSource, replication: SecretSource }).strict(),
     /** archive_command, e.g. `/usr/local/bin/pgvigil-agent archive-push --config /etc/pgvigil/agent.json %p %f`. */
     archiveCommand: z.string().min(1).optional(),

@@ -16,6 +16,24 @@ const CaSecret = z.object({ cert: z.string().includes('BEGIN CERTIFICATE'), key:
  */
 export async function resolveCa(o: { ca: BootstrapConfig['ca']; cluster: string; hostDir: string; first: boolean; waitMs: number }): Promise<ClusterCa> {
   if ('dir' in o.ca) return ensureCa(o.ca.dir, o.cluster);
+  const ca = await caFromSecret({ ...o, ca: o.ca });
+  if (o.ca.certSecretId) await publishCaCert(o.ca.certSecretId, ca, o.ca.region);
+  return ca;
+}
+
+/**
+ * The probe's copy of the CA certificate, put by whichever host finds it missing or different
+ * (every host holds the same CA), at every run: a first boot that died between the two secrets
+ * is mended by the next boot of any host, and an existing cluster gains it at its next boot.
+ */
+async function publishCaCert(secretId: string, ca: ClusterCa, region: string | undefined): Promise<void> {
+  const { getSecretString, putSecretString } = await import('./awsSecrets.ts');
+  const cert = (await readFile(ca.cert, 'utf8')).trim();
+  if ((await getSecretString(secretId, region))?.trim() === cert) return;
+  await putSecretString(secretId, cert, region);
+}
+
+async function caFromSecret(o: { ca: Extract<BootstrapConfig['ca'], { secretId: string }>; cluster: string; hostDir: string; first: boolean; waitMs: number }): Promise<ClusterCa> {
   const dir = join(o.hostDir, 'cluster-ca');
   const local: ClusterCa = { cert: join(dir, 'ca', 'ca.crt'), key: join(dir, 'ca', 'ca.key') };
   if (existsSync(local.cert) && existsSync(local.key)) return local;

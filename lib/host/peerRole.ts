@@ -12,7 +12,7 @@ export async function peerRole(peer: { host: string; port: number }, login: Prob
     user: login.user,
     password: login.password,
     database: login.database ?? 'postgres',
-    ssl: pgSslOption(login.ssl),
+    ssl: pgSslOption(login.ssl, peer.host),
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
     application_name: 'pgvigil-bootstrap',

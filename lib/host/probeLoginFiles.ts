@@ -8,5 +8,5 @@ import { readSecret } from './secretFiles.ts';
 export async function probeLoginFromFiles(files: Pick<HostFiles, 'caCert'> & { monitorPasswordFile: string }): Promise<ProbeLogin> {
   const password = await readSecret(files.monitorPasswordFile);
   if (password === null) throw new Error(`no monitoring password in ${files.monitorPasswordFile}: run the host bootstrap (pgvigil-agent bootstrap) first`);
-  return { user: MONITOR_USER, password, ssl: { mode: 'verify-ca', ca: await readFile(files.caCert, 'utf8') } };
+  return { user: MONITOR_USER, password, ssl: { mode: 'verify-full', ca: await readFile(files.caCert, 'utf8') } };
 }

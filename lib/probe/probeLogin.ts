@@ -1,13 +1,18 @@
+import { checkServerIdentity } from 'node:tls';
 import { z } from 'zod';
 import { parseWith, type Parsed } from '../domain/parse.ts';
 
 /**
- * How the probe logs in to every node: the monitoring role, its password and TLS. verify-ca
- * checks the chain to the cluster's CA (a node's certificate needs no name the probe knows);
- * require only encrypts, for a deployment that has not handed the probe the CA certificate.
+ * How the probe logs in to every node: the monitoring role, its password and TLS. verify-full
+ * checks the chain to the cluster's CA and that the certificate names the address the probe
+ * dialled (the bootstrap names the spec's host in it); verify-ca checks the chain only, for
+ * certificates made some other way; require only encrypts, for a deployment that has not
+ * handed the probe the CA certificate yet.
  */
+const CaPem = z.string().includes('BEGIN CERTIFICATE', { message: 'give the cluster CA certificate as PEM text' });
 export const ProbeTls = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('verify-ca'), ca: z.string().includes('BEGIN CERTIFICATE', { message: 'give the cluster CA certificate as PEM text' }) }).strict(),
+  z.object({ mode: z.literal('verify-full'), ca: CaPem }).strict(),
+  z.object({ mode: z.literal('verify-ca'), ca: CaPem }).strict(),
   z.object({ mode: z.literal('require') }).strict(),
 ]);
 export type ProbeTls = z.infer<typeof ProbeTls>;
@@ -27,9 +32,16 @@ export function parseProbeLogin(input: unknown): Parsed<ProbeLogin> {
   return parseWith(ProbeLogin, input, 'probe login');
 }
 
-/** node-postgres's ssl option for a ProbeTls: verify-ca keeps the chain check and drops only the host name check. */
-export function pgSslOption(tls: ProbeTls | undefined): false | { ca?: string; rejectUnauthorized: boolean; checkServerIdentity?: () => undefined } {
+type PgSsl = { ca?: string; rejectUnauthorized: boolean; checkServerIdentity?: typeof checkServerIdentity };
+
+/**
+ * node-postgres's ssl option for a ProbeTls towards `host`. verify-ca keeps the chain check and
+ * drops only the name check. verify-full checks the name against `host` itself: node-postgres
+ * sends no server name for an IP address, so Node's own check would have no name to match.
+ */
+export function pgSslOption(tls: ProbeTls | undefined, host: string): false | PgSsl {
   if (!tls) return false;
   if (tls.mode === 'require') return { rejectUnauthorized: false };
-  return { ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+  if (tls.mode === 'verify-ca') return { ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+  return { ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) };
 }

@@ -28,7 +28,7 @@ export async function runNodeQuery(conn: ProbeConnection, timeoutMs: number): Pr
     user: conn.user,
     database: conn.database,
     password: conn.password,
-    ssl: pgSslOption(conn.ssl),
+    ssl: pgSslOption(conn.ssl, conn.host),
     connectionTimeoutMillis: timeoutMs + 250,
     statement_timeout: timeoutMs,
     application_name: 'pgvigil-probe',

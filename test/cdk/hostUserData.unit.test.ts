@@ -20,7 +20,7 @@ describe('database host user data', () => {
     tableName: 'pgvigil',
     archiveBucketName: 'archive',
     agentKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:key',
-    secrets: { monitor: 'arn:monitor', replication: 'arn:replication', ca: 'arn:ca' },
+    secrets: { monitor: 'arn:monitor', replication: 'arn:replication', ca: 'arn:ca', caCert: 'arn:ca-cert' },
     clientCidr: '10.0.0.0/16',
   }).join('\n');
 

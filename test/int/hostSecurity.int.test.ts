@@ -50,10 +50,10 @@ describe('node security: roles, pg_hba and TLS (local mode, 3 nodes)', () => {
     ]);
   });
 
-  test('the probe logs in as pgvigil_monitor over TLS checked against the cluster CA, and observes the node', async () => {
+  test('the probe logs in as pgvigil_monitor over TLS checked against the cluster CA and the address (verify-full), and observes the node', async () => {
     const login = await probeLoginFromFiles(cluster!.files);
     assert.equal(login.user, MONITOR_USER);
-    assert.equal(login.ssl?.mode, 'verify-ca');
+    assert.equal(login.ssl?.mode, 'verify-full');
     const obs = await probeNode({ name: 'pg1', host: '127.0.0.1', port, agent: 'http://127.0.0.1:1', tags: { nosync: false, noloadbalance: false, nofailover: false, priority: 100 } } as never, {
       cluster: 'local', prober: 'test', now: Date.now, previous: new Map(), timeoutMs: 5_000, ...login,
     });
