@@ -4,13 +4,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import type { ControlPlane } from '../../lib/control/controlPlane.ts';
-import { decideOnce } from '../../lib/control/decideOnce.ts';
 import { ClusterSpec } from '../../lib/domain/spec.ts';
-import { probeLoginFromFiles } from '../../lib/host/probeLoginFiles.ts';
 import { bundleAgent } from '../../lib/local/agentBundle.ts';
 import { agentProcess, type AgentProcess } from '../../lib/local/agentProcesses.ts';
-import { startControlLoop, type ControlLoop } from '../../lib/local/controlLoop.ts';
 import type { Log } from '../../lib/log.ts';
 import type { OsUser } from '../../lib/postgres/osUser.ts';
 import type { DynaliteServer } from '../../lib/local/dynaliteServer.ts';
@@ -26,15 +22,20 @@ import { runBootstrap, stopServer, writeBootstrapConfigs, type BootstrapHost } f
 import { createLab, namespaceSupport, type NetnsLab } from '../support/netns.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { startDynaliteInRange, startLabRun, teardownStep, type LabRun } from '../support/labRun.ts';
+import { startLambdaControlPlane, type LambdaControlPlane } from '../support/lambdaControlPlane.ts';
 
 /**
  * Issue 14's EC2 lab: database hosts in network namespaces (10.79.0.0/24, namespaces pgvl-*),
  * each made ONLY by `pgvigil-agent bootstrap` from the host bundle, run in the host's namespace
  * as the systemd unit's ExecStartPre would, then its agent as a supervised process. No
- * test-side initdb, pg_basebackup or configuration. The control plane (probe rounds, decide,
- * reactor: the code the Lambda handlers run) and the store (dynalite) live in the root
- * namespace on the bridge; the probe logs in as pgvigil_monitor over TLS checked against the
- * cluster CA, the way the probe function does with PGVIGIL_CA_CERT_FILE.
+ * test-side initdb, pg_basebackup or configuration. The control plane is the four Lambda
+ * handlers of functions/, each in processes of its own, with the stack's environment and
+ * triggers stood in for (test/support/lambdaControlPlane.ts): one-minute probe invocations,
+ * decide on each observation written and on the one-minute tick (which also initialises the
+ * cluster from PGVIGIL_CLUSTERS, as after a deploy), act by asynchronous invoke, notify on each
+ * decision. They and the store (dynalite, over HTTP) live in the root namespace, reaching the
+ * hosts over the bridge; the probe logs in as pgvigil_monitor over TLS checked against the
+ * cluster CA (PGVIGIL_CA_CERT_FILE). The test itself only reads the store and the servers.
  */
 const skip = await namespaceSupport();
 const PREFIX = '10.79.0';
@@ -42,6 +43,9 @@ const PG_PORT = 5432;
 const AGENT_PORT = 8008;
 const HOSTS = ['h1', 'h2', 'h3'] as const;
 const CLUSTER = 'lab';
+/** The Lambda API and the SNS/EventBridge stand-in, on 127.0.0.1. */
+const LAMBDA_PORT = 32010;
+const SINK_PORT = 32011;
 
 describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { skip: skip ?? false }, () => {
   let lab: NetnsLab | undefined;
@@ -55,8 +59,9 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
   let agentScript: string;
   let hosts: BootstrapHost[] = [];
   const agents = new Map<string, AgentProcess>();
-  let loop: ControlLoop | undefined;
-  let cp: ControlPlane;
+  let control: LambdaControlPlane | undefined;
+  let keyText: string;
+  let storeConfig: StoreConfig;
   /** Tests that ran to their end; fewer than all, and the logs are kept. */
   let passed = 0;
 
@@ -71,13 +76,12 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     ({ osUser, bindir, workDir, log } = run);
     lab = await createLab(PREFIX, [...HOSTS, 'h4'].map((name, i) => ({ name, octet: i + 1 })), 'pgvl');
     dyn = await startDynaliteInRange(lab.gateway, 24500, 24600);
-    const storeConfig: StoreConfig = { table: 'pgvigil', region: 'us-east-1', endpoint: dyn.endpoint };
+    storeConfig = { table: 'pgvigil', region: 'us-east-1', endpoint: dyn.endpoint };
     store = createStore(storeConfig, (e) => log({ ...e, component: 'store' }));
     const table = await ensureTable(store);
     if (!table.ok) throw new Error(table.reason);
     agentScript = await bundleAgent(workDir);
-    const keyText = randomBytes(32).toString('hex');
-    cp = { store, agentKey: Buffer.from(keyText), endpoints: null, log: (e) => log({ ...e, cluster: CLUSTER }), decider: 'ec2lab', clock: () => Date.now(), awaitActions: false };
+    keyText = randomBytes(32).toString('hex');
     hosts = await writeBootstrapConfigs({
       workDir,
       cluster: CLUSTER,
@@ -92,7 +96,15 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
 
   after(async () => {
     const step = teardownStep('ec2 lab');
-    await step('control loop', () => loop?.stop());
+    if (control) {
+      const count = (fn: string) => control!.invocations.filter((i) => i.fn === fn).length;
+      const { decide, notify } = control.streams();
+      process.stderr.write(
+        `ec2 lab control plane: invocations probe=${count('pgvigil-probe')} decide=${count('pgvigil-decide')} act=${count('pgvigil-act')} notify=${count('pgvigil-notify')}` +
+          ` cold_starts=${JSON.stringify(control.coldStarts())} decide_stream_batches=${decide.batches} (${decide.records} records) notify_stream_batches=${notify.batches} alerts=${control.alerts.alerts.length} bus_events=${control.alerts.busEvents.length}\n`,
+      );
+    }
+    await step('control plane', () => control?.stop());
     for (const a of agents.values()) await step('agent', () => a.stop());
     for (const h of hosts) await step(`PostgreSQL ${h.name}`, () => stopServer(bindir, h, osUser));
     await step('store', async () => store && closeStore(store));
@@ -158,25 +170,43 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
       { ok: true, did: 'joined as a standby', from: 'h1', changed: ['data directory'] },
       { ok: true, did: 'joined as a standby', from: 'h1', changed: ['data directory'] },
     ]);
+    // The spec the stack deploys (PGVIGIL_CLUSTERS): decide's first tick initialises the log from it, h1 primary.
     const spec = ClusterSpec.parse({
       cluster: CLUSTER,
       nodes: HOSTS.map((name) => ({ name, host: lab!.host(name).address, port: PG_PORT, agent: `http://${lab!.host(name).address}:${AGENT_PORT}` })),
       replication: { mode: 'synchronous', quorum: 1 },
       timing: {},
     });
-    const init = await decideOnce(cp, CLUSTER, { type: 'initialize', now: cp.clock(), spec, primary: 'h1' });
-    assert.ok(init.ok, init.ok ? '' : init.reason);
+    const started = Date.now();
+    control = await startLambdaControlPlane({
+      workDir,
+      store: store!,
+      storeEndpoint: storeConfig.endpoint!,
+      specs: [spec],
+      agentKey: keyText,
+      monitorPasswordFile: join(workDir, 'secrets', 'monitor.password'),
+      caCertFile: host('h1').files.caCert,
+      lambdaPort: LAMBDA_PORT,
+      sinkPort: SINK_PORT,
+    });
+    const initialised = await waitFor('decide\'s first tick to initialise the cluster', async () => {
+      const s = await loadState(store!, CLUSTER);
+      return s.ok && s.state.spec ? s.state : undefined;
+    }, 60_000, 200);
+    assert.equal(initialised.primary, 'h1');
     for (const name of HOSTS) await startAgent(host(name));
-    const probeLogin = await probeLoginFromFiles({ caCert: host('h1').files.caCert, monitorPasswordFile: join(workDir, 'secrets', 'monitor.password') });
-    loop = startControlLoop({ cp, cluster: CLUSTER, probeLogin });
 
-    // The probe sees it (it logs in as pgvigil_monitor: a node it could not log in to would be unreachable).
-    await waitFor('the probe to see h2 and h3 stream from h1', async () => {
-      const read = await latestObservations(store!, CLUSTER, Date.now() - 5_000);
+    // The probe function sees it (it logs in as pgvigil_monitor: a node it could not log in to would be unreachable).
+    const seen = await waitFor('the probe to see h2 and h3 stream from h1', async () => {
+      const read = await latestObservations(store!, CLUSTER, Date.now() - 15_000);
       if (!read.ok) return false;
       const by = new Map(read.observations.map((o) => [o.node, o]));
-      return by.get('h1')?.reachable && by.get('h1')?.role === 'primary' && ['h2', 'h3'].every((n) => by.get(n)?.reachable && by.get(n)?.walReceiver?.upstream === 'h1');
-    }, 60_000, 200);
+      const ok = by.get('h1')?.reachable && by.get('h1')?.role === 'primary' && ['h2', 'h3'].every((n) => by.get(n)?.reachable && by.get(n)?.walReceiver?.upstream === 'h1');
+      return ok ? read.observations : undefined;
+    }, 90_000, 200);
+    // Written by a Lambda prober: the probe function's invocation (its request id), not a local loop.
+    assert.ok(seen.every((o) => o.prober.startsWith('lambda-')), `probers: ${[...new Set(seen.map((o) => o.prober))].join(', ')}`);
+    process.stderr.write(`ec2 lab formed: ${Date.now() - started} ms from the control plane's start to every standby seen streaming\n`);
     const rows = await superuser<{ name: string; usename: string; ssl: boolean }>(host('h1'), "SELECT r.application_name AS name, r.usename, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) ORDER BY 1");
     assert.deepEqual(rows, [{ name: 'h2', usename: REPLICATION_USER, ssl: true }, { name: 'h3', usename: REPLICATION_USER, ssl: true }]);
     const probes = await superuser<{ n: number }>(host('h1'), "SELECT count(*)::int AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'pgvigil_monitor' AND NOT s.ssl");
@@ -206,6 +236,8 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     const acked = await app.stop();
     const { next, missing } = await promotedInPlaceOf('h1', acked);
     assert.equal(missing, 0, `acknowledged writes missing on ${next.name}`);
+    // notify, fed the decision by the stream, published it to SNS.
+    await waitFor('notify to publish the completed failover', () => control!.alerts.alerts.some((a) => a.subject.includes(`completed: ${next.name} is primary`)), 30_000);
     process.stderr.write(`ec2 lab crash: acknowledged=${acked.length} missing=${missing} new_primary=${next.name}\n`);
     passed++;
   });

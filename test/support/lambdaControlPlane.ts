@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import { probeTimeout, decideTimeout, actTimeout } from '../../cdk/functions.ts';
+import { lambdaClient, lambdaInvoker } from '../../lib/control/lambdaInvoke.ts';
+import type { ClusterSpec } from '../../lib/domain/spec.ts';
+import type { Store } from '../../lib/store/store.ts';
+import { AlertSink } from './alertSink.ts';
+import { ACCOUNT, REGION, scheduledEvent } from './lambdaEventShapes.ts';
+import { FunctionContainers, type FunctionConfig } from './lambdaContainers.ts';
+import { LambdaService, type Invocation } from './lambdaService.ts';
+import { decisionStream, observationStream, type StreamFeed } from './tableStream.ts';
+
+export const FUNCTIONS = { probe: 'pgvigil-probe', decide: 'pgvigil-decide', act: 'pgvigil-act', notify: 'pgvigil-notify' } as const;
+const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:pgvigil-alerts`;
+/** EventBridge's rate(1 minute): the probe's start and decide's tick (cdk/functions.ts). */
+const EVERY_MINUTE_MS = 60_000;
+
+export interface LambdaControlPlaneOptions {
+  workDir: string;
+  /** The store as the stream stand-in reads it (the functions make their own clients from the environment). */
+  store: Store;
+  storeEndpoint: string;
+  specs: ClusterSpec[];
+  /** The agent key decide and act sign with (on AWS a secret only they may read). */
+  agentKey: string;
+  /** The probe's pgvigil_monitor password file and the cluster CA (on AWS: the monitor secret; the CA, verify-ca, is being added there). */
+  monitorPasswordFile: string;
+  caCertFile: string;
+  /** 127.0.0.1 ports of the Lambda API and of the SNS/EventBridge stand-in. */
+  lambdaPort: number;
+  sinkPort: number;
+}
+
+export interface LambdaControlPlane {
+  invocations: Invocation[];
+  alerts: AlertSink;
+  coldStarts(): Record<string, number>;
+  /** Stream batches delivered to decide (observations) and to notify (decisions). */
+  streams(): { decide: StreamFeed; notify: StreamFeed };
+  stop(): Promise<void>;
+}
+
+/**
+ * The control plane as the stack deploys it, run here: the four handlers of functions/, each in
+ * containers of its own (lambdaContainers.ts) behind the Lambda Invoke API (lambdaService.ts),
+ * with the environment cdk/functions.ts gives each, talking to dynalite over HTTP as to DynamoDB,
+ * and the stack's triggers stood in for: EventBridge's one-minute rules start a probe invocation
+ * (which probes for its minute) and tick decide, both asynchronously and first at once; the
+ * table's stream (polled: dynalite has none) feeds observations to decide and decision inserts to
+ * notify; decide hands intents to act and act sends results to decide by invoke, as on AWS.
+ * Local-run variables replace the secrets (PGVIGIL_AGENT_KEY, PGVIGIL_MONITOR_PASSWORD_FILE).
+ */
+export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Promise<LambdaControlPlane> {
+  const sink = new AlertSink();
+  const sinkUrl = await sink.listen('127.0.0.1', o.sinkPort);
+  const lambdaUrl = `http://127.0.0.1:${o.lambdaPort}`;
+  const common: Record<string, string> = {
+    PGVIGIL_TABLE: o.store.table,
+    PGVIGIL_CLUSTERS: JSON.stringify(o.specs),
+    PGVIGIL_TOPIC_ARN: TOPIC_ARN,
+    POWERTOOLS_METRICS_NAMESPACE: 'pgvigil',
+    PGVIGIL_DEPLOYMENT: 'ec2lab',
+    AWS_REGION: REGION,
+    // Off AWS: the store is dynalite, Lambda is the service below, SNS and EventBridge the sink.
+    PGVIGIL_STORE_ENDPOINT: o.storeEndpoint,
+    PGVIGIL_LAMBDA_ENDPOINT: lambdaUrl,
+    AWS_ENDPOINT_URL_SNS: sinkUrl,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: sinkUrl,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
+  const fn = (name: keyof typeof FUNCTIONS, timeoutMs: number, env: Record<string, string>): FunctionConfig => ({
+    name: FUNCTIONS[name],
+    module: `functions/${name}.ts`,
+    timeoutMs,
+    env: { ...common, POWERTOOLS_SERVICE_NAME: FUNCTIONS[name], ...env },
+    logPath: join(o.workDir, `lambda.${name}.log`),
+  });
+  const pools = {
+    probe: new FunctionContainers(fn('probe', probeTimeout.toMilliseconds(), { PGVIGIL_MONITOR_PASSWORD_FILE: o.monitorPasswordFile, PGVIGIL_CA_CERT_FILE: o.caCertFile })),
+    decide: new FunctionContainers(fn('decide', decideTimeout.toMilliseconds(), { PGVIGIL_AGENT_KEY: o.agentKey, PGVIGIL_ACT_FUNCTION: FUNCTIONS.act })),
+    act: new FunctionContainers(fn('act', actTimeout.toMilliseconds(), { PGVIGIL_AGENT_KEY: o.agentKey, PGVIGIL_DECIDE_FUNCTION: FUNCTIONS.decide })),
+    notify: new FunctionContainers(fn('notify', 30_000, { PGVIGIL_DECISION_EVENTS: 'on' })),
+  };
+  const service = new LambdaService(Object.fromEntries(Object.entries(pools).map(([name, pool]) => [FUNCTIONS[name as keyof typeof FUNCTIONS], (e: unknown) => pool.invoke(e)])));
+  await service.listen(o.lambdaPort);
+
+  // The triggers invoke through the Lambda API too, so every invocation is on the service's list.
+  const invoke = lambdaInvoker(lambdaClient(REGION, lambdaUrl));
+  const troubles: string[] = [];
+  const trouble = (what: string) => (e: Error) => troubles.length < 100 && troubles.push(`${what}: ${e.message}`);
+  const viaStream = (name: string) => async (event: { Records: unknown[] }) => {
+    const r = await invoke(name, event, 'RequestResponse');
+    if (!r.ok) throw new Error(r.reason);
+    return r.answer;
+  };
+  const cluster = o.specs[0]!.cluster;
+  const decideFeed = observationStream(o.store, cluster, viaStream(FUNCTIONS.decide), trouble('decide stream'));
+  const notifyFeed = decisionStream(o.store, cluster, viaStream(FUNCTIONS.notify), trouble('notify stream'));
+  const everyMinute = () => {
+    void invoke(FUNCTIONS.probe, scheduledEvent('probe'), 'Event');
+    void invoke(FUNCTIONS.decide, scheduledEvent('decide-tick'), 'Event');
+  };
+  everyMinute();
+  const schedule = setInterval(everyMinute, EVERY_MINUTE_MS);
+
+  return {
+    invocations: service.invocations,
+    alerts: sink,
+    coldStarts: () => Object.fromEntries(Object.entries(pools).map(([name, p]) => [name, p.coldStarts])),
+    streams: () => ({ decide: decideFeed, notify: notifyFeed }),
+    async stop() {
+      clearInterval(schedule);
+      await Promise.all([decideFeed.stop(), notifyFeed.stop()]);
+      // A probe invocation runs for its minute: its containers are ended, not waited for.
+      for (const p of Object.values(pools)) await p.stop();
+      await service.close();
+      await sink.close();
+      if (troubles.length > 0) process.stderr.write(`lambda control plane: ${troubles.length} trigger troubles, first: ${troubles.slice(0, 3).join(' | ')}\n`);
+    },
+  };
+}
