@@ -1,6 +1,6 @@
 import type { FenceMethod } from './events.ts';
 import type { ClusterSpec } from './spec.ts';
-import { isReachable, observedUntil, refusesConnections, standbysStreamingFrom, type NodeView } from './view.ts';
+import { isReachable, leaseExtraMs, observedUntil, refusesConnections, standbysStreamingFrom, type NodeView } from './view.ts';
 import type { NodeObservation } from './observation.ts';
 import { quorumArithmeticHolds, type ReportedSyncNames } from './syncNames.ts';
 
@@ -45,7 +45,9 @@ export function proveFenced(spec: ClusterSpec, view: Map<string, NodeView>, sync
  * observations cover (never extrapolated past the newest one):
  *  - the node does not answer: an answering node's agent may be dead while it serves;
  *  - its lease unchanged for fenceWaitMs (TTL plus margin), and renewing within one TTL of
- *    the node going silent (a dead agent's lease also stops moving);
+ *    the node going silent (a dead agent's lease also stops moving); both longer by however
+ *    much the agent's TTL, as its lease states it, exceeds the spec's (leaseExtraMs: a
+ *    standby renews less often and its renewals stand by a longer TTL, ARCHITECTURE "Lease cadence");
  *  - a witness: a spec member seen, fresh, whose receiver has been off the node for
  *    fenceWaitMs (a standby streaming from no one or another node, or a host that refuses
  *    connections: no PostgreSQL there), and that the agent counts (its lease names it among
@@ -62,23 +64,24 @@ export function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView
   if (lease === null) return { ok: false, reason: `no lease of ${from} has been seen (or it could not be read): its lease is unknown` };
   // A lease proves a stop only if its agent was alive to enforce it: a dead agent's lease
   // also stops moving, while its PostgreSQL may still serve. So the lease must have been
-  // renewing within one TTL of the node going silent.
+  // renewing within one TTL (its agent's, as its lease says) of the node going silent.
+  const extra = leaseExtraMs(spec.timing.leaseTtlMs, lease);
   const silentSince = obs.failingSince;
-  if (silentSince !== null && lease.changedSeenAt < silentSince - spec.timing.leaseTtlMs) {
+  if (silentSince !== null && lease.changedSeenAt < silentSince - spec.timing.leaseTtlMs - extra) {
     return { ok: false, reason: `${from}'s agent stopped renewing its lease before the node went silent, so nothing enforces the lease: its agent must confirm the stop` };
   }
   // Quiet only over observed time: from when the lease was seen changing to the last round that saw it.
   const until = Math.min(now, obs.at);
   const quiet = until - lease.changedSeenAt;
-  if (quiet < wait) {
-    return { ok: false, reason: `${from}'s lease was seen unchanged for ${quiet} ms up to the last observation (${now - obs.at} ms ago); it counts as lapsed after ${wait} ms` };
+  // The agent's own TTL, not the spec's: one that self-fences later (a standby's renewal, or an
+  // agent configured with a longer TTL) is waited for that much longer, so the margin
+  // fenceWaitMs − leaseTtlMs holds over its TTL as over the spec's.
+  if (quiet < wait + extra) {
+    const longer = extra > 0 ? ` (fenceWaitMs ${wait} plus ${extra}: its agent's TTL is ${lease.ttlMs} ms, the spec's ${spec.timing.leaseTtlMs})` : '';
+    return { ok: false, reason: `${from}'s lease was seen unchanged for ${quiet} ms up to the last observation (${now - obs.at} ms ago); it counts as lapsed after ${wait + extra} ms${longer}` };
   }
-  // The agent's own TTL, not the spec's: an agent configured with a longer one self-fences later than this wait allows.
   if (lease.ttlMs === undefined || lease.ttlMs === null) {
     return { ok: false, reason: `${from}'s lease does not say its agent's TTL (an agent older than this control plane), so its self-fence can't be timed: its agent must confirm the stop` };
-  }
-  if (lease.ttlMs > spec.timing.leaseTtlMs) {
-    return { ok: false, reason: `${from}'s agent self-fences after ${lease.ttlMs} ms, longer than the spec's leaseTtlMs ${spec.timing.leaseTtlMs} ms: set the agent's lease.ttlMs to at most the spec's, or its lease proves nothing` };
   }
   const counted = lease.members ?? null;
   if (counted === null) return { ok: false, reason: `${from}'s lease names no standbys its agent counts (it has not learned the spec's members), so a lapse may not stop it: its agent must confirm the stop` };
@@ -87,7 +90,7 @@ export function proveFencedByLease(spec: ClusterSpec, view: Map<string, NodeView
   return {
     ok: true,
     by: 'lease',
-    reason: `${from}'s lease was seen unchanged for ${quiet} ms (≥ fenceWaitMs ${wait}, lease TTL ${spec.timing.leaseTtlMs}) and ${witness.node} has been off it for ${witness.quiet} ms: its agent has stopped PostgreSQL or the host is gone`,
+    reason: `${from}'s lease was seen unchanged for ${quiet} ms (≥ fenceWaitMs ${wait}${extra > 0 ? ` + ${extra}` : ''}, lease TTL ${lease.ttlMs}) and ${witness.node} has been off it for ${witness.quiet} ms: its agent has stopped PostgreSQL or the host is gone`,
   };
 }
 

@@ -38,13 +38,24 @@ export const isPrimaryNow = (v: NodeView | undefined): boolean => isReachable(v)
 export const isStandbyNow = (v: NodeView | undefined): boolean => isReachable(v) && v!.obs!.role === 'standby';
 
 /**
- * Its agent renewed its lease within the lease TTL, and after `since` when given (a renewal
- * from before a node was deposed may be a dead agent's last): the agent runs, whatever its
- * PostgreSQL does. Leases are read from the store, so this holds for unreachable nodes too.
+ * Its agent renewed its lease within the lease TTL (its own, as its lease says, when longer:
+ * a standby's), and after `since` when given (a renewal from before a node was deposed may be
+ * a dead agent's last): the agent runs, whatever its PostgreSQL does. Leases are read from the
+ * store, so this holds for unreachable nodes too.
  */
 export function agentRenews(v: NodeView | undefined, now: number, leaseTtlMs: number, since = -Infinity): boolean {
   const lease = v?.obs?.lease ?? null;
-  return lease !== null && lease.changedSeenAt > since && now - lease.changedSeenAt < leaseTtlMs;
+  return lease !== null && lease.changedSeenAt > since && now - lease.changedSeenAt < leaseTtlMs + leaseExtraMs(leaseTtlMs, lease);
+}
+
+/**
+ * How much longer than the spec's TTL the lease's agent stands by its last renewal: an agent
+ * renews a standby's lease less often and says the longer TTL in it (lib/agent/lease.ts
+ * leaseTtlFor). Every wait on a lease's quiet grows by this, so each keeps its margin. Zero
+ * when the lease does not say (an older agent: its TTL is then the spec's, by its config).
+ */
+export function leaseExtraMs(leaseTtlMs: number, lease: { ttlMs?: number | null | undefined }): number {
+  return lease.ttlMs == null ? 0 : Math.max(0, lease.ttlMs - leaseTtlMs);
 }
 
 /**

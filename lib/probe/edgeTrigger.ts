@@ -1,5 +1,6 @@
 import type { NodeObservation } from '../domain/observation.ts';
 import { failureWindowMs, type TimingSpec } from '../domain/spec.ts';
+import { leaseExtraMs } from '../domain/view.ts';
 
 export interface EdgeTriggerOptions {
   heartbeatMs: number;
@@ -44,7 +45,8 @@ export function failureDeadlines(o: NodeObservation, round: readonly NodeObserva
     ...(o.failingSince === null ? [] : [o.failingSince + window]),
     ...receiverChanges.map((since) => since + window),
     ...receiverChanges.map((since) => since + timing.fenceWaitMs),
-    ...(o.lease ? [o.lease.changedSeenAt + timing.fenceWaitMs] : []),
+    // The lease proof waits longer on a lease whose agent stands by a longer TTL (a standby's).
+    ...(o.lease ? [o.lease.changedSeenAt + timing.fenceWaitMs + leaseExtraMs(timing.leaseTtlMs, o.lease)] : []),
   ];
 }
 
@@ -64,6 +66,8 @@ function significant(o: NodeObservation, failureThreshold: number, leaseTtlMs: n
     // A new lease holder, term or member list is news; a renewal (version only) is not.
     o.lease ? o.lease.term : null,
     o.lease?.members ?? null,
+    // The TTL a silent node's agent stands by sets when its lease proves a stop (a standby's is longer).
+    !o.reachable ? (o.lease?.ttlMs ?? null) : null,
     // A node that does not answer whose agent renewed since it went down, and more than a TTL after
     // (lib/domain/view.ts agentRenews: a rejoin, or a stopped standby restarted, waits for one of
     // these): the first renewal past each is news.

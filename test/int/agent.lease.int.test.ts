@@ -18,6 +18,7 @@ import { waitFor } from '../support/waitFor.ts';
 import { signalServer } from '../support/signalServer.ts';
 import { replicationToolEnv } from '../../lib/postgres/standbyConf.ts';
 import { replicationAuthOf } from '../../lib/host/hostFiles.ts';
+import { leaseTtlFor, standbyLeaseRenewEveryMs } from '../../lib/agent/lease.ts';
 
 const BASE = 15540;
 const AGENT_PORT = 15550;
@@ -97,6 +98,39 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
       closeStore(s);
       return read.ok && JSON.stringify(read.leases[0]?.members) === '["l2"]' && read.leases[0]?.ttlMs === TTL_MS;
     });
+  });
+
+  test('a standby\'s agent renews as a standby: its lease says the longer TTL it stands by; the primary\'s says the TTL', async () => {
+    // Standbys renew every 2 × TTL (a standby's lease only witnesses), so each such renewal
+    // stands by TTL + (2 × TTL − renewEveryMs) and the decider waits that much longer on it.
+    const standbyTtl = leaseTtlFor(TTL_MS, RENEW_MS, standbyLeaseRenewEveryMs(TTL_MS));
+    const l2 = await startTestAgent({
+      cluster: 'lease',
+      node: cluster!.nodes[1]!,
+      bindir: cluster!.bindir,
+      osUser: cluster!.osUser,
+      agentPort: AGENT_PORT + 1,
+      workDir,
+      extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
+    });
+    try {
+      const leaseOf = async (node: string) => {
+        const s = createStore(storeConfig);
+        const read = await readLeases(s, 'lease', [node]);
+        closeStore(s);
+        return read.ok ? (read.leases[0] ?? null) : null;
+      };
+      await waitFor("l2's lease standing by the standby's TTL", async () => (await leaseOf('l2'))?.ttlMs === standbyTtl);
+      const first = (await leaseOf('l2'))!.version;
+      await waitFor("l2's lease renewed again as a standby's", async () => {
+        const l = await leaseOf('l2');
+        return l !== null && l.version > first && l.ttlMs === standbyTtl;
+      }, 15_000);
+      assert.equal((await leaseOf('l1'))?.ttlMs, TTL_MS, "the primary's lease stands by the TTL itself");
+      assert.equal(l2.lease?.snapshot().ttlMs, standbyTtl);
+    } finally {
+      await l2.close();
+    }
   });
 
   test('a synchronous_standby_names set by hand is put back to the spec\'s value (async here: none)', async () => {

@@ -117,6 +117,14 @@ describe('a node that stays down', () => {
     const quietSoon = down(1_000_500 + timing.fenceWaitMs - 10, 30, { lease });
     const quiet = down(1_000_500 + timing.fenceWaitMs + 140, 31, { lease });
     assert.equal(shouldWrite(quietSoon, quiet, { ...withThreshold, deadlines: failureDeadlines(quiet, [quiet], timing) }), true);
+    // A lease standing by a longer TTL (a standby's renewal): its proof waits that much longer, and so does the write.
+    const standbyLease = { ...lease, ttlMs: timing.leaseTtlMs + 5_000 };
+    const notYet = down(1_000_500 + timing.fenceWaitMs + 140, 32, { lease: standbyLease });
+    assert.equal(shouldWrite(down(1_000_500 + timing.fenceWaitMs - 10, 31, { lease: standbyLease }), notYet, { ...withThreshold, deadlines: failureDeadlines(notYet, [notYet], timing) }), false);
+    // That TTL changing is news too (the node's agent started or stopped renewing as a standby's).
+    assert.equal(shouldWrite(quietSoon, down(1_000_500 + timing.fenceWaitMs - 5, 31, { lease: standbyLease }), withThreshold), true);
+    const longQuiet = down(1_000_500 + timing.fenceWaitMs + 5_140, 33, { lease: standbyLease });
+    assert.equal(shouldWrite(down(1_000_500 + timing.fenceWaitMs + 4_990, 32, { lease: standbyLease }), longQuiet, { ...withThreshold, deadlines: failureDeadlines(longQuiet, [longQuiet], timing) }), true);
     // Between limits nothing is news.
     const a = down(1_020_000, 200, { lease });
     const b = down(1_020_150, 201, { lease });

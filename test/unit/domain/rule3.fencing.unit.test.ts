@@ -183,18 +183,47 @@ describe('rule 3: the lease proof holds only where the agent has stopped its pri
     assert.equal(given(initialized(asyncSpec)).when(round(at(['pg2', 'pg3']), now)).one('Fenced').by, 'lease');
   });
 
-  test('given pg1\'s agent self-fences after a longer TTL than the spec\'s leaseTtlMs, or does not say its TTL, when its lease has been quiet for fenceWaitMs, then no lease proof', () => {
+  test('given pg1\'s agent self-fences after a longer TTL than the spec\'s leaseTtlMs, or does not say its TTL, when its lease has been quiet for fenceWaitMs, then no lease proof (with a longer TTL, one once its extra has passed too)', () => {
     const now = T0 - 500 + wait;
-    const at = (ttlMs: number | undefined) => [
-      obs.failing('pg1', now, 20, { lease: { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ...(ttlMs === undefined ? {} : { ttlMs }) }, failingSince: T0 - 750 }, 'timeout'),
-      obs.standby('pg2', now, null),
-      obs.standby('pg3', now, null),
+    const at = (ttlMs: number | undefined, t = now) => [
+      obs.failing('pg1', t, 20, { lease: { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ...(ttlMs === undefined ? {} : { ttlMs }) }, failingSince: T0 - 750 }, 'timeout'),
+      obs.standby('pg2', t, null),
+      obs.standby('pg3', t, null),
     ];
     const longer = given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs + 1), now));
     assert.ok(!longer.types.includes('Fenced'), longer.types.join(', '));
+    // Waited for as much longer as its TTL is: then it proves the stop (its margin over its own TTL holds).
+    assert.equal(given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs + 1, now + 1), now + 1)).one('Fenced').by, 'lease');
     const unsaid = given(initialized(asyncSpec)).when(round(at(undefined), now));
     assert.ok(!unsaid.types.includes('Fenced'), unsaid.types.join(', '));
     assert.equal(given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs), now)).one('Fenced').by, 'lease');
+  });
+
+  test('given pg1\'s last renewal was a standby\'s (its lease stands by a TTL 5 s longer), then its lease proves the stop only after fenceWaitMs plus those 5 s', () => {
+    // A standby renews every 2 × TTL and says TTL + 5 s in its lease (lib/agent/lease.ts leaseTtlFor):
+    // its quiet is no news for that long, so every wait on it grows by the same 5 s.
+    const ttlMs = asyncSpec.timing.leaseTtlMs + 5_000;
+    const at = (t: number) => [
+      obs.failing('pg1', t, 20, { lease: { version: 4, changedSeenAt: T0 - 500, term: 1, members: others('pg1'), ttlMs }, failingSince: T0 - 750 }, 'timeout'),
+      obs.standby('pg2', t, null),
+      obs.standby('pg3', t, null),
+    ];
+    const early = T0 - 500 + wait + 4_999;
+    assert.ok(!given(initialized(asyncSpec)).when(round(at(early), early)).types.includes('Fenced'));
+    const late = T0 - 500 + wait + 5_000;
+    assert.equal(given(initialized(asyncSpec)).when(round(at(late), late)).one('Fenced').by, 'lease');
+  });
+
+  test('given pg1\'s lease last moved 6 s before it went silent, then its agent counts as alive only if its lease stood by a TTL that long', () => {
+    // A standby's agent renews every 6 s: a renewal 6 s before the silence is its last on time, not a dead agent's.
+    const now = T0 + 20_000;
+    const at = (ttlMs: number) => [
+      obs.failing('pg1', now, 20, { lease: { version: 4, changedSeenAt: T0 - 6_000, term: 1, members: others('pg1'), ttlMs }, failingSince: T0 }, 'timeout'),
+      obs.standby('pg2', now, null),
+      obs.standby('pg3', now, null),
+    ];
+    assert.ok(!given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs), now)).types.includes('Fenced'));
+    assert.equal(given(initialized(asyncSpec)).when(round(at(asyncSpec.timing.leaseTtlMs + 5_000), now)).one('Fenced').by, 'lease');
   });
 
   test('given pg1\'s lease seen changing 200 ms before the last observation, when a tick comes fenceWaitMs later with no newer observation, then the unobserved time is not counted as lease silence', () => {
