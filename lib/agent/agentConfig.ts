@@ -58,10 +58,20 @@ export const AgentConfig = z
     maxSkewMs: z.number().int().min(100).max(600_000).default(5_000),
     /** What `pgvigil-agent bootstrap` needs to make this host a node (lib/host/bootstrapConfig.ts). */
     bootstrap: BootstrapConfig.optional(),
+    /**
+     * The watchdog (lib/agent/watchdog): a process of its own that stops PostgreSQL when the
+     * agent stops feeding it while primary (a hung or stopped agent), and with `device` a Linux
+     * watchdog device that resets the host if that process or the kernel hangs. Absent: none.
+     */
+    watchdog: z
+      .object({ device: absolutePath('watchdog device (e.g. /dev/watchdog)').optional() }, { error: 'give the watchdog as an object, e.g. {} or { "device": "/dev/watchdog" }' })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((c) => !(c.key !== undefined && c.keyFile !== undefined), { message: 'give either key or keyFile, not both', path: ['key'] })
   .refine((c) => !c.bootstrap || c.bootstrap.peers.some((p) => p.name === c.node), { message: 'list this node among bootstrap.peers', path: ['bootstrap', 'peers'] })
+  .refine((c) => !c.watchdog || c.store, { message: 'the watchdog is fed by lease renewals: configure a store, or remove the watchdog', path: ['watchdog'] })
   // A bootstrapped host logs in to its peers with the files its bootstrap made.
   .transform((c) => (c.bootstrap && !c.replicationAuth ? { ...c, replicationAuth: replicationAuthOf(hostFiles(c.bootstrap.hostDir)) } : c));
 export type AgentConfig = z.infer<typeof AgentConfig>;

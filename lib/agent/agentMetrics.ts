@@ -4,6 +4,7 @@ import { lsnDiff, lsnToBigInt } from '../domain/lsn.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import type { PublicRoute } from './publicRoutes.ts';
 import { readServerState } from './serverState.ts';
+import type { WatchdogMetrics } from './watchdog/watchdogLink.ts';
 
 /** How an action's answer ended, as a label: what the caller got back, not what it asked for. */
 export type ActionOutcome = 'ok' | 'failed' | 'stale_term' | 'bad_request' | 'error';
@@ -21,6 +22,8 @@ export interface LeaseMetrics {
 export interface AgentMetrics {
   registry: Registry;
   lease: LeaseMetrics;
+  /** What the watchdog process reported (lib/agent/watchdog); series only when it is configured. */
+  watchdog: WatchdogMetrics;
   /** One answered action request (signed and named): counted and timed by action and outcome. */
   answered(action: string, outcome: ActionOutcome, seconds: number): void;
   /** `GET /metrics` in Prometheus' text format, read from PostgreSQL at each scrape. */
@@ -69,10 +72,14 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
   const leaseAge = ctx.config.store ? new Gauge({ name: 'pgvigil_lease_age_seconds', help: 'Time since the last lease renewal that succeeded was sent', registers }) : null;
   const renewals = new Counter({ name: 'pgvigil_lease_renewals_total', help: 'Lease renewal attempts by outcome (renewed, conflict, failed)', labelNames: ['outcome'], registers });
   const actions = new Counter({ name: 'pgvigil_agent_actions_total', help: 'Action requests answered, by action and outcome', labelNames: ['action', 'outcome'], registers });
+  const watchdogArmed = ctx.config.watchdog ? new Gauge({ name: 'pgvigil_watchdog_armed', help: "1 while the watchdog process is armed (PostgreSQL here serves as primary): it stops PostgreSQL if the agent stops feeding it", registers }) : null;
+  const watchdogEvents = ctx.config.watchdog ? new Counter({ name: 'pgvigil_watchdog_events_total', help: 'What the watchdog process reported: armed, disarmed, fired (it stopped PostgreSQL), fire-failed, device-opened, device-unavailable, device-closed', labelNames: ['event'], registers }) : null;
   const durations = new Histogram({ name: 'pgvigil_agent_action_duration_seconds', help: 'How long an action took to answer, by action and outcome', labelNames: ['action', 'outcome'], buckets: ACTION_BUCKETS, registers });
 
   // At 0 from the start: increase() in an alert cannot see the first step of a series that appears with the value 1.
   for (const outcome of ['renewed', 'conflict', 'failed']) renewals.inc({ outcome }, 0);
+  for (const event of ['armed', 'disarmed', 'fired', 'fire-failed']) watchdogEvents?.inc({ event }, 0);
+  watchdogArmed?.set(0);
   const startedAt = performance.now();
   let lastRenewedAt: number | null = null;
 
@@ -116,6 +123,13 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
       },
       conflict: () => renewals.inc({ outcome: 'conflict' }),
       failed: () => renewals.inc({ outcome: 'failed' }),
+    },
+    watchdog: {
+      event(name) {
+        watchdogEvents?.inc({ event: name });
+        if (name === 'armed') watchdogArmed?.set(1);
+        else if (name === 'disarmed' || name === 'fired' || name === 'fire-failed') watchdogArmed?.set(0);
+      },
     },
     answered(action, outcome, seconds) {
       actions.inc({ action, outcome });

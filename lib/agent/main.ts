@@ -5,11 +5,13 @@ import { loadAgentConfig, loadAgentKey } from './agentConfig.ts';
 import { startAgent } from './startAgent.ts';
 import { bootstrapHost } from '../host/bootstrap.ts';
 import { jsonLog } from '../log.ts';
+import { watchdogMain } from './watchdog/watchdogCommand.ts';
 
 /** `tsx lib/agent/main.ts --config agent.json`: one agent per database host; SIGTERM stops it. */
 async function main(): Promise<number> {
   if (process.argv[2] === 'archive-push') return archivePushMain(process.argv.slice(3));
   if (process.argv[2] === 'bootstrap') return bootstrapMain(process.argv.slice(3));
+  if (process.argv[2] === 'watchdog') return watchdogMain(process.argv.slice(3));
   let configPath: string | undefined;
   try {
     configPath = parseArgs({ options: { config: { type: 'string' } } }).values.config;
@@ -37,7 +39,9 @@ async function main(): Promise<number> {
     log({ level: 'error', msg: osUser.reason });
     return 2;
   }
-  const agent = await startAgent(config.value, { key: key.value, osUser: osUser.value, log });
+  // The watchdog is this same program (`pgvigil-agent watchdog`), so the bundle that ships carries it.
+  const watchdogCommand = [process.execPath, ...process.execArgv, process.argv[1]!, 'watchdog'];
+  const agent = await startAgent(config.value, { key: key.value, osUser: osUser.value, log, watchdogCommand });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log({ level: 'info', msg: 'stopping', signal });

@@ -63,4 +63,23 @@ export class StandbyReplies {
     for (const s of this.seen.values()) if (now - s.changedAt <= withinMs) fresh.add(s.name);
     return members.filter((m) => fresh.has(m));
   }
+
+  /**
+   * Until when (performance.now()) `replying(members, withinMs)` keeps naming every member, as
+   * of the last sample: the oldest member's latest reply plus `withinMs`; null when one has no
+   * walsender here. With no members, `withinMs` from now. The watchdog is fed this: it is when
+   * the agent's own rule past a lapsed lease would stop PostgreSQL, if no later reply came.
+   */
+  allReplyingUntil(members: readonly string[], withinMs: number): number | null {
+    if (members.length === 0) return performance.now() + withinMs;
+    const latest = new Map<string, number>();
+    for (const s of this.seen.values()) latest.set(s.name, Math.max(latest.get(s.name) ?? -Infinity, s.changedAt));
+    let oldest = Infinity;
+    for (const m of members) {
+      const at = latest.get(m);
+      if (at === undefined) return null;
+      oldest = Math.min(oldest, at);
+    }
+    return oldest + withinMs;
+  }
 }

@@ -17,6 +17,9 @@ import { releaseVipUnlessPrimary } from './writerVip.ts';
 import { jsonLog, type Log } from '../log.ts';
 import { actionOutcome, agentMetrics } from './agentMetrics.ts';
 import { healthRoutes } from './health/healthRoutes.ts';
+import { startWatchdogLink, type WatchdogLink } from './watchdog/watchdogLink.ts';
+import { watchdogSettingsOf } from './watchdog/watchdogSettings.ts';
+import { sourceWatchdogCommand } from './watchdog/watchdogCommand.ts';
 
 export interface StartAgentOptions {
   /** The HMAC key, or the new and previous keys during a rotation (from loadAgentKey). */
@@ -26,6 +29,8 @@ export interface StartAgentOptions {
   log?: Log;
   /** How often the fence marker is enforced (a fenced node found running is stopped again). */
   fenceGuardEveryMs?: number;
+  /** How to start the watchdog process (without its --settings); default: from source (watchdogCommand.ts). */
+  watchdogCommand?: string[];
 }
 
 export interface RunningAgent {
@@ -70,9 +75,14 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
 
   let store: Store | null = null;
   let lease: LeaseLoop | null = null;
+  let watchdog: WatchdogLink | null = null;
   if (config.store) {
     store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
-    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, stateDir: config.stateDir, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease });
+    const settings = watchdogSettingsOf(config, opts.osUser);
+    if (settings) {
+      watchdog = startWatchdogLink({ settings, command: opts.watchdogCommand ?? sourceWatchdogCommand(), pg, term: () => terms.current, log, metrics: metrics.watchdog, roleEveryMs: config.lease.renewEveryMs });
+    }
+    lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, stateDir: config.stateDir, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease, ...(watchdog ? { watchdog } : {}) });
     const loop = lease;
     ctx.leaseFresh = () => loop.ensureFresh();
   }
@@ -103,6 +113,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       closing ??= (async () => {
         clearInterval(guard);
         await lease?.stop();
+        // Stopped cleanly: nothing hangs, so the watchdog stands down (systemd's BindsTo= decides about PostgreSQL).
+        await watchdog?.close('the agent stopped cleanly');
         if (store) closeStore(store);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
