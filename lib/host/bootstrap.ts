@@ -8,6 +8,10 @@ import { PgServer } from '../postgres/pgServer.ts';
 import { sqlOnce } from '../postgres/sqlOnce.ts';
 import { NODE_CONF, nodeConfText, replicationToolEnv, REPLICATION_USER, slotName } from '../postgres/standbyConf.ts';
 import type { Log } from '../log.ts';
+import { chooseCloneSource } from '../domain/cloneSource.ts';
+import { sql } from '../postgres/pgSql.ts';
+import { peerTarget } from '../postgres/peerLogin.ts';
+import { readCloneView } from './cloneView.ts';
 import type { BootstrapConfig } from './bootstrapConfig.ts';
 import { resolveCa } from './caSource.ts';
 import { hbaText, identText } from './hbaConf.ts';
@@ -38,8 +42,9 @@ export type BootstrapOutcome =
  * the TLS files, passwords and passfile, then the data directory. With one, it rewrites only the
  * configuration files that differ and leaves the server as it is (starting or stopping an
  * existing node is the control plane's call: it may be a deposed primary). Without one: the
- * first peer initialises the primary when no peer answers as primary; any other copies the
- * primary and starts as its standby. synchronous_standby_names is the agent's (ALTER SYSTEM).
+ * first peer initialises the primary when no peer answers as primary; any other copies a
+ * healthy streaming standby when one can be spared, else the primary (lib/domain/cloneSource.ts),
+ * and starts as the primary's standby. synchronous_standby_names is the agent's (ALTER SYSTEM).
  */
 export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, log: Log): Promise<BootstrapOutcome> {
   const b = t.bootstrap;
@@ -72,10 +77,21 @@ export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, l
       const roles = await Promise.all(others.map(async (p) => ({ p, role: await peerRole(p, login) })));
       const primary = roles.find((r) => r.role === 'primary')?.p;
       if (primary) {
-        const r = await joinAsStandby(t, pg, primary, confs, osUser);
+        const view = await readCloneView(primary, roles.map((r) => ({ name: r.p.name, role: r.role })), login);
+        const choice = chooseCloneSource(view);
+        log({ level: 'info', msg: 'clone source', source: choice.source, upstream: choice.upstream, why: choice.why });
+        const source = others.find((p) => p.name === choice.source) ?? primary;
+        let r = await joinAsStandby(t, pg, source, primary, confs, osUser);
+        // A standby promoted or stopped under the copy fails it (pg_basebackup's documented
+        // limit): the primary is still there to copy, now rather than at systemd's next retry.
+        if (!r.ok && source !== primary) {
+          log({ level: 'warn', msg: 'copy from a standby failed: copying the primary', source: source.name, reason: r.reason });
+          r = await joinAsStandby(t, pg, primary, primary, confs, osUser);
+          if (r.ok) r = { ...r, from: primary.name };
+        }
         if (!r.ok) return r;
         await rm(marker, { force: true });
-        return { ok: true, did: 'joined as a standby', from: primary.name, changed: ['data directory'] };
+        return { ok: true, did: 'joined as a standby', from: r.from ?? source.name, changed: ['data directory'] };
       }
       if (first && roles.every((r) => r.role === 'unreachable')) {
         const r = await initPrimary(t, pg, confs, osUser, passwords, files.socketDir);
@@ -158,29 +174,50 @@ async function initPrimary(
   return { ok: true, did: 'initialised the primary', changed: [] };
 }
 
-async function joinAsStandby(t: BootstrapTarget, pg: PgServer, primary: { name: string; host: string; port: number }, confs: Confs, osUser: OsUser | null): Promise<BootstrapOutcome> {
+type Peer = { name: string; host: string; port: number };
+
+/**
+ * Copies `source` (the primary, or a standby of it) into the data directory, by its host and
+ * port, and starts it as a standby streaming from `primary` through this node's own slot there.
+ */
+async function joinAsStandby(t: BootstrapTarget, pg: PgServer, source: Peer, primary: Peer, confs: Confs, osUser: OsUser | null): Promise<BootstrapOutcome> {
   await rm(t.dataDir, { recursive: true, force: true });
   await mkdir(t.dataDir, { mode: 0o700 });
   if (osUser) await chown(t.dataDir, osUser.uid, osUser.gid);
-  // The slot is made on the primary as the copy starts, so no WAL the standby needs is recycled meanwhile.
   const slot = slotName(t.node);
-  const args = ['-h', primary.host, '-p', String(primary.port), '-U', REPLICATION_USER, '-D', t.dataDir, '-X', 'stream', '-c', 'fast', '-S', slot];
-  let copy = await pg.run('pg_basebackup', [...args, '-C'], 30 * 60_000);
+  const auth = replicationAuthOf(hostFiles(t.bootstrap.hostDir));
+  const fromPrimary = source.name === primary.name;
+  if (!fromPrimary) {
+    // pg_basebackup -C would make the slot on the standby it copies. It is made on the primary
+    // first, WAL reserved from its last checkpoint, which the copy's end lies past when the
+    // source lags little (the rule's lag limit): nothing the new standby will ask for is recycled.
+    const made = await sql(
+      peerTarget(primary, auth),
+      `SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+      [slot],
+      10_000,
+    );
+    if (!made.ok && !/already exists/.test(made.reason)) return { ok: false, reason: `creating slot ${slot} on ${primary.name}: ${made.reason}` };
+  }
+  // From the primary, the slot is made there as the copy starts (-C), so no WAL the standby needs is recycled meanwhile.
+  const args = ['-h', source.host, '-p', String(source.port), '-U', REPLICATION_USER, '-D', t.dataDir, '-X', 'stream', '-c', 'fast', ...(fromPrimary ? ['-S', slot] : [])];
+  let copy = await pg.run('pg_basebackup', fromPrimary ? [...args, '-C'] : args, 30 * 60_000);
   // A slot of that name left by an earlier attempt: copy through it as it is.
-  if (!copy.ok && /already exists/.test(copy.stderr)) {
+  if (fromPrimary && !copy.ok && /already exists/.test(copy.stderr)) {
     await rm(t.dataDir, { recursive: true, force: true });
     await mkdir(t.dataDir, { mode: 0o700 });
     if (osUser) await chown(t.dataDir, osUser.uid, osUser.gid);
     copy = await pg.run('pg_basebackup', args, 30 * 60_000);
   }
-  if (!copy.ok) return { ok: false, reason: `pg_basebackup from ${primary.name}: ${(copy.stderr || copy.stdout).trim()}` };
+  if (!copy.ok) return { ok: false, reason: `pg_basebackup from ${source.name} (${source.host}:${source.port}): ${(copy.stderr || copy.stdout).trim()}` };
   await rm(join(t.dataDir, 'log'), { recursive: true, force: true });
   await writeConfs(t.dataDir, confs, osUser);
-  const auto = standbyAutoConfText(primary, t.node, slot, replicationAuthOf(hostFiles(t.bootstrap.hostDir)));
+  // The copy of a standby carries its standby.signal and primary_conninfo; both are ours to write.
+  const auto = standbyAutoConfText(primary, t.node, slot, auth);
   await writeFile(join(t.dataDir, 'postgresql.auto.conf'), auto, { mode: 0o600 });
   await writeFile(join(t.dataDir, 'standby.signal'), '', { mode: 0o600 });
   if (osUser) for (const f of ['postgresql.auto.conf', 'standby.signal']) await chown(join(t.dataDir, f), osUser.uid, osUser.gid);
   const started = await pg.start();
   if (!started.ok) return started;
-  return { ok: true, did: 'joined as a standby', from: primary.name, changed: [] };
+  return { ok: true, did: 'joined as a standby', from: source.name, changed: [] };
 }

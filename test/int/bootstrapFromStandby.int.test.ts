@@ -1,0 +1,75 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
+import { ensurePgOsUser } from '../../lib/postgres/osUser.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
+import { runBootstrap, stopServer, writeBootstrapConfigs, type BootstrapHost } from '../support/bootstrapHosts.ts';
+import { waitFor } from '../support/waitFor.ts';
+
+// Real servers as the unprivileged OS user, each host made only by `pgvigil-agent bootstrap`:
+// a new host copies a streaming standby, not the primary, and then streams from the primary;
+// when the commit quorum needs every streaming standby, it copies the primary instead.
+describe('pgvigil-agent bootstrap: a new host copies a standby when one can be spared', () => {
+  const bins = findPgBinaries();
+  const osUser = ensurePgOsUser();
+  let workDir: string;
+  let hosts: BootstrapHost[] = [];
+  const host = (name: string) => hosts.find((h) => h.name === name)!;
+  const superuser = <R extends object>(h: BootstrapHost, text: string) => sqlOnce<R>(h.port, text, [], { host: h.files.socketDir });
+
+  before(async () => {
+    if (!bins.ok) throw new Error(bins.reason);
+    workDir = await mkdtemp('/tmp/pgvigil-h5-clone-');
+    hosts = await writeBootstrapConfigs({
+      workDir,
+      cluster: 'h5clone',
+      hosts: [0, 1, 2, 3].map((i) => ({ name: `c${i + 1}`, address: '127.0.0.1', port: 33100 + i, agentPort: 33200 + i })),
+      clientCidrs: ['127.0.0.1/32'],
+      bindir: bins.bindir,
+      osUser,
+    });
+  });
+  after(async () => {
+    if (bins.ok) for (const h of hosts) await stopServer(bins.bindir, h, osUser);
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  const streamsFromPrimary = (names: string[]) =>
+    waitFor(`${names.join(', ')} stream from c1`, async () => {
+      const r = await superuser<{ name: string }>(host('c1'), "SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1");
+      return names.every((n) => r.some((x) => x.name === n)) ? r : undefined;
+    });
+
+  test('with no standby yet, the second host copies the primary', async () => {
+    assert.deepEqual(await runBootstrap(host('c1')), { ok: true, did: 'initialised the primary', changed: ['data directory'] });
+    await superuser(host('c1'), 'CREATE TABLE t (v int); INSERT INTO t VALUES (1)');
+    assert.deepEqual(await runBootstrap(host('c2')), { ok: true, did: 'joined as a standby', from: 'c1', changed: ['data directory'] });
+    await streamsFromPrimary(['c2']);
+  });
+
+  test('with a streaming standby, the third host copies it, then streams from the primary through its slot there', async () => {
+    assert.deepEqual(await runBootstrap(host('c3')), { ok: true, did: 'joined as a standby', from: 'c2', changed: ['data directory'] });
+    const rows = await streamsFromPrimary(['c2', 'c3']);
+    assert.deepEqual(rows.map((r) => r.name), ['c2', 'c3'], 'c3 streams from c1 itself, not through c2 (a cascade)');
+    assert.deepEqual(await superuser(host('c2'), 'SELECT application_name FROM pg_stat_replication'), [], 'nothing streams from c2 once the copy is done');
+    assert.deepEqual(await superuser(host('c1'), "SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = 'c3'"), [{ slot_name: 'c3', active: true }]);
+    assert.deepEqual(await superuser(host('c2'), 'SELECT slot_name FROM pg_replication_slots'), [], 'no slot was left on the source');
+    await superuser(host('c1'), 'INSERT INTO t VALUES (2)');
+    await waitFor('c3 replays a write made after its copy', async () => {
+      const r = await superuser<{ n: string }>(host('c3'), 'SELECT count(*) AS n FROM t');
+      return r[0]?.n === '2' ? true : undefined;
+    });
+  });
+
+  test('when the quorum needs every streaming standby (ANY 2 of c2, c3), the fourth host copies the primary', async () => {
+    await superuser(host('c1'), "ALTER SYSTEM SET synchronous_standby_names = 'ANY 2 (c2, c3)'");
+    await superuser(host('c1'), 'SELECT pg_reload_conf()');
+    await waitFor('c2 and c3 count as quorum members', async () => {
+      const r = await superuser<{ n: string }>(host('c1'), "SELECT count(*) AS n FROM pg_stat_replication WHERE sync_state = 'quorum'");
+      return r[0]?.n === '2' ? true : undefined;
+    });
+    assert.deepEqual(await runBootstrap(host('c4')), { ok: true, did: 'joined as a standby', from: 'c1', changed: ['data directory'] });
+    await streamsFromPrimary(['c2', 'c3', 'c4']);
+  });
+});
