@@ -15,7 +15,10 @@ const observations = z.array(NodeObservation);
 const Initialize = z.object({ ...base, type: z.literal('initialize'), spec: ClusterSpec, primary: NodeName });
 const ProbeRound = z.object({ ...base, type: z.literal('probeRound'), observations });
 const Tick = z.object({ ...base, type: z.literal('tick'), observations });
-const Switchover = z.object({ ...base, type: z.literal('switchover'), to: NodeName.nullable(), requestedBy, observations });
+/** The promotion's deadline (issue 13 item 4), 1 s to 1 day; absent: SWITCHOVER_TIMEOUT_MS. */
+export const SwitchoverTimeoutMs = z.number().int().min(1_000, 'a switchover deadline is at least 1 s').max(86_400_000, 'a switchover deadline is at most 1 day');
+export const SWITCHOVER_TIMEOUT_MS = 60_000;
+const Switchover = z.object({ ...base, type: z.literal('switchover'), to: NodeName.nullable(), timeoutMs: SwitchoverTimeoutMs.optional(), requestedBy, observations });
 const Failover = z.object({ ...base, type: z.literal('failover'), to: NodeName, force: z.boolean(), requestedBy, observations });
 const Pause = z.object({ ...base, type: z.literal('pause'), requestedBy });
 const Resume = z.object({ ...base, type: z.literal('resume'), requestedBy });

@@ -1,12 +1,13 @@
 import { chooseFailoverCandidate, chooseSwitchoverCandidate } from './candidates.ts';
-import type { CommandOf } from './commands.ts';
+import { SWITCHOVER_TIMEOUT_MS, type CommandOf } from './commands.ts';
 import { refuse, type Decision } from './decision.ts';
 import { abort, tryFence } from './failoverSteps.ts';
+import { otherPrimary, requestRestart } from './restartPrimary.ts';
 import { Outcome } from './outcome.ts';
 import { parseWith } from './parse.ts';
 import { ClusterSpec } from './spec.ts';
 import type { ClusterState } from './state.ts';
-import { evidence, isFailed, isPrimaryNow, viewNodes } from './view.ts';
+import { evidence, isFailed, isPrimaryNow, viewNodes, type NodeView } from './view.ts';
 
 const NOT_INITIALIZED = 'the cluster is not initialized: run `pgvigil init --spec FILE` (or `pgvigil up`) first';
 
@@ -48,11 +49,13 @@ export function decideSwitchover(cmd: CommandOf<'switchover'>, state: ClusterSta
   if (inFlight) return refuse(`switchover refused: ${choice.node} has a ${inFlight.intent.action} in progress (term ${inFlight.intent.term}): retry once it is answered (pgvigil history --follow)`);
   const o = new Outcome(state, cmd.now);
   const term = state.term + 1;
-  o.emit('FailoverStarted', term, `switchover requested by ${cmd.requestedBy}: ${choice.reason}`, {
+  const timeoutMs = cmd.timeoutMs ?? SWITCHOVER_TIMEOUT_MS;
+  o.emit('FailoverStarted', term, `switchover requested by ${cmd.requestedBy}: ${choice.reason}; deadline ${timeoutMs / 1000} s, past which ${from} serves again`, {
     kind: 'switchover',
     from,
     to: choice.node,
     evidence: evidence(view),
+    timeoutMs,
   });
   o.request('demote', from, term, `checkpoint and stop ${from} cleanly, and report its shutdown checkpoint`);
   return o.result();
@@ -65,8 +68,8 @@ export function decideManualFailover(cmd: CommandOf<'failover'>, state: ClusterS
   const why = busy(state) ?? knownNode(state, cmd.to);
   if (why) return refuse(why);
   const from = state.primary;
-  if (cmd.to === from) return refuse(`${from} is already the primary`);
   const view = viewNodes(spec, cmd.observations, cmd.now);
+  if (cmd.to === from) return restartNamedPrimary(cmd, state, view);
   const failed = isFailed(view.get(from), spec.timing.failureThreshold);
   if (!failed && !cmd.force) {
     return refuse(`the primary ${from} has not failed: use pgvigil switchover --to ${cmd.to} for a planned change, or --force to stop ${from} through its agent`);
@@ -83,6 +86,25 @@ export function decideManualFailover(cmd: CommandOf<'failover'>, state: ClusterS
   });
   o.request('fence', from, term, `stop ${from} through its agent before ${cmd.to} is promoted`);
   tryFence(o, spec, view);
+  return o.result();
+}
+
+/**
+ * Issue 13 item 2: `pgvigil failover --to` naming the log's primary, stopped (by itself, or by
+ * the control plane: a late fence, a failed switchover) with no failover under way: its agent is
+ * asked to start it again as primary (restartPrimary.ts), also where the automatic rule holds
+ * back (an aborted failover's candidate may have taken writes as primary: the operator accepts
+ * losing them). Never while another node answers as primary.
+ */
+function restartNamedPrimary(cmd: CommandOf<'failover'>, state: ClusterState, view: Map<string, NodeView>): Decision {
+  const primary = cmd.to;
+  if (isPrimaryNow(view.get(primary))) return refuse(`${primary} is already the primary`);
+  const other = otherPrimary(view, primary);
+  if (other !== null) return refuse(`${other} answers as primary, though the log's primary is ${primary}: not starting ${primary} as a second one (pgvigil status)`);
+  const o = new Outcome(state, cmd.now);
+  const lost = state.lostCandidate ? `; writes ${state.lostCandidate.node} may have acknowledged as primary of term ${state.lostCandidate.term} are given up` : '';
+  const asked = requestRestart(o, primary, `restart of the primary ${primary} requested by ${cmd.requestedBy}${lost}`);
+  if (!asked) return refuse(`a restart of ${primary} was just requested: wait for its answer (pgvigil history --node ${primary})`);
   return o.result();
 }
 

@@ -48,8 +48,14 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       return { ...s, blind: false, blindReported: false };
     case 'FailoverStarted':
       return { ...s, impossibleReportedFor: null };
-    case 'ActionRequested':
-      return { ...s, pending: [...s.pending.filter((p) => p.intent.id !== event.intent.id), { intent: event.intent, requestedAt: event.at }] };
+    case 'ActionRequested': {
+      const { intent } = event;
+      const pending = [...s.pending.filter((p) => p.intent.id !== intent.id), { intent, requestedAt: event.at }];
+      // A stop asked for may land whenever the agent runs it: remember its term (restartPrimary.ts).
+      const stops = intent.action === 'fence' || intent.action === 'demote';
+      const stopAskedIn = stops && (s.stopAskedIn[intent.node] ?? -1) < intent.term ? { ...s.stopAskedIn, [intent.node]: intent.term } : s.stopAskedIn;
+      return { ...s, pending, stopAskedIn };
+    }
     case 'ActionSucceeded': {
       const { intent } = event;
       const answered = {
@@ -91,9 +97,9 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       // A candidate whose promotion was asked for may be primary of the aborted term: depose it,
       // so it is rewound onto whichever node is promoted next rather than trusted.
       const f = s.failover;
-      return f && f.promoteRequested && event.to !== null && event.to !== s.primary
-        ? { ...s, deposed: depose(s.deposed, event.to, event.at), lostCandidate: { node: event.to, term: event.term } }
-        : s;
+      if (!f || !f.promoteRequested || event.to === null || event.to === s.primary) return s;
+      const deposed = depose(s.deposed, event.to, event.at);
+      return event.neverPromoted ? { ...s, deposed } : { ...s, deposed, lostCandidate: { node: event.to, term: event.term } };
     }
     case 'FailoverImpossible':
       return { ...s, impossibleReportedFor: event.term };
@@ -121,6 +127,7 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
             lagging: remove(s.lagging, event.node),
             syncSet: remove(s.syncSet, event.node),
             deposed: undepose(s.deposed, event.node),
+            stopAskedIn: Object.fromEntries(Object.entries(s.stopAskedIn).filter(([n]) => n !== event.node)),
             clockSkew: Object.fromEntries(Object.entries(s.clockSkew).filter(([n]) => n !== event.node)),
             readers: remove(s.readers, event.node),
           }

@@ -34,6 +34,7 @@ export function evolveFailover(f: FailoverInProgress | null, event: DecisionEven
         fencedAt: null,
         finalLsn: null,
         stepAt: event.at,
+        ...(event.timeoutMs === undefined ? {} : { deadlineAt: event.at + event.timeoutMs }),
       };
     case 'ActionSucceeded': {
       if (f === null || f.term !== event.intent.term) return f;

@@ -3,7 +3,9 @@ import { proveFenced, proveFencedByLease } from './fencing.ts';
 import type { Outcome } from './outcome.ts';
 import { compareLsn, maxLsn } from './lsn.ts';
 import { failureWindowMs, type ClusterSpec } from './spec.ts';
+import { requestRestart, restartUnderWay } from './restartPrimary.ts';
 import type { FailoverInProgress } from './state.ts';
+import { switchoverPastDeadline, type LateSwitchover } from './switchoverDeadline.ts';
 import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow, isReachable, isStandbyNow, receivedLsn, standbysStreamingFrom, type NodeView } from './view.ts';
 
 /*
@@ -25,6 +27,11 @@ import { agentRenews, evidence, observedNow, evidenceOf, isFailed, isPrimaryNow,
  * switching -> (none)      FailoverCompleted    complete, from decideActionResult: the endpoints of the term answered
  * switching -> fencing     FailoverAborted, FailoverStarted   maybeStartFailover: the new primary (its promotion a fact) failed
  *                                                before its endpoints answered; the next failover starts away from it
+ * fencing, promoting -> (none)   switchoverPastDeadline   a switchover's deadline (--timeout) passed before the promotion was a
+ *                                                fact, the candidate never asked or seen in recovery after every promote was answered
+ *                                                (FailoverAborted, neverPromoted); the old primary is asked to start again as primary of a
+ *                                                new term (promote, key restart). A candidate out of sight is fenced first (key deadline)
+ *                                                and its fence answer aborts, as below (it may have been promoted: no restart by itself)
  *
  * Every abort: FailoverAborted, emitted through abort(); the next round may choose again.
  * fencing   -> (none)      progressFailover     an automatic failover's old primary answers again as primary before any promotion
@@ -52,6 +59,8 @@ export function maybeStartFailover(o: Outcome, spec: ClusterSpec, view: Map<stri
   if (primary === null || (s.failover !== null && !switching)) return;
   const pv = view.get(primary);
   if (!isFailed(pv, spec.timing.failureThreshold)) return;
+  // A restart of it as primary (restartPrimary.ts) is answered first, and then seen by a probe.
+  if (restartUnderWay(s, primary, pv!.obs!.at)) return;
   // A standby still streaming from it proves it is alive: a control plane outage alone
   // never takes a healthy primary down, and a short stall never starts a failover.
   if (standbysStreamingFrom(view, primary).length > 0) return;
@@ -197,9 +206,22 @@ function requestSwitch(o: Outcome, spec: ClusterSpec): void {
   o.request('endpoints', node, f.term, `point the writer endpoint at ${node}; readers ${readers.join(', ') || 'none (the writer serves reads)'}`, { readers });
 }
 
-/** Call the failover off; the next round may choose again. */
-export function abort(o: Outcome, f: FailoverInProgress, why: string): void {
-  o.emit('FailoverAborted', f.term, why, { kind: f.kind, from: f.from, to: f.to });
+/** Call the failover off; the next round may choose again. `neverPromoted`: see FailoverAborted. */
+export function abort(o: Outcome, f: FailoverInProgress, why: string, neverPromoted?: boolean): void {
+  o.emit('FailoverAborted', f.term, why, { kind: f.kind, from: f.from, to: f.to, ...(neverPromoted ? { neverPromoted } : {}) });
+}
+
+/** Issue 13 item 4: a switchover past its deadline ends, and its old primary serves again (switchoverDeadline.ts). */
+function endLateSwitchover(o: Outcome, f: FailoverInProgress, late: LateSwitchover): void {
+  if ('wait' in late) return;
+  if ('fence' in late) {
+    o.request('fence', f.to, f.term, late.fence, { key: 'deadline' });
+    return;
+  }
+  abort(o, f, `${late.abort}; ${f.from} is asked to start again as primary`, late.neverPromoted);
+  // A running old primary (its demote never landed) answers "already primary", and the new term
+  // makes a demote still buffered there stale.
+  requestRestart(o, f.from, `${f.from}, demoted for the switchover of term ${f.term} that failed, holds the newest data`);
 }
 
 /** The change of primary is done: the endpoints of its term answered. */
@@ -211,6 +233,11 @@ export function complete(o: Outcome, f: FailoverInProgress, why: string): void {
 export function progressFailover(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const f = o.state.failover;
   if (!f) return;
+  const late = switchoverPastDeadline(o, view, f);
+  if (late !== null) {
+    endLateSwitchover(o, f, late);
+    return;
+  }
   switch (f.step) {
     case 'fencing': {
       if (f.kind === 'failover' && isPrimaryNow(view.get(f.from)) && o.state.lostCandidate === null) {

@@ -29,6 +29,11 @@ export const FailoverInProgress = z.object({
   finalLsn: Lsn.nullable().default(null),
   /** When the failover entered its current step (older logs: unknown), for `pgvigil status`. */
   stepAt: z.number().nullable().default(null),
+  /**
+   * A switchover's deadline (issue 13 item 4): past it, a promotion not yet a fact is given up,
+   * the switchover recorded as failed and the old primary started again. Absent: none.
+   */
+  deadlineAt: z.number().optional(),
 });
 export type FailoverInProgress = z.infer<typeof FailoverInProgress>;
 export type FailoverStep = FailoverInProgress['step'];
@@ -73,6 +78,12 @@ export const ClusterState = z.object({
    * answering again does not call the next failover off (older logs: none).
    */
   lostCandidate: z.object({ node: NodeName, term: z.number().int() }).nullable().default(null),
+  /**
+   * The highest term in which the control plane asked each node to stop (fence, demote), answered
+   * or not: its agent may hold a fence marker of that term (a request run late), so starting it
+   * again as primary needs a later term (restartPrimary.ts). Older logs: none.
+   */
+  stopAskedIn: z.record(z.string(), z.number().int()).default({}),
   /** Intents requested and not yet answered, with when they were requested. */
   pending: z.array(z.object({ intent: Intent, requestedAt: z.number() })),
   writer: NodeName.nullable(),
@@ -106,6 +117,7 @@ export function initialState(cluster: string): ClusterState {
     deposed: {},
     failover: null,
     lostCandidate: null,
+    stopAskedIn: {},
     pending: [],
     writer: null,
     readers: [],
