@@ -8,6 +8,8 @@ export const ACTION_TIMEOUT_MS: Record<ActionName, number> = {
   follow: 10_000,
   rewind: 120_000,
   endpoints: 10_000,
+  // A start in recovery replays the WAL the standby holds before it answers.
+  start: 30_000,
 };
 
 /** The demote intent's first step, a checkpoint and an archived segment switch while clients are still served. */

@@ -178,6 +178,9 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
         : { ok: false, reason: `unknown primary ${intent.primary}`, detail: {} };
       break;
     }
+    case 'start':
+      result = await agent(cp, target, 'start', { term: intent.term });
+      break;
     default: {
       const unhandled: never = intent.action;
       return unhandled;

@@ -81,6 +81,7 @@ export function decideActionResult(cmd: CommandOf<'actionResult'>, state: Cluste
       if (current && f.step === 'promoting') requestPromotion(o, spec, null);
       break;
     case 'rewind':
+    case 'start':
       break;
     default: {
       const unhandled: never = intent.action;

@@ -1,7 +1,7 @@
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
-import { restartStoppedPrimary } from './restartPrimary.ts';
+import { restartSelfStoppedPrimary } from './restartPrimary.ts';
 import { streamsFrom } from './observation.ts';
 import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
@@ -46,7 +46,7 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
 
   progressFailover(o, spec, view);
   maybeStartFailover(o, spec, view);
-  restartStoppedPrimary(o, spec, view);
+  restartSelfStoppedPrimary(o, spec, view);
   if (o.state.failover?.step === 'switching') {
     // The new primary holds the term; an old one fenced only by its lease or the quorum proof
     // that is seen serving again must be stopped now, not once the switch completes.
@@ -158,26 +158,31 @@ function repointStrayStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, N
  * Issue 13 item 8: a standby whose PostgreSQL is down (connections refused for the failure
  * threshold: nothing listens) while its agent runs (its lease moved over a TTL after the first
  * failed probe), as after a host power cycle where systemd starts only the agent, is started again as a
- * standby of the primary: a follow, which starts a stopped server in recovery. Never a node the
+ * standby of the primary: a follow, which starts a stopped server in recovery; with no primary in
+ * sight, a `start` in recovery as it was. Never a node the
  * log has as primary (rule 1 fails it over) or deposed (rule 5 rewinds it), and nothing while
  * another action on the node is in flight (a rewind or clone stops it on purpose).
  */
 function restartStoppedStandbys(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>): void {
   const s = o.state;
   const primary = s.primary;
-  if (primary === null || !isPrimaryNow(view.get(primary))) return;
+  if (primary === null) return;
+  const primaryInSight = isPrimaryNow(view.get(primary));
   for (const v of view.values()) {
     const name = v.spec.name;
     if (name === primary || isDeposed(s, name) || !serverDownAgentUp(v, spec.timing.failureThreshold, spec.timing.leaseTtlMs, o.now)) continue;
     const obs = v.obs!;
     if (s.pending.some((p) => p.intent.node === name)) continue;
-    o.request(
-      'follow',
-      name,
-      s.term,
-      `${name}'s PostgreSQL refuses connections (${obs.consecutiveFailures} probes in a row) but its agent renews its lease: start it as a standby of ${primary}, the primary of term ${s.term}`,
-      { primary, key: 'restart' },
-    );
+    const down = `${name}'s PostgreSQL refuses connections (${obs.consecutiveFailures} probes in a row) but its agent renews its lease`;
+    if (primaryInSight) {
+      o.request('follow', name, s.term, `${down}: start it as a standby of ${primary}, the primary of term ${s.term}`, { primary, key: 'restart' });
+    } else {
+      // No primary in sight to follow (a follow needs its upstream), and maybe none until a
+      // failover: a standby that stays down is never a candidate, its WAL unseen (the partition
+      // lab's power-cycled candidate). Started in recovery where it stands, it is seen again;
+      // in recovery it can take no write, so this changes no proof.
+      o.request('start', name, s.term, `${down}, and no primary is in sight to follow: start it in recovery as it was, so its WAL is seen and it can be a candidate`, { key: 'restart' });
+    }
   }
 }
 

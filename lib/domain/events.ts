@@ -34,7 +34,8 @@ export const NodeEvidence = z.object({
 export type NodeEvidence = z.infer<typeof NodeEvidence>;
 
 /** The agent actions an intent may ask for. */
-export const ActionName = z.enum(['fence', 'demote', 'promote', 'follow', 'rewind', 'endpoints']);
+/** start: a stopped standby started in recovery as it was, where no primary is in sight to follow. */
+export const ActionName = z.enum(['fence', 'demote', 'promote', 'follow', 'rewind', 'endpoints', 'start']);
 export type ActionName = z.infer<typeof ActionName>;
 
 /** An intent: something decide wants done outside. The reactor executes it and reports back. */
@@ -84,8 +85,6 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     from: NodeName,
     to: NodeName,
     evidence: z.array(NodeEvidence),
-    /** A switchover's deadline for its promotion, from its start (issue 13 item 4); absent: none. */
-    timeoutMs: z.number().int().positive().optional(),
   }),
   z.object({ ...base, type: z.literal('ActionRequested'), intent: Intent }),
   z.object({ ...base, type: z.literal('ActionSucceeded'), intent: Intent, detail: z.record(z.string(), z.unknown()) }),
@@ -106,12 +105,7 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     lsn: Lsn.nullable().default(null),
   }),
   z.object({ ...base, type: z.literal('FailoverCompleted'), kind: FailoverKind, from: NodeName, to: NodeName }),
-  /**
-   * `neverPromoted`: the candidate was seen in recovery after every promote of the term had been
-   * answered, so it took no write as primary; it is still deposed (a promote run late would be
-   * stopped at once), but the old primary's data stays the newest (absent: not known).
-   */
-  z.object({ ...base, type: z.literal('FailoverAborted'), kind: FailoverKind, from: NodeName, to: NodeName.nullable(), neverPromoted: z.boolean().optional() }),
+  z.object({ ...base, type: z.literal('FailoverAborted'), kind: FailoverKind, from: NodeName, to: NodeName.nullable() }),
   z.object({ ...base, type: z.literal('FailoverImpossible'), from: NodeName, evidence: z.array(NodeEvidence) }),
   z.object({ ...base, type: z.literal('Paused') }),
   z.object({ ...base, type: z.literal('Resumed') }),

@@ -19,6 +19,15 @@ const port = { c1: BASE, c2: BASE + 1, c3: BASE + 2, c4: BASE + 3 } as const;
 type Name = keyof typeof port;
 const peer = (name: Name) => ({ name, host: '127.0.0.1', port: port[name] });
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 describe('agent actions on a real 3-node cluster (async)', () => {
   let workDir: string;
   let cluster: LocalCluster | undefined;
@@ -225,5 +234,28 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.equal(refused.ok, false);
     assert.match(refused.reason, /fenced at term 3/);
     assert.equal((await act('c4', 'status', {}))['role'], 'stopped', 'a fenced node is never started by a promote');
+  });
+
+  test('start, with no primary in sight to follow: a standby whose host lost power starts in recovery as it was, keeping its WAL; a running one is left alone; a fenced one stays stopped', async () => {
+    assert.equal((await act('c1', 'status', {}))['role'], 'standby');
+    const before = await rows('c1');
+    const pm = (await postmaster('c1'))!;
+    const pids = [pm, ...(await childrenOf(pm))];
+    await signalAll('c1', 'SIGKILL');
+    await waitFor("every process of c1's server to be gone, as after a power cut", () => pids.every((pid) => !alive(pid)), 10_000);
+    const started = await act('c1', 'start', { term: 3 }, 'start');
+    assert.equal(started.ok, true, started.reason);
+    assert.equal(started['started'], true);
+    const [r] = await sqlOnce<{ recovery: boolean }>(port.c1, 'SELECT pg_is_in_recovery() AS recovery');
+    assert.equal(r?.recovery, true, 'started as a standby, never a primary');
+    assert.deepEqual(await rows('c1'), before, 'it kept the WAL it had before the power cut');
+    const again = await act('c1', 'start', { term: 3 });
+    assert.equal(again.ok, true, again.reason);
+    assert.equal(again['started'], false);
+
+    const refused = await act('c4', 'start', { term: 3 });
+    assert.equal(refused.ok, false);
+    assert.match(refused.reason, /fenced at term 3/);
+    assert.equal((await act('c4', 'status', {}))['role'], 'stopped', 'a fenced node is never started by a start');
   });
 });

@@ -95,6 +95,9 @@ const RewindAnswer = z.looseObject({
 /** cloned false: it already was a standby, and was only pointed at its upstream. */
 const CloneAnswer = z.looseObject({ ...pointed, cloned: z.boolean(), basebackupMs: z.number().optional() });
 
+/** started false: it was running already. replayLsn: where its replay stands once up. */
+const StartAnswer = z.looseObject({ started: z.boolean(), replayLsn: Lsn.nullable() });
+
 const BackupAnswer = z.looseObject({ id: BackupId, bytes: z.number().int().min(0), ms: z.number().min(0), stopLsn: Lsn });
 
 /** Every action's answer schema, by action name. */
@@ -108,6 +111,7 @@ export const answers = {
   rewind: RewindAnswer,
   clone: CloneAnswer,
   backup: BackupAnswer,
+  start: StartAnswer,
 } as const;
 
 /** The name of an agent action, as in `POST /v1/actions/<name>`. */

@@ -134,4 +134,42 @@ describe('rule 5: a standby whose PostgreSQL is down while its agent runs is sta
     const t = given(asked).when(failedFollow(asked, 'upstream pg1 unreachable: timeout'));
     assert.deepEqual(t.intents('rewind'), []);
   });
+
+  describe('with no primary in sight to follow', () => {
+    // The partition lab's case: pg1 and pg3 cut off (timeouts), pg2 the one standby in sight,
+    // its host power-cycled and its agent back first.
+    const cutOff = (at: number, pg2Failures: number) => [
+      obs.failing('pg1', at, 12, { failingSince: at - 3_000 }, 'timeout'),
+      obs.failing('pg2', at, pg2Failures, { failingSince: at - 10_000, lease: { version: 7, changedSeenAt: at - 100, term: 1, members: others('pg2'), ttlMs: 3_000 } }),
+      obs.failing('pg3', at, 12, { failingSince: at - 3_000 }, 'timeout'),
+    ];
+
+    test('given pg2 refused the threshold of probes while its agent renews, and no primary is in sight, then pg2 is asked to start in recovery as it was, with the reason', () => {
+      const t = given(start).when(round(cutOff(now, threshold), now));
+      const starts = t.intents('start');
+      assert.deepEqual(starts.map((i) => [i.node, i.term]), [['pg2', 1]], t.types.join(', '));
+      const asked = t.events.find((e) => e.type === 'ActionRequested' && e.intent.id === starts[0]!.id);
+      assert.match(asked?.reason ?? '', /no primary is in sight to follow: start it in recovery as it was/);
+      assert.deepEqual(t.intents('follow'), [], 'a follow needs its upstream in sight');
+    });
+
+    test('given pg2 refused fewer probes than the threshold, then nothing is asked yet', () => {
+      assert.deepEqual(given(start).when(round(cutOff(now, threshold - 1), now)).intents('start'), []);
+    });
+
+    test('given async mode, when pg2 has started and is seen as a standby again, then it is the failover candidate', () => {
+      const asyncSpec = makeSpec({ replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
+      const asked = step(initialized(asyncSpec), round(cutOff(now, threshold), now));
+      assert.equal(asked.filter((e) => e.type === 'ActionRequested' && e.intent.action === 'start').length, 1);
+      const answered = [...asked, ...step(asked, result(asked, 'start', 'pg2', now + 1_500))];
+      const startedAt = now + 2_000;
+      const back = [
+        obs.failing('pg1', startedAt, 20, { failingSince: now - 3_000 }, 'timeout'),
+        obs.standby('pg2', startedAt, null, { receiverSince: startedAt - 1_000 }),
+        obs.failing('pg3', startedAt, 20, { failingSince: now - 3_000 }, 'timeout'),
+      ];
+      const t = given(answered).when(round(back, startedAt));
+      assert.equal(t.one('FailoverStarted').to, 'pg2', t.types.join(', '));
+    });
+  });
 });

@@ -85,6 +85,14 @@ export class World extends WorldProber {
         n.selfFenced = false;
         return { ok: true, reason: `following ${intent.primary}`, detail: {} };
       }
+      case 'start': {
+        // Agent contract (lib/agent/actions/start.ts): a stopped standby, never over a fence,
+        // is started in recovery with its upstream unchanged; a running server is left alone.
+        if (n.pg !== 'stopped') return { ok: true, reason: `already running (${n.pg})`, detail: { started: false } };
+        if (n.fenced || n.lastRole !== 'standby' || !n.hostUp) return { ok: false, reason: 'not a stopped standby it may start', detail: {} };
+        n.pg = 'standby';
+        return { ok: true, reason: 'started in recovery as it was', detail: { started: true } };
+      }
       case 'rewind': {
         const src = intent.primary ? this.nodes.get(intent.primary) : undefined;
         if (!src || !this.running(src) || src.pg !== 'primary' || !this.linked(n, src) || this.frozen(src)) {
