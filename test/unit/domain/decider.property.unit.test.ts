@@ -164,6 +164,28 @@ describe('targeted properties', () => {
     );
   });
 
+  // Rule 3's lease proof with a hung agent: PostgreSQL serves on, nothing renews or self-fences,
+  // and only the watchdog stops it. A witness off the primary from before the hang (a standby
+  // whose PostgreSQL crashed) makes the proof hold as early as it can: one fenceWaitMs after the
+  // last renewal was seen. Judged on the world: Fenced by lease only once PostgreSQL is stopped.
+  test('a hung agent beside a serving primary cut off from everyone is never counted fenced by its lease before its watchdog stopped it', () => {
+    const hung = fc.record({
+      cfg: configArb,
+      seed: fc.integer(),
+      segments: fc
+        .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 4, max: 16 }), fc.integer({ min: 20, max: 60 }))
+        .map(([witness, before, rounds]): History['segments'] => [
+          { fault: { kind: 'pgCrash', node: witness }, rounds: before },
+          { fault: { kind: 'agentHang', node: 0, rounds }, rounds: 0 },
+          { fault: { kind: 'isolate', node: 0, rounds }, rounds: rounds + 8 },
+        ]),
+    });
+    fc.assert(
+      fc.property(hung, (h) => holds(h, 'fencing', { chaos: false, heal: true, checking: ['fencing'] })),
+      { numRuns: 200, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
   test('a pause, or blindness, in the middle of an automatic failover stops it before any promotion', () => {
     // The primary fails; a few rounds later the operator pauses or the control plane goes
     // blind, while answers to earlier intents may still be on their way.

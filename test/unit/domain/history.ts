@@ -11,11 +11,26 @@ import { DecisionEvent, type Intent } from '../../../lib/domain/events.ts';
 import { evolve, fold } from '../../../lib/domain/evolve.ts';
 import type { ClusterSpec } from '../../../lib/domain/spec.ts';
 import { initialState, type ClusterState } from '../../../lib/domain/state.ts';
+import { parseSyncNames } from '../../../lib/domain/syncNames.ts';
 import { PROBE_INTERVAL_MS, prng, specOf, T0, World, type Rule, type WorldConfig } from './world.ts';
+import { MAX_SKEW_MS } from './worldAgentHost.ts';
+
+/** A request on a host's socket that the reactor gave up on: the agent runs it when it next can. */
+interface LateRequest {
+  node: string;
+  intent: Intent;
+  /** When the reactor signed it, by the decider's clock. */
+  signedAt: number;
+  notBefore: number;
+  /** The agent process it reached (its start time): a request dies with its process. */
+  agent: number;
+}
 
 export type Fault =
   | { kind: 'crash' | 'pgCrash' | 'agentDie' | 'restart'; node: number }
-  | { kind: 'stall' | 'partition' | 'isolate' | 'lag' | 'leaseStop'; node: number; rounds: number }
+  | { kind: 'stall' | 'partition' | 'isolate' | 'lag' | 'leaseStop' | 'agentHang' | 'replayLag'; node: number; rounds: number }
+  /** The operator removes a node from the spec, or adds one back (it keeps running and streaming meanwhile). */
+  | { kind: 'removeNode' | 'addNode'; node: number }
   | { kind: 'blind'; rounds: number }
   /** Nodes `node` and `with` cut off together from the control plane, the store and the other nodes. */
   | { kind: 'split'; node: number; with: number; rounds: number }
@@ -58,6 +73,8 @@ export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
     weight: 5,
     arbitrary: fc.record({ kind: fc.constantFrom('stall', 'partition', 'isolate', 'lag', 'leaseStop'), node: target, rounds }) as fc.Arbitrary<Fault>,
   },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('agentHang' as const, 'replayLag' as const), node: target, rounds }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('removeNode' as const, 'addNode' as const), node: fc.integer({ min: 0, max: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('blind' as const), rounds }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('split' as const), node: target, with: fc.integer({ min: 0, max: 4 }), rounds }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('decideCrash' as const, 'pause' as const, 'resume' as const, 'none' as const, 'proberRestart' as const) }) },
@@ -85,6 +102,9 @@ export const configArb: fc.Arbitrary<WorldConfig> = fc
     // Clocks a few hundred ms apart at most: prober and decider run on NTP-synchronised hosts.
     proberSkewMs: fc.constantFrom(0, 0, -250, 120, 250),
     deciderSkewMs: fc.constantFrom(0, 0, -250, 120, 250),
+    // Each host's wall clock within the agents' maxSkewMs of the others'; rates up to 2%, forty
+    // times what NTP slews, so the lease margin is shown to hold on clocks worse than real ones.
+    hostClocks: fc.array(fc.record({ offsetMs: fc.constantFrom(0, 0, -2_000, 700, 2_000), rate: fc.constantFrom(0, 0, 5e-4, -5e-4, 0.02, -0.02) }), { minLength: 5, maxLength: 5 }),
   })
   .map((r) => ({
     nodes: r.tags.slice(0, r.count).map((t, i) => ({ name: `pg${i + 1}`, ...t })),
@@ -99,6 +119,7 @@ export const configArb: fc.Arbitrary<WorldConfig> = fc
     maxWrite: r.maxWrite,
     proberSkewMs: r.proberSkewMs,
     deciderSkewMs: r.deciderSkewMs,
+    hostClocks: r.hostClocks.slice(0, r.count),
   }));
 
 export const historyArb: fc.Arbitrary<History> = fc.record({
@@ -131,6 +152,7 @@ export class Sim {
   /** Executions by intent id and request time: when, and whether an answer is still on its way. */
   private readonly executed = new Map<string, { at: number; answerComing: boolean }>();
   private queue: { at: number; cmd: Command }[] = [];
+  private late: LateRequest[] = [];
   private skipReactor = false;
   private chaos: boolean;
   private maxTerm = 0;
@@ -201,6 +223,8 @@ export class Sim {
       this.log.push(e);
     }
     this.state = s;
+    if (s.spec) this.world.logSpec = s.spec;
+    this.world.logTerm = s.term;
   }
 
   private check(e: DecisionEvent, s: ClusterState, cmd: Command, noneReachable: boolean): void {
@@ -235,7 +259,9 @@ export class Sim {
           if (w.running(n) && n.pg === 'primary') this.violate('fencing', `Fenced by ${e.by} but ${e.node} runs as primary`);
         } else if (e.by === 'syncQuorum') {
           if (w.cfg.mode !== 'synchronous') return this.violate('fencing', 'Fenced by syncQuorum in async mode');
-          const members = new Set([...w.cfg.nodes.filter((x) => !x.nosync).map((x) => x.name), ...s.syncSet]);
+          // Whom the old primary really waits for: its own setting, besides the spec's members.
+          const setting = parseSyncNames(n.syncNames);
+          const members = new Set([...(s.spec?.nodes ?? []).filter((x) => !x.tags.nosync).map((x) => x.name), ...s.syncSet, ...(setting === null || setting === 'unparsed' ? [] : setting.names)]);
           members.delete(e.node);
           for (const m of members) {
             const mn = w.node(m);
@@ -301,7 +327,17 @@ export class Sim {
           this.run(this.answer(p.intent, false, 'agent error'));
           continue;
         }
+        const target = w.nodes.get(p.intent.node);
+        if (roll >= 0.27 && roll < 0.31 && target && p.intent.action !== 'endpoints' && w.agentAnswers(target)) {
+          // The agent is slow: the reactor gives up at its timeout, the agent runs the request later.
+          this.executed.set(key, { at: w.now, answerComing: false });
+          this.holdLate(p.intent, target, w.now + PROBE_INTERVAL_MS * (1 + Math.floor(this.rand() * 12)));
+          this.run(this.answer(p.intent, false, 'agent unreachable: timed out'));
+          continue;
+        }
         const reply = this.execute(p.intent);
+        // A host that is up but frozen, hung or cut off may hold the request and run it later.
+        if (reply === null && this.chaos && target && target.hostUp && target.agentAlive && p.intent.action !== 'endpoints' && this.rand() < 0.5) this.holdLate(p.intent, target, w.now);
         const cmd = reply === null ? this.answer(p.intent, false, 'agent unreachable: timed out') : this.answer(p.intent, reply.ok, reply.reason, reply.detail);
         if (roll < 0.12) {
           // Executed, but decide crashed before the answer was appended: the reactor retries later.
@@ -322,11 +358,33 @@ export class Sim {
     }
   }
 
+  private holdLate(intent: Intent, n: { name: string; agentStartedAt: number }, notBefore: number): void {
+    this.late.push({ node: n.name, intent, signedAt: this.world.now + (this.history.cfg.deciderSkewMs ?? 0), notBefore, agent: n.agentStartedAt });
+  }
+
+  /** Requests the reactor gave up on, run now by agents that can: their answers reach no one. */
+  private deliverLate(): void {
+    const w = this.world;
+    const keep: LateRequest[] = [];
+    for (const r of this.late) {
+      const n = w.nodes.get(r.node);
+      if (!n || !n.hostUp || !n.agentAlive || n.agentStartedAt !== r.agent) continue;
+      if (!w.agentRuns(n) || w.now < r.notBefore) {
+        keep.push(r);
+        continue;
+      }
+      // The agent refuses a request signed further from its clock than maxSkewMs (and its replay cache forgets it).
+      if (Math.abs(w.hostNow(n) - r.signedAt) > MAX_SKEW_MS) continue;
+      this.execute(r.intent, true);
+    }
+    this.late = keep;
+  }
+
   /** Execute in the world; a promotion that took effect is checked against what the world holds. */
-  private execute(intent: Intent) {
+  private execute(intent: Intent, delivered = false) {
     const w = this.world;
     const before = w.promotions.length;
-    const reply = w.execute(intent);
+    const reply = w.execute(intent, delivered);
     if (w.promotions.length > before) {
       const n = w.node(intent.node);
       const f = this.state.failover && this.state.failover.term === intent.term ? this.state.failover : null;
@@ -387,6 +445,20 @@ export class Sim {
       case 'leaseStop':
         w.node(this.nodeName(f.node)).leaseBlockedUntil = until(f.rounds);
         return;
+      case 'agentHang':
+        w.node(this.nodeName(f.node)).hungUntil = until(f.rounds);
+        return;
+      case 'replayLag':
+        w.node(this.nodeName(f.node)).replayStalledUntil = until(f.rounds);
+        return;
+      case 'removeNode':
+        return this.run({ type: 'removeNode', now, node: this.nodeName(f.node), requestedBy: 'ops' });
+      case 'addNode': {
+        // A node removed earlier comes back under its old name and address (else a duplicate, refused).
+        const removed = this.spec.nodes.filter((n) => !this.state.spec?.nodes.some((m) => m.name === n.name));
+        const spec = removed.length > 0 ? removed[Math.abs(f.node) % removed.length]! : this.spec.nodes.find((n) => n.name === this.nodeName(f.node))!;
+        return this.run({ type: 'addNode', now, node: spec, requestedBy: 'ops' });
+      }
       case 'blind':
         w.blindUntil = until(f.rounds);
         return;
@@ -452,6 +524,7 @@ export class Sim {
   /** One probe interval: the world moves, the prober writes, decide runs, the reactor acts. */
   round(): void {
     this.world.advance();
+    this.deliverLate();
     const observations = this.world.probe();
     this.run({ type: 'probeRound', now: this.world.now, observations });
     this.react();
@@ -474,7 +547,7 @@ export class Sim {
     this.chaos = false;
     w.blindUntil = 0;
     for (const n of w.nodes.values()) {
-      n.frozenUntil = n.partitionedUntil = n.isolatedUntil = n.splitUntil = n.lagUntil = n.leaseBlockedUntil = 0;
+      n.frozenUntil = n.partitionedUntil = n.isolatedUntil = n.splitUntil = n.lagUntil = n.leaseBlockedUntil = n.hungUntil = n.replayStalledUntil = 0;
     }
     if (this.state.paused) this.run({ type: 'resume', now: w.now, requestedBy: 'ops' });
     const healedAt = this.log.length;

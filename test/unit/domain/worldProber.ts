@@ -1,5 +1,6 @@
 /** The prober of the simulated cluster: it turns the world into NodeObservations as the real one does. */
 import type { NodeObservation } from '../../../lib/domain/observation.ts';
+import { parseSyncNames } from '../../../lib/domain/syncNames.ts';
 import { observation } from '../../support/observation.ts';
 import { LSN0, lsnText, T0, WorldReplication, type ProberMemory, type WorldConfig } from './worldReplication.ts';
 
@@ -46,8 +47,8 @@ export class WorldProber extends WorldReplication {
         mem.leaseSeenAt = this.proberNow;
       }
       // The lease is read from the store, so it is seen even when the node is not.
-      // The agent names every other node as the members it counts (the world's agents know the spec).
-      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm, members: [...this.nodes.keys()].filter((x) => x !== n.name), ttlMs: this.cfg.leaseTtlMs };
+      // The members the agent counted at its last renewal (as it last read them from the log).
+      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm, members: [...n.leaseMembers], ttlMs: this.cfg.leaseTtlMs };
       const reachable = this.cpReaches(n) && this.running(n);
       if (!reachable) {
         mem.failures += 1;
@@ -74,18 +75,18 @@ export class WorldProber extends WorldReplication {
         mem.lastKnownWalAt = this.proberNow;
         mem.lastKnownTimeline = n.tl;
         this.seenOnWire.set(n.name, n.lsn);
+        const q = parseSyncNames(n.syncNames);
+        const named = new Set(q === null || q === 'unparsed' ? [] : q.names);
         const rows = [...this.nodes.values()]
           .filter((s) => s.name !== n.name && this.streamsFrom(s) === n.name)
           .map((s) => ({
             name: s.name,
             state: 'streaming',
-            syncState: this.cfg.mode === 'synchronous' && !s.nosync ? ('quorum' as const) : ('async' as const),
+            syncState: named.has(s.name) ? ('quorum' as const) : ('async' as const),
             sentLsn: lsnText(s.lsn),
             flushLsn: lsnText(s.lsn),
-            replayLsn: lsnText(s.lsn),
+            replayLsn: lsnText(s.replayed),
           }));
-        // What its agent keeps (specSyncNames): every node that may be synchronous, itself included.
-        const eligible = this.cfg.nodes.filter((x) => !x.nosync).map((x) => x.name);
         out.push({
           ...blank(n.name, this.proberNow),
           role: 'primary',
@@ -95,7 +96,8 @@ export class WorldProber extends WorldReplication {
           lastKnownWalAt: this.proberNow,
           lastKnownTimeline: n.tl,
           replication: rows,
-          synchronousStandbyNames: this.cfg.mode === 'synchronous' && eligible.length > 0 ? `ANY ${Math.min(this.cfg.quorum ?? 1, eligible.length)} (${eligible.join(', ')})` : '',
+          // The setting in force on this server, which its agent keeps at the spec's value.
+          synchronousStandbyNames: n.syncNames,
           lease,
         });
       } else {
@@ -105,29 +107,32 @@ export class WorldProber extends WorldReplication {
           ...blank(n.name, this.proberNow),
           role: 'standby',
           timeline: n.tl,
-          receiveLsn: lsnText(n.lsn),
-          replayLsn: lsnText(n.lsn),
+          // NULL from a restart until the receiver first streams; replay may trail what was received.
+          receiveLsn: n.recvKnown ? lsnText(n.lsn) : null,
+          replayLsn: lsnText(n.replayed),
           lagBytes: upLsn === undefined ? null : Math.max(0, upLsn - n.lsn),
           lagSeconds: 0,
           lastKnownWalLsn: mem.lastKnownWalLsn === null ? null : lsnText(mem.lastKnownWalLsn),
           lastKnownWalAt: mem.lastKnownWalAt,
           lastKnownTimeline: mem.lastKnownTimeline,
           walReceiver: up
-            ? { status: 'streaming', upstream: up, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: n.recv!.lastMsgAt }
+            ? { status: 'streaming', upstream: up, senderHost: '127.0.0.1', senderPort: 5432, lastMsgReceiptAt: n.recv!.lastMsgAt + (this.hostNow(n) - this.now) }
             : null,
           receiverSince: this.receiverSince(n.name, up),
           lease,
         });
       }
     }
-    this.lastRound = out;
+    // The prober probes the nodes of the spec the log holds (a removed node runs on, unprobed).
+    const members = new Set(this.logSpec.nodes.map((x) => x.name));
+    this.lastRound = out.filter((o) => members.has(o.node));
     for (const o of out) {
       const kept = this.stored.get(o.node);
       const changed = !kept || kept.role !== o.role || kept.failures === 0 !== o.reachable;
       // A failing node is written every round (its count moves); others on change and at the heartbeat.
       if (changed || !o.reachable || this.proberNow - kept.writtenAt >= HEARTBEAT_MS) this.stored.set(o.node, { ...this.prober.get(o.node)!, role: o.role, writtenAt: this.proberNow });
     }
-    return out;
+    return this.lastRound;
   }
 
   /** The prober restarts (a new Lambda container): it resumes from what the store holds. */

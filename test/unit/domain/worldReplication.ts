@@ -9,6 +9,8 @@
 import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
 import { ClusterSpec } from '../../../lib/domain/spec.ts';
 import type { ClusterState } from '../../../lib/domain/state.ts';
+import { parseSyncNames, specSyncNames } from '../../../lib/domain/syncNames.ts';
+import { hostNow, leaseRenewEveryMs, LOG_READ_MS, WATCHDOG_MARGIN_MS, type HostClock } from './worldAgentHost.ts';
 
 export const T0 = 1_700_000_000_000;
 export const LSN0 = 0x3000000;
@@ -46,6 +48,8 @@ export interface WorldConfig {
   deciderSkewMs?: number;
   /** When set, PostgreSQL dies with its agent (the agent supervises it), so a dead agent never leaves a primary running. */
   agentSupervisesPostgres?: boolean;
+  /** Each host's clock against the world's, by node index (default: the world's). */
+  hostClocks?: HostClock[];
 }
 
 export const PROBE_INTERVAL_MS = 250;
@@ -97,8 +101,20 @@ export interface SimNode {
   tl: number;
   /** The timelines of this node's WAL, oldest first, each with the LSN it starts at. */
   history: TimelineStart[];
-  /** A primary's insert LSN; a standby's received (= flushed = replayed) LSN. */
+  /** A primary's insert LSN; a standby's received (= flushed) LSN: the WAL a promotion keeps. */
   lsn: number;
+  /** A standby's replay LSN (at most `lsn`); a promotion replays the rest first. */
+  replayed: number;
+  /** pg_last_wal_receive_lsn() answers: false from a restart of PostgreSQL until its receiver first streams (NULL). */
+  recvKnown: boolean;
+  /** synchronous_standby_names in force on this server (its postgresql.auto.conf): what a primary waits for. */
+  syncNames: string;
+  /** The other members of the spec as this node's agent last read them from the log (members.json). */
+  members: string[];
+  /** When the agent last read the log, by its host's clock. */
+  logReadAt: number;
+  /** The members the last renewal wrote into the lease. */
+  leaseMembers: string[];
   upstream: string | null;
   /** The standby's WAL receiver: connected to `upstream`, last message at `lastMsgAt`. */
   recv: { upstream: string; lastMsgAt: number; flowing: boolean } | null;
@@ -110,9 +126,24 @@ export interface SimNode {
   agentTerm: number;
   leaseVersion: number;
   leaseTerm: number;
+  /** When the store took the last renewal (world time: the judge's fact). */
   leaseRenewedAt: number;
-  /** When the agent process last started: it counts its lease lapse from then (lease.ts starts the clock at start). */
+  /** When the agent sent its last renewal that succeeded, and when it tries the next, by its host's clock. */
+  leaseSentAt: number;
+  nextRenewAt: number;
+  /** When the agent process last started, by its host's clock: it counts its lease lapse from then. */
   agentStartedAt: number;
+  /** The agent's event loop is stuck until then: no renewals, no answers, no self-fence, no watchdog feed; PostgreSQL runs on. */
+  hungUntil: number;
+  /**
+   * The deadline the agent last fed its watchdog, by its host's clock: when its own lease rule
+   * would stop PostgreSQL were nothing to change from then on (no renewal, no reply).
+   */
+  watchdogDeadline: number;
+  /** This host's clock. */
+  clock: HostClock;
+  /** Replay stalls until then (a conflict with a long query on the standby): receive runs ahead of replay. */
+  replayStalledUntil: number;
   frozenUntil: number;
   partitionedUntil: number;
   isolatedUntil: number;
@@ -143,6 +174,10 @@ export class WorldReplication {
   readonly nodes = new Map<string, SimNode>();
   maxTl = 1;
   blindUntil = 0;
+  /** The spec as the decision log holds it now (add-node, remove-node): what agents read. */
+  logSpec: ClusterSpec;
+  /** The term the decision log has reached. */
+  logTerm = 1;
   writer: string | null;
   readers: string[] = [];
   /** Highest acknowledged LSN per timeline: the commits a client was told are durable. */
@@ -159,8 +194,12 @@ export class WorldReplication {
     readonly rand: () => number,
     primary: string,
   ) {
-    for (const n of cfg.nodes) {
+    this.logSpec = specOf(cfg);
+    const syncNames = specSyncNames(this.logSpec);
+    cfg.nodes.forEach((n, i) => {
       const isPrimary = n.name === primary;
+      const clock = cfg.hostClocks?.[i] ?? { offsetMs: 0, rate: 0 };
+      const at = hostNow(clock, T0, T0);
       this.nodes.set(n.name, {
         name: n.name,
         nofailover: n.nofailover,
@@ -172,6 +211,13 @@ export class WorldReplication {
         tl: 1,
         history: [{ tl: 1, start: 0 }],
         lsn: LSN0,
+        replayed: LSN0,
+        recvKnown: true,
+        syncNames,
+        members: cfg.nodes.map((x) => x.name).filter((x) => x !== n.name),
+        // Agents read the log each on its own phase.
+        logReadAt: at - Math.floor(rand() * LOG_READ_MS),
+        leaseMembers: cfg.nodes.map((x) => x.name).filter((x) => x !== n.name),
         upstream: isPrimary ? null : primary,
         recv: isPrimary ? null : { upstream: primary, lastMsgAt: T0, flowing: true },
         primaryTerm: isPrimary ? 1 : 0,
@@ -182,7 +228,13 @@ export class WorldReplication {
         leaseVersion: 1,
         leaseTerm: 1,
         leaseRenewedAt: T0,
-        agentStartedAt: T0,
+        leaseSentAt: at,
+        nextRenewAt: at + leaseRenewEveryMs(cfg.leaseTtlMs),
+        agentStartedAt: at,
+        hungUntil: 0,
+        watchdogDeadline: at + cfg.leaseTtlMs,
+        clock,
+        replayStalledUntil: 0,
         frozenUntil: 0,
         partitionedUntil: 0,
         isolatedUntil: 0,
@@ -190,7 +242,7 @@ export class WorldReplication {
         lagUntil: 0,
         leaseBlockedUntil: 0,
       });
-    }
+    });
     this.writer = primary;
     this.readers = cfg.nodes.map((n) => n.name).filter((n) => n !== primary);
     this.reign = { node: primary, since: T0, term: 1, ownAck: false, foreignAcks: [] };
@@ -203,6 +255,11 @@ export class WorldReplication {
   }
 
   frozen = (n: SimNode): boolean => this.now < n.frozenUntil;
+  hung = (n: SimNode): boolean => this.now < n.hungUntil;
+  /** This node's host clock now. */
+  hostNow = (n: SimNode): number => hostNow(n.clock, this.now, T0);
+  /** The store (and the decision log in it) is on the control plane's side of any partition. */
+  reachesStore = (n: SimNode): boolean => !this.isolated(n) && !this.split(n);
   isolated = (n: SimNode): boolean => this.now < n.isolatedUntil;
   split = (n: SimNode): boolean => this.now < n.splitUntil;
   /** A network path between two hosts: neither isolated, and on the same side of a partial partition. */
@@ -210,7 +267,11 @@ export class WorldReplication {
   /** The control plane (prober, reactor) can reach this host. */
   cpReaches = (n: SimNode): boolean => n.hostUp && !this.frozen(n) && this.now >= n.partitionedUntil && !this.isolated(n) && !this.split(n) && this.now >= this.blindUntil;
   running = (n: SimNode): boolean => n.hostUp && n.pg !== 'stopped';
-  agentAnswers = (n: SimNode): boolean => n.agentAlive && this.cpReaches(n);
+  agentAnswers = (n: SimNode): boolean => n.agentAlive && !this.hung(n) && this.cpReaches(n);
+  /** The agent's event loop runs (it may still be cut off from everyone). */
+  agentRuns = (n: SimNode): boolean => n.hostUp && n.agentAlive && !this.hung(n) && !this.frozen(n);
+  /** Past a lapsed lease, by the agent's own clock: no renewal sent within the TTL since it started. */
+  leaseLapsed = (n: SimNode): boolean => this.hostNow(n) - Math.max(n.leaseSentAt, n.agentStartedAt) >= this.cfg.leaseTtlMs;
   /** Which node a standby's receiver currently reports streaming from (pg_stat_wal_receiver), if any. */
   streamsFrom(s: SimNode): string | null {
     return this.running(s) && !this.frozen(s) && s.pg === 'standby' && s.recv !== null ? s.recv.upstream : null;
@@ -233,6 +294,7 @@ export class WorldReplication {
 
   protected adoptHistory(s: SimNode, u: SimNode, upTo: number): void {
     s.lsn = upTo;
+    s.replayed = Math.min(s.replayed, upTo);
     s.history = u.history.filter((h, i) => i === 0 || h.start <= upTo).map((h) => ({ ...h }));
     s.tl = s.history[s.history.length - 1]!.tl;
   }
@@ -245,26 +307,34 @@ export class WorldReplication {
     if (this.cfg.agentSupervisesPostgres) {
       for (const n of this.nodes.values()) if (!n.agentAlive && n.pg !== 'stopped') this.crashPostgres(n.name);
     }
-    // Agents: self-fence first (a host resuming from a stall checks before serving), then renew.
     for (const n of this.nodes.values()) {
-      if (!n.hostUp || !n.agentAlive || this.frozen(n)) continue;
-      // The agent's rule (lib/agent/lease.ts): past a lapsed lease, serve only while every
-      // other member has streamed from it (replied) within the TTL; else stop PostgreSQL.
-      if (n.pg === 'primary' && this.now - Math.max(n.leaseRenewedAt, n.agentStartedAt) >= ttl && !this.everyStandbyRepliedWithin(n.name, ttl)) {
-        n.pg = 'stopped';
-        n.fenced = true;
-        n.selfFenced = true;
+      if (!n.hostUp || this.frozen(n)) continue;
+      const clock = this.hostNow(n);
+      // The watchdog, a process of its own: it runs while the agent hangs, and stops a serving
+      // primary at most its stated margin past the deadline the agent last fed it, by this host's clock.
+      if (n.pg === 'primary' && clock >= n.watchdogDeadline + WATCHDOG_MARGIN_MS) this.selfFence(n);
+      if (!this.agentRuns(n)) continue;
+      // The agent reads the log at most every LOG_READ_MS: the members it counts, and on a
+      // primary the setting it keeps (lib/agent/syncNamesKeeper.ts).
+      if (clock - n.logReadAt >= LOG_READ_MS && this.reachesStore(n)) {
+        n.logReadAt = clock;
+        n.members = this.logSpec.nodes.map((x) => x.name).filter((x) => x !== n.name);
+        if (n.pg === 'primary') n.syncNames = specSyncNames(this.logSpec);
       }
-      // The lease lives in the store, on the control plane's side of any partition.
-      if (!this.isolated(n) && !this.split(n) && this.now >= n.leaseBlockedUntil) {
-        n.leaseVersion += 1;
-        n.leaseTerm = n.agentTerm;
-        n.leaseRenewedAt = this.now;
+      // Self-fence first (a host resuming from a stall checks before serving), then renew. The
+      // agent's rule (lib/agent/lease.ts): past a lapsed lease, serve only while every other
+      // member has streamed from it (replied) within the TTL; else stop PostgreSQL.
+      if (n.pg === 'primary' && this.leaseLapsed(n) && !this.everyMemberRepliedWithin(n, ttl)) this.selfFence(n);
+      if (clock >= n.nextRenewAt) {
+        n.nextRenewAt = clock + leaseRenewEveryMs(ttl);
+        if (this.reachesStore(n) && this.now >= n.leaseBlockedUntil) this.renewLease(n);
       }
+      n.watchdogDeadline = this.leaseDeadline(n, ttl);
     }
     // Writes on every primary that can take them (clients may hold direct connections).
     for (const n of this.nodes.values()) {
       if (n.pg === 'primary' && this.running(n) && !this.frozen(n) && this.rand() < 0.7) n.lsn += 1 + Math.floor(this.rand() * this.cfg.maxWrite);
+      if (n.pg === 'primary') n.replayed = n.lsn;
     }
     this.stream();
     this.acknowledge();
@@ -273,8 +343,41 @@ export class WorldReplication {
   /** When each standby last replied to each upstream's walsender (`standby>upstream`): what pg_stat_replication.reply_time says on the upstream. */
   private readonly repliedAt = new Map<string, number>();
 
-  private everyStandbyRepliedWithin(name: string, ttl: number): boolean {
-    return [...this.nodes.values()].every((s) => s.name === name || (this.repliedAt.get(`${s.name}>${name}`) ?? -Infinity) > this.now - ttl);
+  /** The agent's check, on its own clock: when it saw each member's reply_time last change. */
+  private everyMemberRepliedWithin(n: SimNode, ttl: number): boolean {
+    return n.members.every((m) => (this.repliedAt.get(`${m}>${n.name}`) ?? -Infinity) > this.now - ttl / (1 + n.clock.rate));
+  }
+
+  /**
+   * When the agent's own rule (self-fence above) would stop PostgreSQL here if from now on no
+   * renewal succeeded and no member replied, by its host's clock: one TTL past the later of its
+   * last renewal sent and the oldest of its members' last replies. That is what it feeds the
+   * watchdog; a bare heartbeat, fed every loop while renewals go out every TTL/3, lets PostgreSQL
+   * serve up to one renewal period past what the lease proof counts on (ARCHITECTURE, rule 3).
+   */
+  private leaseDeadline(n: SimNode, ttl: number): number {
+    const sent = Math.max(n.leaseSentAt, n.agentStartedAt);
+    if (n.members.length === 0) return Infinity;
+    const oldest = Math.min(...n.members.map((m) => this.repliedAt.get(`${m}>${n.name}`) ?? -Infinity));
+    const oldestByHost = oldest === -Infinity ? -Infinity : hostNow(n.clock, oldest, T0);
+    return Math.max(sent, oldestByHost) + ttl;
+  }
+
+  /** The agent (or its watchdog) stops its primary and sets its own fence marker. */
+  protected selfFence(n: SimNode): void {
+    n.lastRole = 'primary';
+    n.pg = 'stopped';
+    n.fenced = true;
+    n.selfFenced = true;
+  }
+
+  /** One renewal that the store took: the agent's term and the members it counts go into the lease. */
+  renewLease(n: SimNode): void {
+    n.leaseVersion += 1;
+    n.leaseTerm = n.agentTerm;
+    n.leaseRenewedAt = this.now;
+    n.leaseSentAt = this.hostNow(n);
+    n.leaseMembers = [...n.members];
   }
 
   private stream(): void {
@@ -291,6 +394,7 @@ export class WorldReplication {
         const target = this.now < s.lagUntil ? Math.min(u.lsn, s.lsn + 2048) : u.lsn;
         if (target > s.lsn || s.recv === null) this.adoptHistory(s, u, Math.max(s.lsn, target));
         s.recv = { upstream: u.name, lastMsgAt: this.now, flowing: true };
+        s.recvKnown = true;
         this.repliedAt.set(`${s.name}>${u.name}`, this.now);
       } else if (this.running(u) && (this.frozen(u) || !linked) && s.recv?.upstream === u.name && this.now - s.recv.lastMsgAt < wrt) {
         // Silence, not a reset: the receiver keeps its connection until wal_receiver_timeout.
@@ -299,6 +403,12 @@ export class WorldReplication {
         s.recv = null;
       }
     }
+    // The startup process replays what was received, about as fast as a primary writes, unless
+    // a conflict holds it (and after a restart it replays what pg_wal holds, receiver or not).
+    for (const s of this.nodes.values()) {
+      if (!this.running(s) || s.pg !== 'standby' || this.frozen(s) || this.now < s.replayStalledUntil) continue;
+      s.replayed = Math.min(s.lsn, s.replayed + this.cfg.maxWrite);
+    }
   }
 
   private acknowledge(): void {
@@ -306,15 +416,16 @@ export class WorldReplication {
     for (const p of this.nodes.values()) {
       if (p.pg !== 'primary' || !this.running(p) || this.frozen(p)) continue;
       let upTo = p.lsn;
-      if (this.cfg.mode === 'synchronous') {
-        // ANY k: a commit is acknowledged once k synchronous-eligible standbys streaming from p
-        // have it, so the k-th best received LSN among them.
-        const k = this.cfg.quorum ?? 1;
+      // What this server waits for is its own synchronous_standby_names, whatever the spec says
+      // now: ANY k of the named standbys streaming from it, so the k-th best received LSN among them.
+      const q = parseSyncNames(p.syncNames);
+      if (q !== null && q !== 'unparsed') {
+        const named = new Set(q.names.filter((x) => x !== p.name));
         const received = [...this.nodes.values()]
-          .filter((s) => !s.nosync && s.name !== p.name && this.streamsFrom(s) === p.name && s.recv!.flowing && s.tl === p.tl)
+          .filter((s) => named.has(s.name) && this.streamsFrom(s) === p.name && s.recv!.flowing && s.tl === p.tl)
           .map((s) => s.lsn)
           .sort((a, b) => b - a);
-        upTo = received.length >= k ? Math.max(p.ackedLsn, Math.min(p.lsn, received[k - 1]!)) : p.ackedLsn;
+        upTo = received.length >= q.k ? Math.max(p.ackedLsn, Math.min(p.lsn, received[q.k - 1]!)) : p.ackedLsn;
       }
       if (upTo > p.ackedLsn) {
         p.ackedLsn = upTo;
@@ -351,6 +462,8 @@ export class WorldReplication {
     n.agentAlive = false;
     n.pg = 'stopped';
     n.recv = null;
+    n.recvKnown = false;
+    n.hungUntil = 0;
   }
 
   crashPostgres(name: string): void {
@@ -358,6 +471,7 @@ export class WorldReplication {
     if (n.pg !== 'stopped') n.lastRole = n.pg;
     n.pg = 'stopped';
     n.recv = null;
+    n.recvKnown = false;
   }
 
   /**
@@ -373,7 +487,11 @@ export class WorldReplication {
     const n = this.node(name);
     // A restarted agent measures its lease lapse from its own start, as the real one does (its
     // first renewal goes out at once): it never self-fences on a lapse from before it started.
-    if (!n.hostUp || !n.agentAlive) n.agentStartedAt = this.now;
+    if (!n.hostUp || !n.agentAlive) {
+      n.agentStartedAt = n.nextRenewAt = this.hostNow(n);
+      n.watchdogDeadline = n.agentStartedAt + this.cfg.leaseTtlMs;
+      n.hungUntil = 0;
+    }
     n.hostUp = true;
     n.agentAlive = true;
     if (n.pg !== 'stopped' || n.fenced) return;
