@@ -1,7 +1,7 @@
 import type { CommandOf } from './commands.ts';
 import { accept, type Decision } from './decision.ts';
 import { maybeStartFailover, progressFailover } from './failoverSteps.ts';
-import { restartSelfStoppedPrimary } from './restartPrimary.ts';
+import { restartStoppedPrimary } from './restartPrimary.ts';
 import { streamsFrom } from './observation.ts';
 import { sameCommitQuorum, specSyncNames } from './syncNames.ts';
 import { Outcome } from './outcome.ts';
@@ -46,7 +46,7 @@ export function decideObserve(cmd: CommandOf<'probeRound'> | CommandOf<'tick'>, 
 
   progressFailover(o, spec, view);
   maybeStartFailover(o, spec, view);
-  restartSelfStoppedPrimary(o, spec, view);
+  restartStoppedPrimary(o, spec, view);
   if (o.state.failover?.step === 'switching') {
     // The new primary holds the term; an old one fenced only by its lease or the quorum proof
     // that is seen serving again must be stopped now, not once the switch completes.

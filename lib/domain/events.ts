@@ -85,6 +85,8 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     from: NodeName,
     to: NodeName,
     evidence: z.array(NodeEvidence),
+    /** A switchover's deadline for its promotion, from its start (issue 13 item 4); absent: none. */
+    timeoutMs: z.number().int().positive().optional(),
   }),
   z.object({ ...base, type: z.literal('ActionRequested'), intent: Intent }),
   z.object({ ...base, type: z.literal('ActionSucceeded'), intent: Intent, detail: z.record(z.string(), z.unknown()) }),
@@ -105,7 +107,12 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     lsn: Lsn.nullable().default(null),
   }),
   z.object({ ...base, type: z.literal('FailoverCompleted'), kind: FailoverKind, from: NodeName, to: NodeName }),
-  z.object({ ...base, type: z.literal('FailoverAborted'), kind: FailoverKind, from: NodeName, to: NodeName.nullable() }),
+  /**
+   * `neverPromoted`: the candidate was seen in recovery after every promote of the term had been
+   * answered, so it took no write as primary; it is still deposed (a promote run late would be
+   * stopped at once), but the old primary's data stays the newest (absent: not known).
+   */
+  z.object({ ...base, type: z.literal('FailoverAborted'), kind: FailoverKind, from: NodeName, to: NodeName.nullable(), neverPromoted: z.boolean().optional() }),
   z.object({ ...base, type: z.literal('FailoverImpossible'), from: NodeName, evidence: z.array(NodeEvidence) }),
   z.object({ ...base, type: z.literal('Paused') }),
   z.object({ ...base, type: z.literal('Resumed') }),
