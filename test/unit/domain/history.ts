@@ -241,8 +241,9 @@ export class Sim {
         const i = e.intent;
         if (i.term !== e.term || i.term < s.term) this.violate('terms', `intent ${i.id} requested in term ${e.term}, state term ${s.term}`);
         if (noneReachable) this.violate('blindIntents', `intent ${i.id} requested on ${cmd.type} while no node is reachable`);
-        // The primary of this very term started again after it stopped itself: not a promotion.
-        const restart = i.action === 'promote' && i.id.endsWith(':restart') && i.node === s.primary && i.term === s.term;
+        // The log's primary started again after it stopped (itself, or by the control plane in an
+        // earlier term, restartPrimary.ts): not a promotion, whatever term it takes.
+        const restart = i.action === 'promote' && i.id.endsWith(':restart') && i.node === s.primary && i.term >= s.term;
         if (i.action === 'promote' && !restart) {
           if (s.blind) this.violate('pausedBlind', `promotion of ${i.node} (term ${i.term}) requested while blind, on ${cmd.type}`);
           if (s.paused && s.failover?.kind === 'failover') this.violate('pausedBlind', `automatic promotion of ${i.node} (term ${i.term}) requested while paused, on ${cmd.type}`);
