@@ -4,6 +4,7 @@
  * of the reactor: what each intent does to the world.
  */
 import type { Intent } from '../../../lib/domain/events.ts';
+import { specSyncNames } from '../../../lib/domain/syncNames.ts';
 import { WorldProber } from './worldProber.ts';
 import { CHECKPOINT_BYTES, lsnText, lsnToNumber, type ActionReply } from './worldReplication.ts';
 
@@ -80,6 +81,9 @@ export class World extends WorldProber {
         }
         if (n.pg !== 'standby') return { ok: false, reason: `cannot promote: ${n.pg}`, detail: {} };
         if (intent.minLsn !== null && lsnToNumber(intent.minLsn) > n.replayed) return { ok: false, reason: `replay ${lsnText(n.replayed)} short of ${intent.minLsn}`, detail: {} };
+        // The reactor sends the spec's synchronous_standby_names; the agent puts it in force
+        // before the promotion and answers it (syncNamesBeforePromotion).
+        const sync = this.cfg.mode === 'synchronous' ? { synchronousStandbyNames: (n.syncNames = specSyncNames(this.logSpec)) } : {};
         this.maxTl += 1;
         n.history.push({ tl: this.maxTl, start: n.lsn });
         n.tl = this.maxTl;
@@ -93,7 +97,7 @@ export class World extends WorldProber {
         n.replayed = n.lsn;
         this.promotions.push({ term: intent.term, node: n.name, at: this.now });
         this.reign = { node: n.name, since: this.now, term: intent.term, ownAck: false, foreignAcks: [] };
-        return { ok: true, reason: `promoted on timeline ${n.tl}`, detail: { walLsn: lsnText(n.lsn) } };
+        return { ok: true, reason: `promoted on timeline ${n.tl}`, detail: { walLsn: lsnText(n.lsn), ...sync } };
       }
       case 'follow': {
         if (n.pg === 'primary') return { ok: false, reason: 'a running primary must be rewound, not re-pointed', detail: {} };
@@ -104,6 +108,15 @@ export class World extends WorldProber {
         n.fenced = false;
         n.selfFenced = false;
         return { ok: true, reason: `following ${intent.primary}`, detail: {} };
+      }
+      case 'start': {
+        // Agent contract (lib/agent/actions/start.ts): a stopped standby, never over a fence,
+        // is started in recovery with its upstream unchanged; a running server is left alone.
+        if (n.pg !== 'stopped') return { ok: true, reason: `already running (${n.pg})`, detail: { started: false } };
+        if (n.fenced || n.lastRole !== 'standby' || !n.hostUp) return { ok: false, reason: 'not a stopped standby it may start', detail: {} };
+        n.pg = 'standby';
+        n.recvKnown = false;
+        return { ok: true, reason: 'started in recovery as it was', detail: { started: true } };
       }
       case 'rewind': {
         const src = intent.primary ? this.nodes.get(intent.primary) : undefined;
