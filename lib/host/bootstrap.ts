@@ -53,7 +53,9 @@ export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, l
   try {
     const ca = await resolveCa({ ca: b.ca, cluster: t.cluster, hostDir: b.hostDir, first, waitMs: b.waitForPrimaryMs });
     const passwords = { monitor: await resolvePassword(b.passwords.monitor), replication: await resolvePassword(b.passwords.replication) };
-    await prepareHost({ files, name: t.node, addresses: [b.address], ca, osUser, passwords });
+    // The certificate names every address the cluster knows this node by: the probe checks the name (verify-full).
+    const addresses = [...new Set([b.address, ...b.peers.filter((p) => p.name === t.node).map((p) => p.host)])];
+    await prepareHost({ files, name: t.node, addresses, ca, osUser, passwords });
     const pg = new PgServer({ dataDir: t.dataDir, bindir: t.bindir, host: files.socketDir, port: t.pgPort, osUser, log, toolEnv: replicationToolEnv(replicationAuthOf(files)) });
     const confs = configFiles(t, osUser);
     const marker = `${t.dataDir}.bootstrapping`;
@@ -70,7 +72,9 @@ export async function bootstrapHost(t: BootstrapTarget, osUser: OsUser | null, l
     }
     await mkdir(dirname(t.dataDir), { recursive: true });
     await writeFile(marker, `${process.pid}\n`);
-    const login = { user: MONITOR_USER, password: passwords.monitor, ssl: { mode: 'verify-full' as const, ca: await readFile(files.caCert, 'utf8') } };
+    // Chain only, not names: a peer whose certificate lacks the name listed here must not look
+    // unreachable, or the first peer would initialise a second primary beside the real one.
+    const login = { user: MONITOR_USER, password: passwords.monitor, ssl: { mode: 'verify-ca' as const, ca: await readFile(files.caCert, 'utf8') } };
     const others = b.peers.filter((p) => p.name !== t.node);
     const deadline = Date.now() + b.waitForPrimaryMs;
     for (;;) {
