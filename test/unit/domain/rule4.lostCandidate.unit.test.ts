@@ -27,6 +27,15 @@ describe('a candidate lost after its promotion was asked for', () => {
     assert.equal(t.state.failover?.step, 'promoting');
   });
 
+  test("given the candidate down and its agent's last renewal a standby's (a TTL 5 s longer), when it was seen 3.5 s ago, then its agent still counts as renewing and the promotion is asked again", () => {
+    // A standby's agent renews every 2 × TTL: 3.5 s without a change is its cadence, not a dead agent.
+    const now = T0 + 2500 + makeSpec().timing.actionTimeoutMs;
+    const lease = (ttlMs: number) => ({ version: 9, changedSeenAt: now - 3_500, term: 2, ttlMs });
+    const at = (ttlMs: number) => [obs.failing('pg1', now, 20), obs.failing('pg2', now, 8, { lease: lease(ttlMs) }), obs.standby('pg3', now, 'pg2')];
+    assert.deepEqual(given(refused).when(round(at(spec.timing.leaseTtlMs + 5_000), now)).intents().map((i) => `${i.action} ${i.node}`), ['promote pg2']);
+    assert.deepEqual(given(refused).when(round(at(spec.timing.leaseTtlMs), now)).intents(), [], "a primary's lease 3.5 s quiet: its agent is not renewing");
+  });
+
   test('given the candidate down and its agent silent, then nothing is asked: no one would answer', () => {
     const now = T0 + 2500 + makeSpec().timing.actionTimeoutMs;
     // pg1's host times out (not refusing: no lease witness), so nothing proves pg2 stopped (stuck.unit.test.ts has the case where something does).
