@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { compareLsn } from '../../domain/lsn.ts';
 import { Lsn } from '../../domain/observation.ts';
 import { delay, tail } from '../../postgres/pgServer.ts';
-import { readServerState } from '../serverState.ts';
+import { readServerState, type ServerState } from '../serverState.ts';
 import { placeWriterVip } from '../writerVip.ts';
 import { readSyncNames, syncNamesBeforePromotion } from '../syncNamesKeeper.ts';
 import type { Fenced } from '../fenceMarker.ts';
@@ -34,11 +34,11 @@ export const promote = defineAction({
     const fenced = await ctx.fence.get();
     let state = await readServerState(pg);
     if (!state.running) {
-      const back = await restartSelfFencedPrimary(ctx, input.term, fenced);
-      if (back) return back;
-      const standby = await startStoppedStandby(ctx, fenced);
-      if (!standby.ok) return { ok: false, reason: `PostgreSQL is not running here${fenced ? ` (fenced at term ${fenced.term})` : ''}: ${standby.reason}` };
-      state = await readServerState(pg);
+      if (fenced !== null) return await restartFencedPrimary(ctx, input.term, fenced);
+      const standby = await startStopped(ctx, 'standby', null);
+      if (!standby.ok) return { ok: false, reason: `PostgreSQL is not running here: ${standby.reason}` };
+      ctx.log({ level: 'warn', msg: 'started a stopped standby to promote it' });
+      state = standby.after;
     }
     if (!state.answering) return { ok: false, reason: `PostgreSQL is not answering (${state.why}): cannot promote` };
     if (state.inRecovery === false) {
@@ -88,28 +88,34 @@ export const promote = defineAction({
 });
 
 /**
- * A promote of term T reaching a primary of term T that stopped itself (its lease lapsed
- * before any standby streamed from it: a stall right after the promotion) starts it again.
- * The control plane asking for this promotion again is the proof it is wanted: the failover
- * of term T waits for this node and no other may be primary of T. Only this agent's own
- * lease-lapse fence of the same term is lifted, never the control plane's fence, and only
- * over a data directory that was a primary's (not in recovery) when it stopped.
+ * A promote reaching a primary that was stopped and fenced starts it again as primary of the
+ * promote's term, in two cases only:
+ * - its own lease-lapse fence of the same term (it stopped itself: a stall right after its
+ *   promotion, a store outage with no standby streaming). The control plane asking for this
+ *   promotion again is the proof it is wanted: no other may be primary of that term.
+ * - a fence of an earlier term (the control plane's demote or fence of a switchover past its
+ *   deadline or of an aborted failover, possibly landed late: issue 13 items 4 and 2a). The
+ *   control plane asks this only of the log's primary, holding the newest data, once no other
+ *   node was promoted; the new term makes every request of the stopping term stale here.
+ * Never over a fence of the same term set by the control plane or of a later term, nor over an
+ * unreadable marker, and only over a data directory that a primary left (not in recovery).
  */
-async function restartSelfFencedPrimary(ctx: ActionContext, term: number, fenced: Fenced | null): Promise<Answer<FactsOf<'promote'>> | null> {
-  if (fenced === null || fenced.term !== term || !fenced.why.startsWith(SELF_FENCE_PREFIX)) return null;
-  const cd = await ctx.pg.controlData();
-  if ('error' in cd || !PRIMARY_STOPPED.has(cd.state)) return null;
-  await ctx.fence.clear();
-  const started = await ctx.pg.start();
-  const after = started.ok ? await readServerState(ctx.pg) : null;
-  if (!started.ok || after?.inRecovery !== false) {
-    await ctx.fence.set(fenced.term, fenced.why);
-    return { ok: false, reason: `this primary of term ${term} stopped itself and could not be started again: ${started.ok ? 'it came up in recovery' : started.reason}` };
+async function restartFencedPrimary(ctx: ActionContext, term: number, fenced: Fenced): Promise<Answer<FactsOf<'promote'>>> {
+  const here = `PostgreSQL is not running here (fenced at term ${fenced.term}: ${fenced.why})`;
+  const why = liftableFence(fenced, term);
+  if (why === null) {
+    return { ok: false, reason: `${here}: a promote of term ${term} lifts only this agent's own lease-lapse fence of that term, or a fence of an earlier term: not started` };
   }
-  ctx.log({ level: 'warn', msg: 'restarted as primary after self-fencing', term, timeline: after.timeline });
+  // Started on a lapsed lease, it would stop itself at its next check: renew first, or refuse.
+  const fresh = (await ctx.leaseFresh?.()) ?? { ok: true };
+  if (!fresh.ok) return { ok: false, reason: `${here}: ${fresh.reason}: not started (ask again once the lease renews)` };
+  const started = await startStopped(ctx, 'primary', fenced);
+  if (!started.ok) return { ok: false, reason: `${here}: not started as primary of term ${term}: ${started.reason}` };
+  const after = started.after;
+  ctx.log({ level: 'warn', msg: 'restarted a fenced primary', term, fencedAt: fenced.term, timeline: after.timeline });
   return {
     ok: true,
-    reason: `restarted as primary of term ${term} after stopping itself (lease lapsed)`,
+    reason: `restarted as primary of term ${term} ${why}`,
     promoted: false,
     timeline: after.timeline,
     walLsn: after.walLsn,
@@ -117,25 +123,40 @@ async function restartSelfFencedPrimary(ctx: ActionContext, term: number, fenced
   };
 }
 
+/** Why this fence may be lifted by a promote of `term`, or null when it must hold. */
+function liftableFence(fenced: Fenced, term: number): string | null {
+  if (fenced.term === term && fenced.why.startsWith(SELF_FENCE_PREFIX)) return 'after stopping itself (lease lapsed)';
+  // An unreadable marker reads as term -1: never lifted.
+  if (fenced.term >= 0 && fenced.term < term) return `over the fence of term ${fenced.term} (${fenced.why})`;
+  return null;
+}
+
 /**
- * The chosen candidate's host power-cycled during the failover (its agent back first, as
- * systemd starts it): its PostgreSQL is down over a standby's data directory. It is started
- * in recovery, as it was, so the promotion below can proceed: it holds at least the WAL it had
- * flushed when it was chosen (a standby reports flushed WAL, which a crash keeps), and the
- * minLsn wait still guards a switchover. Never over a fence marker (a fenced node starts only
- * by follow or rewind), and never a data directory that was not a standby's.
+ * Start a stopped server in the role its data directory was left in: `standby` (the chosen
+ * candidate's host power-cycled during the failover, its agent back first: started in recovery
+ * as it was, holding at least the WAL it had flushed when chosen; the minLsn wait still guards a
+ * switchover) or `primary` (restartFencedPrimary, which decided the fence may be lifted). The
+ * control file must say that role stopped there, and standby.signal must be there for a standby
+ * and absent for a primary, so a primary is never made of a standby's data or the reverse. A
+ * fence marker given is lifted for the start and set again if the server does not come up so.
  */
-async function startStoppedStandby(ctx: ActionContext, fenced: Fenced | null): Promise<{ ok: true } | { ok: false; reason: string }> {
-  if (fenced !== null) return { ok: false, reason: 'nothing to promote' };
+async function startStopped(ctx: ActionContext, role: 'primary' | 'standby', fenced: Fenced | null): Promise<{ ok: true; after: ServerState } | { ok: false; reason: string }> {
+  const standby = role === 'standby';
   const cd = await ctx.pg.controlData();
-  if ('error' in cd || !STANDBY_STOPPED.has(cd.state) || !existsSync(join(ctx.pg.dataDir, 'standby.signal'))) return { ok: false, reason: 'nothing to promote' };
+  if ('error' in cd) return { ok: false, reason: `its control file can't be read (${cd.error})` };
+  const signal = existsSync(join(ctx.pg.dataDir, 'standby.signal'));
+  if (!(standby ? STANDBY_STOPPED : PRIMARY_STOPPED).has(cd.state) || signal !== standby) {
+    return { ok: false, reason: `its data directory was not left by a ${role} (control file: ${cd.state}; standby.signal ${signal ? 'present' : 'absent'})` };
+  }
+  if (fenced !== null) await ctx.fence.clear();
   const started = await ctx.pg.start();
   const after = started.ok ? await readServerState(ctx.pg) : null;
-  if (!started.ok || after?.inRecovery !== true) {
-    return { ok: false, reason: `its standby data directory could not be started in recovery to promote it: ${started.ok ? (after?.why ?? 'it did not come up in recovery') : started.reason}` };
+  if (after === null || after.inRecovery !== standby) {
+    // Fenced again, the agent's guard stops a server that came up anyway.
+    if (fenced !== null) await ctx.fence.set(fenced.term, fenced.why);
+    return { ok: false, reason: `it could not be started as a ${role}: ${started.ok ? (after?.why ?? `it came up ${standby ? 'out of' : 'in'} recovery`) : started.reason}` };
   }
-  ctx.log({ level: 'warn', msg: 'started a stopped standby to promote it', state: cd.state });
-  return { ok: true };
+  return { ok: true, after };
 }
 
 /** pg_controldata states of a data directory a standby left (stopped cleanly, or at once). */

@@ -27,6 +27,8 @@ export class World extends WorldProber {
     const n = this.nodes.get(intent.node);
     if (!n || !(delivered ? this.agentRuns(n) : this.agentAnswers(n))) return null;
     if (intent.term < n.agentTerm) return { ok: false, reason: `stale term ${intent.term} < ${n.agentTerm}`, detail: {} };
+    // At least the term of any fence this agent holds (the world keeps no fence term of its own).
+    const termBefore = n.agentTerm;
     n.agentTerm = intent.term;
     switch (intent.action) {
       case 'fence': {
@@ -78,6 +80,14 @@ export class World extends WorldProber {
           n.fenced = false;
           n.selfFenced = false;
           return { ok: true, reason: 'restarted as primary of its term after stopping itself', detail: { walLsn: lsnText(n.lsn) } };
+        }
+        // Agent contract (issue 13 items 4 and 2a): a primary the control plane stopped (fence,
+        // demote) in an earlier term starts again as primary of this one, over its own data.
+        if (n.pg === 'stopped' && n.fenced && !n.selfFenced && n.lastRole === 'primary' && intent.term > termBefore && n.hostUp) {
+          n.pg = 'primary';
+          n.fenced = false;
+          n.primaryTerm = intent.term;
+          return { ok: true, reason: `restarted as primary of term ${intent.term} over a fence of an earlier term`, detail: { walLsn: lsnText(n.lsn) } };
         }
         if (n.pg !== 'standby') return { ok: false, reason: `cannot promote: ${n.pg}`, detail: {} };
         if (intent.minLsn !== null && lsnToNumber(intent.minLsn) > n.replayed) return { ok: false, reason: `replay ${lsnText(n.replayed)} short of ${intent.minLsn}`, detail: {} };
