@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { PgVigilAgentKeys } from './agentKeys.ts';
 import type { ClusterSpec } from '../lib/domain/spec.ts';
 import { leasePartition } from '../lib/store/partitions.ts';
 import { itemStatement } from './storeAccess.ts';
@@ -13,7 +13,8 @@ export const clusterTagKey = 'pgvigil:cluster';
 export interface AccessProps {
   table: dynamodb.Table;
   decide: lambda.IFunction;
-  agentKey: secretsmanager.ISecret;
+  /** Each node's agent key: its role reads its own, no other. */
+  agentKeys: PgVigilAgentKeys;
   clusters: ClusterSpec[];
   /** Users, groups or roles that run the pgvigil CLI against this deployment. */
   operators: iam.IGrantable[];
@@ -31,12 +32,13 @@ export const nodeKey = (cluster: string, node: string): string => `${cluster}/${
 /**
  * Who may do what from outside the Lambdas: operators (CLI), and the agent on each database
  * host. Every node has a role of its own, which may write its own lease and nothing else of the
- * store (lib/store/partitions.ts): a compromised host can neither forge a decision nor renew
- * another node's lease. What all agents need (the key, the archive) is one managed policy.
+ * store (lib/store/partitions.ts), and read its own agent key and no other (cdk/agentKeys.ts): a
+ * compromised host can neither forge a decision, nor renew another node's lease, nor sign for
+ * another node's agent. What all agents need (the archive) is one managed policy.
  */
 export class PgVigilAccess extends Construct {
   readonly operatorPolicy: iam.ManagedPolicy;
-  /** Attached to every node's role: the agent key and the archive (archive.ts adds those). */
+  /** Attached to every node's role: the archive (archive.ts adds it). */
   readonly agentPolicy: iam.ManagedPolicy;
   /** One role per node, by nodeKey(cluster, node). */
   readonly agentRoles: ReadonlyMap<string, iam.Role>;
@@ -60,8 +62,7 @@ export class PgVigilAccess extends Construct {
 
     const fromVpc = props.sourceVpcId ? { StringEquals: { 'aws:SourceVpc': props.sourceVpcId } } : undefined;
     this.agentPolicy = new iam.ManagedPolicy(this, 'AgentPolicy', {
-      description: 'pgvigil agents, every node: the agent key, the WAL archive',
-      statements: [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [props.agentKey.secretArn] })],
+      description: 'pgvigil agents, every node: the WAL archive',
     });
 
     const roles = new Map<string, iam.Role>();
@@ -78,6 +79,8 @@ export class PgVigilAccess extends Construct {
         role.addToPolicy(itemStatement(props.table, ['dynamodb:GetItem', 'dynamodb:Query'], [spec.cluster], fromVpc));
         // Writes: this node's lease, nothing else (renewLease puts, and reads back on a conflict).
         role.addToPolicy(itemStatement(props.table, ['dynamodb:PutItem', 'dynamodb:GetItem'], [leasePartition(spec.cluster, node.name)], fromVpc));
+        // Its own agent key only: a host that reads another node's key could sign for that agent.
+        props.agentKeys.grantNode(role, spec.cluster, node.name);
         roles.set(nodeKey(spec.cluster, node.name), role);
         profiles.set(nodeKey(spec.cluster, node.name), new iam.InstanceProfile(this, `AgentInstanceProfile-${name}`, { role }));
       }

@@ -8,7 +8,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { PgVigilAgentKeys } from './agentKeys.ts';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { handlerEntries, lambdaBundling, repoRoot, type HandlerName } from './bundling.ts';
@@ -31,7 +31,8 @@ export interface FunctionsProps {
   network: PgVigilNetwork;
   table: dynamodb.Table;
   topic: sns.Topic;
-  agentKey: secretsmanager.Secret;
+  /** Each node's agent key; act and decide sign with them (cdk/agentKeys.ts). */
+  agentKeys: PgVigilAgentKeys;
   /** The validated cluster specs, as JSON (PGVIGIL_CLUSTERS). */
   clustersJson: string;
   zone?: WriterReaderZone;
@@ -67,7 +68,6 @@ export class PgVigilFunctions extends Construct {
     const environment: Record<string, string> = {
       PGVIGIL_TABLE: props.table.tableName,
       PGVIGIL_CLUSTERS: props.clustersJson,
-      PGVIGIL_AGENT_KEY_SECRET_ARN: props.agentKey.secretArn,
       PGVIGIL_TOPIC_ARN: props.topic.topicArn,
       POWERTOOLS_METRICS_NAMESPACE: 'pgvigil',
     };
@@ -119,8 +119,8 @@ export class PgVigilFunctions extends Construct {
 
     // Store access by trust domain is granted in storeAccess.ts; the probe signs nothing, so only decide reads the key.
     // act signs the agent actions; decide still signs a scheduled backup's request.
-    props.agentKey.grantRead(this.decide);
-    props.agentKey.grantRead(this.act);
+    props.agentKeys.grantSigner(this.decide);
+    props.agentKeys.grantSigner(this.act);
     props.topic.grantPublish(this.notify);
     // Decision events on the account's default bus (source pgvigil), for users' own rules; notify alone may put them.
     const decisionEvents = props.decisionEvents ?? true;

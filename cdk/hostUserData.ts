@@ -13,6 +13,7 @@ export interface HostUserDataProps {
   region: string;
   tableName: string;
   archiveBucketName: string;
+  /** This node's own agent key (cdk/agentKeys.ts): the agent reads it from Secrets Manager itself. */
   agentKeySecretArn: string;
   secrets: { monitor: string; replication: string; ca: string; caCert: string };
   /** Who may connect over the network: the VPC. */
@@ -30,7 +31,7 @@ export function hostUserData(p: HostUserDataProps): string[] {
   const me = spec.nodes.find((n) => n.name === p.node)!;
   // The ArchiveTarget schema (lib/backup/archiveTarget.ts): the bucket root, wal/ and backups/ under it.
   const archive = { kind: 's3', bucket: p.archiveBucketName, prefix: '', region: p.region };
-  // The agent's own config schema (lib/agent/agentConfig.ts); the key stays in a root-owned file.
+  // The agent's own config schema (lib/agent/agentConfig.ts); the key is read from its secret, never written here.
   const config = {
     cluster: spec.cluster,
     node: p.node,
@@ -41,7 +42,8 @@ export function hostUserData(p: HostUserDataProps): string[] {
     // The superuser over the socket (peer), never over the network.
     pgHost: `${hostDir}/run`,
     osUser: 'postgres',
-    keyFile: '/etc/pgvigil/agent.key',
+    // AWSCURRENT and AWSPREVIOUS, read again on a key the agent doesn't hold: a rotation needs no restart.
+    keySecret: { secretId: p.agentKeySecretArn, region: p.region },
     stateDir: '/var/lib/pgvigil',
     store: { table: p.tableName, region: p.region },
     archive,
@@ -67,9 +69,6 @@ export function hostUserData(p: HostUserDataProps): string[] {
     `cat > /etc/pgvigil/agent.json <<'JSON'\n${JSON.stringify(config, null, 2)}\nJSON`,
     'sed -i "s#@PG_BINDIR@#$PG_BINDIR#" /etc/pgvigil/agent.json',
     'chmod 0600 /etc/pgvigil/agent.json',
-    // The HMAC key never enters user data (readable from instance metadata): fetched at boot.
-    `aws secretsmanager get-secret-value --region ${p.region} --secret-id ${p.agentKeySecretArn} --query SecretString --output text > /etc/pgvigil/agent.key`,
-    'chmod 0400 /etc/pgvigil/agent.key',
     // archive_command runs as postgres: it reads the target from this file, not the root-only agent config.
     `cat > /etc/pgvigil/archive.json <<'JSON'\n${JSON.stringify(archive)}\nJSON`,
     'chmod 0644 /etc/pgvigil/archive.json',

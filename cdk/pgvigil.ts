@@ -4,7 +4,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { parseClusterSpec, type ClusterSpec, type ClusterSpecInput } from '../lib/domain/spec.ts';
 import { createStoreTable } from './table.ts';
 import { AlertTopic } from './alertTopic.ts';
@@ -13,6 +12,7 @@ import { grantStoreAccess } from './storeAccess.ts';
 import { writerConnectStrings } from '../lib/client/connectStrings.ts';
 import { PgVigilFunctions } from './functions.ts';
 import { PgVigilAccess } from './access.ts';
+import { PgVigilAgentKeys } from './agentKeys.ts';
 import { PgVigilAlarms } from './alarms.ts';
 import { WriterReaderZone, type ZoneProps } from './zone.ts';
 import { PgVigilDbHosts } from './dbHosts.ts';
@@ -94,7 +94,8 @@ export class PgVigil extends Construct {
   readonly functions: PgVigilFunctions;
   readonly access: PgVigilAccess;
   readonly alarms: PgVigilAlarms;
-  readonly agentKey: secretsmanager.Secret;
+  /** One agent key per node (cdk/agentKeys.ts). */
+  readonly agentKeys: PgVigilAgentKeys;
   readonly alertTopic: AlertTopic;
   readonly dbHosts?: PgVigilDbHosts;
   readonly archive: PgVigilArchive;
@@ -125,10 +126,7 @@ export class PgVigil extends Construct {
     this.watching = !(this.network.isDemoVpc && !props.clusters && !props.dbHosts);
 
     const table = createStoreTable(this, 'Store');
-    this.agentKey = new secretsmanager.Secret(this, 'AgentKey', {
-      description: 'pgvigil agent HMAC key: signs every request from the control plane to the agents',
-      generateSecretString: { passwordLength: 64, excludePunctuation: true },
-    });
+    this.agentKeys = new PgVigilAgentKeys(this, 'AgentKeys', { clusters: this.clusters });
     this.alertTopic = new AlertTopic(this, 'Alerts', { alertEmails: props.alertEmails ?? [], alertHttpsEndpoints: props.alertHttpsEndpoints ?? [] });
     const zone = props.hostedZone ? new WriterReaderZone(this, 'Zone', props.hostedZone) : undefined;
 
@@ -136,7 +134,7 @@ export class PgVigil extends Construct {
       network: this.network,
       table,
       topic: this.alertTopic.topic,
-      agentKey: this.agentKey,
+      agentKeys: this.agentKeys,
       clustersJson: JSON.stringify(this.clusters),
       zone,
       decisionEvents: props.decisionEvents ?? true,
@@ -146,7 +144,7 @@ export class PgVigil extends Construct {
     this.access = new PgVigilAccess(this, 'Access', {
       table,
       decide: this.functions.decide,
-      agentKey: this.agentKey,
+      agentKeys: this.agentKeys,
       clusters: this.clusters,
       operators: props.operators ?? [],
       ...(this.network.gatewayVpcId ? { sourceVpcId: this.network.gatewayVpcId } : {}),
@@ -181,7 +179,7 @@ export class PgVigil extends Construct {
         agentRole: (node) => this.access.agentRoleOf(this.clusters[0]!.cluster, node),
         agentPolicy: this.access.agentPolicy,
         tableName: table.tableName,
-        agentKeySecretArn: this.agentKey.secretArn,
+        agentKeySecretArnOf: (node) => this.agentKeys.secretOf(this.clusters[0]!.cluster, node).secretArn,
         region: stack.region,
         archiveBucketName: this.archive.bucket.bucketName,
         ami: props.dbHostAmi,
@@ -205,7 +203,7 @@ export class PgVigil extends Construct {
       out(`WriterConninfo${spec.cluster.replace(/[^A-Za-z0-9]/g, '')}`, connect.libpq, `${spec.cluster}'s writer for libpq clients: every node, the writable one taken (JDBC: ${connect.jdbc})`);
     }
     if (zone) out('WriterDnsName', zone.writerName, 'the writer by DNS (Route 53, TTL 5 s): the fallback for clients that take one host');
-    out('AgentKeySecretArn', this.agentKey.secretArn, 'the agents read their HMAC key from here');
+    out('AgentKeySecretPrefix', this.agentKeys.prefix, "each node's agent key is the secret <prefix><cluster>/<node>; its host alone reads it (README: rotating the agent keys)");
     for (const [key, profile] of this.access.agentInstanceProfiles) {
       out(`AgentInstanceProfile${key.replace(/[^A-Za-z0-9]/g, '')}`, profile.instanceProfileName, `attach to the host of ${key} only: it may renew that node's lease and no other`);
     }

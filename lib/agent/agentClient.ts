@@ -2,19 +2,30 @@ import { z } from 'zod';
 import { measureSkew, type AgentClock } from '../domain/clockSkew.ts';
 import { parseWith } from '../domain/parse.ts';
 import { answers, type AgentAction, type AnswerOf, type RequestOf } from './actions/wire.ts';
-import { AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER, AGENT_RECEIVED_HEADER, signRequest } from './signing.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER, AGENT_RECEIVED_HEADER, signRequest, type SignedTarget } from './signing.ts';
+import { describeFailure, postOnce, type PostAnswer } from './agentTransport.ts';
 
 /** The agent a call is for: where it listens, and the cluster and node its config names (both signed). */
 export interface AgentTarget {
   url: string;
   cluster: string;
   node: string;
+  /** The cluster CA's certificate (PEM) an https agent's certificate must chain to (agentTransport.ts). */
+  ca?: string;
 }
 
-/** The agent of a spec node: its URL, and the cluster and node the signature names. */
-export function agentTargetOf(cluster: string, node: { name: string; agent: string }): AgentTarget {
-  return { url: node.agent, cluster, node: node.name };
+/** The agent of a spec node: its URL, the cluster and node the signature names, and the CA its certificate chains to. */
+export function agentTargetOf(cluster: string, node: { name: string; agent: string }, ca?: string): AgentTarget {
+  return { url: node.agent, cluster, node: node.name, ...(ca !== undefined ? { ca } : {}) };
 }
+
+/**
+ * What a caller signs with: each node has its own key (issue 15), so a key source answers the
+ * target node's current key (a rotation's new key once its source holds it). A Buffer is one key
+ * for whatever is called (a test, or a lab whose agents share one).
+ */
+export type SigningKey = Buffer | ((target: SignedTarget) => Promise<Buffer>);
 
 export interface CallAgentOptions {
   /** The whole call, connect to last byte. Short: a silent host must not stall the caller. */
@@ -35,7 +46,7 @@ const DEFAULT_TIMEOUT_MS = 2_000;
  */
 export async function callAgent<A extends AgentAction>(
   target: AgentTarget,
-  key: Buffer,
+  key: SigningKey,
   action: A,
   body: RequestOf<A>,
   opts: CallAgentOptions = {},
@@ -50,19 +61,22 @@ export async function callAgent<A extends AgentAction>(
   }
   const text = JSON.stringify(body);
   const clock = opts.clock ?? Date.now;
-  const sentAt = clock();
-  const headers = { 'content-type': 'application/json', ...signRequest(key, target, 'POST', url.pathname, text, sentAt) };
-  let res: Response;
-  let answer: string;
-  let measured: ClockRead;
+  let signingKey: Buffer;
   try {
-    res = await fetch(url, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(timeoutMs) });
-    // The headers are out once the agent answered: the round trip ends here, not after the body.
-    measured = agentClockOf(res.headers, sentAt, clock());
-    answer = await res.text();
+    signingKey = Buffer.isBuffer(key) ? key : await key({ cluster: target.cluster, node: target.node });
   } catch (e) {
-    return { ok: false, reason: `agent unreachable: ${url.origin}: ${describe(e, timeoutMs)}` };
+    return { ok: false, reason: `no agent key for ${target.cluster}/${target.node}: ${(e as Error).message}` };
   }
+  const sentAt = clock();
+  const headers = { 'content-type': 'application/json', ...signRequest(signingKey, target, 'POST', url.pathname, text, sentAt) };
+  let res: PostAnswer;
+  try {
+    res = await postOnce(url, headers, text, { timeoutMs, clock, ...(target.ca !== undefined ? { ca: target.ca } : {}) });
+  } catch (e) {
+    return { ok: false, reason: `agent unreachable: ${url.origin}: ${describeFailure(e, timeoutMs)}` };
+  }
+  const answer = res.text;
+  const measured = agentClockOf(res.headers, sentAt, res.headersAt);
   const seen = { httpStatus: res.status, ...measured };
   let parsed: unknown;
   try {
@@ -93,18 +107,12 @@ const ClockHeaders = z.object({
 });
 
 /** The agent's clock from its answer's headers (signing.ts), against the caller's send and receive times. None sent (an older agent): nothing. */
-function agentClockOf(headers: Headers, sentAt: number, receivedAt: number): ClockRead {
-  const raw = Object.fromEntries([AGENT_RECEIVED_HEADER, AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER].flatMap((h) => (headers.has(h) ? [[h, headers.get(h)]] : [])));
+function agentClockOf(headers: IncomingHttpHeaders, sentAt: number, receivedAt: number): ClockRead {
+  const raw = Object.fromEntries([AGENT_RECEIVED_HEADER, AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER].flatMap((h) => (headers[h] !== undefined ? [[h, headers[h]]] : [])));
   if (Object.keys(raw).length === 0) return {};
   const read = parseWith(ClockHeaders, raw, "the agent's clock headers");
   if (!read.ok) return { agentClockUnread: read.reason };
   const v = read.value;
   const m = measureSkew(sentAt, v[AGENT_RECEIVED_HEADER], v[AGENT_ANSWERED_HEADER], receivedAt);
   return { agentClock: { ...m, maxSkewMs: Math.max(1, v[AGENT_MAX_SKEW_HEADER]) } };
-}
-
-function describe(e: unknown, timeoutMs: number): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
 }

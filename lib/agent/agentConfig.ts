@@ -32,8 +32,14 @@ export const AgentConfig = z
     pgHost: z.string().min(1).default('127.0.0.1'),
     /** Run PostgreSQL tools as this OS user: required when the agent runs as root. */
     osUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'give an OS user name, e.g. pgvigil').optional(),
-    /** A file holding the HMAC key; else `key`, else the env var PGVIGIL_AGENT_KEY. */
+    /** A file holding this node's HMAC key (and during a rotation the previous one); else `keySecret`, `key`, or the env var PGVIGIL_AGENT_KEY. */
     keyFile: absolutePath('key file').optional(),
+    /**
+     * This node's key in Secrets Manager (hosts on AWS): the agent accepts the secret's
+     * AWSCURRENT and AWSPREVIOUS values, and reads them again when a request's signature matches
+     * neither, so a rotation needs no restart (lib/agent/agentKeyRing.ts).
+     */
+    keySecret: z.object({ secretId: z.string().min(1, 'give the secret ARN or name of this node\'s agent key'), region: z.string().min(1).optional() }).strict().optional(),
     key: z.string().min(32, 'the key must be at least 32 characters; prefer keyFile or PGVIGIL_AGENT_KEY').optional(),
     /** How this node logs in to its peers for replication, rewinds and clones (the host bootstrap writes it); absent: no password, no TLS (old layouts). */
     replicationAuth: z
@@ -69,7 +75,7 @@ export const AgentConfig = z
       .optional(),
   })
   .strict()
-  .refine((c) => !(c.key !== undefined && c.keyFile !== undefined), { message: 'give either key or keyFile, not both', path: ['key'] })
+  .refine((c) => [c.key, c.keyFile, c.keySecret].filter((k) => k !== undefined).length <= 1, { message: 'give one of key, keyFile and keySecret, not several', path: ['key'] })
   .refine((c) => !c.bootstrap || c.bootstrap.peers.some((p) => p.name === c.node), { message: 'list this node among bootstrap.peers', path: ['bootstrap', 'peers'] })
   .refine((c) => !c.watchdog || c.store, { message: 'the watchdog is fed by lease renewals: configure a store, or remove the watchdog', path: ['watchdog'] })
   // A bootstrapped host logs in to its peers with the files its bootstrap made.
@@ -115,6 +121,8 @@ export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = proce
     } catch (e) {
       return { ok: false, reason: `agent config: keyFile: cannot read ${config.keyFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` };
     }
+  } else if (config.keySecret !== undefined) {
+    return { ok: false, reason: 'agent config: keySecret: read it with loadAgentKeyRing (lib/agent/agentKeyRing.ts), which asks Secrets Manager' };
   } else if (config.key !== undefined) {
     from = 'key';
     key = config.key;
@@ -125,11 +133,21 @@ export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = proce
       return { ok: false, reason: 'agent config: keyFile: no key: set keyFile, key, or the environment variable PGVIGIL_AGENT_KEY' };
     }
   }
-  const lines = key.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const keys = parseKeyLines(key, from);
+  if (!keys.ok) return keys;
+  return { ok: true, value: keys.value.length === 1 ? keys.value[0]! : keys.value };
+}
+
+/**
+ * The keys in a key file or secret: one line, or during a rotation two (the new key, then the
+ * previous one), each at least 32 bytes. `from` names the source in the message, never the key.
+ */
+export function parseKeyLines(text: string, from: string): Parsed<Buffer[]> {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   if (lines.length > 2) return { ok: false, reason: `agent config: the key from ${from} has ${lines.length} lines: give one key, or during a rotation two (the new key, then the previous one)` };
   const keys = lines.map((l) => Buffer.from(l, 'utf8'));
   if (keys.length === 0 || keys.some((k) => k.length < MIN_KEY_BYTES)) {
     return { ok: false, reason: `agent config: the key from ${from} is shorter than ${MIN_KEY_BYTES} bytes: generate one with \`openssl rand -hex 32\`` };
   }
-  return { ok: true, value: keys.length === 1 ? keys[0]! : keys };
+  return { ok: true, value: keys };
 }

@@ -7,6 +7,7 @@ import { publicRequestOf, type PublicAnswer, type PublicRoute } from './publicRo
 import type { ActionContext } from './actions/actionTypes.ts';
 import { ReplayCache } from './replayCache.ts';
 import { AGENT_ANSWERED_HEADER, AGENT_MAX_SKEW_HEADER, AGENT_RECEIVED_HEADER, verifyRequest, type AgentKeys } from './signing.ts';
+import { fixedKeyRing, type AgentKeyRing } from './agentKeyRing.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** The whole body must arrive within this of its headers: a slow sender is cut off (408) before authentication. */
@@ -20,8 +21,8 @@ const ACTION_PATH = /^\/v1\/actions\/([^/]{1,64})$/;
 
 export interface AgentServerDeps {
   ctx: ActionContext;
-  /** The agent's key, or its new and previous keys during a rotation. */
-  key: AgentKeys;
+  /** This node's key, or its new and previous keys during a rotation; a ring reads them again when a signature matches neither. */
+  key: AgentKeys | AgentKeyRing;
   lock: ActionLock;
   /** Unauthenticated read-only routes (health, metrics), asked in order for GET/HEAD/OPTIONS. */
   publicRoutes?: readonly PublicRoute[];
@@ -40,7 +41,8 @@ type Reply = { status: number; body: Record<string, unknown> };
  * never with the key or signature.
  */
 export function createAgentServer(deps: AgentServerDeps): Server {
-  const { ctx, key, lock } = deps;
+  const { ctx, lock } = deps;
+  const ring = isKeyRing(deps.key) ? deps.key : fixedKeyRing(deps.key);
   const self = { cluster: ctx.config.cluster, node: ctx.config.node };
   const replay = new ReplayCache(ctx.config.maxSkewMs);
 
@@ -59,7 +61,10 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     if (!read.ok) return refuse(read.status, read.reason);
     const body = read.text;
 
-    const verdict = verifyRequest(key, self, { method: req.method, path, body, headers: req.headers }, ctx.config.maxSkewMs);
+    const signed = { method: req.method, path, body, headers: req.headers };
+    let verdict = verifyRequest(ring.keys(), self, signed, ctx.config.maxSkewMs);
+    // A key rotated at the source since it was read: read it again (rate-limited) and check once more.
+    if (!verdict.ok && verdict.keyMismatch && (await ring.reload())) verdict = verifyRequest(ring.keys(), self, signed, ctx.config.maxSkewMs);
     if (!verdict.ok) return refuse(401, verdict.reason);
     const fresh = replay.admit(verdict.nonce, verdict.timestamp);
     if (!fresh.ok) return refuse(401, fresh.reason);
@@ -150,6 +155,10 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   return server;
+}
+
+function isKeyRing(k: AgentKeys | AgentKeyRing): k is AgentKeyRing {
+  return !Buffer.isBuffer(k) && !Array.isArray(k);
 }
 
 function refuse(status: number, reason: string): Reply {

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { archivePush, loadArchiveTarget } from '../backup/archivePush.ts';
 import { ensurePgOsUser, type OsUser } from '../postgres/osUser.ts';
-import { loadAgentConfig, loadAgentKey } from './agentConfig.ts';
+import { loadAgentConfig } from './agentConfig.ts';
+import { loadAgentKeyRing } from './agentKeyRing.ts';
 import { startAgent } from './startAgent.ts';
 import { bootstrapHost } from '../host/bootstrap.ts';
 import { jsonLog } from '../log.ts';
@@ -28,12 +29,12 @@ async function main(): Promise<number> {
     process.stderr.write(`pgvigil-agent: ${config.reason}\n`);
     return 2;
   }
-  const key = loadAgentKey(config.value);
+  const log = jsonLog('agent', { cluster: config.value.cluster, node: config.value.node });
+  const key = await loadAgentKeyRing(config.value, log);
   if (!key.ok) {
     process.stderr.write(`pgvigil-agent: ${key.reason}\n`);
     return 2;
   }
-  const log = jsonLog('agent', { cluster: config.value.cluster, node: config.value.node });
   const osUser = resolveOsUser(config.value.osUser);
   if (!osUser.ok) {
     log({ level: 'error', msg: osUser.reason });

@@ -70,14 +70,16 @@ export function signRequest(
 }
 
 /**
- * The keys an agent accepts: its key, or during a rotation the new key and the previous one,
- * so the control plane can switch to the new key while agents still holding both keep
- * answering; no request is refused in between. The control plane signs with one key only.
+ * The keys an agent accepts: its node's key, or during a rotation the new key and the previous
+ * one, so the control plane can switch to the new key while agents still holding both keep
+ * answering; no request is refused in between. The control plane signs with one key only, the
+ * target node's current one (agentClient.ts, SigningKey).
  */
 export type AgentKeys = Buffer | readonly Buffer[];
 const keysOf = (keys: AgentKeys): readonly Buffer[] => (Buffer.isBuffer(keys) ? [keys] : keys);
 
-export type Verdict = { ok: true; nonce: string; timestamp: number } | { ok: false; reason: string };
+/** `keyMismatch`: well-formed, but signed with none of the keys given (the agent may read its key source again, agentKeyRing.ts). */
+export type Verdict = { ok: true; nonce: string; timestamp: number } | { ok: false; reason: string; keyMismatch?: true };
 
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
@@ -117,7 +119,7 @@ export function verifyRequest(
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
   if (!keysOf(keys).some(signedWith)) {
-    return { ok: false, reason: 'bad signature: the request was not signed with this agent\'s key' };
+    return { ok: false, reason: 'bad signature: the request was not signed with this node\'s agent key (each node has its own)', keyMismatch: true };
   }
   if (claimed.cluster !== self.cluster || claimed.node !== self.node) {
     return {

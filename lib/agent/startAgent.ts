@@ -1,4 +1,5 @@
 import type { AgentKeys } from './signing.ts';
+import type { AgentKeyRing } from './agentKeyRing.ts';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { OsUser } from '../postgres/osUser.ts';
@@ -22,8 +23,8 @@ import { watchdogSettingsOf } from './watchdog/watchdogSettings.ts';
 import { sourceWatchdogCommand } from './watchdog/watchdogCommand.ts';
 
 export interface StartAgentOptions {
-  /** The HMAC key, or the new and previous keys during a rotation (from loadAgentKey). */
-  key: AgentKeys;
+  /** This node's HMAC key, or the new and previous keys during a rotation; a ring (loadAgentKeyRing) follows a rotation at its source. */
+  key: AgentKeys | AgentKeyRing;
   /** Run PostgreSQL tools as this user; null runs them as ourselves. */
   osUser: OsUser | null;
   log?: Log;

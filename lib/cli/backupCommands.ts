@@ -109,7 +109,7 @@ async function backupOnce(opts: BackupCliOptions): Promise<BackupResult> {
   if (!source.ok) return { ok: false, node: opts.from ?? null, reason: source.reason };
   const node = source.node;
   if (!opts.json) process.stdout.write(`… ${node.name}'s agent takes a compressed base backup of its standby (the primary serves none)\n`);
-  const r = await callAgent(agentTargetOf(state.spec.cluster, node), files.agentKey, 'backup', {}, { timeoutMs: BACKUP_TIMEOUT_MS });
+  const r = await callAgent(agentTargetOf(state.spec.cluster, node, files.agentCa), files.agentKey, 'backup', {}, { timeoutMs: BACKUP_TIMEOUT_MS });
   if (!r.ok) return { ok: false, node: node.name, reason: r.reason };
   return { ok: true, id: r.id, node: node.name, bytes: r.bytes, ms: r.ms, stopLsn: r.stopLsn };
 }

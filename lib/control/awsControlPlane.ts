@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { getSecretString } from '../host/awsSecrets.ts';
+import { agentCaOf, agentKeySource } from './agentKeySource.ts';
 import { createRoute53Driver } from '../endpoints/route53.ts';
 import { createStore, type Store } from '../store/store.ts';
 import { metricsForRuntime } from './controlMetrics.ts';
@@ -10,8 +10,6 @@ import type { LambdaEnv } from './lambdaEnv.ts';
 import { jsonLog, type Log } from '../log.ts';
 import { handOffToAct } from './handOff.ts';
 import { lambdaClient, lambdaInvoker } from './lambdaInvoke.ts';
-
-let cachedKey: Buffer | null = null;
 
 /**
  * One control plane per container and environment: decide runs on every observation change,
@@ -42,21 +40,8 @@ export const route53Http = { connectionTimeout: 3_000, requestTimeout: 10_000, t
 /** How long act waits for a writer move to be INSYNC on every Route 53 server (AWS: generally within 60 s). */
 export const route53InSync = { timeoutMs: 60_000, pollMs: 2_000 };
 
-/** The agent key: from Secrets Manager on AWS (cached for the container's life), or PGVIGIL_AGENT_KEY for local runs. Never logged. */
-async function agentKey(env: LambdaEnv): Promise<Buffer> {
-  if (cachedKey) return cachedKey;
-  const local = process.env['PGVIGIL_AGENT_KEY'];
-  if (local) return (cachedKey = Buffer.from(local));
-  if (!env.PGVIGIL_AGENT_KEY_SECRET_ARN) throw new Error('set PGVIGIL_AGENT_KEY_SECRET_ARN (or PGVIGIL_AGENT_KEY for a local run)');
-  const secret = await getSecretString(env.PGVIGIL_AGENT_KEY_SECRET_ARN, env.AWS_REGION);
-  if (!secret) throw new Error('the agent key secret holds no string value');
-  // The first line signs; a second line is the previous key, which only the agents still accept (lib/agent/signing.ts).
-  cachedKey = Buffer.from(secret.trim().split('\n')[0]!.trim());
-  return cachedKey;
-}
-
 /**
- * The control plane as a Lambda container sees it: DynamoDB, the agent key, Route 53 endpoints.
+ * The control plane as a Lambda container sees it: DynamoDB, each node's agent key and the CA, Route 53 endpoints.
  * decide with PGVIGIL_ACT_FUNCTION set (as the stack sets it) hands every intent to act and
  * waits on no agent; without it (the handlers run outside Lambda) it carries them out itself.
  */
@@ -69,7 +54,8 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
   const r53 = env.PGVIGIL_ENDPOINTS?.route53;
   const plane: ControlPlane = {
     store,
-    agentKey: await agentKey(env),
+    agentKey: agentKeySource(env),
+    ...(await agentCaOf(env).then((ca) => (ca !== undefined ? { agentCa: ca } : {}))),
     endpoints: r53 ? createRoute53Driver({ client: new Route53Client({ region: env.AWS_REGION, requestHandler: route53Http }), ...r53, inSync: route53InSync, log: (e) => log({ level: 'info', msg: 'route53', ...e }) }) : null,
     log,
     decider,

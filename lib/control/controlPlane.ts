@@ -3,6 +3,7 @@ import type { EndpointDriver } from '../endpoints/driver.ts';
 import type { Store } from '../store/store.ts';
 import type { ControlMetrics } from './controlMetrics.ts';
 import type { Log } from '../log.ts';
+import type { SigningKey } from '../agent/agentClient.ts';
 
 
 /**
@@ -14,8 +15,10 @@ export type FaultHook = (step: string) => void;
 /** What the decide side of the control plane works with, on Lambda or in local mode. */
 export interface ControlPlane {
   store: Store;
-  /** The HMAC key shared with the agents. Never logged. */
-  agentKey: Buffer;
+  /** Each node's HMAC key, by target (one Buffer: one key for every agent, as a lab may have). Never logged. */
+  agentKey: SigningKey;
+  /** The cluster CA's certificate (PEM): the agents serve HTTPS with certificates it issued. */
+  agentCa?: string;
   /** Moves the writer/reader endpoints; null when this control plane has none. */
   endpoints: EndpointDriver | null;
   log: Log;

@@ -92,7 +92,7 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
   const node = nodes.find((n) => n.name === intent.node);
   if (!node) return { ok: false, reason: `${intent.node} is no longer in the cluster`, detail: {} };
   // Signed for this cluster and node: no other agent would act on it.
-  const target = agentTargetOf(cluster, node);
+  const target = agentTargetOf(cluster, node, cp.agentCa);
   const peer = (name: string | null) => {
     const p = nodes.find((n) => n.name === name);
     return p ? peerOf(p) : null;

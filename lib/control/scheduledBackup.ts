@@ -63,7 +63,7 @@ async function attempt(cp: ControlPlane, cluster: string, deps: ScheduledBackupD
   cp.log({ level: 'info', msg: 'scheduled backup', cluster, node, why: choice.why });
 
   const timeoutMs = deps.remainingMs ? Math.max(1_000, deps.remainingMs() - REPLY_MARGIN_MS) : DEFAULT_WAIT_MS;
-  const r = await callAgent(agentTargetOf(spec?.cluster ?? cluster, choice.node), cp.agentKey, 'backup', {}, { timeoutMs });
+  const r = await callAgent(agentTargetOf(spec?.cluster ?? cluster, choice.node, cp.agentCa), cp.agentKey, 'backup', {}, { timeoutMs });
   if (r.ok) return { ok: true, cluster, node, backupId: r.id, reason: `${r.reason} (${choice.why})` };
   if (/no answer within/.test(r.reason)) {
     return {

@@ -8,11 +8,15 @@ export const secretsManagerHttp = { connectionTimeout: 2_000, requestTimeout: 5_
 
 const client = (region?: string) => new SecretsManagerClient({ ...(region ? { region } : {}), requestHandler: secretsManagerHttp });
 
-/** Secrets Manager, on AWS: read a secret's string (null when the secret or its value is missing), or put a new one (the first host's CA). */
-export async function getSecretString(secretId: string, region?: string): Promise<string | null> {
+/**
+ * Secrets Manager, on AWS: read a secret's string (null when the secret or its value is missing,
+ * or it has no version in `versionStage`, e.g. AWSPREVIOUS before the first rotation), or put a
+ * new one (the first host's CA).
+ */
+export async function getSecretString(secretId: string, region?: string, versionStage?: string): Promise<string | null> {
   const sm = client(region);
   try {
-    const r = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const r = await sm.send(new GetSecretValueCommand({ SecretId: secretId, ...(versionStage ? { VersionStage: versionStage } : {}) }));
     return r.SecretString ?? null;
   } catch (e) {
     if ((e as { name?: string }).name === 'ResourceNotFoundException') return null;

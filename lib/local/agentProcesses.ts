@@ -7,6 +7,7 @@ import { isAlive, waitGone } from '../postgres/nodeFiles.ts';
 import type { StoreConfig } from '../store/storeConfig.ts';
 import { localArchiveTarget } from './localArchive.ts';
 import { localHostFiles } from './localHostFiles.ts';
+import { ensureAgentKeyFile } from './localAgentKeys.ts';
 import { replicationAuthOf } from '../host/hostFiles.ts';
 import type { LocalNode } from './localCluster.ts';
 
@@ -28,7 +29,6 @@ export interface LocalAgentOptions {
   port: number;
   bindir: string;
   osUser: string | null;
-  keyFile: string;
   workDir: string;
   store: StoreConfig;
   lease: { ttlMs: number; renewEveryMs: number };
@@ -80,7 +80,9 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
   const host = localHostFiles(o.workDir);
   // A work dir made before local mode had host files (lib/host) keeps its trust-based layout.
   const replicationAuth = existsSync(host.passfile) ? replicationAuthOf(host) : undefined;
-  const config = localAgentConfig({ ...o, stateDir: dir, archive: localArchiveTarget(o.workDir), ...(replicationAuth ? { replicationAuth } : {}) });
+  // Its own key, in the work dir: no other node's agent accepts what is signed for this one.
+  const keyFile = await ensureAgentKeyFile(o.workDir, o.cluster, o.node.name);
+  const config = localAgentConfig({ ...o, keyFile, stateDir: dir, archive: localArchiveTarget(o.workDir), ...(replicationAuth ? { replicationAuth } : {}) });
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
   const url = `http://127.0.0.1:${o.port}`;

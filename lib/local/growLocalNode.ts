@@ -62,7 +62,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
   const progress = o.onProgress ?? (() => {});
   const files = readLocalWorkDir(o.workDir);
   if (!files.ok) return files;
-  const { workDir, storeConfig, keyFile, agentKey } = files.value;
+  const { workDir, storeConfig, agentKey, agentCa } = files.value;
   const cluster = o.cluster ?? 'local';
   const store = createStore(storeConfig, () => {});
   try {
@@ -105,7 +105,6 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
       port: slots.agent,
       bindir: bins.bindir,
       osUser: osUser?.name ?? null,
-      keyFile,
       workDir,
       store: storeConfig,
       agentScript,
@@ -125,7 +124,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
       progress(`copying ${source.node.name} into ${dataDir} (pg_basebackup from the standby), then streaming from ${primary}`);
       // The term of the log: clone overwrites a data directory, so it is fenced by term like the rest.
       const cloned = await callAgent(
-        { url: agent.url, cluster, node: name },
+        { url: agent.url, cluster, node: name, ...(agentCa !== undefined ? { ca: agentCa } : {}) },
         agentKey,
         'clone',
         { term: loaded.state.term, source: peerOf(source.node), upstream: peerOf(primaryNode), slot: slotName(name), streamWaitMs: 30_000 },

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { leaseRenewEveryMs } from '../agent/lease.ts';
 import { AlertSink } from '../alerts/alertSink.ts';
@@ -19,6 +18,8 @@ import { ensureTable } from '../store/table.ts';
 import { bundleAgent } from './agentBundle.ts';
 import { prepareLocalAgent, restartReason, type AgentRestart, type LocalAgent } from './agentProcesses.ts';
 import { localArchiveConf, prepareLocalArchive } from './localArchive.ts';
+import { agentKeysDir } from './localAgentKeys.ts';
+import { keyDirSigningKey } from '../agent/keyDir.ts';
 import { adoptGrownNode, type GrownNode } from './grownNodes.ts';
 import { probeLoginFromFiles } from '../host/probeLoginFiles.ts';
 import { startControlLoop, type ControlLoop } from './controlLoop.ts';
@@ -144,9 +145,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         });
     cleanups.push(() => cluster.stopAll());
 
-    const keyFile = join(workDir, 'agent.key');
-    if (!existsSync(keyFile)) await writeFile(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-    const agentKey = Buffer.from((await readFile(keyFile, 'utf8')).trim());
+    // Each node's agent gets a key of its own (prepareLocalAgent makes it); the control plane signs with the target's.
+    const agentKey = keyDirSigningKey(agentKeysDir(workDir));
 
     const agentPorts = Object.fromEntries(ports.nodes.map((p) => [p.name, p.agent]));
     const specInput: ClusterSpecInput = {
@@ -172,7 +172,6 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         port: agentPorts[node.name]!,
         bindir: cluster.bindir,
         osUser: osUser?.name ?? null,
-        keyFile,
         workDir,
         store: storeConfig,
         agentScript,
@@ -189,7 +188,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const adopting = new Set<Promise<void>>();
     const adopt = (node: NodeSpec, primary: string | null): Promise<void> => {
       if (names.includes(node.name) || grown.has(node.name)) return Promise.resolve();
-      const agentOptions = { cluster: clusterName, bindir: cluster.bindir, osUser: osUser?.name ?? null, keyFile, store: storeConfig, agentScript, lease: agentLease, onRestart: (name: string, r: AgentRestart) => recordRestart(name, r) };
+      const agentOptions = { cluster: clusterName, bindir: cluster.bindir, osUser: osUser?.name ?? null, store: storeConfig, agentScript, lease: agentLease, onRestart: (name: string, r: AgentRestart) => recordRestart(name, r) };
       const run = adoptGrownNode({ workDir, node, primary, osUser, agent: agentOptions, onLeftRunning: (note) => o.onProgress?.(note) })
         .then((g) => {
           if (!g) return;

@@ -1,22 +1,26 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { SigningKey } from '../agent/agentClient.ts';
 import { parseStoreConfig, type StoreConfig } from '../store/storeConfig.ts';
+import { keyDirSigningKey } from '../agent/keyDir.ts';
+import { agentKeysDir, localAgentCa } from './localAgentKeys.ts';
 
-/** What a running `pgvigil up` leaves in its work dir for other commands: the store's address and the agents' key. */
+/** What a running `pgvigil up` leaves in its work dir for other commands: the store's address, the agents' keys and CA. */
 export interface LocalWorkDir {
   workDir: string;
   storeConfig: StoreConfig;
-  keyFile: string;
-  /** The agents' HMAC key. Never logged. */
-  agentKey: Buffer;
+  /** Signs for each node with its own key (localAgentKeys.ts). Never logged. */
+  agentKey: SigningKey;
+  /** The CA the agents' HTTPS certificates chain to. */
+  agentCa?: string;
 }
 
 export function readLocalWorkDir(dir: string): { ok: true; value: LocalWorkDir } | { ok: false; reason: string } {
   const workDir = resolve(dir);
   const storeFile = join(workDir, 'store.json');
-  const keyFile = join(workDir, 'agent.key');
+  const keysDir = agentKeysDir(workDir);
   const start = `start the cluster with \`pgvigil up --workdir ${dir}\` (or pass the --workdir of the running one)`;
-  if (!existsSync(storeFile) || !existsSync(keyFile)) return { ok: false, reason: `no local cluster in ${workDir} (store.json or agent.key missing): ${start}` };
+  if (!existsSync(storeFile) || !existsSync(keysDir)) return { ok: false, reason: `no local cluster in ${workDir} (store.json or agent-keys/ missing): ${start}` };
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(storeFile, 'utf8'));
@@ -25,6 +29,6 @@ export function readLocalWorkDir(dir: string): { ok: true; value: LocalWorkDir }
   }
   const storeConfig = parseStoreConfig(raw);
   if (!storeConfig.ok) return { ok: false, reason: storeConfig.reason };
-  const agentKey = Buffer.from(readFileSync(keyFile, 'utf8').trim());
-  return { ok: true, value: { workDir, storeConfig: storeConfig.value, keyFile, agentKey } };
+  const agentCa = localAgentCa(workDir);
+  return { ok: true, value: { workDir, storeConfig: storeConfig.value, agentKey: keyDirSigningKey(keysDir), ...(agentCa !== undefined ? { agentCa } : {}) } };
 }

@@ -51,7 +51,8 @@ describe('PgVigil stack: handlers', () => {
       assert.ok(p.VpcConfig?.SubnetIds?.length >= 2, 'in the private subnets');
       assert.equal(p.VpcConfig.SecurityGroupIds.length, 1);
       const env = p.Environment.Variables;
-      for (const key of ['PGVIGIL_TABLE', 'PGVIGIL_CLUSTERS', 'PGVIGIL_AGENT_KEY_SECRET_ARN', 'PGVIGIL_TOPIC_ARN', 'PGVIGIL_ENDPOINTS', 'POWERTOOLS_SERVICE_NAME']) {
+      // Each node's agent key: only the functions that sign are told where (agentKeys.unit).
+      for (const key of ['PGVIGIL_TABLE', 'PGVIGIL_CLUSTERS', 'PGVIGIL_TOPIC_ARN', 'PGVIGIL_ENDPOINTS', 'POWERTOOLS_SERVICE_NAME']) {
         assert.ok(env[key] !== undefined, `${key} is set`);
       }
       assert.equal(env.POWERTOOLS_METRICS_NAMESPACE, 'pgvigil');
@@ -241,7 +242,7 @@ describe('PgVigil stack: least privilege', () => {
     const invoke = policy.PolicyDocument.Statement.find((s: { Action: string }) => s.Action === 'lambda:InvokeFunction');
     assert.deepEqual(invoke.Resource, { 'Fn::GetAtt': [fnId('decide'), 'Arn'] });
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeySecretArn', 'AgentInstanceProfiledemopga', 'ArchiveBucketName']) {
+    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeySecretPrefix', 'AgentInstanceProfiledemopga', 'ArchiveBucketName']) {
       assert.ok(outputs.some((o) => o.includes(name)), `output ${name}`);
     }
   });
@@ -335,13 +336,13 @@ describe('PgVigil stack: optional database hosts', () => {
     }
   });
 
-  test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, key fetched from Secrets Manager', () => {
+  test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, its key read from Secrets Manager by the agent', () => {
     const [, first] = resourcesOf(hosts, 'AWS::EC2::Instance')[0]!;
     const script = JSON.stringify(first.UserData);
     assert.match(script, /dnf install -y postgresql15-server/);
     assert.match(script, /pgvigil-agent\.service/);
     assert.match(script, /ExecStart=\/usr\/local\/bin\/pgvigil-agent --config \/etc\/pgvigil\/agent\.json/);
-    assert.match(script, /secretsmanager get-secret-value/);
+    assert.match(script, /keySecret/);
     assert.doesNotMatch(script, /"key":/, 'the HMAC key is never in user data');
   });
 });

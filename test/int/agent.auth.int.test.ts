@@ -8,10 +8,16 @@ import { signRequest, SIGNATURE_HEADER, type SignedTarget } from '../../lib/agen
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { startTestAgent, TEST_KEY, type TestAgent } from '../support/agentHarness.ts';
+import { keyDirSigningKey } from '../../lib/agent/keyDir.ts';
+import { agentKeyPath, agentKeysDir, ensureAgentKeyFile, rotateAgentKeyFile } from '../../lib/local/localAgentKeys.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const PG_PORT = 15500;
 const AGENT_PORT = 15510;
 const SILENT_PORT = 15511;
+/** Two more agents, each with a key of its own (their own files, as local mode makes them). */
+const OWN_KEY_PORTS = { a1: 34010, a2: 34011 } as const;
 /** The agent under test, and another node of its cluster. */
 const A1: SignedTarget = { cluster: 'auth', node: 'a1' };
 const A2: SignedTarget = { cluster: 'auth', node: 'a2' };
@@ -267,5 +273,65 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     assert.match(hung.reason, /^agent unreachable: .*no answer within 300 ms/);
     const gone = await callAgent({ ...A1, url: 'http://127.0.0.1:15512' }, TEST_KEY, 'status', {}, { timeoutMs: 300 });
     assert.match(gone.reason, /^agent unreachable: .*ECONNREFUSED/);
+  });
+
+  describe('each node has its own key, and a rotation needs no restart', () => {
+    const own: Partial<Record<'a1' | 'a2', TestAgent>> = {};
+    const signer = () => keyDirSigningKey(agentKeysDir(workDir));
+    const keyOf = async (node: 'a1' | 'a2') => Buffer.from((await readFile(agentKeyPath(workDir, 'auth', node), 'utf8')).split('\n')[0]!.trim());
+
+    before(async () => {
+      // Both drive a1's server (they answer status only here); each reads its own key file.
+      for (const name of ['a1', 'a2'] as const) {
+        const keyFile = await ensureAgentKeyFile(workDir, 'auth', name);
+        const node = { ...cluster!.nodes[0]!, name };
+        own[name] = await startTestAgent({ cluster: 'auth', node, bindir: cluster!.bindir, osUser: cluster!.osUser, agentPort: OWN_KEY_PORTS[name], workDir, extra: { keyFile, stateDir: join(workDir, `own-key-${name}`) } });
+      }
+    });
+    after(async () => {
+      await own.a1?.close();
+      await own.a2?.close();
+    });
+
+    test('the key files are mode 0600, one per node, and no two nodes share a key', async () => {
+      const { stat } = await import('node:fs/promises');
+      for (const name of ['a1', 'a2'] as const) assert.equal((await stat(agentKeyPath(workDir, 'auth', name))).mode & 0o777, 0o600, name);
+      assert.ok(!(await keyOf('a1')).equals(await keyOf('a2')));
+    });
+
+    test("a request signed with node a1's key is refused by a2's agent, though it names a2; each agent answers what is signed with its own key", async () => {
+      const crossed = await callAgent(own.a2!.target, await keyOf('a1'), 'fence', { term: 1 });
+      assert.equal(crossed.httpStatus, 401);
+      assert.match(crossed.reason, /^bad signature: the request was not signed with this node's agent key/);
+      // And the shared test key of the older layout opens neither.
+      assert.equal((await callAgent(own.a1!.target, TEST_KEY, 'status', {})).httpStatus, 401);
+      for (const name of ['a1', 'a2'] as const) {
+        const r = await callAgent(own[name]!.target, signer(), 'status', {});
+        assert.equal(r.ok, true, `${name}: ${r.reason}`);
+      }
+      await primaryStillServes();
+    });
+
+    test('after a rotation of a1\'s key file the new key is accepted at once (the agent reads its file again), the previous one still, and one that is neither is refused', async () => {
+      const previous = await keyOf('a1');
+      await rotateAgentKeyFile(workDir, 'auth', 'a1');
+      const current = await keyOf('a1');
+      assert.ok(!current.equals(previous));
+      const signedNew = await callAgent(own.a1!.target, signer(), 'status', {});
+      assert.equal(signedNew.ok, true, signedNew.reason);
+      assert.ok(own.a1!.lines.some((l) => l.msg === 'agent key reloaded'), 'the agent read its key file again');
+      const signedPrevious = await callAgent(own.a1!.target, previous, 'status', {});
+      assert.equal(signedPrevious.ok, true, `the previous key: ${signedPrevious.reason}`);
+      const neither = await callAgent(own.a1!.target, Buffer.from('n'.repeat(64)), 'status', {});
+      assert.equal(neither.httpStatus, 401);
+      assert.match(neither.reason, /^bad signature/);
+    });
+
+    test('no key reaches the agents\' logs', async () => {
+      const all = JSON.stringify([...own.a1!.lines, ...own.a2!.lines]);
+      for (const name of ['a1', 'a2'] as const) {
+        for (const line of (await readFile(agentKeyPath(workDir, 'auth', name), 'utf8')).split('\n').filter(Boolean)) assert.ok(!all.includes(line), `${name}'s key leaked into a log`);
+      }
+    });
   });
 });

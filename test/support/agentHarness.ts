@@ -2,19 +2,24 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAgentConfig, type AgentConfigInput } from '../../lib/agent/agentConfig.ts';
 import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
+import { loadAgentKeyRing } from '../../lib/agent/agentKeyRing.ts';
 import type { OsUser } from '../../lib/postgres/osUser.ts';
 import { collectingLog, jsonLog, type LogEntry } from '../../lib/log.ts';
 import { replicationAuthOf } from '../../lib/host/hostFiles.ts';
 import { localHostFiles } from '../../lib/local/localHostFiles.ts';
 
-/** The shared HMAC key of the agents under test. */
+/** The HMAC key of the agents under test that are given no keyFile. */
 export const TEST_KEY = Buffer.from('pgvigil-test-agent-key-0123456789abcdef', 'utf8');
 
 export interface TestAgent extends RunningAgent {
   lines: LogEntry[];
 }
 
-/** One in-process agent for a local node; logs are collected (and echoed when PGVIGIL_TEST_LOG is set). */
+/**
+ * One in-process agent for a local node; logs are collected (and echoed when PGVIGIL_TEST_LOG is
+ * set). It accepts TEST_KEY, or with `extra.keyFile` that file's keys, read again on a mismatch
+ * as the agent program does (lib/agent/agentKeyRing.ts).
+ */
 export async function startTestAgent(o: {
   cluster: string;
   node: { name: string; port: number; dataDir: string };
@@ -43,6 +48,13 @@ export async function startTestAgent(o: {
   if (!parsed.ok) throw new Error(parsed.reason);
   const lines: LogEntry[] = [];
   const forward = process.env['PGVIGIL_TEST_LOG'] ? jsonLog('agent', { node: o.node.name }) : undefined;
-  const agent = await startAgent(parsed.value, { key: TEST_KEY, osUser: o.osUser, log: collectingLog(lines, forward) });
+  const log = collectingLog(lines, forward);
+  let key: Parameters<typeof startAgent>[1]['key'] = TEST_KEY;
+  if (parsed.value.keyFile !== undefined) {
+    const ring = await loadAgentKeyRing(parsed.value, log);
+    if (!ring.ok) throw new Error(ring.reason);
+    key = ring.value;
+  }
+  const agent = await startAgent(parsed.value, { key, osUser: o.osUser, log });
   return { ...agent, lines };
 }

@@ -41,7 +41,7 @@ describe('agent config', () => {
   });
 
   test('key and keyFile together are refused', () => {
-    assert.match(reason({ ...good, key: 'k'.repeat(40), keyFile: '/etc/pgvigil/key' }), /^agent config: key: give either key or keyFile/);
+    assert.match(reason({ ...good, key: 'k'.repeat(40), keyFile: '/etc/pgvigil/key' }), /^agent config: key: give one of key, keyFile and keySecret/);
   });
 
   test('the key comes from the environment when the file gives none, and must be long enough', () => {
