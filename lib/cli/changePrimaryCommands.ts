@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import { withObservations } from '../control/commitCommand.ts';
-import type { CommandWithoutObservations } from '../domain/commands.ts';
 import { decide } from '../domain/decide.ts';
-import { fail, parseIntOption } from './cliErrors.ts';
+import { SwitchoverTimeoutMs, type CommandWithoutObservations } from '../domain/commands.ts';
+import type { DecisionEvent } from '../domain/events.ts';
+import { awaitAction } from './awaitAction.ts';
+import { fail, parseIntOption, parseOption } from './cliErrors.ts';
+import { Duration } from './durationArg.ts';
 import { awaitFailover } from './awaitFailover.ts';
 import { openTarget, requester, withTargetOptions, type ClusterTarget, type TargetOptions } from './clusterTarget.ts';
 import { sleepUntil } from './interrupt.ts';
@@ -18,11 +21,13 @@ export function registerChangePrimary(program: Command): void {
     .description('planned change of primary with no acknowledged write lost: stop the primary cleanly, promote a standby once it has replayed the shutdown checkpoint, re-point the rest')
     .option('--to <node>', 'the standby to promote (default: the best qualified one)')
     .option('--at <time>', 'wait until then before asking: ISO time (UTC when no zone) or relative (+10m, 1h)')
-    .option('--timeout <seconds>', 'how long to wait for the outcome', '120')
+    .option('--timeout <duration>', 'the deadline for the promotion (90, 90s, 2m): past it the switchover is recorded as failed and the old primary serves again', '60s')
     .option('--json', 'print only the outcome as JSON on stdout (progress goes to stderr)')
-    .addHelpText('after', '\nExamples:\n  $ pgvigil switchover --to pg2\n  $ pgvigil switchover --at 2026-11-24T03:00:00Z\n  $ pgvigil switchover --at +30m --to pg3 --timeout 300')
+    .addHelpText('after', '\nExamples:\n  $ pgvigil switchover --to pg2\n  $ pgvigil switchover --at 2026-11-24T03:00:00Z\n  $ pgvigil switchover --at +30m --to pg3 --timeout 5m')
     .action(async (opts: SwitchoverOptions) => {
-      const timeoutMs = parseIntOption('--timeout', opts.timeout, 1, 86_400) * 1000;
+      const deadlineMs = parseOption('--timeout', opts.timeout, Duration.pipe(SwitchoverTimeoutMs), 'pass a duration from 1 s to 1 day, e.g. --timeout 90s or --timeout 2m');
+      // The outcome is the completion, or the failure recorded just past the deadline.
+      const timeoutMs = deadlineMs + WAIT_PAST_DEADLINE_MS;
       let at: number | null = null;
       if (opts.at !== undefined) {
         const t = parseTimeArg('--at', opts.at, Date.now(), 'ahead');
@@ -31,7 +36,7 @@ export function registerChangePrimary(program: Command): void {
         at = t.at;
       }
       const target = openTarget(opts);
-      const command = (): CommandWithoutObservations => ({ type: 'switchover', now: Date.now(), to: opts.to ?? null, requestedBy: requester() });
+      const command = (): CommandWithoutObservations => ({ type: 'switchover', now: Date.now(), to: opts.to ?? null, timeoutMs: deadlineMs, requestedBy: requester() });
       const say = sayer(opts.json);
       if (at !== null && at > Date.now()) {
         // Say now, not at 3 a.m., when the switchover would be refused.
@@ -57,6 +62,31 @@ export function registerChangePrimary(program: Command): void {
     });
 }
 
+/** How long the CLI waits past a switchover's deadline for the failure to be recorded. */
+const WAIT_PAST_DEADLINE_MS = 30_000;
+
+/**
+ * `failover --to` the stopped primary itself: the decision asks its agent to start it again
+ * (restartPrimary.ts), no failover. Wait for that answer and exit with it.
+ */
+async function restartAnswered(target: ClusterTarget, seq: number, events: DecisionEvent[], timeoutMs: number, json: boolean): Promise<never> {
+  const asked = events.find((e) => e.type === 'ActionRequested' && e.intent.action === 'promote');
+  if (!asked || asked.type !== 'ActionRequested') fail(`the decision holds no FailoverStarted nor restart (${events.map((e) => e.type).join(', ')})`, 'check pgvigil history --since 5m', 1);
+  const say = sayer(json);
+  say(`restart of ${asked.intent.node} as primary of term ${asked.intent.term} asked (decision ${seq})`);
+  say(`  reason: ${asked.reason}`);
+  const answer = await awaitAction(target.store, target.cluster, seq, asked.intent.id, timeoutMs);
+  target.close();
+  const ok = answer?.type === 'ActionSucceeded';
+  const reason = answer ? answer.reason : `no answer from ${asked.intent.node}'s agent after ${Math.round(timeoutMs / 1000)} s`;
+  if (json) process.stdout.write(`${JSON.stringify({ ok, outcome: ok ? 'restarted' : 'failed', node: asked.intent.node, term: asked.intent.term, seq, reason })}\n`);
+  if (ok) {
+    if (!json) say(`${asked.intent.node} is primary of term ${asked.intent.term} again: ${reason}`);
+    process.exit(0);
+  }
+  fail(`restart of ${asked.intent.node}: ${reason}`, 'pgvigil status shows the node; pgvigil history --node ' + asked.intent.node + ' shows each attempt', 1);
+}
+
 const sayer =
   (json: boolean | undefined) =>
   (line: string): void => {
@@ -77,6 +107,7 @@ async function changePrimary(target: ClusterTarget, command: CommandWithoutObser
   const started = Date.now();
   const { seq, events } = await submitOrExit(target, command, json);
   const start = events.find((e) => e.type === 'FailoverStarted');
+  if (!start && command.type === 'failover') await restartAnswered(target, seq, events, timeoutMs, json);
   if (!start || start.type !== 'FailoverStarted') fail(`the decision holds no FailoverStarted (${events.map((e) => e.type).join(', ')})`, 'check pgvigil history --since 5m', 1);
   const what = start.kind === 'switchover' ? 'switchover' : 'manual failover';
   say(`${what} started: ${start.from} → ${start.to}, term ${start.term} (decision ${seq})`);

@@ -7,7 +7,7 @@ import { Outcome } from './outcome.ts';
 import { parseWith } from './parse.ts';
 import { ClusterSpec } from './spec.ts';
 import type { ClusterState } from './state.ts';
-import { evidence, isFailed, isPrimaryNow, viewNodes, type NodeView } from './view.ts';
+import { evidence, isFailed, isPrimaryNow, refusesConnections, viewNodes, type NodeView } from './view.ts';
 
 const NOT_INITIALIZED = 'the cluster is not initialized: run `pgvigil init --spec FILE` (or `pgvigil up`) first';
 
@@ -98,7 +98,12 @@ export function decideManualFailover(cmd: CommandOf<'failover'>, state: ClusterS
  */
 function restartNamedPrimary(cmd: CommandOf<'failover'>, state: ClusterState, view: Map<string, NodeView>): Decision {
   const primary = cmd.to;
-  if (isPrimaryNow(view.get(primary))) return refuse(`${primary} is already the primary`);
+  const v = view.get(primary);
+  if (isPrimaryNow(v)) return refuse(`${primary} is already the primary`);
+  // Only a server seen down on a host that answers: a host out of sight may still run it.
+  if (!refusesConnections(v)) {
+    return refuse(`${primary} is the primary and is not seen stopped (${v?.obs ? (v.obs.error?.kind ?? v.obs.role) : 'no fresh observation'}): failover --to ${primary} starts it again only once its host answers and its PostgreSQL refuses connections (pgvigil status)`);
+  }
   const other = otherPrimary(view, primary);
   if (other !== null) return refuse(`${other} answers as primary, though the log's primary is ${primary}: not starting ${primary} as a second one (pgvigil status)`);
   const o = new Outcome(state, cmd.now);
