@@ -87,7 +87,19 @@ export function chooseFailoverCandidate(
             : `${from} was promoted at ${before}: the commits it inherited were acknowledged under the previous primary's quorum and may be on ${from} alone until a standby receives that far (the highest reachable quorum member has ${top})`,
       };
     }
+    // A member whose PostgreSQL restarted reports no receive LSN until its receiver streams again:
+    // its replay LSN is a lower bound of the WAL it flushed, which may hold commits past `top`.
+    // Only such a member at the top can be shown to hold every commit, and only if it is the one.
+    const boundOnly = seen.filter((n) => view.get(n.name)!.obs!.receiveLsn === null);
+    const unknownEnd = boundOnly.find((n) => boundOnly.length > 1 || compareLsn(receivedLsn(view.get(n.name)!)!, top) < 0);
+    if (unknownEnd !== undefined) {
+      return {
+        ok: false,
+        reason: `${unknownEnd.name} reports no receive LSN (its PostgreSQL restarted and has not streamed since), only replay ${receivedLsn(view.get(unknownEnd.name)!)}: it may hold WAL past ${top}, so no member can be shown to hold every acknowledged commit until it streams again`,
+      };
+    }
     for (const n of standbys) {
+      if (boundOnly.length === 1 && n.name !== boundOnly[0]!.name) refusals.set(n.name, refusals.get(n.name) ?? `${boundOnly[0]!.name} reports only its replay LSN ${top}, a lower bound: it may hold more`);
       if (!quorumMembers.includes(n)) refusals.set(n.name, refusals.get(n.name) ?? 'tagged nosync: never synchronous');
       else if (usable(n.name) && compareLsn(receivedLsn(view.get(n.name)!)!, top) < 0) refusals.set(n.name, `behind the quorum's highest LSN ${top}`);
     }

@@ -186,6 +186,29 @@ describe('targeted properties', () => {
     );
   });
 
+  // Issue 12 path 5: a quorum member whose replay trails what it received, restarted once its
+  // primary is gone, reports replay only (receive is NULL until its receiver streams), a lower
+  // bound of the WAL it holds; another member with less must not be chosen over it.
+  test('synchronous mode: a standby restarted behind its own replay after the primary crashed never lets a member lacking a commit be promoted', () => {
+    const restarted = fc.record({
+      cfg: configArb.map((c) => ({ ...c, mode: 'synchronous' as const, maxWrite: 20000 })),
+      seed: fc.integer(),
+      segments: fc
+        .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 10 }))
+        .map(([behind, other, before]): History['segments'] => [
+          { fault: { kind: 'replayLag', node: behind, rounds: 60 }, rounds: before },
+          { fault: { kind: 'lag', node: other, rounds: 60 }, rounds: 4 },
+          { fault: { kind: 'crash', node: 0 }, rounds: 0 },
+          { fault: { kind: 'pgCrash', node: behind }, rounds: 0 },
+          { fault: { kind: 'restart', node: behind }, rounds: 30 },
+        ]),
+    });
+    fc.assert(
+      fc.property(restarted, (h) => holds(h, 'candidate', { chaos: false, heal: true, checking: ['candidate'] })),
+      { numRuns: 200, seed: SEED, includeErrorInReport: true },
+    );
+  });
+
   test('a pause, or blindness, in the middle of an automatic failover stops it before any promotion', () => {
     // The primary fails; a few rounds later the operator pauses or the control plane goes
     // blind, while answers to earlier intents may still be on their way.
