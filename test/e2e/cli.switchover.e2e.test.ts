@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { latestObservations } from '../../lib/store/observations.ts';
+import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { runCli } from '../support/cliRun.ts';
 import { eventsAfter, fromOperator, settledCount } from '../support/decisionCount.ts';
 import { crashNode, roleOf, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
@@ -59,12 +60,38 @@ describe('pgvigil switchover, pause and resume on a live local cluster (pg3 tagg
     await waitFor('pg3 to stream from pg2', async () => (await upstreamOf(p, 'pg3')) === 'pg2', 60_000);
   });
 
+  test('switchover --timeout whose promotion keeps failing (the candidate\'s agent stopped): recorded as failed, the old primary serves again in a new term', async () => {
+    // pg2 is primary since the switchover above; pg1 is the only candidate (pg3 is nofailover).
+    const term = (await p.state())!.term;
+    await p.agents.get('pg1')!.stop();
+    try {
+      const r = await runCli(['switchover', '--to', 'pg1', '--timeout', '8s', ...wd]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /switchover aborted: switchover pg2 → pg1 of term \d+ failed: its deadline of 8 s passed with pg1 not promoted/);
+      const restart = await waitFor("pg2's restart answered", () => p.events.find((e) => e.type === 'ActionSucceeded' && e.intent.action === 'promote' && e.intent.node === 'pg2' && e.intent.id.endsWith(':restart')), 60_000);
+      assert.equal(restart.type === 'ActionSucceeded' && restart.intent.term, term + 2, 'a new term past the switchover\'s');
+      assert.match(restart.reason, /restarted as primary of term \d+ over the fence of term \d+ \(demoted for switchover/);
+      const alert = await waitFor('the alert of the failed switchover', () => hook.alerts.find((a) => a.event === 'FailoverAborted' && a.term === term + 1), 15_000);
+      assert.match(alert.body, /deadline of 8 s passed/);
+      assert.equal(await roleOf(p, 'pg2'), 'primary');
+      await sqlOnce(p.cluster.nodes[1]!.port, 'CREATE TABLE IF NOT EXISTS after_failed_switchover (v int)');
+      const status = JSON.parse((await runCli(['status', '--json', ...wd])).stdout) as { primary: string };
+      assert.equal(status.primary, 'pg2');
+    } finally {
+      await p.agents.get('pg1')!.start();
+    }
+    // pg1 never left recovery: its receiver goes back to pg2, on the same timeline.
+    await waitFor('pg1 to stream from pg2 again', async () => (await upstreamOf(p, 'pg1')) === 'pg2', 60_000);
+  });
+
   test('paused: a dead primary is not failed over; status and the alert say paused', async () => {
     const paused = await runCli(['pause', ...wd]);
     assert.equal(paused.code, 0, paused.stderr);
     assert.match(paused.stdout, /maintenance mode requested by/);
     const term = (await p.state())!.term;
     const seen = p.events.length;
+    // Alerts from here on: the failed switchover above already reported pg2 down once, unpaused.
+    const alertsSeen = hook.alerts.length;
 
     await crashNode(p, 'pg2');
     // Long enough that, unpaused, the failover would have started: failure window, fence wait and a margin.
@@ -93,7 +120,7 @@ describe('pgvigil switchover, pause and resume on a live local cluster (pg3 tagg
     assert.equal(json.paused, true);
     assert.match(json.nodes.find((n) => n.name === 'pg2')!.state, /^down/);
 
-    const alert = await waitFor('the NodeDown alert of pg2 at the webhook', () => hook.alerts.find((a) => a.event === 'NodeDown' && a.node === 'pg2'), 15_000);
+    const alert = await waitFor('the NodeDown alert of pg2 at the webhook', () => hook.alerts.slice(alertsSeen).find((a) => a.event === 'NodeDown' && a.node === 'pg2'), 15_000);
     assert.equal(alert.paused, true);
     assert.match(alert.subject, /\[PAUSED\]/);
     assert.match(alert.body, /paused: maintenance mode, no automatic action/);
