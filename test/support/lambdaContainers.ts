@@ -15,7 +15,7 @@ const Reply = z.union([
 
 export interface FunctionConfig {
   name: string;
-  /** The handler module, e.g. functions/decide.ts (relative to the repository). */
+  /** The handler module: the function's bundle (an absolute path). */
   module: string;
   timeoutMs: number;
   /** The function's environment, as the stack sets it. */

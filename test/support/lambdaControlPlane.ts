@@ -1,4 +1,8 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { esbuildOptionsFor, handlerEntries } from '../../cdk/bundling.ts';
 import { probeTimeout, decideTimeout, actTimeout } from '../../cdk/functions.ts';
 import { lambdaClient, lambdaInvoker } from '../../lib/control/lambdaInvoke.ts';
 import type { ClusterSpec } from '../../lib/domain/spec.ts';
@@ -14,6 +18,26 @@ const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:pgvigil-alerts`;
 /** EventBridge's rate(1 minute): the probe's start and decide's tick (cdk/functions.ts). */
 const EVERY_MINUTE_MS = 60_000;
 
+/**
+ * Each handler bundled as the stack ships it (cdk/bundling.ts's esbuild options: one ESM file,
+ * the AWS SDK left to the runtime). The bundles live under the repository's node_modules so the
+ * SDK they import resolves there, as the Lambda runtime's own would. A cold start then loads one
+ * file instead of transpiling the sources, as on Lambda (on two shared cores, several cold
+ * starts transpiling at once starved the probe of CPU: every node seen down).
+ */
+async function bundleHandlers(dir: string): Promise<Record<keyof typeof FUNCTIONS, string>> {
+  await mkdir(dir, { recursive: true });
+  const out = {} as Record<keyof typeof FUNCTIONS, string>;
+  for (const name of Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]) {
+    const r = await build({ ...esbuildOptionsFor(handlerEntries[name]), logLevel: 'silent' });
+    const file = r.outputFiles?.[0];
+    if (!file) throw new Error(`esbuild wrote no bundle of ${name}`);
+    out[name] = join(dir, `${name}.mjs`);
+    await writeFile(out[name], file.contents);
+  }
+  return out;
+}
+
 export interface LambdaControlPlaneOptions {
   workDir: string;
   /** The store as the stream stand-in reads it (the functions make their own clients from the environment). */
@@ -22,7 +46,7 @@ export interface LambdaControlPlaneOptions {
   specs: ClusterSpec[];
   /** The agent key decide and act sign with (on AWS a secret only they may read). */
   agentKey: string;
-  /** The probe's pgvigil_monitor password file and the cluster CA (on AWS: the monitor secret; the CA, verify-ca, is being added there). */
+  /** The probe's pgvigil_monitor password file and the cluster CA certificate (on AWS: the monitor and ClusterCaCert secrets). */
   monitorPasswordFile: string;
   caCertFile: string;
   /** 127.0.0.1 ports of the Lambda API and of the SNS/EventBridge stand-in. */
@@ -50,6 +74,8 @@ export interface LambdaControlPlane {
  * Local-run variables replace the secrets (PGVIGIL_AGENT_KEY, PGVIGIL_MONITOR_PASSWORD_FILE).
  */
 export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Promise<LambdaControlPlane> {
+  const bundleDir = fileURLToPath(new URL(`../../node_modules/.cache/pgvigil-lambda-${process.pid}`, import.meta.url));
+  const bundles = await bundleHandlers(bundleDir);
   const sink = new AlertSink();
   const sinkUrl = await sink.listen('127.0.0.1', o.sinkPort);
   const lambdaUrl = `http://127.0.0.1:${o.lambdaPort}`;
@@ -70,7 +96,7 @@ export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Pro
   };
   const fn = (name: keyof typeof FUNCTIONS, timeoutMs: number, env: Record<string, string>): FunctionConfig => ({
     name: FUNCTIONS[name],
-    module: `functions/${name}.ts`,
+    module: bundles[name],
     timeoutMs,
     env: { ...common, POWERTOOLS_SERVICE_NAME: FUNCTIONS[name], ...env },
     logPath: join(o.workDir, `lambda.${name}.log`),
@@ -115,6 +141,7 @@ export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Pro
       for (const p of Object.values(pools)) await p.stop();
       await service.close();
       await sink.close();
+      await rm(bundleDir, { recursive: true, force: true });
       if (troubles.length > 0) process.stderr.write(`lambda control plane: ${troubles.length} trigger troubles, first: ${troubles.slice(0, 3).join(' | ')}\n`);
     },
   };

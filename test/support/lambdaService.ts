@@ -32,6 +32,11 @@ export class LambdaService {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => void this.serve(req, Buffer.concat(chunks).toString('utf8'), res));
     });
+    // Node closes an idle keep-alive connection after 5 s; a client sending on it just then gets
+    // 'socket hang up', and the handlers' local-run Lambda client does not retry (maxAttempts 1):
+    // in the EC2 lab an act's result to decide was lost so. Idle connections live a minute here.
+    this.server.keepAliveTimeout = 60_000;
+    this.server.headersTimeout = 65_000;
     await new Promise<void>((resolve, reject) => this.server!.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
     return `http://127.0.0.1:${port}`;
   }
