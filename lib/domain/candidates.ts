@@ -84,7 +84,9 @@ export function chooseFailoverCandidate(
         reason:
           before === null
             ? `${from} was promoted at an unknown position and its last LSN is unknown: the commits it inherited from the primary before it may be on ${from} alone`
-            : `${from} was promoted at ${before}: the commits it inherited were acknowledged under the previous primary's quorum and may be on ${from} alone until a standby receives that far (the highest reachable quorum member has ${top})`,
+            : inherited!.since === 'syncNames'
+              ? `${from}'s synchronous_standby_names changed at ${before}: the commits before it were acknowledged under its earlier setting, which may have counted members the spec no longer has, and may be on ${from} and those alone until a member receives that far (the highest reachable quorum member has ${top})`
+              : `${from} was promoted at ${before}: the commits it inherited were acknowledged under the previous primary's quorum and may be on ${from} alone until a standby receives that far (the highest reachable quorum member has ${top})`,
       };
     }
     // A member whose PostgreSQL restarted reports no receive LSN until its receiver streams again:
@@ -143,7 +145,8 @@ function staleness(spec: ClusterSpec, o: NodeObservation): string | null {
   return before > allowed ? `seen ${before} ms before ${o.node} failed (more than ${allowed} ms: the prober restarted or missed rounds)` : null;
 }
 
-export type Inherited = { node: string; lsn: string | null };
+/** since 'syncNames': the point is a change of the primary's own setting, not its promotion. */
+export type Inherited = { node: string; lsn: string | null; since?: 'syncNames' | undefined };
 
 /**
  * The position up to which a failed primary may alone hold acknowledged commits it inherited

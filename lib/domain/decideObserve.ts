@@ -97,7 +97,7 @@ function recordHealth(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>
     if (!sameSet(members, o.state.syncSet)) {
       o.emit('SyncSetChanged', term, `${primary} reports synchronous standbys: ${members.join(', ') || 'none'}`, { members });
     }
-    reportSyncNames(o, spec, primary, pv!.obs!.synchronousStandbyNames, term);
+    reportSyncNames(o, spec, primary, pv!.obs!.synchronousStandbyNames, term, '', pv!.obs!.walLsn);
   }
 }
 
@@ -207,7 +207,7 @@ function updateReaders(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView
  * enforces. Each change of the primary's setting, or of what the spec asks, is recorded; a
  * mismatch is an alert, and until it is gone no quorum proof or quorum candidate counts.
  */
-export function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, value: string | null, term: number, source = ''): void {
+export function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, value: string | null, term: number, source = '', walLsn?: string | null): void {
   // Async mode reasons about no quorum: what the primary waits for is its own business there.
   if (value === null || spec.replication.mode !== 'synchronous') return;
   const expected = specSyncNames(spec);
@@ -217,5 +217,5 @@ export function reportSyncNames(o: Outcome, spec: ClusterSpec, primary: string, 
   const reason = matches
     ? `${primary} commits with synchronous_standby_names '${value}'${source}, the quorum the spec asks`
     : `${primary} commits with synchronous_standby_names '${value}'${source} but the spec asks '${expected}': no quorum proof or quorum candidate counts until they agree (the agents write the spec's value)`;
-  o.emit('SyncNamesReported', term, reason, { node: primary, value, expected, matches });
+  o.emit('SyncNamesReported', term, reason, { node: primary, value, expected, matches, ...(walLsn === undefined ? {} : { walLsn }) });
 }

@@ -69,7 +69,16 @@ export const DecisionEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('LagRecovered'), node: NodeName, lagBytes: z.number() }),
   z.object({ ...base, type: z.literal('SyncSetChanged'), members: z.array(NodeName) }),
   /** The primary's synchronous_standby_names, and whether it waits for the quorum the spec asks. */
-  z.object({ ...base, type: z.literal('SyncNamesReported'), node: NodeName, value: z.string(), expected: z.string(), matches: z.boolean() }),
+  z.object({
+    ...base,
+    type: z.literal('SyncNamesReported'),
+    node: NodeName,
+    value: z.string(),
+    expected: z.string(),
+    matches: z.boolean(),
+    /** The primary's WAL position in the round that first showed this value: every commit it acknowledged under an earlier value lies before it (absent: older logs). */
+    walLsn: Lsn.nullable().optional(),
+  }),
   /**
    * A round in which no node answered: no automatic action until one does. Audit only; the alert
    * is ControlPlaneBlind, once every node has failed the failure threshold.

@@ -1,6 +1,21 @@
 import type { DecisionEvent } from './events.ts';
 import { evolveFailover, isDetach } from './evolveFailover.ts';
+import { compareLsn } from './lsn.ts';
 import type { ClusterState } from './state.ts';
+
+/**
+ * A primary whose synchronous_standby_names changed acknowledged the commits before the change
+ * under the old value: they count as inherited up to where the change was seen, as a promotion's
+ * do, so rule 2 needs a member of the new quorum that far. Older events (no walLsn) change nothing.
+ */
+function quorumChangePoint(s: ClusterState, e: Extract<DecisionEvent, { type: 'SyncNamesReported' }>): ClusterState['inherited'] {
+  const prev = s.primarySyncNames;
+  if (e.walLsn === undefined || prev === null || prev.node !== e.node || prev.value === e.value) return s.inherited;
+  const held = s.inherited?.node === e.node ? s.inherited.lsn : undefined;
+  // Unknown (null) stays unknown: the failover away then measures from the last known LSN, past both.
+  if (held === null || e.walLsn === null) return { node: e.node, lsn: null, since: 'syncNames' };
+  return { node: e.node, lsn: held === undefined || compareLsn(e.walLsn, held) > 0 ? e.walLsn : held, since: 'syncNames' };
+}
 
 const add = (list: readonly string[], name: string): string[] => (list.includes(name) ? [...list] : [...list, name]);
 const remove = (list: readonly string[], name: string): string[] => list.filter((n) => n !== name);
@@ -37,7 +52,7 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
     case 'LagRecovered':
       return { ...s, lagging: remove(s.lagging, event.node) };
     case 'SyncNamesReported':
-      return { ...s, primarySyncNames: { node: event.node, value: event.value, expected: event.expected, matches: event.matches } };
+      return { ...s, primarySyncNames: { node: event.node, value: event.value, expected: event.expected, matches: event.matches }, inherited: quorumChangePoint(s, event) };
     case 'SyncSetChanged':
       return { ...s, syncSet: [...event.members] };
     case 'ControlPlaneSightLost':

@@ -62,9 +62,11 @@ export const ClusterState = z.object({
   /**
    * The current primary's promotion point: the commits up to it were acknowledged under an older
    * primary's quorum, so until one of its standbys has received that far they may be on it alone.
+   * Moved on by a change of its own synchronous_standby_names (the commits before it were
+   * acknowledged under the old value, which may have counted members the spec no longer has).
    * lsn null: promoted, position unknown (the failover away from it uses its last known LSN).
    */
-  inherited: z.object({ node: NodeName, lsn: Lsn.nullable() }).nullable().default(null),
+  inherited: z.object({ node: NodeName, lsn: Lsn.nullable(), since: z.literal('syncNames').optional() }).nullable().default(null),
   /**
    * Nodes that were primaries of an older term (or candidates whose promotion may have landed)
    * and have not yet been rewound, with when each lost its role: only a lease renewed after
