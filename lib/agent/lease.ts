@@ -36,6 +36,8 @@ export interface LeaseLoopOptions {
   metrics?: LeaseMetrics;
   /** Told, as a performance.now() instant, until when the lease rule lets a primary here serve (lib/agent/watchdog). */
   watchdog?: { servingUntil(perfMs: number | null): void };
+  /** How often to renew while PostgreSQL here answers as a standby; default standbyLeaseRenewEveryMs(ttlMs). */
+  standbyRenewEveryMs?: number;
 }
 
 /** How often an agent renews a lease of `ttlMs`: three tries per TTL, never more often than every 50 ms. */
@@ -43,19 +45,40 @@ export function leaseRenewEveryMs(ttlMs: number): number {
   return Math.max(50, Math.floor(ttlMs / 3));
 }
 
+/**
+ * How often an agent whose PostgreSQL answers as a standby renews: twice the TTL. A standby's
+ * lease is only ever read as a witness that its agent runs, and each renewal says the longer
+ * TTL it stands by (leaseTtlFor), so the decider waits that much longer on it (ARCHITECTURE,
+ * "Lease cadence"). Only a primary's lease is renewed every TTL / 3: that one fences.
+ */
+export function standbyLeaseRenewEveryMs(ttlMs: number): number {
+  return 2 * ttlMs;
+}
+
+/**
+ * The TTL a renewal promising the next one within `everyMs` stands by: the configured TTL,
+ * plus however much later than the primary's cadence it renews. The agent self-fences a
+ * primary that long after the last renewal it sent, and the lease says so (Lease.ttlMs).
+ */
+export function leaseTtlFor(ttlMs: number, renewEveryMs: number, everyMs: number): number {
+  return ttlMs + Math.max(0, everyMs - renewEveryMs);
+}
+
 export interface LeaseLoop {
   stop(): Promise<void>;
   /** For status and tests: the version we hold, and ms since the last renewal was sent. */
-  snapshot(): { version: number | null; sinceRenewMs: number; selfFenced: boolean };
+  snapshot(): { version: number | null; sinceRenewMs: number; selfFenced: boolean; ttlMs: number };
   /** Renew at once if the lease has lapsed; not ok if it is still lapsed afterwards. */
   ensureFresh(): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 /**
- * Renews this node's lease every renewEveryMs (conditional on the version we hold). When no
- * renewal has succeeded for ttlMs (measured from when it was *sent*, on a monotonic clock,
- * so the store may have seen it later, never earlier) and PostgreSQL here is a primary, stop
- * PostgreSQL unless every standby of the spec streams from it: rule 3 of DESIGN.md.
+ * Renews this node's lease every renewEveryMs, or every standbyRenewEveryMs while PostgreSQL
+ * here answers as a standby (conditional on the version we hold). When no renewal has
+ * succeeded for the TTL the last one stood by (ttlMs, longer by the standby cadence's extra
+ * when that one was a standby's: leaseTtlFor; measured from when it was *sent*, on a monotonic
+ * clock, so the store may have seen it later, never earlier) and PostgreSQL here is a primary,
+ * stop PostgreSQL unless every standby of the spec streams from it: rule 3 of DESIGN.md.
  *
  * This is the agent's side of rule 3's invariant (ARCHITECTURE.md): *whenever the decider
  * counts a primary as fenced by its lease, that primary's agent has stopped it, whatever the
@@ -93,6 +116,24 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   let membersFailing = false;
   let keeping: Promise<void> | null = null;
   const replies = new StandbyReplies(o.pg);
+  // Cadence by role: a standby renews every standbyEvery, anything else (a primary, a server
+  // down or not answering, a role not known) every renewEveryMs. Each renewal writes the TTL
+  // its cadence stands by, and the lapse is judged against the TTL of the last one that landed.
+  const standbyEvery = Math.max(o.renewEveryMs, o.standbyRenewEveryMs ?? standbyLeaseRenewEveryMs(o.ttlMs));
+  let standbyHere = false;
+  let roleReading: Promise<void> | null = null;
+  let promisedEvery = o.renewEveryMs;
+  const cadence = () => (standbyHere ? standbyEvery : o.renewEveryMs);
+  const lapseMs = () => leaseTtlFor(o.ttlMs, o.renewEveryMs, promisedEvery);
+  // Read off the renewal's path, so a frozen server never delays a renewal; a failed read counts as not a standby.
+  const readRole = () => {
+    if (roleReading) return;
+    roleReading = readServerState(o.pg, Math.min(1_000, o.renewEveryMs))
+      .then((st) => void (standbyHere = st.answering && st.inRecovery === true), () => void (standbyHere = false))
+      .finally(() => (roleReading = null));
+  };
+  // Due at the primary's cadence always; at a standby's once its period is (about) up; at once when the cadence changes.
+  const due = () => failing || version === null || cadence() !== promisedEvery || performance.now() - lastRenewSentAt + o.renewEveryMs / 2 >= promisedEvery;
 
   // A conflict means an earlier run of this agent holds a newer version: adopt it and renew
   // again at once, so a restart (which counts its lease as lapsed) is not judged before it renews.
@@ -106,18 +147,20 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     // Before the first lease of this run, learn the members if the store has them, so the lease names them.
     if (members.others === null) await learnMembers();
     const sentAt = performance.now();
+    const every = cadence();
     // The lease names the members this agent counts: the decider's lease proof needs its witness among them.
     // A request that never settles must not wedge the loop: past the deadline it counts as failed
     // (if it landed after all, the next renewal meets the newer version and adopts it).
     const r = await withDeadline(
-      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: o.ttlMs }, version),
+      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: leaseTtlFor(o.ttlMs, o.renewEveryMs, every) }, version),
       Math.max(o.renewEveryMs, 1_000),
       () => ({ ok: false as const, reason: `the store did not answer the renewal within ${Math.max(o.renewEveryMs, 1_000)} ms` }),
     );
     if (r.ok) {
       version = r.version;
       lastRenewSentAt = sentAt;
-      o.watchdog?.servingUntil(sentAt + o.ttlMs);
+      promisedEvery = every;
+      o.watchdog?.servingUntil(sentAt + lapseMs());
       o.metrics?.renewed(sentAt);
       if (failing) o.log({ level: 'info', msg: 'lease renewed again', version });
       failing = false;
@@ -177,7 +220,8 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   const check = async () => {
     const since = performance.now() - lastRenewSentAt;
     if (selfFenced) return;
-    if (since < o.ttlMs) {
+    const ttlMs = lapseMs();
+    if (since < ttlMs) {
       // Replies are followed before any lapse, so the first check after one judges them over a whole TTL.
       if (members.others && performance.now() - lastSampledAt >= o.renewEveryMs) {
         lastSampledAt = performance.now();
@@ -215,8 +259,8 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       }
     }
     const why = state.answering
-      ? `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and ${streamingWhy}`
-      : `lease not renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
+      ? `lease not renewed for ${Math.round(since)} ms (TTL ${ttlMs} ms) and ${streamingWhy}`
+      : `lease not renewed for ${Math.round(since)} ms (TTL ${ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
     o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
     await o.fence.set(o.term(), `${SELF_FENCE_PREFIX} ${why}`);
     // The writer address goes before PostgreSQL stops, as in the fence action.
@@ -233,14 +277,16 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   };
 
   const renewTimer = setInterval(() => {
-    if (stopped || renewing) return;
+    if (stopped) return;
+    readRole();
+    if (renewing || !due()) return;
     void startRenewal();
   }, o.renewEveryMs);
   // Checked more often than renewed, so a lapse is acted on soon after the TTL.
   const checkTimer = setInterval(() => {
     if (stopped || checking || !firstRenewTried) return;
     // Once lapsed, the check (and the stop it may make) waits its turn on the action lock.
-    const lapsed = !selfFenced && performance.now() - lastRenewSentAt >= o.ttlMs;
+    const lapsed = !selfFenced && performance.now() - lastRenewSentAt >= lapseMs();
     checking = (lapsed ? o.lock.run(async () => (stopped ? undefined : check())) : check())
       .catch((e: unknown) => o.log({ level: 'error', msg: 'lease check threw', error: String(e) }))
       .finally(() => (checking = null));
@@ -256,13 +302,13 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       clearInterval(checkTimer);
       await Promise.allSettled([renewing, checking, keeping]);
     },
-    snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced }),
+    snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced, ttlMs: lapseMs() }),
     async ensureFresh() {
-      if (performance.now() - lastRenewSentAt < o.ttlMs) return { ok: true };
+      if (performance.now() - lastRenewSentAt < lapseMs()) return { ok: true };
       await renewing;
-      if (performance.now() - lastRenewSentAt >= o.ttlMs && !stopped) await startRenewal();
+      if (performance.now() - lastRenewSentAt >= lapseMs() && !stopped) await startRenewal();
       const since = performance.now() - lastRenewSentAt;
-      return since < o.ttlMs ? { ok: true } : { ok: false, reason: `this agent's lease has not been renewed for ${Math.round(since)} ms (TTL ${o.ttlMs} ms)` };
+      return since < lapseMs() ? { ok: true } : { ok: false, reason: `this agent's lease has not been renewed for ${Math.round(since)} ms (TTL ${lapseMs()} ms)` };
     },
   };
 }
