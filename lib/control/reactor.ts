@@ -2,6 +2,7 @@ import { agentTargetOf, callAgent, type AgentTarget } from '../agent/agentClient
 import { peerOf, type AgentAction, type RequestOf } from '../agent/actions/wire.ts';
 import type { ActionName, Intent } from '../domain/events.ts';
 import type { ClusterSpec, NodeSpec } from '../domain/spec.ts';
+import { isRestart } from '../domain/restartPrimary.ts';
 import { specSyncNames } from '../domain/syncNames.ts';
 import type { ClusterState, FailoverInProgress } from '../domain/state.ts';
 import { createPgBouncerDriver, type PgBouncerDriver, type PgBouncerRun } from '../endpoints/pgbouncer.ts';
@@ -152,6 +153,7 @@ async function execute(cp: ControlPlane, spec: ClusterSpec, failover: FailoverIn
       result = await agent(cp, target, 'promote', {
         term: intent.term,
         ...(intent.minLsn ? { minLsn: intent.minLsn } : {}),
+        ...(isRestart(intent) ? { restartOnly: true } : {}),
         // Put in force before the node takes a write, and answered back (rule 2).
         ...(spec.replication.mode === 'synchronous' ? { synchronousStandbyNames: specSyncNames(spec) } : {}),
       });

@@ -1,3 +1,4 @@
+import type { Intent } from './events.ts';
 import type { Outcome } from './outcome.ts';
 import type { ClusterSpec } from './spec.ts';
 import type { ClusterState } from './state.ts';
@@ -50,6 +51,9 @@ export function requestRestart(o: Outcome, node: string, why: string): boolean {
       : `ask its agent to start it again as primary of its term ${term} (it may have stopped itself when its lease lapsed)`;
   return o.request('promote', node, term, `${why}: ${how}`, { key: 'restart' });
 }
+
+/** A promote asking to start the log's primary again (never to promote a standby: the agent is told so). */
+export const isRestart = (intent: Intent): boolean => intent.action === 'promote' && intent.id.endsWith(':restart');
 
 /** The term a restart of `node` as primary is asked in: past any term in which the control plane asked it to stop. */
 export function restartTerm(s: ClusterState, node: string): number {

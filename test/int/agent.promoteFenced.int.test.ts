@@ -83,6 +83,13 @@ describe('agent promote of a new term over a fence of an earlier term (real Post
     assert.equal(again.reason, 'already primary');
   });
 
+  test('a restart (restartOnly, as the reactor sends for the log\'s primary) never promotes a running standby', async () => {
+    const r = await act('f2', 'promote', { term: 4, restartOnly: true });
+    assert.equal(r.ok, false);
+    assert.match(r.reason, /this node is a standby: a restart starts a stopped primary again and never promotes a standby/);
+    assert.equal(await inRecovery('f2'), true);
+  });
+
   test('a standby fenced in term 4 is never started as primary by a promote of term 5: its data directory was not a primary\'s', async () => {
     const f = await act('f2', 'fence', { term: 4 });
     assert.equal(f.ok, true, f.reason);

@@ -23,6 +23,8 @@ export const promote = defineAction({
       minLsn: Lsn.nullable().optional(),
       /** How long to wait for replay to reach minLsn. */
       waitMs: z.number().int().min(0).max(120_000).default(10_000),
+      /** A restart of the log's primary (restartPrimary.ts): only a stopped primary is started; a standby is never promoted by it. */
+      restartOnly: z.boolean().optional(),
       /** Synchronous mode: the spec's setting, put in force before the promotion (issue 12 path 2). */
       synchronousStandbyNames: z.string().max(4_096).optional(),
     })
@@ -35,6 +37,7 @@ export const promote = defineAction({
     let state = await readServerState(pg);
     if (!state.running) {
       if (fenced !== null) return await restartFencedPrimary(ctx, input.term, fenced);
+      if (input.restartOnly) return { ok: false, reason: 'PostgreSQL is not running here and no fence marker says a primary stopped here: a restart starts only a stopped primary' };
       const standby = await startStopped(ctx, 'standby', null);
       if (!standby.ok) return { ok: false, reason: `PostgreSQL is not running here: ${standby.reason}` };
       ctx.log({ level: 'warn', msg: 'started a stopped standby to promote it' });
@@ -55,6 +58,8 @@ export const promote = defineAction({
         ...(await placeWriterVip(ctx.config.vip, ctx.log)),
       };
     }
+    // The control plane asked to start a stopped primary again; a standby here has none of the data that was judged.
+    if (input.restartOnly) return { ok: false, reason: 'this node is a standby: a restart starts a stopped primary again and never promotes a standby' };
     // Promoted with a lapsed lease, this node would stop itself at once: its standbys are still
     // being re-pointed, so "every member streams from it" can't hold yet. Renew first, or refuse.
     const fresh = (await ctx.leaseFresh?.()) ?? { ok: true };
