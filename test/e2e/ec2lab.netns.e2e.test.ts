@@ -117,7 +117,7 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     await step('dynalite', () => dyn?.stop());
     await step('namespaces', () => lab?.destroy());
     await step('control log', () => run?.closeLog());
-    if (workDir && passed === 7) await step('work dir', () => rm(workDir, { recursive: true, force: true }));
+    if (workDir && passed === 8) await step('work dir', () => rm(workDir, { recursive: true, force: true }));
     else if (workDir) process.stderr.write(`ec2 lab: logs kept in ${workDir}\n`);
   });
 
@@ -425,6 +425,24 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
     assert.equal(await vipAnswersFrom('the client to reach the new primary through the VIP', (r) => r.startsWith(`${next.name}|`)), `${next.name}|false|${VIP}`);
     await waitFor(`${old.name} to have released the VIP behind the cut`, async () => !(await holdsVip(old.name)), 30_000);
     process.stderr.write(`ec2 lab silent host: acknowledged=${acked.length} missing=${missing} old_primary=${old.name} new_primary=${next.name}\n`);
+    passed++;
+  });
+
+  test('the next minute\'s probe invocation takes over from the last: a new Lambda prober observes the cluster', async () => {
+    // The first invocation probes for its minute and returns; EventBridge's next one starts a prober of its own.
+    const first = await waitFor('the first probe invocation to return', () => control!.invocations.find((i) => i.fn === FUNCTIONS.probe && i.done), 90_000, 500);
+    assert.equal(first.error, undefined, first.error);
+    const { rounds, written } = first.answer as { rounds: number; written: number };
+    const firstProber = `lambda-${control!.requestIds('probe')[0]}`;
+    // Three nodes answer now (the silent host's primary is still cut off); the new prober writes each on its first round or heartbeat.
+    const probers = await waitFor('every reachable node observed by a later invocation\'s prober', async () => {
+      const read = await latestObservations(store!, CLUSTER, Date.now() - 15_000);
+      const fresh = (read.ok ? read.observations : []).filter((o) => o.reachable && o.prober.startsWith('lambda-') && o.prober !== firstProber);
+      return new Set(fresh.map((o) => o.node)).size >= 3 ? [...new Set(fresh.map((o) => o.prober))] : undefined;
+    }, 60_000, 500);
+    const s = await loadState(store!, CLUSTER);
+    assert.ok(s.ok && s.state.primary && !s.state.failover, 'no failover started at the hand-over');
+    process.stderr.write(`ec2 lab probe hand-over: first invocation rounds=${rounds} written=${written}; probers seen since: ${probers.join(', ')}\n`);
     passed++;
   });
 });

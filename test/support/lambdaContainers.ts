@@ -42,6 +42,8 @@ export class FunctionContainers {
   private readonly log: WriteStream;
   /** How many containers were started (cold starts). */
   coldStarts = 0;
+  /** The request id (the context's awsRequestId) of each invocation, in the order they came. */
+  readonly requestIds: string[] = [];
   private stopped = false;
 
   constructor(private readonly fn: FunctionConfig) {
@@ -55,6 +57,7 @@ export class FunctionContainers {
     try {
       await c.ready;
       const requestId = randomUUID();
+      this.requestIds.push(requestId);
       const deadline = Date.now() + this.fn.timeoutMs;
       const answer = await new Promise<{ ok: true; answer: unknown } | { ok: false; error: string }>((resolve) => {
         const timer = setTimeout(() => {

@@ -58,6 +58,8 @@ export interface LambdaControlPlane {
   invocations: Invocation[];
   alerts: AlertSink;
   coldStarts(): Record<string, number>;
+  /** The request ids of a function's invocations, in order (the probe names its prober lambda-<id>). */
+  requestIds(fn: keyof typeof FUNCTIONS): readonly string[];
   /** Stream batches delivered to decide (observations) and to notify (decisions). */
   streams(): { decide: StreamFeed; notify: StreamFeed };
   stop(): Promise<void>;
@@ -132,6 +134,7 @@ export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Pro
   return {
     invocations: service.invocations,
     alerts: sink,
+    requestIds: (name) => pools[name].requestIds,
     coldStarts: () => Object.fromEntries(Object.entries(pools).map(([name, p]) => [name, p.coldStarts])),
     streams: () => ({ decide: decideFeed, notify: notifyFeed }),
     async stop() {
