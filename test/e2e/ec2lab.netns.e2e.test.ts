@@ -38,7 +38,10 @@ import { runAwsCli } from '../support/awsModeCli.ts';
  * cluster from PGVIGIL_CLUSTERS, as after a deploy), act by asynchronous invoke, notify on each
  * decision. They and the store (dynalite, over HTTP) live in the root namespace, reaching the
  * hosts over the bridge; the probe logs in as pgvigil_monitor over TLS checked against the
- * cluster CA (PGVIGIL_CA_CERT_FILE). The test itself only reads the store and the servers.
+ * cluster CA (PGVIGIL_CA_CERT_FILE). Every agent moves the writer VIP (what vip.netns tested on
+ * hand-built servers). The test decides nothing itself: it reads the store and the servers, runs
+ * `pgvigil` as an operator (add-node, switchover: AWS mode, through decide), and once sends an
+ * agent the retried promote the control plane would send, to see the VIP claimed.
  */
 const skip = await namespaceSupport();
 const PREFIX = '10.79.0';
