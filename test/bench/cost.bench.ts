@@ -10,8 +10,6 @@
 //
 //   npm run bench:cost -- --minutes 2
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -34,6 +32,7 @@ import { dynamoItemBytes, writeUnits } from './itemBytes.ts';
 import { meterStore, type MeteredRequest } from './storeMeter.ts';
 import { leaseRenewEveryMs, standbyLeaseRenewEveryMs } from '../../lib/agent/lease.ts';
 import { silentLog } from '../../lib/log.ts';
+import { agentKeysDir } from '../../lib/local/localAgentKeys.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -106,7 +105,8 @@ try {
     PGVIGIL_TABLE: p.storeConfig.table,
     PGVIGIL_CLUSTERS: JSON.stringify([p.spec]),
     PGVIGIL_STORE_ENDPOINT: p.storeConfig.endpoint!,
-    PGVIGIL_AGENT_KEY: (await readFile(join(p.workDir, 'agent.key'), 'utf8')).trim(),
+    // Each node's agent key is its own (local mode keeps them as files; on AWS, a secret each).
+    PGVIGIL_AGENT_KEY_DIR: agentKeysDir(p.workDir),
     PGVIGIL_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:pgvigil-alerts',
     AWS_REGION: 'us-east-1',
   });
