@@ -3,9 +3,9 @@
  * actions: the host's own clock, the watchdog the agent feeds, and the constants the agent runs
  * by. Pure: the world passes its time in.
  */
-import { leaseRenewEveryMs } from '../../../lib/agent/lease.ts';
+import { leaseRenewEveryMs, leaseTtlFor, standbyLeaseRenewEveryMs } from '../../../lib/agent/lease.ts';
 
-export { leaseRenewEveryMs };
+export { leaseRenewEveryMs, leaseTtlFor, standbyLeaseRenewEveryMs };
 
 /**
  * A host's clock against the world's: wall time off by `offsetMs` (NTP keeps it within the

@@ -48,7 +48,7 @@ export class WorldProber extends WorldReplication {
       }
       // The lease is read from the store, so it is seen even when the node is not.
       // The members the agent counted at its last renewal (as it last read them from the log).
-      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm, members: [...n.leaseMembers], ttlMs: this.cfg.leaseTtlMs };
+      const lease = { version: n.leaseVersion, changedSeenAt: mem.leaseSeenAt, term: n.leaseTerm, members: [...n.leaseMembers], ttlMs: n.leaseTtl };
       const reachable = this.cpReaches(n) && this.running(n);
       if (!reachable) {
         mem.failures += 1;

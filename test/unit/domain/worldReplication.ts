@@ -10,7 +10,7 @@ import { bigIntToLsn } from '../../../lib/domain/lsn.ts';
 import { ClusterSpec } from '../../../lib/domain/spec.ts';
 import type { ClusterState } from '../../../lib/domain/state.ts';
 import { parseSyncNames, specSyncNames } from '../../../lib/domain/syncNames.ts';
-import { hostNow, leaseRenewEveryMs, LOG_READ_MS, WATCHDOG_MARGIN_MS, type HostClock } from './worldAgentHost.ts';
+import { hostNow, leaseRenewEveryMs, leaseTtlFor, LOG_READ_MS, standbyLeaseRenewEveryMs, WATCHDOG_MARGIN_MS, type HostClock } from './worldAgentHost.ts';
 
 export const T0 = 1_700_000_000_000;
 export const LSN0 = 0x3000000;
@@ -131,6 +131,9 @@ export interface SimNode {
   /** When the agent sent its last renewal that succeeded, and when it tries the next, by its host's clock. */
   leaseSentAt: number;
   nextRenewAt: number;
+  /** The TTL the last renewal that landed stood by (longer for a standby's, lib/agent/lease.ts leaseTtlFor), and the role it was sent in. */
+  leaseTtl: number;
+  leaseAsStandby: boolean;
   /** When the agent process last started, by its host's clock: it counts its lease lapse from then. */
   agentStartedAt: number;
   /** The agent's event loop is stuck until then: no renewals, no answers, no self-fence, no watchdog feed; PostgreSQL runs on. */
@@ -230,6 +233,8 @@ export class WorldReplication {
         leaseRenewedAt: T0,
         leaseSentAt: at,
         nextRenewAt: at + leaseRenewEveryMs(cfg.leaseTtlMs),
+        leaseTtl: cfg.leaseTtlMs,
+        leaseAsStandby: false,
         agentStartedAt: at,
         hungUntil: 0,
         watchdogDeadline: at + cfg.leaseTtlMs,
@@ -271,7 +276,9 @@ export class WorldReplication {
   /** The agent's event loop runs (it may still be cut off from everyone). */
   agentRuns = (n: SimNode): boolean => n.hostUp && n.agentAlive && !this.hung(n) && !this.frozen(n);
   /** Past a lapsed lease, by the agent's own clock: no renewal sent within the TTL since it started. */
-  leaseLapsed = (n: SimNode): boolean => this.hostNow(n) - Math.max(n.leaseSentAt, n.agentStartedAt) >= this.cfg.leaseTtlMs;
+  leaseLapsed = (n: SimNode): boolean => this.hostNow(n) - Math.max(n.leaseSentAt, n.agentStartedAt) >= n.leaseTtl;
+  /** The agent renews at a standby's cadence while its PostgreSQL answers in recovery (lib/agent/lease.ts). */
+  asStandby = (n: SimNode): boolean => this.running(n) && n.pg === 'standby';
   /** Which node a standby's receiver currently reports streaming from (pg_stat_wal_receiver), if any. */
   streamsFrom(s: SimNode): string | null {
     return this.running(s) && !this.frozen(s) && s.pg === 'standby' && s.recv !== null ? s.recv.upstream : null;
@@ -325,8 +332,9 @@ export class WorldReplication {
       // agent's rule (lib/agent/lease.ts): past a lapsed lease, serve only while every other
       // member has streamed from it (replied) within the TTL; else stop PostgreSQL.
       if (n.pg === 'primary' && this.leaseLapsed(n) && !this.everyMemberRepliedWithin(n, ttl)) this.selfFence(n);
-      if (clock >= n.nextRenewAt) {
-        n.nextRenewAt = clock + leaseRenewEveryMs(ttl);
+      // A change of role renews at once.
+      if (clock >= n.nextRenewAt || this.asStandby(n) !== n.leaseAsStandby) {
+        n.nextRenewAt = clock + (this.asStandby(n) ? standbyLeaseRenewEveryMs(ttl) : leaseRenewEveryMs(ttl));
         if (this.reachesStore(n) && this.now >= n.leaseBlockedUntil) this.renewLease(n);
       }
       n.watchdogDeadline = this.leaseDeadline(n, ttl);
@@ -356,11 +364,11 @@ export class WorldReplication {
    * serve up to one renewal period past what the lease proof counts on (ARCHITECTURE, rule 3).
    */
   private leaseDeadline(n: SimNode, ttl: number): number {
-    const sent = Math.max(n.leaseSentAt, n.agentStartedAt);
+    const lapse = Math.max(n.leaseSentAt, n.agentStartedAt) + n.leaseTtl;
     if (n.members.length === 0) return Infinity;
     const oldest = Math.min(...n.members.map((m) => this.repliedAt.get(`${m}>${n.name}`) ?? -Infinity));
     const oldestByHost = oldest === -Infinity ? -Infinity : hostNow(n.clock, oldest, T0);
-    return Math.max(sent, oldestByHost) + ttl;
+    return Math.max(lapse, oldestByHost + ttl);
   }
 
   /** The agent (or its watchdog) stops its primary and sets its own fence marker. */
@@ -378,6 +386,9 @@ export class WorldReplication {
     n.leaseRenewedAt = this.now;
     n.leaseSentAt = this.hostNow(n);
     n.leaseMembers = [...n.members];
+    n.leaseAsStandby = this.asStandby(n);
+    const every = n.leaseAsStandby ? standbyLeaseRenewEveryMs(this.cfg.leaseTtlMs) : leaseRenewEveryMs(this.cfg.leaseTtlMs);
+    n.leaseTtl = leaseTtlFor(this.cfg.leaseTtlMs, leaseRenewEveryMs(this.cfg.leaseTtlMs), every);
   }
 
   private stream(): void {
