@@ -34,6 +34,11 @@ export class ClusterMembers {
     return this.known?.state.spec ?? null;
   }
 
+  /** The log's term as last read from the store, or null when never read. */
+  get term(): number | null {
+    return this.known?.state.term ?? null;
+  }
+
   /** The spec's other nodes, or null when never learned. */
   get others(): readonly string[] | null {
     return this.members;

@@ -70,6 +70,8 @@ export interface LeaseLoop {
   snapshot(): { version: number | null; sinceRenewMs: number; selfFenced: boolean; ttlMs: number };
   /** Renew at once if the lease has lapsed; not ok if it is still lapsed afterwards. */
   ensureFresh(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** The decision log's term, read from the store now (bounded); not ok when it does not answer. */
+  logTerm(): Promise<{ ok: true; term: number } | { ok: false; reason: string }>;
 }
 
 /**
@@ -303,6 +305,17 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       await Promise.allSettled([renewing, checking, keeping]);
     },
     snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced, ttlMs: lapseMs() }),
+    async logTerm() {
+      await cached;
+      const m = await withDeadline(
+        members.refresh(o.store).catch((e: unknown) => ({ ok: false as const, reason: String(e) })),
+        5_000,
+        () => ({ ok: false as const, reason: 'the store did not answer the decision log read within 5000 ms' }),
+      );
+      if (!m.ok) return m;
+      const term = members.term;
+      return term === null ? { ok: false, reason: 'the decision log holds no term yet' } : { ok: true, term };
+    },
     async ensureFresh() {
       if (performance.now() - lastRenewSentAt < lapseMs()) return { ok: true };
       await renewing;

@@ -86,6 +86,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     lease = startLeaseLoop({ store, cluster: config.cluster, node: config.node, ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs, term: () => terms.current, pg, fence, lock, log, stateDir: config.stateDir, ...(config.vip ? { vip: config.vip } : {}), metrics: metrics.lease, ...(watchdog ? { watchdog } : {}) });
     const loop = lease;
     ctx.leaseFresh = () => loop.ensureFresh();
+    ctx.logTerm = () => loop.logTerm();
   }
 
   // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.

@@ -69,6 +69,11 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     closeStore(store);
     if (!init.ok) throw new Error(init.reason);
     agent = await startLeaseAgent();
+    // The agent learns the log's term (1) from a signed request, as from the control plane's
+    // first: a promote refuses a term the log has moved past, and the cases below use the
+    // agent's term (in its fence markers) for theirs.
+    const first = await callAgent(agent.target, TEST_KEY, 'checkpoint', { term: 1 });
+    if (!first.ok) throw new Error(first.reason);
     await sqlOnce(BASE, 'CREATE TABLE t (v int)');
   });
   after(async () => {
@@ -128,6 +133,28 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
       }, 15_000);
       assert.equal((await leaseOf('l1'))?.ttlMs, TTL_MS, "the primary's lease stands by the TTL itself");
       assert.equal(l2.lease?.snapshot().ttlMs, standbyTtl);
+    } finally {
+      await l2.close();
+    }
+  });
+
+  test('a promote of a term the log has moved past (a request run late) is refused, and the standby stays a standby', async () => {
+    const l2 = await startTestAgent({
+      cluster: 'lease',
+      node: cluster!.nodes[1]!,
+      bindir: cluster!.bindir,
+      osUser: cluster!.osUser,
+      agentPort: AGENT_PORT + 1,
+      workDir,
+      extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
+    });
+    try {
+      // The log is at term 1 (initialized); this promote of term 0 is what a thawed host would run.
+      const late = await callAgent(l2.target, TEST_KEY, 'promote', { term: 0 }, { timeoutMs: 30_000 });
+      assert.equal(late.ok, false);
+      assert.match(late.reason, /the log is at term 1, past 0: not promoted/);
+      const [r] = await sqlOnce<{ recovery: boolean }>(cluster!.nodes[1]!.port, 'SELECT pg_is_in_recovery() AS recovery');
+      assert.equal(r?.recovery, true, 'l2 was not promoted');
     } finally {
       await l2.close();
     }

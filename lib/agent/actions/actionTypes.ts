@@ -17,6 +17,8 @@ export interface ActionContext {
    * store). A primary made from a lapsed lease would stop itself at its next check.
    */
   leaseFresh?: () => Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** The decision log's term, read now (absent without a store). */
+  logTerm?: () => Promise<{ ok: true; term: number } | { ok: false; reason: string }>;
 }
 
 /**

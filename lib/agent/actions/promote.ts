@@ -33,6 +33,8 @@ export const promote = defineAction({
   term: 'required',
   async run(ctx, input) {
     const { pg } = ctx;
+    const past = await pastTerm(ctx, input.term);
+    if (past) return past;
     const fenced = await ctx.fence.get();
     let state = await readServerState(pg);
     if (!state.running) {
@@ -91,6 +93,21 @@ export const promote = defineAction({
     };
   },
 });
+
+/**
+ * A promote the control plane gave up on can run late (a frozen host thawing with the request on
+ * its socket) after the log moved on and another node was promoted: the agent's own term is only
+ * what reached it. So every promote first reads the log's term, and one of a term the log has
+ * moved past is refused; so is any promote while the store does not answer (a failover needs the
+ * store anyway). Without a store (a bare agent in a test) there is no log to ask.
+ */
+async function pastTerm(ctx: ActionContext, term: number): Promise<{ ok: false; reason: string } | null> {
+  if (!ctx.logTerm) return null;
+  const log = await ctx.logTerm();
+  if (!log.ok) return { ok: false, reason: `the decision log could not be read (${log.reason}): not promoted` };
+  if (log.term > term) return { ok: false, reason: `the log is at term ${log.term}, past ${term}: not promoted (a request run late)` };
+  return null;
+}
 
 /**
  * A promote reaching a primary that was stopped and fenced starts it again as primary of the
