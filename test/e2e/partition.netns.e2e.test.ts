@@ -399,6 +399,51 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
     }),
   );
 
+  test(
+    'async, the one standby in sight loses power as the failover starts, its agent back first: it is started in recovery and promoted while the cut holds; no split brain, the loss bounded',
+    { timeout: 600_000 },
+    body(async () => {
+      const c = await startCase('pcand', { mode: 'async', maximumLagOnFailover: 1024 * 1024 });
+      const t0 = await state(c.cluster);
+      const { appliedAt } = await cut(c);
+      await waitFor('the failover to start', async () => (await events(c.cluster)).some((e) => e.type === 'FailoverStarted' && e.term > t0.term), 60_000, 100);
+      // q2, the candidate and the only standby the control plane sees, loses power; systemd
+      // brings back its agent alone, as on a host.
+      const q2 = c.agents.get('q2')!;
+      await q2.stop({ kill: true });
+      await c.nodes.kill('q2');
+      const poweredAt = performance.now();
+      await q2.start();
+      const promoted = await waitFor(
+        'the control plane to promote q2 while q1 and q3 are still cut off',
+        async () => {
+          const s = await state(c.cluster);
+          return s.primary === 'q2' && s.term > t0.term ? s : undefined;
+        },
+        120_000,
+        200,
+      );
+      const promotedAt = performance.now();
+      await newPrimaryWrites(c, 'q1', 'q2');
+      const evs = await events(c.cluster);
+      const started = evs.some((e) => e.type === 'ActionRequested' && e.intent.action === 'start' && e.intent.node === 'q2');
+      await c.partition!.heal();
+      const healedAt = performance.now();
+      await converged(c, 'q2');
+      await c.writer.stop();
+
+      const { v, lost } = await judgeAsync(c, appliedAt);
+      report('async, candidate power-cycled', {
+        term: promoted.term,
+        startedBy: started ? 'start intent' : 'the promote',
+        powerCutToPromotedMs: promotedAt - poweredAt,
+        healToConvergedMs: performance.now() - healedAt,
+        acks: { q1: v.old.length, q2: v.new.length },
+        lost: lost.length,
+      });
+    }),
+  );
+
   let syncCutAt = 0;
   let syncTerm = 0;
   test(
