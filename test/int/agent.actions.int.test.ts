@@ -248,7 +248,9 @@ describe('agent actions on a real 3-node cluster (async)', () => {
     assert.equal(started['started'], true);
     const [r] = await sqlOnce<{ recovery: boolean }>(port.c1, 'SELECT pg_is_in_recovery() AS recovery');
     assert.equal(r?.recovery, true, 'started as a standby, never a primary');
-    assert.deepEqual(await rows('c1'), before, 'it kept the WAL it had before the power cut');
+    // Every row it had (it may since have received more from its upstream, which it streams from again).
+    const after = await rows('c1');
+    assert.deepEqual(before.filter((v) => !after.includes(v)), [], 'it kept the WAL it had before the power cut');
     const again = await act('c1', 'start', { term: 3 });
     assert.equal(again.ok, true, again.reason);
     assert.equal(again['started'], false);
