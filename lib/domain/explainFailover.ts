@@ -14,11 +14,22 @@ export interface FailoverExplanation {
   since: number | null;
   waitsFor: string;
   endsWhen: string;
+  /** A switchover's deadline (`--timeout`), while it can still end it. */
+  deadlineAt?: number;
 }
 
 const ABORT = 'or `pgvigil abort --reason TEXT`';
 
 export function explainFailover(state: ClusterState, view: Map<string, NodeView>, now: number): FailoverExplanation | null {
+  const f = state.failover;
+  const explained = explainStep(state, view, now);
+  if (f === null || explained === null || f.kind !== 'switchover' || f.deadlineAt === undefined || f.step === 'switching') return explained;
+  // Issue 13 item 4: what ends a switchover whose promotion keeps failing, and when.
+  const left = Math.max(0, Math.round((f.deadlineAt - now) / 1000));
+  return { ...explained, deadlineAt: f.deadlineAt, endsWhen: `${explained.endsWhen}; at its deadline (${left} s from now) the switchover fails and ${f.from} is started again as primary of a new term` };
+}
+
+function explainStep(state: ClusterState, view: Map<string, NodeView>, now: number): FailoverExplanation | null {
   const f = state.failover;
   const spec = state.spec;
   if (f === null || spec === null) return null;

@@ -35,6 +35,28 @@ describe('pgvigil status explains a failover in progress', () => {
   });
 });
 
+describe('pgvigil status shows a switchover\'s deadline', () => {
+  test('given a switchover with --timeout 45 s whose demote is asked, then status says when it ends and what happens then', () => {
+    const asked = step(start, { type: 'switchover', now: T0, to: 'pg2', timeoutMs: 45_000, requestedBy: 'test', observations: healthyRound(T0) });
+    const now = T0 + 5_000;
+    const s = clusterStatus(stateOf(asked), healthyRound(now), now);
+    const x = s.failoverExplained!;
+    assert.equal(x.kind, 'switchover');
+    assert.equal(x.deadlineAt, T0 + 45_000);
+    assert.match(x.endsWhen, /at its deadline \(40 s from now\) the switchover fails and pg1 is started again as primary of a new term/);
+    assert.match(renderClusterStatus(s), /ends with: .*at its deadline \(40 s from now\)/);
+  });
+
+  test('given a switchover without a deadline in its log (an older log), then no deadline is shown', () => {
+    const asked = step(start, { type: 'switchover', now: T0, to: 'pg2', requestedBy: 'test', observations: healthyRound(T0) });
+    const f = stateOf(asked).failover!;
+    const older = { ...stateOf(asked), failover: { ...f, deadlineAt: undefined } };
+    const x = clusterStatus(older, healthyRound(T0 + 5_000), T0 + 5_000).failoverExplained!;
+    assert.equal(x.deadlineAt, undefined);
+    assert.doesNotMatch(x.endsWhen, /deadline/);
+  });
+});
+
 describe('pgvigil status explains why no failover is possible', () => {
   test('given a healthy primary and both standbys tagged nofailover, then each standby is listed with its reason', () => {
     const nf = makeSpec({
