@@ -20,7 +20,8 @@ export function demoClusterSpec(vpc: ec2.IVpc): ClusterSpecInput {
     cluster: 'demo',
     nodes: names.map((name, i) => {
       const host = hostInCidr(subnets[i % subnets.length]!.ipv4CidrBlock, 10 + Math.floor(i / subnets.length));
-      return { name, host, port: 5432, agent: `http://${host}:${agentPort}` };
+      // HTTPS: the hosts' agents serve the channel with their bootstrap certificate (cdk/hostUserData.ts).
+      return { name, host, port: 5432, agent: `https://${host}:${agentPort}` };
     }),
   };
 }

@@ -36,6 +36,8 @@ export function hostUserData(p: HostUserDataProps): string[] {
     cluster: spec.cluster,
     node: p.node,
     listen: { host: '0.0.0.0', port: Number(new URL(me.agent).port || 80) },
+    // An https agent URL in the spec: the agent serves the channel with the certificate its bootstrap issued from the cluster CA.
+    ...(new URL(me.agent).protocol === 'https:' ? { tls: { certFile: `${hostDir}/tls/server.crt`, keyFile: `${hostDir}/tls/server.key` } } : {}),
     dataDir: `${p.dataMount}/data`,
     bindir: '@PG_BINDIR@',
     pgPort: me.port,

@@ -185,6 +185,11 @@ export class PgVigil extends Construct {
         ami: props.dbHostAmi,
       });
       this.dbHosts.secrets.grantProbe(this.functions.probe);
+      // act and decide check the agents' HTTPS certificates against the CA certificate (never its key).
+      for (const fn of [this.functions.act, this.functions.decide]) {
+        this.dbHosts.secrets.clusterCaCert.grantRead(fn);
+        fn.addEnvironment('PGVIGIL_CA_CERT_SECRET_ARN', this.dbHosts.secrets.clusterCaCert.secretArn);
+      }
       // The agents on the hosts talk to each other (replication, agent API).
       for (const port of ports(this.clusters)) {
         this.network.dbSecurityGroup.addIngressRule(this.network.dbSecurityGroup, ec2.Port.tcp(port), `pgvigil nodes to each other on ${port}`);

@@ -46,6 +46,12 @@ export const AgentConfig = z
       .object({ passfile: absolutePath('replication passfile'), sslRootCert: absolutePath("cluster CA certificate (the replication connections' sslrootcert)") })
       .strict()
       .optional(),
+    /**
+     * HTTPS for the agent channel (issue 15): this host's certificate and key, issued by the
+     * cluster CA (the bootstrap's tls/server.crt and server.key). Actions are then taken over TLS
+     * only; health and metrics stay on plain HTTP on the same port. Absent: plain HTTP.
+     */
+    tls: z.object({ certFile: absolutePath("agent's TLS certificate"), keyFile: absolutePath("agent's TLS key") }).strict().optional(),
     /** Where the agent keeps its term file and fence marker. */
     stateDir: absolutePath('state directory'),
     store: StoreConfig.optional(),

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { agentListener, isEncrypted, type AgentListener, type AgentTls } from './agentListener.ts';
 import { performance } from 'node:perf_hooks';
 import { parseWith } from '../domain/parse.ts';
 import type { ActionLock } from './actionLock.ts';
@@ -28,6 +29,8 @@ export interface AgentServerDeps {
   publicRoutes?: readonly PublicRoute[];
   /** Told of every answered request that named an action (metrics): its HTTP status, the answer's `ok`, seconds taken. */
   onAnswered?: (action: string, status: number, ok: unknown, seconds: number) => void;
+  /** Serve HTTPS with this certificate (the cluster CA's), and take actions over TLS only (agentListener.ts). */
+  tls?: AgentTls;
 }
 
 type Reply = { status: number; body: Record<string, unknown> };
@@ -40,7 +43,7 @@ type Reply = { status: number; body: Record<string, unknown> };
  * only then does the action run, under the lock. Refusals are logged with their reason,
  * never with the key or signature.
  */
-export function createAgentServer(deps: AgentServerDeps): Server {
+export function createAgentServer(deps: AgentServerDeps): Server | AgentListener {
   const { ctx, lock } = deps;
   const ring = isKeyRing(deps.key) ? deps.key : fixedKeyRing(deps.key);
   const self = { cluster: ctx.config.cluster, node: ctx.config.node };
@@ -49,6 +52,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   async function handle(req: IncomingMessage): Promise<Reply & { action?: string; term?: number }> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'POST') return refuse(405, `use POST /v1/actions/<action>, not ${req.method}`);
+    // Before the body is read: a signed request in clear text could be read on its way (issue 15).
+    if (deps.tls && !isEncrypted(req)) return refuse(401, 'unencrypted: this agent takes actions over HTTPS only (its certificate is issued by the cluster CA): call https://, not http://');
     const match = ACTION_PATH.exec(path);
     if (!match || match[1] === undefined) return refuse(404, `no such path ${path}: use POST /v1/actions/<action>`);
     let name: string;
@@ -107,7 +112,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     return null;
   }
 
-  const server = createServer((req, res) => {
+  const server = agentListener((req, res) => {
     const started = performance.now();
     // This host's clock as the request arrived: the caller measures the skew from it (signing.ts).
     const receivedAt = Date.now();
@@ -151,9 +156,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         if ('action' in reply && reply.action) deps.onAnswered?.(reply.action, reply.status, reply.body['ok'], (performance.now() - started) / 1000);
         send(req, res, reply, { receivedAt, maxSkewMs: ctx.config.maxSkewMs });
       });
-  });
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  }, deps.tls, { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS });
   return server;
 }
 

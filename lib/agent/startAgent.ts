@@ -1,6 +1,6 @@
 import type { AgentKeys } from './signing.ts';
 import type { AgentKeyRing } from './agentKeyRing.ts';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { OsUser } from '../postgres/osUser.ts';
 import { closeStore, createStore, type Store } from '../store/store.ts';
@@ -35,8 +35,9 @@ export interface StartAgentOptions {
 }
 
 export interface RunningAgent {
+  /** Plain HTTP: the public routes (health, metrics). With TLS, actions go to `target.url` (https) only. */
   url: string;
-  /** Where to call this agent, and the cluster and node a request must be signed for. */
+  /** Where to call this agent's actions, and the cluster and node a request must be signed for. */
   target: AgentTarget;
   lease: LeaseLoop | null;
   close(): Promise<void>;
@@ -63,7 +64,9 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   // Before we answer anyone: a host back from a crash or a partition must not hold the writer address.
   await releaseVipUnlessPrimary(config.vip, pg, fence, log);
 
-  const server = createAgentServer({ ctx, key: opts.key, lock, publicRoutes: [healthRoutes(ctx, lock), metrics.route], onAnswered: (action, status, ok, s) => metrics.answered(action, actionOutcome(status, ok), s) });
+  // Read once at start: a certificate the bootstrap issues again (new addresses) is served from the next start.
+  const tls = config.tls ? { cert: await readFile(config.tls.certFile, 'utf8'), key: await readFile(config.tls.keyFile, 'utf8') } : undefined;
+  const server = createAgentServer({ ctx, key: opts.key, lock, ...(tls ? { tls } : {}), publicRoutes: [healthRoutes(ctx, lock), metrics.route], onAnswered: (action, status, ok, s) => metrics.answered(action, actionOutcome(status, ok), s) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => {
@@ -73,6 +76,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.listen.host}:${port}`;
+  const actionsUrl = tls ? `https://${config.listen.host}:${port}` : url;
 
   let store: Store | null = null;
   let lease: LeaseLoop | null = null;
@@ -105,11 +109,11 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       .finally(() => (guarding = false));
   }, opts.fenceGuardEveryMs ?? 1_000);
 
-  log({ level: 'info', msg: 'agent listening', url, term: terms.current, lease: config.store ? { ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs } : null });
+  log({ level: 'info', msg: 'agent listening', url: actionsUrl, tls: tls !== undefined, term: terms.current, lease: config.store ? { ttlMs: config.lease.ttlMs, renewEveryMs: config.lease.renewEveryMs } : null });
   let closing: Promise<void> | null = null;
   return {
     url,
-    target: { url, cluster: config.cluster, node: config.node },
+    target: { url: actionsUrl, cluster: config.cluster, node: config.node },
     lease,
     close() {
       closing ??= (async () => {

@@ -41,10 +41,23 @@ export function agentKeySource(env: LambdaEnv, clock: () => number = Date.now): 
   };
 }
 
-/** The cluster CA's certificate the agents' HTTPS certificates chain to (PGVIGIL_CA_CERT_FILE), if given. */
-export async function agentCaOf(env: LambdaEnv): Promise<string | undefined> {
-  if (!env.PGVIGIL_CA_CERT_FILE) return undefined;
-  const text = await readFile(env.PGVIGIL_CA_CERT_FILE, 'utf8');
-  if (!text.includes('BEGIN CERTIFICATE')) throw new Error(`${env.PGVIGIL_CA_CERT_FILE} holds no PEM certificate: give the cluster CA's ca.crt`);
-  return text;
+const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+/**
+ * The cluster CA's certificate the agents' HTTPS certificates chain to: a file (runs off AWS), or
+ * the certificate secret the hosts' bootstrap fills (the CA key is never read here). `pending`: the
+ * secret holds no certificate yet (no host has bootstrapped); calls to https agents then fail
+ * rather than trust anyone, and the caller should ask again later.
+ */
+export async function agentCaOf(env: LambdaEnv): Promise<{ ca?: string; pending: boolean }> {
+  if (env.PGVIGIL_CA_CERT_FILE) {
+    const pem = PEM.exec(await readFile(env.PGVIGIL_CA_CERT_FILE, 'utf8'))?.[0];
+    if (!pem) throw new Error(`${env.PGVIGIL_CA_CERT_FILE} holds no PEM certificate: give the cluster CA's ca.crt`);
+    return { ca: pem, pending: false };
+  }
+  if (env.PGVIGIL_CA_CERT_SECRET_ARN) {
+    const pem = PEM.exec((await getSecretString(env.PGVIGIL_CA_CERT_SECRET_ARN, env.AWS_REGION)) ?? '')?.[0];
+    return pem ? { ca: pem, pending: false } : { pending: true };
+  }
+  return { pending: false };
 }

@@ -50,12 +50,14 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
   const known = planes.get(key);
   if (known) return known;
   const log = jsonLog(decider);
+  const agentCa = await agentCaOf(env);
+  if (agentCa.pending) log({ level: 'warn', msg: 'no cluster CA certificate in its secret yet: calls to HTTPS agents fail until a host bootstrap puts it there', secret: env.PGVIGIL_CA_CERT_SECRET_ARN });
   const store = storeFromEnv(env, log);
   const r53 = env.PGVIGIL_ENDPOINTS?.route53;
   const plane: ControlPlane = {
     store,
     agentKey: agentKeySource(env),
-    ...(await agentCaOf(env).then((ca) => (ca !== undefined ? { agentCa: ca } : {}))),
+    ...(agentCa.ca !== undefined ? { agentCa: agentCa.ca } : {}),
     endpoints: r53 ? createRoute53Driver({ client: new Route53Client({ region: env.AWS_REGION, requestHandler: route53Http }), ...r53, inSync: route53InSync, log: (e) => log({ level: 'info', msg: 'route53', ...e }) }) : null,
     log,
     decider,
@@ -69,6 +71,7 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
     const owner = `decide-${randomUUID()}`;
     plane.handOff = handOffToAct({ store, invoke: lambdaInvoker(lambdaFromEnv(env)), actFunction, owner, clock: plane.clock, log });
   }
-  planes.set(key, plane);
+  // Without the CA yet, the next invocation reads it again rather than keep a plane that can reach no agent.
+  if (!agentCa.pending) planes.set(key, plane);
   return plane;
 }

@@ -54,6 +54,7 @@ export function localAgentConfig(o: {
   lease: { ttlMs: number; renewEveryMs: number };
   archive?: AgentConfigInput['archive'];
   replicationAuth?: AgentConfigInput['replicationAuth'];
+  tls?: AgentConfigInput['tls'];
 }): AgentConfigInput {
   return {
     cluster: o.cluster,
@@ -70,6 +71,7 @@ export function localAgentConfig(o: {
     lease: o.lease,
     ...(o.archive ? { archive: o.archive } : {}),
     ...(o.replicationAuth ? { replicationAuth: o.replicationAuth } : {}),
+    ...(o.tls ? { tls: o.tls } : {}),
   };
 }
 
@@ -82,7 +84,9 @@ export async function prepareLocalAgent(o: LocalAgentOptions): Promise<LocalAgen
   const replicationAuth = existsSync(host.passfile) ? replicationAuthOf(host) : undefined;
   // Its own key, in the work dir: no other node's agent accepts what is signed for this one.
   const keyFile = await ensureAgentKeyFile(o.workDir, o.cluster, o.node.name);
-  const config = localAgentConfig({ ...o, keyFile, stateDir: dir, archive: localArchiveTarget(o.workDir), ...(replicationAuth ? { replicationAuth } : {}) });
+  // The agent channel is HTTPS with the host's certificate (the cluster CA's), as on a bootstrapped host.
+  const tls = existsSync(host.serverCert) ? { certFile: host.serverCert, keyFile: host.serverKey } : undefined;
+  const config = localAgentConfig({ ...o, keyFile, stateDir: dir, archive: localArchiveTarget(o.workDir), ...(replicationAuth ? { replicationAuth } : {}), ...(tls ? { tls } : {}) });
   const configPath = join(dir, 'agent.json');
   await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
   const url = `http://127.0.0.1:${o.port}`;

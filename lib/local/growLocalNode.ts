@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { callAgent } from '../agent/agentClient.ts';
+import { agentTargetOf, callAgent } from '../agent/agentClient.ts';
 import { leaseRenewEveryMs } from '../agent/lease.ts';
 import { peerOf } from '../agent/actions/wire.ts';
 import { parseWith } from '../domain/parse.ts';
@@ -86,7 +86,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
     }
     const tags = parseWith(NodeTags, o.tags ?? {}, 'tags');
     if (!tags.ok) return tags;
-    const node: NodeSpec = { name, host: '127.0.0.1', port: slots.pg, agent: `http://127.0.0.1:${slots.agent}`, tags: tags.value };
+    const node: NodeSpec = { name, host: '127.0.0.1', port: slots.pg, agent: `${agentCa !== undefined ? 'https' : 'http'}://127.0.0.1:${slots.agent}`, tags: tags.value };
     // Refused here, not after the copy: the spec with the node must still be valid.
     const next = parseWith(ClusterSpec, { ...spec, nodes: [...spec.nodes, node] }, `the spec would be invalid with ${name}`);
     if (!next.ok) return next;
@@ -124,7 +124,7 @@ export async function growLocalNode(o: GrowOptions): Promise<GrowOutcome> {
       progress(`copying ${source.node.name} into ${dataDir} (pg_basebackup from the standby), then streaming from ${primary}`);
       // The term of the log: clone overwrites a data directory, so it is fenced by term like the rest.
       const cloned = await callAgent(
-        { url: agent.url, cluster, node: name, ...(agentCa !== undefined ? { ca: agentCa } : {}) },
+        agentTargetOf(cluster, node, agentCa),
         agentKey,
         'clone',
         { term: loaded.state.term, source: peerOf(source.node), upstream: peerOf(primaryNode), slot: slotName(name), streamWaitMs: 30_000 },

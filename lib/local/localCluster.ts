@@ -330,7 +330,8 @@ function makeCluster(
         name: n.name,
         host: n.host,
         port: n.port,
-        agent: `http://127.0.0.1:${agentPorts[n.name] ?? n.port + 1000}`,
+        // HTTPS once the host files hold a certificate: local agents serve the channel with it (issue 15).
+        agent: `${existsSync(cluster.files.serverCert) ? 'https' : 'http'}://127.0.0.1:${agentPorts[n.name] ?? n.port + 1000}`,
         tags: tags[n.name] ?? NodeTags.parse({}),
       }));
     },

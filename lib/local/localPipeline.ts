@@ -18,7 +18,7 @@ import { ensureTable } from '../store/table.ts';
 import { bundleAgent } from './agentBundle.ts';
 import { prepareLocalAgent, restartReason, type AgentRestart, type LocalAgent } from './agentProcesses.ts';
 import { localArchiveConf, prepareLocalArchive } from './localArchive.ts';
-import { agentKeysDir } from './localAgentKeys.ts';
+import { agentKeysDir, localAgentCa } from './localAgentKeys.ts';
 import { keyDirSigningKey } from '../agent/keyDir.ts';
 import { adoptGrownNode, type GrownNode } from './grownNodes.ts';
 import { probeLoginFromFiles } from '../host/probeLoginFiles.ts';
@@ -216,9 +216,11 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     const metrics = o.metrics ? promControlMetrics() : null;
     const metricsServer = metrics ? await serveMetrics(metrics.registry, '127.0.0.1', ports.metrics) : null;
     if (metricsServer) cleanups.push(() => metricsServer.close());
+    const agentCa = localAgentCa(workDir);
     const cp: ControlPlane = {
       store,
       agentKey,
+      ...(agentCa !== undefined ? { agentCa } : {}),
       endpoints: proxy,
       log,
       decider: 'local',

@@ -92,3 +92,34 @@ describe('the agent channel: a key per node, read by its host and the signers on
     }
   });
 });
+
+describe('the agent channel is HTTPS with the cluster CA', () => {
+  const secretIds = resourcesOf(t, 'AWS::SecretsManager::Secret').map(([id]) => id);
+  const caCert = secretIds.find((id) => id.includes('ClusterCaCert'))!;
+  const caKey = secretIds.find((id) => id.includes('ClusterCa') && !id.includes('ClusterCaCert'))!;
+  const reads = (role: string) =>
+    identityStatements(t)
+      .filter(({ roles: rs, st }) => st.Effect === 'Allow' && rs.includes(role) && [st.Action].flat().some((a) => /^secretsmanager:(GetSecretValue|\*)$/.test(a)))
+      .flatMap(({ st }) => refsIn(st.Resource));
+
+  test('act and decide read the CA certificate to check the agents by, never the CA key, and are told where it is', () => {
+    for (const name of ['FunctionsdecideRole', 'FunctionsactRole']) {
+      const r = reads(roleOf(name));
+      assert.ok(r.includes(caCert), `${name} reads the CA certificate`);
+      assert.ok(!r.includes(caKey), `${name} never reads the CA key`);
+    }
+    const signers = resourcesOf(t, 'AWS::Lambda::Function').filter(([, p]) => p.Environment?.Variables?.PGVIGIL_AGENT_KEY_SECRET_PREFIX);
+    assert.equal(signers.length, 2);
+    for (const [id, p] of signers) assert.deepEqual(refsIn(p.Environment.Variables.PGVIGIL_CA_CERT_SECRET_ARN), [caCert], id);
+  });
+
+  test("each host's agent serves HTTPS with its bootstrap certificate, and the spec calls it by https", () => {
+    for (const [id, p] of resourcesOf(t, 'AWS::EC2::Instance')) {
+      const text = JSON.stringify(p.UserData);
+      assert.match(text, /\\"tls\\": \{\\n\s+\\"certFile\\": \\"\/var\/lib\/pgvigil\/host\/tls\/server\.crt/, id);
+    }
+    const decide = resourcesOf(t, 'AWS::Lambda::Function').find(([, p]) => p.Environment?.Variables?.PGVIGIL_ACT_FUNCTION)!;
+    const clusters = JSON.parse(decide[1].Environment.Variables.PGVIGIL_CLUSTERS) as Array<{ nodes: Array<{ agent: string }> }>;
+    for (const n of clusters[0]!.nodes) assert.match(n.agent, /^https:\/\//);
+  });
+});

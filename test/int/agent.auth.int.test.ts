@@ -1,6 +1,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { postOnce } from '../../lib/agent/agentTransport.ts';
+import { ensureCa } from '../../lib/host/clusterTls.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { callAgent } from '../../lib/agent/agentClient.ts';
 import { BODY_DEADLINE_MS } from '../../lib/agent/agentServer.ts';
@@ -43,11 +46,11 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
 
   const sentSignatures: string[] = [];
 
-  /** A raw POST with the given headers and body. */
-  async function post(action: string, body: string, headers: Record<string, string>) {
+  /** A raw POST with the given headers and body, over HTTPS checked against the cluster CA (or `over` another base URL). */
+  async function post(action: string, body: string, headers: Record<string, string>, over = agent!.target.url) {
     if (headers[SIGNATURE_HEADER]) sentSignatures.push(headers[SIGNATURE_HEADER]);
-    const res = await fetch(`${agent!.url}/v1/actions/${action}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-    return { status: res.status, body: (await res.json()) as { ok: boolean; reason: string; currentTerm?: number } };
+    const res = await postOnce(new URL(`${over}/v1/actions/${action}`), { 'content-type': 'application/json', ...headers }, body, { timeoutMs: 5_000, clock: Date.now, ca: agent!.ca! });
+    return { status: res.status, body: JSON.parse(res.text) as { ok: boolean; reason: string; currentTerm?: number } };
   }
 
   /**
@@ -57,7 +60,8 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
    */
   function raw(head: string, feed: (write: (chunk: string | Buffer) => boolean, answered: () => boolean, socket: Socket) => void) {
     return new Promise<{ status: number | null; text: string; written: number }>((resolve) => {
-      const socket = connect(AGENT_PORT, '127.0.0.1');
+      // TLS as every caller of an action speaks it; the bounds below hold before authentication.
+      const socket = tlsConnect({ port: AGENT_PORT, host: '127.0.0.1', ca: agent!.ca! });
       let text = '';
       let written = 0;
       socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
@@ -66,7 +70,7 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
         const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
         resolve({ status: m ? Number(m[1]) : null, text, written });
       });
-      socket.on('connect', () => {
+      socket.on('secureConnect', () => {
         socket.write(head);
         feed(
           (chunk) => {
@@ -130,7 +134,7 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     const forA2 = await post('fence', body, signRequest(TEST_KEY, A2, 'POST', path, body));
     assert.equal(forA2.status, 401);
     assert.equal(forA2.body.reason, 'wrong target: signed for node a2 of cluster auth, but this agent is node a1 of cluster auth');
-    const otherCluster = await callAgent({ url: agent!.url, cluster: 'prod', node: 'a1' }, TEST_KEY, 'fence', { term: 1 });
+    const otherCluster = await callAgent({ ...agent!.target, cluster: 'prod', node: 'a1' }, TEST_KEY, 'fence', { term: 1 });
     assert.equal(otherCluster.httpStatus, 401);
     assert.match(otherCluster.reason, /^wrong target: signed for node a1 of cluster prod, but this agent is node a1 of cluster auth$/);
     await primaryStillServes();
@@ -173,9 +177,9 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
   });
 
   test('a malformed %-escape in the path is a 400, not an agent error', async () => {
-    const res = await fetch(`${agent!.url}/v1/actions/%E0%A4%A`, { method: 'POST', body: '{}', headers: signRequest(TEST_KEY, A1, 'POST', '/v1/actions/%E0%A4%A', '{}') });
+    const res = await postOnce(new URL(`${agent!.target.url}/v1/actions/%E0%A4%A`), signRequest(TEST_KEY, A1, 'POST', '/v1/actions/%E0%A4%A', '{}'), '{}', { timeoutMs: 5_000, clock: Date.now, ca: agent!.ca! });
     assert.equal(res.status, 400);
-    assert.match(((await res.json()) as { reason: string }).reason, /^malformed %-escape in the path \/v1\/actions\/%E0%A4%A/);
+    assert.match((JSON.parse(res.text) as { reason: string }).reason, /^malformed %-escape in the path \/v1\/actions\/%E0%A4%A/);
     assert.ok(!agent!.lines.some((l) => l.msg === 'action threw'), 'no action threw');
   });
 
@@ -273,6 +277,46 @@ describe('agent auth and request checks (one real PostgreSQL node)', () => {
     assert.match(hung.reason, /^agent unreachable: .*no answer within 300 ms/);
     const gone = await callAgent({ ...A1, url: 'http://127.0.0.1:15512' }, TEST_KEY, 'status', {}, { timeoutMs: 300 });
     assert.match(gone.reason, /^agent unreachable: .*ECONNREFUSED/);
+  });
+
+  describe('the agent channel is TLS with the cluster CA', () => {
+    test('the agent serves HTTPS with a certificate the cluster CA issued; its actions URL is https', async () => {
+      assert.match(agent!.target.url, /^https:\/\/127\.0\.0\.1:/);
+      assert.ok(agent!.ca?.includes('BEGIN CERTIFICATE'));
+      const r = await callAgent(agent!.target, TEST_KEY, 'status', {});
+      assert.equal(r.ok, true, r.reason);
+    });
+
+    test('a client that does not trust the cluster CA cannot talk to the agent, and nothing is done', async () => {
+      const termBefore = (await callAgent(agent!.target, TEST_KEY, 'status', {}))['term'];
+      const { ca: _trusted, ...untrusting } = agent!.target;
+      const systemTrust = await callAgent(untrusting, TEST_KEY, 'fence', { term: 99 });
+      assert.equal(systemTrust.ok, false);
+      assert.equal(systemTrust.httpStatus, undefined, 'no HTTP exchange happened');
+      assert.match(systemTrust.reason, /^agent unreachable: https:\/\/127\.0\.0\.1:\d+: (SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE): the agent's certificate is not one the cluster CA this caller trusts issued/);
+      // Another cluster's CA (a CA of its own, as another deployment would have) is refused too.
+      const other = await ensureCa(join(workDir, 'other-ca'), 'other');
+      const otherCa = await readFile(other.cert, 'utf8');
+      const wrongCa = await callAgent({ ...agent!.target, ca: otherCa }, TEST_KEY, 'fence', { term: 99 });
+      assert.equal(wrongCa.ok, false);
+      assert.match(wrongCa.reason, /^agent unreachable: .*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)/);
+      await primaryStillServes();
+      assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['term'], termBefore, 'no fence reached the agent');
+    });
+
+    test('a correctly signed action sent in clear text is refused with 401 before its body is read; health stays plain HTTP', async () => {
+      const termBefore = (await callAgent(agent!.target, TEST_KEY, 'status', {}))['term'];
+      const body = JSON.stringify({ term: 99 });
+      const res = await fetch(`${agent!.url}/v1/actions/fence`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...signRequest(TEST_KEY, A1, 'POST', '/v1/actions/fence', body) } });
+      assert.equal(res.status, 401);
+      assert.match(((await res.json()) as { reason: string }).reason, /^unencrypted: this agent takes actions over HTTPS only/);
+      const viaCallAgent = await callAgent({ ...agent!.target, url: agent!.url }, TEST_KEY, 'fence', { term: 99 });
+      assert.match(viaCallAgent.reason, /^unencrypted/);
+      const health = await fetch(`${agent!.url}/health`, { method: 'OPTIONS' });
+      assert.ok(health.status < 500, `a public route answers over plain HTTP (${health.status})`);
+      await primaryStillServes();
+      assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['term'], termBefore, 'no fence reached the agent');
+    });
   });
 
   describe('each node has its own key, and a rotation needs no restart', () => {

@@ -40,7 +40,7 @@ describe("an agent's clock beyond its maxSkewMs is measured, alerted once with t
     cluster = await createLocalCluster({ workDir, basePort: PG_PORT, names: ['a1'], replication: { mode: 'async', maximumLagOnFailover: 1 << 20 } });
     const node = cluster.nodes[0]!;
     agent = await startTestAgent({ cluster: 'skew', node, bindir: cluster.bindir, osUser: cluster.osUser, agentPort: AGENT_PORT, workDir });
-    spec = ClusterSpec.parse({ cluster: 'skew', nodes: [{ name: 'a1', host: '127.0.0.1', port: PG_PORT, agent: agent.url }], replication: { mode: 'async' } });
+    spec = ClusterSpec.parse({ cluster: 'skew', nodes: [{ name: 'a1', host: '127.0.0.1', port: PG_PORT, agent: agent.target.url }], replication: { mode: 'async' } });
   });
   after(async () => {
     await agent?.close();
@@ -48,7 +48,7 @@ describe("an agent's clock beyond its maxSkewMs is measured, alerted once with t
     await rm(workDir, { recursive: true, force: true });
   });
 
-  const target = () => ({ url: agent!.url, cluster: 'skew', node: 'a1' });
+  const target = () => agent!.target;
   const near = (measured: number, expected: number, uncertainty: number) => Math.abs(measured - expected) <= uncertainty + 50;
 
   test('a request signed by a clock 60 s behind the agent is refused (401), and the refusal carries the agent\'s clock: measured 60 s ahead', async () => {
@@ -92,7 +92,7 @@ describe("an agent's clock beyond its maxSkewMs is measured, alerted once with t
     /** One reactor run against the real agent with a control plane on `clock`; what it fed is decided. */
     const run = async (clock: () => number): Promise<DecisionEvent[]> => {
       const fed: CommandWithoutObservations[] = [];
-      const cp: ControlPlane = { store: null as never, agentKey: TEST_KEY, endpoints: null, log: silentLog, decider: 'test', clock, awaitActions: true };
+      const cp: ControlPlane = { store: null as never, agentKey: TEST_KEY, ...(agent!.ca !== undefined ? { agentCa: agent!.ca } : {}), endpoints: null, log: silentLog, decider: 'test', clock, awaitActions: true };
       await react(cp, 'skew', state, async (c) => (fed.push(c), { ok: true, seq: 0, events: [], state }) as CommitResult);
       assert.equal(fed.length, 1);
       return decideAt(fed[0] as Command);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAgentConfig, type AgentConfigInput } from '../../lib/agent/agentConfig.ts';
 import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
@@ -13,6 +13,8 @@ export const TEST_KEY = Buffer.from('pgvigil-test-agent-key-0123456789abcdef', '
 
 export interface TestAgent extends RunningAgent {
   lines: LogEntry[];
+  /** The cluster CA the agent's certificate chains to (its target carries it too); absent without host files. */
+  ca?: string;
 }
 
 /**
@@ -33,8 +35,11 @@ export async function startTestAgent(o: {
   // replication role's passfile) there, as local mode's agents do: follow, rewind and clone log in with them.
   const host = localHostFiles(o.workDir);
   const replicationAuth = existsSync(host.passfile) ? replicationAuthOf(host) : undefined;
+  // And its certificate: the agent serves HTTPS with it, and the target carries the CA to check it by.
+  const tls = existsSync(host.serverCert) ? { certFile: host.serverCert, keyFile: host.serverKey } : undefined;
   const parsed = parseAgentConfig({
     ...(replicationAuth ? { replicationAuth } : {}),
+    ...(tls ? { tls } : {}),
     cluster: o.cluster,
     node: o.node.name,
     listen: { host: '127.0.0.1', port: o.agentPort },
@@ -56,5 +61,6 @@ export async function startTestAgent(o: {
     key = ring.value;
   }
   const agent = await startAgent(parsed.value, { key, osUser: o.osUser, log });
-  return { ...agent, lines };
+  const ca = tls ? readFileSync(host.caCert, 'utf8') : undefined;
+  return { ...agent, target: { ...agent.target, ...(ca !== undefined ? { ca } : {}) }, ...(ca !== undefined ? { ca } : {}), lines };
 }
