@@ -18,6 +18,7 @@ import { decisionKey } from '../../lib/store/sortKeys.ts';
 import { silentLog } from '../../lib/log.ts';
 import { useHandlerEnv } from '../support/handlerEnv.ts';
 import { HeldAnswerRelay } from '../support/heldAnswerRelay.ts';
+import { localHostFiles } from '../../lib/local/localHostFiles.ts';
 import { ACCOUNT, lambdaContext, observationItem, REGION, streamRecord, scheduledEvent } from '../support/lambdaEventShapes.ts';
 import { LambdaService } from '../support/lambdaService.ts';
 import { roleOf, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
@@ -69,7 +70,10 @@ describe('decide never waits on an agent: intents are carried out by act, on dyn
     const config = JSON.parse(await readFile(agent.configPath, 'utf8')) as { listen: { host: string; port: number } };
     config.listen.port = BASE + 110;
     await writeFile(agent.configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
-    relay = new HeldAnswerRelay({ host: '127.0.0.1', port: BASE + 110 }, '/v1/actions/rewind');
+    // HTTPS on both sides, with the local host's certificate and CA (the agent channel is TLS).
+    const host = localHostFiles(p.workDir);
+    const tls = { cert: await readFile(host.serverCert, 'utf8'), key: await readFile(host.serverKey, 'utf8'), ca: await readFile(host.caCert, 'utf8') };
+    relay = new HeldAnswerRelay({ host: '127.0.0.1', port: BASE + 110, tls }, '/v1/actions/rewind');
     await relay.listen(agent.port);
     await agent.start();
 
