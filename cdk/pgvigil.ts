@@ -16,6 +16,7 @@ import { PgVigilAgentKeys } from './agentKeys.ts';
 import { PgVigilAlarms } from './alarms.ts';
 import { WriterReaderZone, type ZoneProps } from './zone.ts';
 import { PgVigilDbHosts } from './dbHosts.ts';
+import { PgVigilHostSecrets } from './hostSecrets.ts';
 import { PgVigilArchive, defaultBackupRetentionDays, defaultBackupSchedule } from './archive.ts';
 import { demoClusterSpec } from './demoSpec.ts';
 import { suppressWithReasons } from './nagSuppressions.ts';
@@ -98,6 +99,8 @@ export class PgVigil extends Construct {
   readonly agentKeys: PgVigilAgentKeys;
   readonly alertTopic: AlertTopic;
   readonly dbHosts?: PgVigilDbHosts;
+  /** Without dbHosts, watching one cluster: the secrets its hand-installed hosts' bootstrap reads. */
+  readonly hostSecrets?: PgVigilHostSecrets;
   readonly archive: PgVigilArchive;
   /** false for the demo without hosts: the probe, tick and backup schedules are deployed disabled. */
   readonly watching: boolean;
@@ -184,16 +187,25 @@ export class PgVigil extends Construct {
         archiveBucketName: this.archive.bucket.bucketName,
         ami: props.dbHostAmi,
       });
-      this.dbHosts.secrets.grantProbe(this.functions.probe);
-      // act and decide check the agents' HTTPS certificates against the CA certificate (never its key).
-      for (const fn of [this.functions.act, this.functions.decide]) {
-        this.dbHosts.secrets.clusterCaCert.grantRead(fn);
-        fn.addEnvironment('PGVIGIL_CA_CERT_SECRET_ARN', this.dbHosts.secrets.clusterCaCert.secretArn);
-      }
+      this.wireHostSecrets(this.dbHosts.secrets);
       // The agents on the hosts talk to each other (replication, agent API).
       for (const port of ports(this.clusters)) {
         this.network.dbSecurityGroup.addIngressRule(this.network.dbSecurityGroup, ec2.Port.tcp(port), `pgvigil nodes to each other on ${port}`);
       }
+    }
+
+    // Hosts set up by hand (README "Manual install") run the same bootstrap, which reads these
+    // secrets: without them the probe would log in as the superuser without TLS, which a
+    // bootstrapped host refuses. One watched cluster only, as with dbHosts.
+    if (!props.dbHosts && this.watching && this.clusters.length === 1) {
+      this.hostSecrets = new PgVigilHostSecrets(this, 'HostSecrets', { cluster: this.clusters[0]!.cluster });
+      this.hostSecrets.grantHosts(this.access.agentPolicy);
+      this.wireHostSecrets(this.hostSecrets);
+      const arn = (name: string, secret: { secretArn: string }, what: string) => new CfnOutput(this, name, { value: secret.secretArn, description: `the bootstrap config's ${what}` });
+      arn('MonitorPasswordSecretArn', this.hostSecrets.monitorPassword, 'secrets.monitor (pgvigil_monitor\'s password)');
+      arn('ReplicationPasswordSecretArn', this.hostSecrets.replicationPassword, 'secrets.replication (the replication role\'s password)');
+      arn('ClusterCaSecretArn', this.hostSecrets.clusterCa, 'secrets.ca (the cluster CA, put by the first host)');
+      arn('ClusterCaCertSecretArn', this.hostSecrets.clusterCaCert, 'secrets.caCert (the CA certificate, for the probe)');
     }
 
     const out = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
@@ -223,5 +235,14 @@ export class PgVigil extends Construct {
     );
 
     suppressWithReasons(this);
+  }
+
+  /** The probe logs in with the monitoring password and checks nodes against the CA certificate; act and decide check the agents' HTTPS certificates against it (never the CA key). */
+  private wireHostSecrets(secrets: PgVigilHostSecrets): void {
+    secrets.grantProbe(this.functions.probe);
+    for (const fn of [this.functions.act, this.functions.decide]) {
+      secrets.clusterCaCert.grantRead(fn);
+      fn.addEnvironment('PGVIGIL_CA_CERT_SECRET_ARN', secrets.clusterCaCert.secretArn);
+    }
   }
 }
