@@ -50,6 +50,10 @@ export function hostUserData(p: HostUserDataProps): string[] {
     store: { table: p.tableName, region: p.region },
     archive,
     lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(20, Math.floor(spec.timing.leaseTtlMs / 3)) },
+    // The lease proof assumes a primary stops by its lease even when its agent hangs: the watchdog
+    // process does that (lib/agent/watchdog). No device: a kernel reset of a database host is the
+    // operator's choice (README, Installing on your own hosts).
+    watchdog: {},
     bootstrap: {
       address: me.host,
       peers: spec.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port })),
