@@ -99,7 +99,13 @@ describe('HAProxy from Debian in front of the agents, Patroni-style config (/pri
       const asked = p.events.find((x) => x.type === 'ActionRequested' && x.intent.action === 'promote' && x.intent.node === e.node && x.term === e.term);
       return [{ port: port(e.node), askedAt: asked?.at ?? e.at, at: e.at }];
     });
-    assert.deepEqual(reads.onPrimary(promotions), [], 'no read through the replica listener was answered by a primary, but in the moment of a promotion');
+    const stray = reads.onPrimary(promotions);
+    if (stray.length > 0) {
+      // Seen once in a full run (a read on pg1 as primary outside every promotion's window): say what the log held around it.
+      const first = stray[0]!.at;
+      const near = p.events.filter((e) => Math.abs(e.at - first) < 5_000).map((e) => `${e.at - first} ms t${e.term} ${e.type}: ${e.reason.slice(0, 160)}`);
+      assert.fail(`no read through the replica listener may be answered by a primary but in the moment of a promotion: ${JSON.stringify(stray.slice(0, 3))}\npromotions ${JSON.stringify(promotions)}\nlog within 5 s:\n${near.join('\n')}`);
+    }
     console.log(`# reads through the replica listener: ${reads.reads.length}, ports ${[...new Set(reads.reads.map((x) => x.port))].join(', ')}, errors ${reads.errors}; writes ${writes.acked.length}, errors ${writes.errors}`);
   });
 });

@@ -60,7 +60,8 @@ describe('local cluster (3 nodes, synchronous ANY 1)', () => {
     }
     const parsed = parseClusterSpec({ cluster: 'local', nodes: c.specNodes({ pg1: 18001 }) });
     assert.equal(parsed.ok, true, parsed.ok ? '' : parsed.reason);
-    assert.equal(parsed.ok && parsed.value.nodes[0]!.agent, 'http://127.0.0.1:18001');
+    // The agent channel runs TLS with the cluster CA (issue 15), in local mode too.
+    assert.equal(parsed.ok && parsed.value.nodes[0]!.agent, 'https://127.0.0.1:18001');
     assert.equal(c.connectionString('pg2'), 'postgresql://postgres@127.0.0.1:15411/postgres');
   });
 
