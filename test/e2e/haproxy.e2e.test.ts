@@ -46,6 +46,9 @@ describe('HAProxy from Debian in front of the agents, Patroni-style config (/pri
   test('writes follow the primary through a crash and a switchover; reads through the replica listener reach a primary only in the moment of its promotion', { timeout: 240_000 }, async () => {
     const port = (name: string) => p.cluster.nodes.find((n) => n.name === name)!.port;
     await waitFor('haproxy to mark pg1 alone UP in the primary listener', async () => JSON.stringify(await hap.servers('primary')) === JSON.stringify({ pg1: 'UP', pg2: 'DOWN', pg3: 'DOWN' }), 15_000);
+    // And pg1 DOWN in the replica listener: HAProxy starts every server UP and marks it down only
+    // after `fall` failed checks, so a read sent sooner may reach the primary (seen once).
+    await waitFor('haproxy to mark pg1 DOWN and both standbys UP in the replica listener', async () => JSON.stringify(await hap.servers('replicas')) === JSON.stringify({ pg1: 'DOWN', pg2: 'UP', pg3: 'UP' }), 15_000);
     await WriteLoad.prepare(hap.primaryUrl);
     const writes = new WriteLoad(hap.primaryUrl);
     const reads = new ReadLoad(hap.replicaUrl);
