@@ -34,16 +34,19 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
   let agent: TestAgent | undefined;
   let selfFenceMs: number | undefined;
   let receiver: ChildProcess | undefined;
-  const startLeaseAgent = () =>
+  /** The agent of l1 (index 0, the primary) or l2 (index 1, its standby), with the store and the file's lease timing. */
+  const startAgentOf = (index: 0 | 1) =>
     startTestAgent({
       cluster: 'lease',
-      node: cluster!.nodes[0]!,
+      node: cluster!.nodes[index]!,
       bindir: cluster!.bindir,
       osUser: cluster!.osUser,
-      agentPort: AGENT_PORT,
+      agentPort: AGENT_PORT + index,
       workDir,
       extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
     });
+  const startLeaseAgent = () => startAgentOf(0);
+  const startStandbyAgent = () => startAgentOf(1);
   const streamingFromL1 = async () => (await sqlOnce<{ name: string }>(BASE, "SELECT application_name AS name FROM pg_stat_replication WHERE state = 'streaming'")).map((r) => r.name);
 
   const startStore = async () => {
@@ -109,15 +112,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     // Standbys renew every 2 × TTL (a standby's lease only witnesses), so each such renewal
     // stands by TTL + (2 × TTL − renewEveryMs) and the decider waits that much longer on it.
     const standbyTtl = leaseTtlFor(TTL_MS, RENEW_MS, standbyLeaseRenewEveryMs(TTL_MS));
-    const l2 = await startTestAgent({
-      cluster: 'lease',
-      node: cluster!.nodes[1]!,
-      bindir: cluster!.bindir,
-      osUser: cluster!.osUser,
-      agentPort: AGENT_PORT + 1,
-      workDir,
-      extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
-    });
+    const l2 = await startStandbyAgent();
     try {
       const leaseOf = async (node: string) => {
         const s = createStore(storeConfig);
@@ -139,15 +134,7 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
   });
 
   test('a promote of a term the log has moved past (a request run late) is refused, and the standby stays a standby', async () => {
-    const l2 = await startTestAgent({
-      cluster: 'lease',
-      node: cluster!.nodes[1]!,
-      bindir: cluster!.bindir,
-      osUser: cluster!.osUser,
-      agentPort: AGENT_PORT + 1,
-      workDir,
-      extra: { store: storeConfig, lease: { ttlMs: TTL_MS, renewEveryMs: RENEW_MS } },
-    });
+    const l2 = await startStandbyAgent();
     try {
       // The log is at term 1 (initialized); this promote of term 0 is what a thawed host would run.
       const late = await callAgent(l2.target, TEST_KEY, 'promote', { term: 0 }, { timeoutMs: 30_000 });
