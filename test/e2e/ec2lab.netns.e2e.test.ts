@@ -53,8 +53,9 @@ const CLUSTER = 'lab';
 const VIP = `${PREFIX}.100`;
 const vip = { address: VIP, prefix: 24, interface: 'eth0' };
 /** The Lambda API and the SNS/EventBridge stand-in, on 127.0.0.1. */
-const LAMBDA_PORT = 32010;
-const SINK_PORT = 32011;
+// Below 32768, out of Linux's ephemeral port range, where any client socket could hold them.
+const LAMBDA_PORT = 29010;
+const SINK_PORT = 29011;
 
 describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { skip: skip ?? false }, () => {
   let lab: NetnsLab | undefined;

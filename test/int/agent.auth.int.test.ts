@@ -20,7 +20,8 @@ const PG_PORT = 15500;
 const AGENT_PORT = 15510;
 const SILENT_PORT = 15511;
 /** Two more agents, each with a key of its own (their own files, as local mode makes them). */
-const OWN_KEY_PORTS = { a1: 34010, a2: 34011 } as const;
+// Below 32768: a fixed port in Linux's ephemeral range (32768-60999) can be taken by any client socket.
+const OWN_KEY_PORTS = { a1: 29410, a2: 29411 } as const;
 /** The agent under test, and another node of its cluster. */
 const A1: SignedTarget = { cluster: 'auth', node: 'a1' };
 const A2: SignedTarget = { cluster: 'auth', node: 'a2' };

@@ -24,7 +24,7 @@ describe('pgvigil-agent bootstrap: a new host copies a standby when one can be s
     hosts = await writeBootstrapConfigs({
       workDir,
       cluster: 'h5clone',
-      hosts: [0, 1, 2, 3].map((i) => ({ name: `c${i + 1}`, address: '127.0.0.1', port: 33100 + i, agentPort: 33200 + i })),
+      hosts: [0, 1, 2, 3].map((i) => ({ name: `c${i + 1}`, address: '127.0.0.1', port: 29100 + i, agentPort: 29200 + i })),
       clientCidrs: ['127.0.0.1/32'],
       bindir: bins.bindir,
       osUser,
