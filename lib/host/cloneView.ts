@@ -1,7 +1,7 @@
-import pg from 'pg';
 import { z } from 'zod';
 import { CLONE_SOURCE_MAX_LAG_BYTES, type ClonePeerSeen, type CloneView } from '../domain/cloneSource.ts';
-import { pgSslOption, type ProbeLogin } from '../probe/probeLogin.ts';
+import type { ProbeLogin } from '../probe/probeLogin.ts';
+import { monitorClient } from './peerRole.ts';
 
 const ReplicaRow = z.object({
   name: z.string(),
@@ -19,18 +19,7 @@ const SettingRow = z.object({ names: z.string() });
  * whose own answer decides whether the copy works at all.
  */
 export async function readCloneView(primary: { name: string; host: string; port: number }, peers: ClonePeerSeen[], login: ProbeLogin, timeoutMs = 3_000): Promise<CloneView> {
-  const client = new pg.Client({
-    host: primary.host,
-    port: primary.port,
-    user: login.user,
-    password: login.password,
-    database: login.database ?? 'postgres',
-    ssl: pgSslOption(login.ssl, primary.host),
-    connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    application_name: 'pgvigil-bootstrap',
-  });
-  client.on('error', () => {});
+  const client = monitorClient(primary, login, timeoutMs);
   const view: CloneView = { primary: primary.name, peers, replicas: [], synchronousStandbyNames: '', maxLagBytes: CLONE_SOURCE_MAX_LAG_BYTES };
   try {
     await client.connect();
