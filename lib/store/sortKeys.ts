@@ -46,3 +46,7 @@ export function observationRange(fromMs: number, toMs: number): { lo: string; hi
 
 export const LEASE_PREFIX = 'L#';
 export const leaseKey = (node: string): string => `${LEASE_PREFIX}${node}`;
+
+/** A node's agent asking the probe to look now (lib/store/wakes.ts): one item per node, in its lease partition. */
+export const WAKE_PREFIX = 'W#';
+export const wakeKey = (node: string): string => `${WAKE_PREFIX}${node}`;
