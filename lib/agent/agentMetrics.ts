@@ -5,6 +5,8 @@ import type { ActionContext } from './actions/actionTypes.ts';
 import type { PublicRoute } from './publicRoutes.ts';
 import { readServerState } from './serverState.ts';
 import type { WatchdogMetrics } from './watchdog/watchdogLink.ts';
+import { WAKE_KINDS } from './watch/findings.ts';
+import type { WatchMetrics } from './watch/watchLoop.ts';
 
 /** How an action's answer ended, as a label: what the caller got back, not what it asked for. */
 export type ActionOutcome = 'ok' | 'failed' | 'stale_term' | 'bad_request' | 'error';
@@ -24,6 +26,8 @@ export interface AgentMetrics {
   lease: LeaseMetrics;
   /** What the watchdog process reported (lib/agent/watchdog); series only when it is configured. */
   watchdog: WatchdogMetrics;
+  /** What the watch reports (lib/agent/watch): series only with a store, where the watch runs. */
+  watch: WatchMetrics;
   /** One answered action request (signed and named): counted and timed by action and outcome. */
   answered(action: string, outcome: ActionOutcome, seconds: number): void;
   /** `GET /metrics` in Prometheus' text format, read from PostgreSQL at each scrape. */
@@ -74,12 +78,17 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
   const actions = new Counter({ name: 'pgvigil_agent_actions_total', help: 'Action requests answered, by action and outcome', labelNames: ['action', 'outcome'], registers });
   const watchdogArmed = ctx.config.watchdog ? new Gauge({ name: 'pgvigil_watchdog_armed', help: "1 while the watchdog process is armed (PostgreSQL here serves as primary): it stops PostgreSQL if the agent stops feeding it", registers }) : null;
   const watchdogEvents = ctx.config.watchdog ? new Counter({ name: 'pgvigil_watchdog_events_total', help: 'What the watchdog process reported: armed, disarmed, fired (it stopped PostgreSQL), fire-failed, device-opened, device-unavailable, device-closed', labelNames: ['event'], registers }) : null;
+  const wakes = ctx.config.store ? new Counter({ name: 'pgvigil_agent_wakes_total', help: 'Wakes of the probe this agent wrote (landed in the store), by the kind of the first thing its check saw', labelNames: ['reason_kind'], registers }) : null;
+  const watchChecks = ctx.config.store ? new Counter({ name: 'pgvigil_agent_watch_checks_total', help: "The watch's checks by outcome: ok (nothing looked wrong) or failed (a wake was due or paced)", labelNames: ['outcome'], registers }) : null;
+  const watchOk = ctx.config.store ? new Gauge({ name: 'pgvigil_agent_watch_last_check_ok', help: "1 when the watch's last check found nothing wrong, 0 when it failed; absent before the first check", registers }) : null;
   const durations = new Histogram({ name: 'pgvigil_agent_action_duration_seconds', help: 'How long an action took to answer, by action and outcome', labelNames: ['action', 'outcome'], buckets: ACTION_BUCKETS, registers });
 
   // At 0 from the start: increase() in an alert cannot see the first step of a series that appears with the value 1.
   for (const outcome of ['renewed', 'conflict', 'failed']) renewals.inc({ outcome }, 0);
   for (const event of ['armed', 'disarmed', 'fired', 'fire-failed']) watchdogEvents?.inc({ event }, 0);
   watchdogArmed?.set(0);
+  for (const kind of WAKE_KINDS) wakes?.inc({ reason_kind: kind }, 0);
+  for (const outcome of ['ok', 'failed']) watchChecks?.inc({ outcome }, 0);
   const startedAt = performance.now();
   let lastRenewedAt: number | null = null;
 
@@ -130,6 +139,13 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
         if (name === 'armed') watchdogArmed?.set(1);
         else if (name === 'disarmed' || name === 'fired' || name === 'fire-failed') watchdogArmed?.set(0);
       },
+    },
+    watch: {
+      checked(ok) {
+        watchChecks?.inc({ outcome: ok ? 'ok' : 'failed' });
+        watchOk?.set(ok ? 1 : 0);
+      },
+      woke: (kind) => wakes?.inc({ reason_kind: kind }),
     },
     answered(action, outcome, seconds) {
       actions.inc({ action, outcome });

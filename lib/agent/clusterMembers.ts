@@ -39,6 +39,11 @@ export class ClusterMembers {
     return this.known?.state.term ?? null;
   }
 
+  /** The log's primary (of its current term) as last read from the store, or null (never read, or none in the log). */
+  get primary(): string | null {
+    return this.known?.state.primary ?? null;
+  }
+
   /** The spec's other nodes, or null when never learned. */
   get others(): readonly string[] | null {
     return this.members;

@@ -11,6 +11,7 @@ import { createAgentServer } from './agentServer.ts';
 import type { ActionContext } from './actions/actionTypes.ts';
 import { FenceMarker } from './fenceMarker.ts';
 import { startLeaseLoop, type LeaseLoop } from './lease.ts';
+import { startWatch, type WatchLoop } from './watch/watchLoop.ts';
 import { PgServer } from '../postgres/pgServer.ts';
 import { replicationToolEnv } from '../postgres/standbyConf.ts';
 import { TermStore } from './termStore.ts';
@@ -81,6 +82,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let store: Store | null = null;
   let lease: LeaseLoop | null = null;
   let watchdog: WatchdogLink | null = null;
+  let watch: WatchLoop | null = null;
   if (config.store) {
     store = createStore(config.store, (e) => log({ ...e, component: 'store' }));
     const settings = watchdogSettingsOf(config, opts.osUser);
@@ -91,6 +93,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     const loop = lease;
     ctx.leaseFresh = () => loop.ensureFresh();
     ctx.logTerm = () => loop.logTerm();
+    // Wakes the probe when PostgreSQL here, or the primary this node follows, looks wrong (lib/agent/watch).
+    watch = startWatch({ store, cluster: config.cluster, node: config.node, pg, fence, term: () => terms.current, log, metrics: metrics.watch });
   }
 
   // A fenced node stays stopped whoever starts it, until follow/rewind/clone lift the fence.
@@ -118,6 +122,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     close() {
       closing ??= (async () => {
         clearInterval(guard);
+        await watch?.stop();
         await lease?.stop();
         // Stopped cleanly: nothing hangs, so the watchdog stands down (systemd's BindsTo= decides about PostgreSQL).
         await watchdog?.close('the agent stopped cleanly');
