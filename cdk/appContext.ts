@@ -32,6 +32,8 @@ export const AppContext = z.object({
   flowLogs: z.enum(['off', 'reject', 'all'], { error: 'give off, reject or all' }).optional(),
   /** "true": a CloudWatch dashboard (3 USD a month beyond an account's first three). */
   dashboard: flag,
+  /** How the probe runs: on-wake or always (default: on-wake unless a cluster replicates asynchronously). */
+  probe: z.enum(['always', 'on-wake'], { error: 'give probe=on-wake or probe=always' }).optional(),
   /** "true": S3 Object Lock on the archive (governance, backupRetentionDays). */
   archiveObjectLock: flag,
   dbHosts: flag,
@@ -92,6 +94,7 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       interfaceEndpoints: c.interfaceEndpoints,
       ...(c.flowLogs ? { flowLogs: c.flowLogs } : {}),
       dashboard: c.dashboard,
+      ...(c.probe ? { probeCadence: c.probe } : {}),
       archiveObjectLock: c.archiveObjectLock,
       dbHosts: c.dbHosts,
       dbHostAmi: c.dbHostAmi,

@@ -16,13 +16,19 @@ import type { PgVigilNetwork } from './network.ts';
 import type { WriterReaderZone } from './zone.ts';
 import { LambdaVpcAccess } from './lambdaVpcAccess.ts';
 import { ACT_TIMEOUT_MS, DECIDE_TIMEOUT_MS } from '../lib/control/actTiming.ts';
+import { OBSERVATION_PREFIX, WAKE_PREFIX } from '../lib/store/sortKeys.ts';
 
 /** Memory of every handler; the cost benchmark bills GB-seconds at this size. */
 export const lambdaMemoryMb = 256;
 /** The probe runs all the time, so its memory is most of the bill; it only waits on sockets. */
 export const probeMemoryMb = 128;
-/** The item kinds whose stream records wake decide (see the event source below). */
-export const decideStreamPrefixes = ['O#'] as const;
+/** The item kinds whose stream records wake decide (see the event source below): observations, and with the on-wake probe agents' wakes. */
+export function decideStreamPrefixes(cadence: ProbeCadence): string[] {
+  return cadence === 'on-wake' ? [OBSERVATION_PREFIX, WAKE_PREFIX] : [OBSERVATION_PREFIX];
+}
+
+/** How the probe runs (lib/control/lambdaEnv.ts PGVIGIL_PROBE_CADENCE). */
+export type ProbeCadence = 'always' | 'on-wake';
 
 /** probe loops for just under a minute and stops ~5 s before this. */
 export const probeTimeout = Duration.seconds(70);
@@ -40,6 +46,8 @@ export interface FunctionsProps {
   decisionEvents?: boolean;
   /** false: the probe and tick schedules are deployed disabled (nothing to watch yet). Default true. */
   schedulesEnabled?: boolean;
+  /** 'on-wake': the probe runs once a minute until settled and when decide starts it for a wake or a command. */
+  probeCadence: ProbeCadence;
 }
 
 /** decide decides and appends in well under a second; it never waits on an agent (act does). */
@@ -70,6 +78,7 @@ export class PgVigilFunctions extends Construct {
       PGVIGIL_CLUSTERS: props.clustersJson,
       PGVIGIL_TOPIC_ARN: props.topic.topicArn,
       POWERTOOLS_METRICS_NAMESPACE: 'pgvigil',
+      PGVIGIL_PROBE_CADENCE: props.probeCadence,
     };
     if (props.zone) environment.PGVIGIL_ENDPOINTS = Stack.of(this).toJsonString({ route53: props.zone.endpointsConfig() });
 
@@ -96,14 +105,18 @@ export class PgVigilFunctions extends Construct {
         ...extra,
       });
 
-    this.probe = make('probe', probeTimeout, 'pgvigil: probe every node, every probe interval, for a minute');
+    const onWake = props.probeCadence === 'on-wake';
+    this.probe = make('probe', probeTimeout, onWake ? 'pgvigil: probe every node until the clusters are settled, each minute and when woken' : 'pgvigil: probe every node, every probe interval, for a minute');
     // act's name is fixed here so decide can be told it and allowed to invoke it without a
     // reference to the function: decide's environment naming act, and act's naming decide,
     // would otherwise make the two functions (and their policies) depend on each other.
     const actName = `${Names.uniqueResourceName(this, { maxLength: 60, separator: '-' })}-act`;
     this.decide = make('decide', decideTimeout, 'pgvigil: decide from observations, ticks, operator commands and action results; hand intents to act', {
-      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'pgvigil-decide', PGVIGIL_ACT_FUNCTION: actName },
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'pgvigil-decide', PGVIGIL_ACT_FUNCTION: actName, ...(onWake ? { PGVIGIL_PROBE_FUNCTION: this.probe.functionName } : {}) },
     });
+    // On-wake, decide starts the probe for an agent's wake (asynchronously) and before an operator
+    // command that finds no fresh observation (waiting for it). The function itself, not its versions.
+    if (onWake) this.decide.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.probe.functionArn] }));
     this.act = make('act', actTimeout, 'pgvigil: carry out one intent (an agent action or the endpoints) and send its result to decide', {
       functionName: actName,
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'pgvigil-act', PGVIGIL_DECIDE_FUNCTION: this.decide.functionName },
@@ -149,9 +162,11 @@ export class PgVigilFunctions extends Construct {
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.streamFailures),
     };
-    // Observations only: lease renewals are frequent and decide never reads them (the prober
-    // carries what matters of a lease in its observations), so they would only cost runs.
-    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: decideStreamPrefixes.map(itemsWithPrefix) }));
+    // Observations (and on-wake, agents' wakes, which decide passes to the probe: a third reader
+    // of a stream shard is throttled, Lambda developer guide "Using Lambda with DynamoDB"). Not
+    // lease renewals: they are frequent and decide never reads them (the prober carries what
+    // matters of a lease in its observations), so they would only cost runs.
+    this.decide.addEventSource(new DynamoEventSource(props.table, { ...streamOptions, filters: decideStreamPrefixes(props.probeCadence).map(itemsWithPrefix) }));
     this.notify.addEventSource(
       new DynamoEventSource(props.table, {
         ...streamOptions,
@@ -160,7 +175,8 @@ export class PgVigilFunctions extends Construct {
       }),
     );
 
-    // EventBridge cannot schedule below a minute; probe loops inside its invocation.
+    // EventBridge cannot schedule below a minute; probe loops inside its invocation (always), or
+    // runs until settled (on-wake: the independent look once a minute, whoever wakes it between).
     // No retries: a late probe round would overlap the next minute's.
     const everyMinute = events.Schedule.rate(Duration.minutes(1));
     const enabled = props.schedulesEnabled ?? true;

@@ -10,7 +10,9 @@ import { AlertTopic } from './alertTopic.ts';
 import { PgVigilNetwork, type FlowLogChoice, type InterfaceEndpointName } from './network.ts';
 import { grantStoreAccess } from './storeAccess.ts';
 import { writerConnectStrings } from '../lib/client/connectStrings.ts';
+import { resolveProbeCadence } from './probeCadence.ts';
 import { PgVigilFunctions } from './functions.ts';
+import type { ProbeCadence } from './functions.ts';
 import { PgVigilAccess } from './access.ts';
 import { PgVigilAgentKeys } from './agentKeys.ts';
 import { PgVigilAlarms } from './alarms.ts';
@@ -49,6 +51,13 @@ export interface PgVigilProps {
   flowLogs?: FlowLogChoice;
   /** A CloudWatch dashboard (3 USD a month beyond an account's first three). Default false. */
   dashboard?: boolean;
+  /**
+   * How the probe runs (README "Where detection runs"): 'on-wake' (once a minute until settled,
+   * and whenever an agent wakes it) or 'always' (every probe interval of the month, about 4.4 USD).
+   * Default: 'on-wake' when every cluster replicates synchronously, else 'always' (async mode's
+   * loss bound needs the primary's last LSN from just before it failed).
+   */
+  probeCadence?: ProbeCadence;
   /** S3 Object Lock (governance, backupRetentionDays) on the archive. Default false. */
   archiveObjectLock?: boolean;
   /** Build the database hosts too (EC2, one per node of the single cluster). Default false. */
@@ -104,6 +113,7 @@ export class PgVigil extends Construct {
   readonly archive: PgVigilArchive;
   /** false for the demo without hosts: the probe, tick and backup schedules are deployed disabled. */
   readonly watching: boolean;
+  readonly probeCadence: ProbeCadence;
 
   constructor(scope: Construct, id: string, props: PgVigilProps = {}) {
     super(scope, id);
@@ -127,6 +137,7 @@ export class PgVigil extends Construct {
     // The demo spec's addresses hold nothing until dbHosts builds the hosts: probing them would
     // find every node down, write it, wake decide and alarm, for ever. So its schedules stay off.
     this.watching = !(this.network.isDemoVpc && !props.clusters && !props.dbHosts);
+    this.probeCadence = resolveProbeCadence(this.clusters, props.probeCadence);
 
     const table = createStoreTable(this, 'Store');
     this.agentKeys = new PgVigilAgentKeys(this, 'AgentKeys', { clusters: this.clusters });
@@ -142,6 +153,7 @@ export class PgVigil extends Construct {
       zone,
       decisionEvents: props.decisionEvents ?? true,
       schedulesEnabled: this.watching,
+      probeCadence: this.probeCadence,
     });
     grantStoreAccess(table, this.functions, this.clusters);
     this.access = new PgVigilAccess(this, 'Access', {

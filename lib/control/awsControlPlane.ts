@@ -9,6 +9,7 @@ import { type ControlPlane } from './controlPlane.ts';
 import type { LambdaEnv } from './lambdaEnv.ts';
 import { jsonLog, type Log } from '../log.ts';
 import { handOffToAct } from './handOff.ts';
+import { PROBE_NOW_SOURCE } from './lambdaEvents.ts';
 import { lambdaClient, lambdaInvoker } from './lambdaInvoke.ts';
 
 /**
@@ -70,6 +71,14 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
   if (decider === 'decide' && actFunction) {
     const owner = `decide-${randomUUID()}`;
     plane.handOff = handOffToAct({ store, invoke: lambdaInvoker(lambdaFromEnv(env)), actFunction, owner, clock: plane.clock, log });
+  }
+  const probeFunction = env.PGVIGIL_PROBE_FUNCTION;
+  if (decider === 'decide' && env.PGVIGIL_PROBE_CADENCE === 'on-wake' && probeFunction) {
+    const invoke = lambdaInvoker(lambdaFromEnv(env));
+    plane.runProbe = async (cluster, how) => {
+      const r = await invoke(probeFunction, { source: PROBE_NOW_SOURCE, cluster, reasons: how.reasons.slice(0, 10) }, how.wait ? 'RequestResponse' : 'Event');
+      return r.ok ? { ok: true } : r;
+    };
   }
   // Without the CA yet, the next invocation reads it again rather than keep a plane that can reach no agent.
   if (!agentCa.pending) planes.set(key, plane);

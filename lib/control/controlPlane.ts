@@ -37,6 +37,12 @@ export interface ControlPlane {
    * nothing itself (awaitActions is moot). Absent: the reactor carries them out here.
    */
   handOff?: (cluster: string, pending: ClusterState['pending']) => Promise<void>;
+  /**
+   * The on-wake probe, started for one cluster: for an agent's wake (not waited for), or before an
+   * operator command that finds no fresh observation (waited for). Absent: the probe runs all the
+   * time, or nothing can start it.
+   */
+  runProbe?: (cluster: string, how: { wait: boolean; reasons: string[] }) => Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Counts for the CloudWatch alarms (FailoverStarted); absent in local mode. */
   metrics?: ControlMetrics;
 }

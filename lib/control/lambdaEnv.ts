@@ -39,6 +39,15 @@ export const LambdaEnv = z.object({
   PGVIGIL_DECIDE_FUNCTION: z.string().min(1).optional(),
   /** Local runs of the handlers (tests) point the Lambda invoke client here. */
   PGVIGIL_LAMBDA_ENDPOINT: z.string().url().optional(),
+  /**
+   * How the probe runs: 'always' probes every interval of every minute (about 4.4 USD a month on
+   * AWS); 'on-wake' probes once a minute until the clusters are settled, and whenever decide starts
+   * it for an agent's wake or an operator command (ARCHITECTURE, "Who wakes the probe"). decide reads
+   * it too: between runs a quiet cluster's observations are past the staleness bound, which is no news.
+   */
+  PGVIGIL_PROBE_CADENCE: z.enum(['always', 'on-wake'], { error: "set PGVIGIL_PROBE_CADENCE to 'always' or 'on-wake'" }).default('always'),
+  /** on-wake: the probe function decide starts for wakes and before operator commands. */
+  PGVIGIL_PROBE_FUNCTION: z.string().min(1).optional(),
   /** Local runs of the handlers against dynalite (tests) point the store here. */
   PGVIGIL_STORE_ENDPOINT: z.string().url().optional(),
 });

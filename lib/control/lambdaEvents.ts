@@ -16,6 +16,14 @@ export const StreamBatch = z.object({ Records: z.array(z.unknown()).min(1) });
 /** EventBridge's scheduled event: the one-minute probe start and the decide tick. */
 export const ScheduledEvent = z.object({ source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event') });
 
+/**
+ * decide starting the on-wake probe for one cluster: for agents' wakes (which reach decide on the
+ * table's stream: a third reader of the stream's shards would be throttled), or for fresh
+ * observations before an operator command.
+ */
+export const PROBE_NOW_SOURCE = 'pgvigil.decide';
+export const ProbeNowInvoke = z.object({ source: z.literal(PROBE_NOW_SOURCE), cluster: z.string().min(1), reasons: z.array(z.string().max(300)).max(10).default([]) });
+
 /** An operator command from the CLI, by Lambda invoke: every write to the log goes through decide. */
 export const OperatorInvoke = z.object({
   source: z.literal('pgvigil.cli'),

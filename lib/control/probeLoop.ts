@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { ClusterSpec } from '../domain/spec.ts';
+import { failureWindowMs, type ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { Prober } from '../probe/prober.ts';
+import { unsettledBy } from '../probe/settled.ts';
 import type { ProbeLogin } from '../probe/probeLogin.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
@@ -28,11 +29,24 @@ export interface ProbeLoopOptions {
   metricsEveryMs?: number;
   /** How the probe logs in to the nodes (probeLoginEnv.ts); absent: the superuser without TLS. */
   login?: ProbeLogin | undefined;
+  /**
+   * 'always': probe until `until` (the probe that runs every second of the month). 'until-settled':
+   * the on-wake probe (a scheduled minute run, or an agent's wake): stop as soon as every cluster
+   * has been settled (lib/probe/settled.ts) for its quiet time, after the first round if it already is.
+   */
+  cadence?: ProbeCadence;
 }
+
+export type ProbeCadence = 'always' | 'until-settled';
+
+/** How long a cluster must stay settled before an until-settled run ends: decide's follow-ups to a change are seen first. */
+export const settleQuietMs = (spec: ClusterSpec): number => Math.max(1_000, 2 * failureWindowMs(spec.timing));
 
 export interface ProbeLoopResult {
   rounds: number;
   written: number;
+  /** until-settled: why the last unsettled round was (the news the run watched), or null when every round was settled. */
+  watched: string | null;
   storeErrors: number;
   /** Rounds, summed over clusters, that saw no node or could not reach the store. */
   blindRounds: number;
@@ -47,7 +61,12 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
   const clock = o.clock ?? (() => Date.now());
   const probers = new Map(o.specs.map((s) => [s.cluster, new Prober({ store: o.store, prober: o.prober, clock, ...(o.login ? { credentials: o.login } : {}) })]));
   const states = new Map<string, { state: ClusterState | null; at: number }>();
-  const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0, blindRounds: 0 };
+  const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0, blindRounds: 0, watched: null };
+  const settling = o.cadence === 'until-settled';
+  // The last time each cluster was unsettled; never, at first: a settled first round ends the run.
+  const unsettledAt = new Map<string, number>();
+  // Settling judges each round against the log, so it reads the log more often.
+  const stateEveryMs = settling ? 1_000 : 5_000;
   const interval = Math.min(...o.specs.map((s) => s.timing.probeIntervalMs));
   const blind = new BlindCounts(o.metrics ?? noMetrics, o.metricsEveryMs ?? 10_000);
   while (clock() + interval < o.until) {
@@ -55,7 +74,7 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
     await Promise.all(
       o.specs.map(async (fallback) => {
         let cached = states.get(fallback.cluster);
-        if (!cached || started - cached.at > 5_000) {
+        if (!cached || started - cached.at > stateEveryMs) {
           const loaded = await loadState(o.store, fallback.cluster);
           cached = { state: loaded.ok ? loaded.state : (cached?.state ?? null), at: started };
           states.set(fallback.cluster, cached);
@@ -74,9 +93,17 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
           result.blindRounds++;
           blind.add(spec.cluster, clock());
         }
+        if (settling) {
+          const why = r.storeError ? `the store: ${r.storeError}` : unsettledBy(spec, cached.state, r.observations);
+          if (why !== null) {
+            unsettledAt.set(fallback.cluster, started);
+            result.watched = why;
+          }
+        }
       }),
     );
     result.rounds++;
+    if (settling && o.specs.every((s) => started - (unsettledAt.get(s.cluster) ?? -Infinity) >= settleQuietMs(s))) break;
     const wait = started + interval - clock();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }

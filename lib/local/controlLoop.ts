@@ -6,6 +6,9 @@ import { Prober } from '../probe/prober.ts';
 import type { ProbeLogin } from '../probe/probeLogin.ts';
 import { loadState } from '../store/loadState.ts';
 import { pruneObservations } from '../store/observations.ts';
+import { readWakes } from '../store/wakes.ts';
+import { unsettledBy } from '../probe/settled.ts';
+import { settleQuietMs } from '../control/probeLoop.ts';
 
 export interface ControlLoopOptions {
   cp: ControlPlane;
@@ -18,6 +21,16 @@ export interface ControlLoopOptions {
   onRound?: (round: number) => void;
   /** How the probe logs in (the monitoring role over TLS); absent: the superuser without TLS. */
   probeLogin?: ProbeLogin;
+  /**
+   * 'always' (default locally, where probing costs nothing): a round every probeIntervalMs.
+   * 'on-wake', as the stack deploys it: rounds only until the cluster is settled
+   * (lib/probe/settled.ts), started once every `minuteMs` and whenever an agent's wake
+   * (lib/store/wakes.ts) appears, looked for every `wakePollMs` (the stand-in for the table's
+   * stream carrying it to decide, and decide starting the probe).
+   */
+  cadence?: 'always' | 'on-wake';
+  minuteMs?: number;
+  wakePollMs?: number;
 }
 
 export interface ControlLoop {
@@ -43,6 +56,7 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
   let lastTick = 0;
   let lastPrune = cp.clock();
   let wake: (() => void) | null = null;
+  let unsettledAt = -Infinity;
 
   const trouble = (reason: string) => {
     if (!troubled) opts.onTrouble?.(reason);
@@ -55,8 +69,44 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
     cp.metrics?.storeTrouble?.(cluster, false);
   };
 
+  const onWake = opts.cadence === 'on-wake';
+  const minuteMs = opts.minuteMs ?? 60_000;
+  const wakePollMs = opts.wakePollMs ?? 100;
+  // on-wake: probing until this time at least (a run goes on while unsettled), and the wakes seen.
+  let runUntil = Infinity;
+  let nextMinute = cp.clock() + minuteMs;
+  const wakesSeen = new Map<string, number>();
+
+  /** on-wake, between runs: wait for the next minute or a new wake; true when a run should start. */
+  const idle = async (): Promise<boolean> => {
+    while (running) {
+      if (cp.clock() >= nextMinute) {
+        nextMinute += minuteMs * Math.max(1, Math.ceil((cp.clock() - nextMinute) / minuteMs));
+        return true;
+      }
+      const nodes = state?.spec?.nodes.map((n) => n.name) ?? [];
+      const read = nodes.length > 0 ? await readWakes(cp.store, cluster, nodes) : null;
+      if (read?.ok) {
+        let woken = false;
+        for (const w of read.wakes) {
+          if (wakesSeen.get(w.node) !== w.seq) woken ||= wakesSeen.has(w.node) || w.at > loopStartedAt;
+          wakesSeen.set(w.node, w.seq);
+        }
+        if (woken) return true;
+      }
+      await new Promise<void>((r) => ((wake = r), setTimeout(r, wakePollMs)));
+    }
+    return false;
+  };
+  const loopStartedAt = cp.clock();
+
   const loop = async () => {
     for (let round = 1; running; round++) {
+      if (onWake && cp.clock() >= runUntil) {
+        if (!(await idle())) break;
+        runUntil = Infinity;
+        unsettledAt = -Infinity;
+      }
       const started = cp.clock();
       try {
         if (state === null || round % 4 === 0) {
@@ -69,6 +119,11 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
           const roundStarted = performance.now();
           const r = await prober.round(spec, state);
           cp.metrics?.probeRound?.(spec, { seconds: (performance.now() - roundStarted) / 1000, observations: r.observations, storeError: r.storeError !== null });
+          if (onWake) {
+            if (r.storeError !== null || unsettledBy(spec, state, r.observations) !== null) unsettledAt = started;
+            // Settled for its quiet time (at once, when the first round already is): the run ends.
+            if (started - unsettledAt >= settleQuietMs(spec)) runUntil = started;
+          }
           if (r.storeError) {
             trouble(r.storeError);
           } else {

@@ -207,7 +207,7 @@ try {
       leaseRecords += leaseRecs.length;
       observationRecords += obsRecs.length;
       // Only the item kinds decide's stream filter passes wake it, as deployed.
-      const batch = [...obsRecs, ...((decideStreamPrefixes as readonly string[]).includes('L#') ? leaseRecs : [])];
+      const batch = [...obsRecs, ...(decideStreamPrefixes('always').includes('L#') ? leaseRecs : [])];
       if (batch.length > 0) {
         decideRunning = 'decide-stream';
         const t0 = performance.now();

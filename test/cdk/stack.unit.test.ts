@@ -114,7 +114,7 @@ describe('PgVigil stack: handlers', () => {
     assert.deepEqual(targets.sort(), [fnId('decide'), fnId('probe')].sort());
   });
 
-  test('decide reads the stream: observations only (lease renewals would only cost runs), bisect, bounded retries and age, failure queue, partial batch responses', () => {
+  test('decide reads the stream: observations and agents\' wakes only (lease renewals would only cost runs), bisect, bounded retries and age, failure queue, partial batch responses', () => {
     const [[, mapping]] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').filter(([, p]) => p.FunctionName.Ref === fnId('decide')) as [[string, Record<string, any>]];
     assert.equal(mapping.StartingPosition, 'LATEST');
     assert.equal(mapping.BisectBatchOnFunctionError, true);
@@ -125,7 +125,32 @@ describe('PgVigil stack: handlers', () => {
     const patterns = mapping.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern));
     assert.deepEqual(patterns, [
       { eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'O#' }] } } } },
+      { eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'W#' }] } } } },
     ]);
+    // Two readers of the stream's shards, no third (Lambda throttles a third): decide passes wakes to the probe.
+    assert.equal(resourcesOf(template, 'AWS::Lambda::EventSourceMapping').length, 2);
+  });
+
+  test('on-wake probe (synchronous clusters): every handler is told the cadence, decide may start the probe and is told its name', () => {
+    for (const name of ['probe', 'decide', 'act', 'notify']) assert.equal(template.toJSON().Resources[fnId(name)].Properties.Environment.Variables.PGVIGIL_PROBE_CADENCE, 'on-wake', name);
+    const decideEnv = template.toJSON().Resources[fnId('decide')].Properties.Environment.Variables;
+    assert.deepEqual(decideEnv.PGVIGIL_PROBE_FUNCTION, { Ref: fnId('probe') });
+    const decideRole = template.toJSON().Resources[fnId('decide')].Properties.Role['Fn::GetAtt'][0];
+    const invokes = resourcesOf(template, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Roles.some((r: { Ref: string }) => r.Ref === decideRole))
+      .flatMap(([, p]) => p.PolicyDocument.Statement)
+      .filter((st: { Action: string | string[] }) => st.Action === 'lambda:InvokeFunction');
+    assert.ok(invokes.some((st: { Resource: unknown }) => JSON.stringify(st.Resource) === JSON.stringify({ 'Fn::GetAtt': [fnId('probe'), 'Arn'] })), 'decide may invoke the probe function itself, not its versions');
+  });
+
+  test('an async cluster deploys the always-on probe, and on-wake with it is refused naming the way out', () => {
+    const asyncClusters = stack.pgvigil.clusters.map((c) => ({ ...c, replication: { mode: 'async' as const, maximumLagOnFailover: 1024 * 1024 } }));
+    const t = synthStack({ ...fullProps, clusters: asyncClusters }).template.toJSON();
+    const probe = Object.values(t.Resources as Record<string, { Type: string; Properties: any }>).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'pgvigil-probe');
+    assert.equal(probe!.Properties.Environment.Variables.PGVIGIL_PROBE_CADENCE, 'always');
+    assert.throws(() => synthStack({ ...fullProps, clusters: asyncClusters, probeCadence: 'on-wake' }), /use probeCadence 'always'/);
+    const ctx = stackPropsFromContext({ probe: 'sometimes' });
+    assert.ok(!ctx.ok && /probe: give probe=on-wake or probe=always/.test(ctx.reason), !ctx.ok ? ctx.reason : 'accepted');
   });
 
   test('notify reads decision inserts only', () => {
