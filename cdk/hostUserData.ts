@@ -49,7 +49,7 @@ export function hostUserData(p: HostUserDataProps): string[] {
     stateDir: '/var/lib/pgvigil',
     store: { table: p.tableName, region: p.region },
     archive,
-    lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(20, Math.floor(spec.timing.leaseTtlMs / 3)) },
+    lease: { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.max(50, Math.floor(spec.timing.leaseTtlMs / 2)) }, // as leaseRenewEveryMs (lib/agent/lease.ts): a failed renewal is retried within the TTL
     // The lease proof assumes a primary stops by its lease even when its agent hangs: the watchdog
     // process does that (lib/agent/watchdog). No device: a kernel reset of a database host is the
     // operator's choice (README, Installing on your own hosts).

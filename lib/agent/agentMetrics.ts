@@ -17,8 +17,10 @@ export interface LeaseMetrics {
   renewed(sentAt: number): void;
   /** Another holder's version was newer: adopted, renewed on the next tick. */
   conflict(): void;
-  /** The store refused or could not be reached (or the renewal threw). */
+  /** The store refused, did not answer within the attempt's deadline (leaseRetry.ts), or the renewal threw. */
   failed(): void;
+  /** A failed renewal sent again after a short backoff, before its next scheduled period (counted as an attempt as well). */
+  retried(): void;
 }
 
 export interface AgentMetrics {
@@ -75,6 +77,7 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
   const replicationSeconds = new Gauge({ name: 'pgvigil_replication_lag_seconds', help: "Primary: each standby's replay lag (pg_stat_replication.replay_lag)", labelNames: ['standby'], registers });
   const leaseAge = ctx.config.store ? new Gauge({ name: 'pgvigil_lease_age_seconds', help: 'Time since the last lease renewal that succeeded was sent', registers }) : null;
   const renewals = new Counter({ name: 'pgvigil_lease_renewals_total', help: 'Lease renewal attempts by outcome (renewed, conflict, failed)', labelNames: ['outcome'], registers });
+  const renewRetries = new Counter({ name: 'pgvigil_lease_renewal_retries_total', help: 'Lease renewals sent again soon after one failed, before the next scheduled renewal (each is also an attempt above)', registers });
   const actions = new Counter({ name: 'pgvigil_agent_actions_total', help: 'Action requests answered, by action and outcome', labelNames: ['action', 'outcome'], registers });
   const watchdogArmed = ctx.config.watchdog ? new Gauge({ name: 'pgvigil_watchdog_armed', help: "1 while the watchdog process is armed (PostgreSQL here serves as primary): it stops PostgreSQL if the agent stops feeding it", registers }) : null;
   const watchdogEvents = ctx.config.watchdog ? new Counter({ name: 'pgvigil_watchdog_events_total', help: 'What the watchdog process reported: armed, disarmed, fired (it stopped PostgreSQL), fire-failed, device-opened, device-unavailable, device-closed', labelNames: ['event'], registers }) : null;
@@ -132,6 +135,7 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
       },
       conflict: () => renewals.inc({ outcome: 'conflict' }),
       failed: () => renewals.inc({ outcome: 'failed' }),
+      retried: () => renewRetries.inc(),
     },
     watchdog: {
       event(name) {

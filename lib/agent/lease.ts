@@ -14,6 +14,7 @@ import { StandbyReplies } from './standbyReplies.ts';
 import { keepSyncNames } from './syncNamesKeeper.ts';
 import { specSyncNames } from '../domain/syncNames.ts';
 import type { LeaseMetrics } from './agentMetrics.ts';
+import { renewAttemptTimeoutMs, renewRetryDelayMs } from './leaseRetry.ts';
 
 export interface LeaseLoopOptions {
   store: Store;
@@ -40,16 +41,22 @@ export interface LeaseLoopOptions {
   standbyRenewEveryMs?: number;
 }
 
-/** How often an agent renews a lease of `ttlMs`: three tries per TTL, never more often than every 50 ms. */
+/**
+ * How often a primary's agent renews a lease of `ttlMs`: twice per TTL (1.5 s at the default
+ * 3 s), never more often than every 50 ms. Each renewal is one write unit, the bill's largest
+ * usage item at TTL / 3 (issue 15). A renewal that fails is retried within the TTL's slack
+ * (leaseRetry.ts), not at the next scheduled one, so a store hiccup is as far from a spurious
+ * self-fence as with three tries per TTL.
+ */
 export function leaseRenewEveryMs(ttlMs: number): number {
-  return Math.max(50, Math.floor(ttlMs / 3));
+  return Math.max(50, Math.floor(ttlMs / 2));
 }
 
 /**
  * How often an agent whose PostgreSQL answers as a standby renews: twice the TTL. A standby's
  * lease is only ever read as a witness that its agent runs, and each renewal says the longer
  * TTL it stands by (leaseTtlFor), so the decider waits that much longer on it (ARCHITECTURE,
- * "Lease cadence"). Only a primary's lease is renewed every TTL / 3: that one fences.
+ * "Lease cadence"). Only a primary's lease is renewed every TTL / 2: that one fences.
  */
 export function standbyLeaseRenewEveryMs(ttlMs: number): number {
   return 2 * ttlMs;
@@ -139,24 +146,50 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
 
   // A conflict means an earlier run of this agent holds a newer version: adopt it and renew
   // again at once, so a restart (which counts its lease as lapsed) is not judged before it renews.
+  // A failure is retried after a short backoff while the lease still holds (leaseRetry.ts): with
+  // two renewals per TTL the next scheduled one would come at the lapse. Once lapsed, the
+  // scheduled renewals go on trying, and the check decides as before.
   const renew = async () => {
-    if ((await renewOnce()) === 'conflict') await renewOnce();
+    for (let retry = 1; ; retry++) {
+      let r = await renewOnce();
+      if (r === 'conflict') r = await renewOnce();
+      if (r !== 'failed' || stopped || performance.now() - lastRenewSentAt >= lapseMs()) return;
+      const waitMs = renewRetryDelayMs(retry, timing);
+      if (retry === 1) o.log({ level: 'info', msg: 'lease renewal to be retried before its next period', retryInMs: waitMs, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), ttlMs: lapseMs() });
+      await pause(waitMs);
+      if (stopped) return;
+      o.metrics?.retried();
+    }
   };
+  const timing = { ttlMs: o.ttlMs, renewEveryMs: o.renewEveryMs };
+  const attemptMs = renewAttemptTimeoutMs(timing);
+  // The retry's backoff, cut short by stop().
+  let pausing: { timer: NodeJS.Timeout; done: () => void } | null = null;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => ((pausing = null), resolve());
+      pausing = { timer: setTimeout(done, ms), done };
+    });
 
-  /** One renewal attempt; 'conflict' when it adopted an earlier run's newer version. */
-  const renewOnce = async (): Promise<'done' | 'conflict'> => {
+  /** One renewal attempt; 'conflict' when it adopted an earlier run's newer version, 'failed' when the store refused or did not answer. */
+  const renewOnce = async (): Promise<'done' | 'conflict' | 'failed'> => {
     await cached;
-    // Before the first lease of this run, learn the members if the store has them, so the lease names them.
-    if (members.others === null) await learnMembers();
+    // Before the first lease of this run, learn the members if the store has them, so the lease
+    // names them; while still unknown, at each renewal, but off its path (learnSoon).
+    if (members.others === null && version === null) await learnMembers();
+    else if (members.others === null) learnSoon();
     const sentAt = performance.now();
     const every = cadence();
     // The lease names the members this agent counts: the decider's lease proof needs its witness among them.
-    // A request that never settles must not wedge the loop: past the deadline it counts as failed
-    // (if it landed after all, the next renewal meets the newer version and adopts it).
+    // A request that never settles must not wedge the loop, nor eat its retries' time: past
+    // its deadline (a third of the TTL's slack, leaseRetry.ts) it is aborted and counts as failed
+    // (if it landed after all, the next renewal meets the newer version and adopts it; the
+    // lapse still counts from the last renewal known to have landed, the safe side).
+    const abort = new AbortController();
     const r = await withDeadline(
-      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: leaseTtlFor(o.ttlMs, o.renewEveryMs, every) }, version),
-      Math.max(o.renewEveryMs, 1_000),
-      () => ({ ok: false as const, reason: `the store did not answer the renewal within ${Math.max(o.renewEveryMs, 1_000)} ms` }),
+      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: leaseTtlFor(o.ttlMs, o.renewEveryMs, every) }, version, { abortSignal: abort.signal }),
+      attemptMs,
+      () => (abort.abort(), { ok: false as const, reason: `the store did not answer the renewal within ${attemptMs} ms` }),
     );
     if (r.ok) {
       version = r.version;
@@ -168,7 +201,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       failing = false;
       lapseNoted = null;
       selfFenced = false;
-      if (performance.now() - lastLearnedAt >= LEARN_EVERY_MS) await learnMembers();
+      if (performance.now() - lastLearnedAt >= LEARN_EVERY_MS) learnSoon();
     } else if (r.conflict) {
       // Someone (an earlier run of this agent) holds a newer version: take it (renew retries once).
       o.log({ level: 'info', msg: 'lease version moved: adopting it', current: r.current?.version ?? null, holder: r.current?.holder ?? null });
@@ -179,6 +212,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       if (!failing) o.log({ level: 'warn', msg: 'lease renewal failed', reason: r.reason });
       o.metrics?.failed();
       failing = true;
+      return 'failed';
     }
     return 'done';
   };
@@ -191,8 +225,18 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     return renewing;
   };
 
-  // The spec's members, read with each successful renewal: a member added is known before the
-  // next lapse can count on it.
+  // Off the renewal's path: a decision-log read may take up to its 5 s bound, and a renewal
+  // held behind it would skip its period, which at TTL / 2 is the lapse.
+  let learning: Promise<void> | null = null;
+  const learnSoon = () => {
+    if (learning || stopped) return;
+    learning = learnMembers()
+      .catch((e: unknown) => o.log({ level: 'error', msg: 'learning the cluster members threw', error: String(e) }))
+      .finally(() => (learning = null));
+  };
+
+  // The spec's members, read with each successful renewal (at most every LEARN_EVERY_MS): a
+  // member added is known before the next lapse can count on it.
   const learnMembers = async () => {
     await cached;
     lastLearnedAt = performance.now();
@@ -302,7 +346,8 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       stopped = true;
       clearInterval(renewTimer);
       clearInterval(checkTimer);
-      await Promise.allSettled([renewing, checking, keeping]);
+      if (pausing) (clearTimeout(pausing.timer), pausing.done());
+      await Promise.allSettled([renewing, checking, keeping, learning]);
     },
     snapshot: () => ({ version, sinceRenewMs: Math.round(performance.now() - lastRenewSentAt), selfFenced, ttlMs: lapseMs() }),
     async logTerm() {

@@ -33,9 +33,11 @@ export type RenewResult = { ok: true; version: number } | { ok: false; conflict:
  * its own lease and no other item.
  *
  * Renew the lease only if it still has `expectedVersion` (null: create it, only if absent).
- * On conflict, answers the lease as it now stands (null when there is none).
+ * On conflict, answers the lease as it now stands (null when there is none). `abortSignal` ends
+ * the request early (the lease loop's own deadline, shorter than the store client's timeouts):
+ * it then fails, though the store may still have taken it (the next renewal meets that version).
  */
-export async function renewLease(store: Store, req: RenewRequest, expectedVersion: number | null): Promise<RenewResult> {
+export async function renewLease(store: Store, req: RenewRequest, expectedVersion: number | null, opts: { abortSignal?: AbortSignal } = {}): Promise<RenewResult> {
   const version = (expectedVersion ?? 0) + 1;
   const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now(), members: req.members ? [...req.members] : null, ...(req.ttlMs !== undefined ? { ttlMs: req.ttlMs } : {}) }, 'lease');
   if (!lease.ok) return lease;
@@ -49,13 +51,14 @@ export async function renewLease(store: Store, req: RenewRequest, expectedVersio
           ? { ConditionExpression: 'attribute_not_exists(sk)' }
           : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': expectedVersion } }),
       }),
+      opts,
     );
     return { ok: true, version };
   } catch (err) {
     if (!isConditionalCheckFailed(err)) return { ok: false, reason: storeFailure(store, err, `renewing the lease of ${req.node}`) };
   }
   try {
-    const got = await store.doc.send(new GetCommand({ TableName: store.table, Key: key, ConsistentRead: true }));
+    const got = await store.doc.send(new GetCommand({ TableName: store.table, Key: key, ConsistentRead: true }), opts);
     if (!got.Item) return { ok: false, conflict: true, current: null };
     const current = parseWith(Lease, got.Item, `lease ${key.sk}`);
     return current.ok ? { ok: false, conflict: true, current: current.value } : { ok: false, reason: current.reason };

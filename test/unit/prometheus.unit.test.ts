@@ -72,11 +72,12 @@ describe('Prometheus metrics (prom-client text)', () => {
     assert.equal(sample(text, 'pgvigil_node_replay_lag_bytes'), 0);
   });
 
-  test('lease renewals by outcome, lease age, and actions counted and timed by action and outcome', async () => {
+  test('lease renewals by outcome, retries, lease age, and actions counted and timed by action and outcome', async () => {
     const m = agentMetrics(agentCtx(fakePg(standbyRow, []), { term: 1, fenced: false }));
     m.lease.renewed(performance.now());
     m.lease.renewed(performance.now());
     m.lease.failed();
+    m.lease.retried();
     m.lease.conflict();
     m.answered('promote', actionOutcome(200, true), 0.3);
     m.answered('promote', actionOutcome(409, false), 0.001);
@@ -85,6 +86,7 @@ describe('Prometheus metrics (prom-client text)', () => {
     assert.equal(sample(text, 'pgvigil_lease_renewals_total', { outcome: 'renewed' }), 2);
     assert.equal(sample(text, 'pgvigil_lease_renewals_total', { outcome: 'failed' }), 1);
     assert.equal(sample(text, 'pgvigil_lease_renewals_total', { outcome: 'conflict' }), 1);
+    assert.equal(sample(text, 'pgvigil_lease_renewal_retries_total'), 1);
     const age = sample(text, 'pgvigil_lease_age_seconds');
     assert.ok(age !== undefined && age >= 0 && age < 5, `lease age ${age}`);
     assert.equal(sample(text, 'pgvigil_agent_actions_total', { action: 'promote', outcome: 'ok' }), 1);
@@ -95,6 +97,7 @@ describe('Prometheus metrics (prom-client text)', () => {
     // Registries are per agent: a second agent in the same process starts from nothing.
     const other = await agentMetrics(agentCtx(fakePg(standbyRow, []), { term: 1, fenced: false })).render();
     assert.equal(sample(other, 'pgvigil_agent_actions_total', { action: 'promote', outcome: 'ok' }), undefined);
+    assert.equal(sample(other, 'pgvigil_lease_renewal_retries_total'), 0);
   });
 
   test('the control plane: probe rounds and failures by kind, per-node reachability and lag, decide runs, failovers by kind and outcome, blind', async () => {

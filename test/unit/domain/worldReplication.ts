@@ -11,6 +11,7 @@ import { ClusterSpec } from '../../../lib/domain/spec.ts';
 import type { ClusterState } from '../../../lib/domain/state.ts';
 import { parseSyncNames, specSyncNames } from '../../../lib/domain/syncNames.ts';
 import { hostNow, leaseRenewEveryMs, leaseTtlFor, LOG_READ_MS, standbyLeaseRenewEveryMs, WATCHDOG_MARGIN_MS, type HostClock } from './worldAgentHost.ts';
+import { renewRetryDelayMs } from '../../../lib/agent/leaseRetry.ts';
 
 export const T0 = 1_700_000_000_000;
 export const LSN0 = 0x3000000;
@@ -334,8 +335,12 @@ export class WorldReplication {
       if (n.pg === 'primary' && this.leaseLapsed(n) && !this.everyMemberRepliedWithin(n, ttl)) this.selfFence(n);
       // A change of role renews at once.
       if (clock >= n.nextRenewAt || this.asStandby(n) !== n.leaseAsStandby) {
-        n.nextRenewAt = clock + (this.asStandby(n) ? standbyLeaseRenewEveryMs(ttl) : leaseRenewEveryMs(ttl));
-        if (this.reachesStore(n) && this.now >= n.leaseBlockedUntil) this.renewLease(n);
+        const landed = this.reachesStore(n) && this.now >= n.leaseBlockedUntil;
+        if (landed) this.renewLease(n);
+        // As the agent (lib/agent/leaseRetry.ts): a renewal that failed is sent again after a
+        // short backoff (here: the next step) while the lease holds, else at its role's period.
+        const period = this.asStandby(n) ? standbyLeaseRenewEveryMs(ttl) : leaseRenewEveryMs(ttl);
+        n.nextRenewAt = clock + (!landed && !this.leaseLapsed(n) ? renewRetryDelayMs(1, { ttlMs: ttl, renewEveryMs: leaseRenewEveryMs(ttl) }) : period);
       }
       n.watchdogDeadline = this.leaseDeadline(n, ttl);
     }
