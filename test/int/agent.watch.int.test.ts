@@ -86,8 +86,11 @@ describe('agent watch: who wakes the probe (real PostgreSQL, real agents, dynali
     closeStore(store);
     if (!init.ok) throw new Error(init.reason);
     await cluster.waitStreaming();
-    w1 = await startProcessAgent({ bundle, cluster: CLUSTER, node: cluster.nodes[0]!, bindir: cluster.bindir, osUser: cluster.osUser?.name ?? null, agentPort: AGENT_PORT, workDir, extra: { store: storeConfig } });
+    // The spec names https agent URLs (local mode's, with the host's certificate): the watch checks them over plain HTTP on the same port.
+    assert.match(spec.nodes[0]!.agent, /^https:/);
+    w1 = await startProcessAgent({ bundle, cluster: CLUSTER, node: cluster.nodes[0]!, bindir: cluster.bindir, osUser: cluster.osUser?.name ?? null, agentPort: AGENT_PORT, workDir, extra: { store: storeConfig, tls: { certFile: cluster.files.serverCert, keyFile: cluster.files.serverKey } } });
     await waitFor("w1's agent to answer", async () => (await fetch(`${agentUrl('w1')}/liveness`, { signal: AbortSignal.timeout(2_000) })).status === 200, 30_000);
+    assert.equal(w1.lines().find((l) => l.msg === 'agent listening')?.['tls'], true, "w1's agent serves TLS on its port");
     w2 = await startTestAgent({ cluster: CLUSTER, node: cluster.nodes[1]!, bindir: cluster.bindir, osUser: cluster.osUser, agentPort: AGENT_PORT + 1, workDir, extra: { store: storeConfig } });
   });
   after(async () => {
@@ -125,13 +128,42 @@ describe('agent watch: who wakes the probe (real PostgreSQL, real agents, dynali
       figures.push(`w1's agent frozen: w2's wake read back ${Math.round(performance.now() - frozenAt)} ms later (check limit ${PROBE_TIMEOUT_MS} ms)`);
       assert.equal(wake.node, 'w2');
       assert.equal(wake.reason, `w2: primary w1's agent did not answer /primary within ${PROBE_TIMEOUT_MS} ms`);
-      assert.ok(((await metric('w2', 'pgvigil_agent_wakes_total', { reason_kind: 'primary_agent_unreachable' })) ?? 0) > woken);
+      await waitFor("w2's wake counted", async () => ((await metric('w2', 'pgvigil_agent_wakes_total', { reason_kind: 'primary_agent_unreachable' })) ?? 0) > woken);
       assert.equal(await metric('w2', 'pgvigil_agent_watch_last_check_ok'), 0);
     } finally {
       w1!.signal('SIGCONT');
       w1Frozen = false;
     }
     // Thawed: the next check passes, and that ends the episode.
+    await healthy('w2');
+  });
+
+  test('a wake the store cannot take is warned once and written at a failing check once the store is back', async () => {
+    const seq = await seqOf('w2');
+    const warning = 'watch: the wake could not be written: retried at the next failing check';
+    const warned = () => w2!.lines.filter((l) => l.msg === warning).length;
+    const warnedBefore = warned();
+    await dynalite!.stop();
+    dynalite = undefined;
+    w1!.signal('SIGSTOP');
+    w1Frozen = true;
+    try {
+      const failed = await checks('w2', 'failed');
+      await waitFor('the refused wake to be warned', () => warned() > warnedBefore);
+      await waitFor('3 more failing checks', async () => (await checks('w2', 'failed')) >= failed + 3);
+      assert.equal(warned(), warnedBefore + 1, 'warned once for the episode, however many puts failed');
+      dynalite = await startDynalite({ path: join(workDir, 'dynalite'), port: DYNALITE_PORT });
+      const wake = await waitFor("w2's wake, once the store is back", async () => {
+        const w = await wakeOf('w2');
+        return w && w.seq > seq ? w : undefined;
+      });
+      assert.equal(wake.reason, `w2: primary w1's agent did not answer /primary within ${PROBE_TIMEOUT_MS} ms`);
+    } finally {
+      w1!.signal('SIGCONT');
+      w1Frozen = false;
+      dynalite ??= await startDynalite({ path: join(workDir, 'dynalite'), port: DYNALITE_PORT });
+    }
+    await healthy('w1');
     await healthy('w2');
   });
 
@@ -173,8 +205,10 @@ describe('agent watch: who wakes the probe (real PostgreSQL, real agents, dynali
     });
     figures.push(`w1's PostgreSQL stopped with pg_ctl -m immediate: its own agent's wake read back ${Math.round(performance.now() - stoppedAt)} ms after the stop was asked`);
     assert.equal(wake.node, 'w1');
-    assert.match(wake.reason, /^w1: the log's primary: PostgreSQL is stopped/);
-    assert.ok(((await metric('w1', 'pgvigil_agent_wakes_total', { reason_kind: 'postgres_down' })) ?? 0) >= 1);
+    // The first failing check may come while the immediate stop is still under way: stopping, or refusing.
+    assert.match(wake.reason, /^w1: the log's primary: PostgreSQL is (stopped|stopping|unknown)/);
+    // Counted once the agent has the store's answer, which may be just after the item is readable.
+    await waitFor("w1's wake counted", async () => ((await metric('w1', 'pgvigil_agent_wakes_total', { reason_kind: 'postgres_down' })) ?? 0) >= 1);
     // Its standby's agent sees the same from outside: w1's agent answers /primary 503.
     const w2Wake = await waitFor("w2's wake about w1", async () => {
       const w = await wakeOf('w2');

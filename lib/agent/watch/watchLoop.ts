@@ -36,6 +36,8 @@ export interface WatchLoop {
 
 /** Until the spec is read: its defaults (the period and the time limit of one check). */
 const DEFAULT_TIMING = TimingSpec.parse({});
+/** At stop, how long a store request in flight is waited for before the agent closes its store client under it. */
+const STOP_WAIT_MS = 1_000;
 
 /**
  * The agent's watch (issue 15, where fast detection runs): every probe period of the spec it
@@ -135,7 +137,10 @@ export function startWatch(o: WatchOptions): WatchLoop {
       stopped = true;
       if (timer) clearTimeout(timer);
       await checking;
-      await Promise.allSettled([putting, view.settle()]);
+      // A wake or a log read still in flight is not waited for long: the store may be what is down.
+      let waitTimer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([putting, view.settle()]), new Promise<void>((r) => (waitTimer = setTimeout(r, STOP_WAIT_MS)))]);
+      clearTimeout(waitTimer);
       primaryCheck.close();
     },
   };
