@@ -38,7 +38,7 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
     ack(
       fn.role!,
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-      "Publishing to the encrypted topic needs GenerateDataKey* on the topic's own key (notify: decision alerts; decide: a failed scheduled backup); the statement is scoped to that one key.",
+      "Publishing to the encrypted topic needs GenerateDataKey* on its key (notify: decision alerts; decide: a failed scheduled backup); the statement is scoped to that one key and holds only under the topic's encryption context (aws:sns:topicArn), so it cannot open the archive's data keys, which share the key.",
     );
   }
   ack(

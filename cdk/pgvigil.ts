@@ -141,7 +141,12 @@ export class PgVigil extends Construct {
 
     const table = createStoreTable(this, 'Store');
     this.agentKeys = new PgVigilAgentKeys(this, 'AgentKeys', { clusters: this.clusters });
-    this.alertTopic = new AlertTopic(this, 'Alerts', { alertEmails: props.alertEmails ?? [], alertHttpsEndpoints: props.alertHttpsEndpoints ?? [] });
+    // The archive is built first: it makes the stack's one key (cdk/controlKey.ts), which the alert topic shares.
+    this.archive = new PgVigilArchive(this, 'Archive', {
+      objectLock: props.archiveObjectLock ?? false,
+      retentionDays: props.backupRetentionDays ?? defaultBackupRetentionDays,
+    });
+    this.alertTopic = new AlertTopic(this, 'Alerts', { key: this.archive.key, alertEmails: props.alertEmails ?? [], alertHttpsEndpoints: props.alertHttpsEndpoints ?? [] });
     const zone = props.hostedZone ? new WriterReaderZone(this, 'Zone', props.hostedZone) : undefined;
 
     this.functions = new PgVigilFunctions(this, 'Functions', {
@@ -164,16 +169,13 @@ export class PgVigil extends Construct {
       operators: props.operators ?? [],
       ...(this.network.gatewayVpcId ? { sourceVpcId: this.network.gatewayVpcId } : {}),
     });
-    this.archive = new PgVigilArchive(this, 'Archive', {
-      writer: this.access.agentPolicy,
-      ...(this.network.gatewayVpcId ? { sourceVpcId: this.network.gatewayVpcId } : {}),
-      objectLock: props.archiveObjectLock ?? false,
-      verifier: this.access.operatorPolicy,
-      retentionDays: props.backupRetentionDays ?? defaultBackupRetentionDays,
+    this.archive.grantAgents(this.access.agentPolicy, this.network.gatewayVpcId);
+    this.archive.grantOperators(this.access.operatorPolicy);
+    this.archive.scheduleBackups({
       schedule: props.backupSchedule === undefined ? defaultBackupSchedule() : props.backupSchedule,
       decide: this.functions.decide,
       clusterNames: this.clusters.map((c) => c.cluster),
-      scheduleEnabled: this.watching,
+      enabled: this.watching,
     });
     // The alarms count this stack's metrics only: every handler tags its metrics with the stack's name.
     const deployment = stack.stackName;

@@ -31,8 +31,11 @@ export const awsPrices = {
     perAlarmMonth: 0.1,
     // same page, custom metrics (first 10,000), per metric-month; EMF metrics count as custom metrics.
     perCustomMetricMonth: 0.3,
-    // Alarms on a Metrics Insights query: not in the free tier (same page, "Alarms"); priced here as one
-    // alarm metric per series the query returns (pgvigil's return one each). The rate is not confirmed.
+    // Alarms on a Metrics Insights query: not in the free tier (same page, free tier table, "Alarms"); priced
+    // here as one alarm metric per series the query returns (pgvigil's return one each). The rate is not
+    // confirmed: searched again 2026-12-02, the stored copy of the pricing page holds the free tier but not
+    // the paid "Alarms" tab, and the Metrics Insights alarm guides (Create_Metrics_Insights_Alarm,
+    // alarm-limits) give limits, no price. So no alarm was moved to a query to save metrics.
     perInsightsAlarmMonth: 0.1,
     // same page, "Dashboards", per dashboard-month beyond the first 3.
     perDashboardMonth: 3.0,

@@ -45,7 +45,7 @@ export function fixedItems(cluster: ClusterSpecInput, props: Omit<PgVigilProps, 
   return [
     { name: 'interface endpoints', count: interfaceAzs, usd: interfaceAzs * HOURS_PER_MONTH * price.fixed.perInterfaceEndpointAzHour, detail: `${interfaceAzs} endpoint-AZs` },
     { name: 'NAT gateways', count: nats, usd: nats * HOURS_PER_MONTH * (price.fixed.perNatGatewayHour + price.fixed.perPublicIpv4Hour), detail: `${nats} (with its public IPv4)` },
-    { name: 'KMS keys', count: keys, usd: keys * price.fixed.perKmsKeyMonth, detail: `${keys} customer managed (alerts, archive)` },
+    { name: 'KMS keys', count: keys, usd: keys * price.fixed.perKmsKeyMonth, detail: `${keys} customer managed (the archive's, which the alert topic shares: cdk/controlKey.ts)` },
     { name: 'secrets', count: secrets, usd: secrets * price.fixed.perSecretMonth, detail: `${secrets} (the agent key)` },
     { name: 'alarms: metric', count: standardMetrics, usd: standardMetrics * price.cloudwatch.perAlarmMonth, detail: `${pgvigil.alarms.specs.filter((s) => s.kind === 'metric').length} alarms reading ${standardMetrics} metrics` },
     { name: 'alarms: Metrics Insights', count: insights, usd: insights * price.cloudwatch.perInsightsAlarmMonth, detail: `${insights} queries (one series each)` },

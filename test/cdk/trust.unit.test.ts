@@ -1,10 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { fullProps, hostProps, identityStatements, refsIn, resourcesOf, synthStack, type PolicyStatement } from './stackFixture.ts';
+import { ACCOUNT, REGION, allows, keyPolicyFor, resolverOf } from './kmsPolicy.ts';
 
 /**
  * The trust boundaries as the template states them: who may write which items of the store
- * (by partition: lib/store/partitions.ts), from where, with which key. A reviewer reads the
+ * (by partition: lib/store/partitions.ts), from where, and which use of the one KMS key. A reviewer reads the
  * write sets here instead of walking every policy.
  */
 const s = synthStack(hostProps);
@@ -88,23 +89,88 @@ describe('trust boundaries: who may write what in the store', () => {
   });
 });
 
-describe('trust boundaries: keys and the archive', () => {
+describe('trust boundaries: one key, each grant bound to its use', () => {
   const keys = resourcesOf(t, 'AWS::KMS::Key');
+  const resolve = resolverOf(t);
+  const [keyId, key] = keys[0]!;
+  const keyArn = resolve({ 'Fn::GetAtt': [keyId, 'Arn'] }) as string;
+  const [topicId, topic] = resourcesOf(t, 'AWS::SNS::Topic')[0]!;
+  const [bucketId, bucket] = resourcesOf(t, 'AWS::S3::Bucket').find(([id]) => id.includes('ArchiveBucket'))!;
+  const topicArn = resolve({ Ref: topicId }) as string;
+  const bucketArn = resolve({ 'Fn::GetAtt': [bucketId, 'Arn'] }) as string;
 
-  test('two KMS keys, alerts and archive, each used by its own resource', () => {
-    assert.equal(keys.length, 2);
-    const topic = resourcesOf(t, 'AWS::SNS::Topic')[0]![1];
-    const bucket = resourcesOf(t, 'AWS::S3::Bucket').find(([id]) => id.includes('ArchiveBucket'))![1];
-    const topicKey = refsIn(topic.KmsMasterKeyId)[0];
-    const archiveKey = refsIn(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID)[0];
-    assert.ok(topicKey && archiveKey && topicKey !== archiveKey);
+  // The requests as KMS sees them: S3 on behalf of a caller, under the bucket's context (an S3
+  // Bucket Key); SNS under the topic's (kms:ViaService given too: whether SNS sets it or not,
+  // no grant relies on it); a direct call to KMS carries no kms:ViaService.
+  const viaS3 = { 'kms:ViaService': `s3.${REGION}.amazonaws.com` };
+  const viaSns = { 'kms:ViaService': `sns.${REGION}.amazonaws.com` };
+  const archive = (action: string) => ({ action, context: { ...viaS3, 'kms:EncryptionContext:aws:s3:arn': bucketArn } });
+  const otherBucket = (action: string) => ({ action, context: { ...viaS3, 'kms:EncryptionContext:aws:s3:arn': 'arn:aws:s3:::someone-elses-bucket' } });
+  const direct = (action: string) => ({ action, context: { 'kms:EncryptionContext:aws:s3:arn': bucketArn } });
+  const alerts = (action: string) => ({ action, context: { ...viaSns, 'kms:EncryptionContext:aws:sns:topicArn': topicArn } });
+  const otherTopic = (action: string) => ({ action, context: { ...viaSns, 'kms:EncryptionContext:aws:sns:topicArn': `arn:aws:sns:${REGION}:${ACCOUNT}:other` } });
+  const uses = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+  const ofRole = (role: string) => resolve(statements().filter(({ roles }) => roles.includes(role)).map(({ st }) => st)) as PolicyStatement[];
+  const ofManagedPolicy = (name: string) => {
+    const [, p] = resourcesOf(t, 'AWS::IAM::ManagedPolicy').find(([id]) => id.includes(name))!;
+    return resolve(p.PolicyDocument.Statement) as PolicyStatement[];
+  };
+
+  test('one KMS key for the topic and the archive: it keeps the archive key\'s logical id, rotates, and is retained with the backups', () => {
+    assert.equal(keys.length, 1, 'a second key is 1 USD a month, a fifth of the budget');
+    assert.deepEqual(refsIn(topic.KmsMasterKeyId), [keyId]);
+    assert.deepEqual(refsIn(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID), [keyId]);
+    // A new logical id would create a new key and strand the backups under the old one.
+    assert.equal(keyId, 'PgVigilArchiveKey95581515', 'the id the archive\'s own key had');
+    assert.equal(all.Resources[keyId]!.Properties.EnableKeyRotation, true);
+    assert.equal((all.Resources[keyId] as { DeletionPolicy?: string }).DeletionPolicy, 'Retain', 'cdk destroy keeps the backups, so it keeps their key');
   });
 
-  test('the CloudWatch service principal may use the alert key only for alarms of this account', () => {
-    const cw = keys.flatMap(([, p]) => p.KeyPolicy.Statement as Array<Statement & { Principal?: { Service?: string } }>).filter((st) => st.Principal?.Service === 'cloudwatch.amazonaws.com');
+  test('the agents and the operators may use the key only through S3, for the archive bucket', () => {
+    for (const [who, sts] of [['agent role pg-a', ofRole(roleOf('AgentRoledemopga'))], ['operator policy', ofManagedPolicy('OperatorPolicy')]] as const) {
+      for (const action of uses) {
+        assert.equal(allows(sts, archive(action), keyArn), true, `${who}: ${action} for the archive`);
+        assert.equal(allows(sts, alerts(action), keyArn), false, `${who}: ${action} under the alert topic's context`);
+        assert.equal(allows(sts, otherBucket(action), keyArn), false, `${who}: ${action} for another bucket`);
+        assert.equal(allows(sts, direct(action), keyArn), false, `${who}: ${action} called on KMS directly`);
+      }
+    }
+  });
+
+  test('notify and decide may use the key only under the alert topic\'s encryption context', () => {
+    for (const role of ['FunctionsnotifyRole', 'FunctionsdecideRole']) {
+      const sts = ofRole(roleOf(role));
+      for (const action of uses) {
+        assert.equal(allows(sts, alerts(action), keyArn), true, `${role}: ${action} for the alert topic`);
+        assert.equal(allows(sts, archive(action), keyArn), false, `${role}: ${action} for the archive`);
+        assert.equal(allows(sts, otherTopic(action), keyArn), false, `${role}: ${action} for another topic`);
+      }
+    }
+  });
+
+  test('CloudWatch may use the key only for this account\'s alarms, publishing to a topic of this account', () => {
+    const cw = keyPolicyFor(resolve, key.KeyPolicy, 'cloudwatch.amazonaws.com');
     assert.equal(cw.length, 1);
-    assert.deepEqual(cw[0]!.Condition?.['StringEquals'], { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
-    assert.match(JSON.stringify(cw[0]!.Condition?.['ArnLike']?.['aws:SourceArn']), /:cloudwatch:.*:alarm:\*/);
+    const alarm = (account: string, context: Record<string, string>) => ({ ...context, 'aws:SourceAccount': account, 'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${account}:alarm:PgVigilTest-DecideErrors` });
+    for (const action of uses) {
+      assert.equal(allows(cw, { action, context: alarm(ACCOUNT, alerts(action).context) }, keyArn), true, `${action}: this account's alarm, to the topic`);
+      assert.equal(allows(cw, { action, context: alarm('222222222222', alerts(action).context) }, keyArn), false, `${action}: another account's alarm`);
+      assert.equal(allows(cw, { action, context: alarm(ACCOUNT, archive(action).context) }, keyArn), false, `${action}: under the archive's context`);
+      assert.equal(
+        allows(cw, { action, context: { ...alarm(ACCOUNT, alerts(action).context), 'aws:SourceArn': `arn:aws:events:${REGION}:${ACCOUNT}:rule/r` } }, keyArn),
+        false,
+        `${action}: CloudWatch on behalf of something that is not an alarm`,
+      );
+    }
+  });
+
+  test('the key policy names the account (so IAM policies decide) and CloudWatch, nobody else; only these hold a grant on it', () => {
+    const principals = (key.KeyPolicy.Statement as Array<{ Principal: unknown }>).map((st) => JSON.stringify(resolve(st.Principal))).sort();
+    assert.deepEqual(principals, [JSON.stringify({ AWS: `arn:aws:iam::${ACCOUNT}:root` }), JSON.stringify({ Service: 'cloudwatch.amazonaws.com' })]);
+    const holders = new Set(statements().filter(({ st }) => refsIn(st.Resource).includes(keyId) || (st.Resource === '*' && actionsOf(st).some((a) => a.startsWith('kms:')))).flatMap(({ roles }) => roles));
+    const expected = [roleOf('FunctionsnotifyRole'), roleOf('FunctionsdecideRole'), ...resourcesOf(t, 'AWS::IAM::Role').filter(([id]) => id.includes('AgentRole')).map(([id]) => id)];
+    assert.deepEqual([...holders].sort(), expected.sort());
   });
 
   test('a WAL segment can only be put with If-None-Match: IAM refuses an overwrite whatever the client sends', () => {
