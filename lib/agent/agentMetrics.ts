@@ -83,7 +83,7 @@ export function agentMetrics(ctx: Pick<ActionContext, 'config' | 'pg' | 'terms' 
   const watchdogEvents = ctx.config.watchdog ? new Counter({ name: 'pgvigil_watchdog_events_total', help: 'What the watchdog process reported: armed, disarmed, fired (it stopped PostgreSQL), fire-failed, device-opened, device-unavailable, device-closed', labelNames: ['event'], registers }) : null;
   const wakes = ctx.config.store ? new Counter({ name: 'pgvigil_agent_wakes_total', help: 'Wakes of the probe this agent wrote (landed in the store), by the kind of the first thing its check saw', labelNames: ['reason_kind'], registers }) : null;
   const watchChecks = ctx.config.store ? new Counter({ name: 'pgvigil_agent_watch_checks_total', help: "The watch's checks by outcome: ok (nothing looked wrong) or failed (a wake was due or paced)", labelNames: ['outcome'], registers }) : null;
-  const watchOk = ctx.config.store ? new Gauge({ name: 'pgvigil_agent_watch_last_check_ok', help: "1 when the watch's last check found nothing wrong, 0 when it failed; absent before the first check", registers }) : null;
+  const watchOk = ctx.config.store ? new Gauge({ name: 'pgvigil_agent_watch_last_check_ok', help: "1 when the watch's last check found nothing wrong, 0 when it failed (and before the first check)", registers }) : null;
   const durations = new Histogram({ name: 'pgvigil_agent_action_duration_seconds', help: 'How long an action took to answer, by action and outcome', labelNames: ['action', 'outcome'], buckets: ACTION_BUCKETS, registers });
 
   // At 0 from the start: increase() in an alert cannot see the first step of a series that appears with the value 1.
