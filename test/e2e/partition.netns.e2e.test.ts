@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
+import { leaseRenewEveryMs } from '../../lib/agent/lease.ts';
 import type { ControlPlane } from '../../lib/control/controlPlane.ts';
 import { decideOnce } from '../../lib/control/decideOnce.ts';
 import type { DecisionEvent } from '../../lib/domain/events.ts';
@@ -157,7 +158,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
     current = c;
     const init = await decideOnce(cp, cluster, { type: 'initialize', now: cp.clock(), spec, primary: 'q1' });
     if (!init.ok) throw new Error(init.reason);
-    const lease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: Math.floor(spec.timing.leaseTtlMs / 3) };
+    const lease = { ttlMs: spec.timing.leaseTtlMs, renewEveryMs: leaseRenewEveryMs(spec.timing.leaseTtlMs) };
     for (const name of HOSTS) {
       // No VIP: the client writes to each node's own address.
       agents.set(name, await prepareNsAgent({ cluster, node: nodes.node(name), workDir: dir, bindir, osUser: osUser.name, keyFile, store: storeConfig, lease, agentScript }));
