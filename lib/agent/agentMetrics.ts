@@ -15,7 +15,7 @@ export type ActionOutcome = 'ok' | 'failed' | 'stale_term' | 'bad_request' | 'er
 export interface LeaseMetrics {
   /** A renewal succeeded; `sentAt` is when it was sent, on performance.now()'s clock. */
   renewed(sentAt: number): void;
-  /** Another holder's version was newer: adopted, renewed on the next tick. */
+  /** Another holder's version was newer: adopted, and renewed again at once. */
   conflict(): void;
   /** The store refused, did not answer within the attempt's deadline (leaseRetry.ts), or the renewal threw. */
   failed(): void;
