@@ -1,64 +1,73 @@
 import { Construct } from 'constructs';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, type CustomResource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { ClusterSpec } from '../lib/domain/spec.ts';
-import { agentKeySecretName } from '../lib/control/agentKeySource.ts';
+import { agentKeyParameterName } from '../lib/control/agentKeySource.ts';
 import { nodeKey } from './access.ts';
+import { AgentKeyParameterProvider, parameterArn } from './agentKeyParameter.ts';
+
+/** What reads a parameter's value: every SSM read that can return one (GetParameters and the history too). */
+const parameterReads = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParameterHistory'];
 
 /**
- * One agent key per node (issue 15, the agent channel), each a secret of its own named
- * `<prefix><cluster>/<node>`, so act and decide find a node's key from the target they sign for
- * (lib/control/agentKeySource.ts) and a host's role can be given its own secret and nothing more.
+ * One agent key per node (issue 15, the agent channel), each an SSM Parameter Store SecureString
+ * parameter of its own named `<prefix><cluster>/<node>`, so act and decide find a node's key from
+ * the target they sign for (lib/control/agentKeySource.ts) and a host's role can be given its own
+ * parameter and nothing more. Standard tier, under the AWS managed key aws/ssm: no monthly fee
+ * (a Secrets Manager secret each cost 0.40 USD a month). A custom resource makes each one
+ * (cdk/agentKeyParameter.ts), since CloudFormation cannot make a SecureString.
  *
- * Rotation is an operator step, not a rotation Lambda: `aws secretsmanager put-secret-value` with
- * a new value makes it AWSCURRENT and the old one AWSPREVIOUS. The agent accepts both and reads
- * the secret again at the first request signed with a key it doesn't hold; act and decide read it
- * again within KEY_CACHE_MS (5 minutes). README: "Rotating the agent keys".
+ * aws/ssm lets every principal of the account decrypt through SSM, so who reads a key is decided
+ * by ssm:GetParameter alone, and the hosts' AmazonSSMManagedInstanceCore allows ssm:GetParameter(s)
+ * on "*": each host's role is therefore denied every other node's key explicitly (grantNode).
+ *
+ * Rotation is an operator step: `aws ssm put-parameter --overwrite` with two lines (the new key,
+ * then the old), later with the new one alone. The agent reads its parameter again at the first
+ * request signed with a key it doesn't hold; act and decide within KEY_CACHE_MS (5 minutes).
+ * README: "Rotating the agent keys".
  */
 export class PgVigilAgentKeys extends Construct {
-  /** The secret names' common start; a node's is `${prefix}${cluster}/${node}`. */
+  /** The parameter names' common start; a node's is `${prefix}${cluster}/${node}`. */
   readonly prefix: string;
-  /** By nodeKey(cluster, node). */
-  readonly secrets: ReadonlyMap<string, secretsmanager.Secret>;
+  /** By nodeKey(cluster, node): each node's key parameter (its `ref` is the name). */
+  readonly parameters: ReadonlyMap<string, CustomResource>;
+  readonly provider: AgentKeyParameterProvider;
 
   constructor(scope: Construct, id: string, props: { clusters: ClusterSpec[] }) {
     super(scope, id);
-    this.prefix = `pgvigil/${Stack.of(this).stackName}/agent-key/`;
-    const secrets = new Map<string, secretsmanager.Secret>();
+    this.prefix = `/pgvigil/${Stack.of(this).stackName}/agent-key/`;
+    this.provider = new AgentKeyParameterProvider(this, 'Parameters');
+    const parameters = new Map<string, CustomResource>();
     for (const spec of props.clusters) {
       for (const node of spec.nodes) {
-        const secret = new secretsmanager.Secret(this, `AgentKey-${spec.cluster}-${node.name}`, {
-          secretName: agentKeySecretName(this.prefix, { cluster: spec.cluster, node: node.name }),
-          description: `pgvigil agent key of ${spec.cluster}/${node.name}: signs the control plane's requests to that node's agent, no other`,
-          generateSecretString: { passwordLength: 64, excludePunctuation: true },
-        });
-        Validations.of(secret).acknowledge({
-          id: 'AwsSolutions-SMG4',
-          reason: 'Rotated by an operator (put-secret-value): the agent accepts AWSCURRENT and AWSPREVIOUS and rereads the secret on a key it does not hold, so no rotation Lambda is needed (README: rotating the agent keys).',
-        });
-        secrets.set(nodeKey(spec.cluster, node.name), secret);
+        const name = agentKeyParameterName(this.prefix, { cluster: spec.cluster, node: node.name });
+        parameters.set(nodeKey(spec.cluster, node.name), this.provider.keyParameter(this, `AgentKey-${spec.cluster}-${node.name}`, { Name: name, Cluster: spec.cluster, Node: node.name, Tier: 'Standard' }));
       }
     }
-    this.secrets = secrets;
+    this.parameters = parameters;
   }
 
-  /** The secret of one node; throws naming the node when the specs have no such node. */
-  secretOf(cluster: string, node: string): secretsmanager.Secret {
-    const secret = this.secrets.get(nodeKey(cluster, node));
-    if (!secret) throw new Error(`PgVigil: no agent key for ${nodeKey(cluster, node)}: the node is not in the cluster specs`);
-    return secret;
+  /** The name of one node's key parameter (a reference: what refers to it waits for the key to exist); throws naming the node when the specs have no such node. */
+  parameterNameOf(cluster: string, node: string): string {
+    const parameter = this.parameters.get(nodeKey(cluster, node));
+    if (!parameter) throw new Error(`PgVigil: no agent key for ${nodeKey(cluster, node)}: the node is not in the cluster specs`);
+    return parameter.ref;
   }
 
-  /** A host reads its own node's key, nothing else of this construct. */
+  /** A host reads its own node's key, and is denied every other (its SSM core policy reads any parameter). */
   grantNode(role: iam.IGrantable, cluster: string, node: string): void {
-    this.secretOf(cluster, node).grantRead(role);
+    const own = nodeKey(cluster, node);
+    role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameterArn(this, this.parameterNameOf(cluster, node))] }));
+    const others = [...this.parameters.entries()].filter(([k]) => k !== own).map(([, p]) => parameterArn(this, p.ref));
+    if (others.length > 0) role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: parameterReads, resources: others }));
+    // A path read returns every parameter beneath it; no agent needs one.
+    role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['ssm:GetParametersByPath'], resources: ['*'] }));
   }
 
-  /** act and decide sign for every node of the specs: each secret by its ARN, and where to find them. */
+  /** act and decide sign for every node of the specs: each parameter by its ARN, and where to find them. */
   grantSigner(fn: lambda.Function): void {
-    for (const secret of this.secrets.values()) secret.grantRead(fn);
-    fn.addEnvironment('PGVIGIL_AGENT_KEY_SECRET_PREFIX', this.prefix);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [...this.parameters.values()].map((p) => parameterArn(this, p.ref)) }));
+    fn.addEnvironment('PGVIGIL_AGENT_KEY_PARAMETER_PREFIX', this.prefix);
   }
 }

@@ -23,8 +23,8 @@ export interface DbHostsProps {
   agentPolicy: iam.ManagedPolicy;
   /** What the agent config on each host points at. */
   tableName: string;
-  /** Each node's own agent key secret (cdk/agentKeys.ts): its host reads it, no other. */
-  agentKeySecretArnOf: (node: string) => string;
+  /** Each node's own agent key parameter's name (cdk/agentKeys.ts): its host reads it, no other. */
+  agentKeyParameterNameOf: (node: string) => string;
   region: string;
   /** The archive bucket: archive_command pushes WAL there, the backup action base backups. */
   archiveBucketName: string;
@@ -126,7 +126,7 @@ export class PgVigilDbHosts extends Construct {
           region: props.region,
           tableName: props.tableName,
           archiveBucketName: props.archiveBucketName,
-          agentKeySecretArn: props.agentKeySecretArnOf(node.name),
+          agentKeyParameterName: props.agentKeyParameterNameOf(node.name),
           secrets: { monitor: this.secrets.monitorPassword.secretArn, replication: this.secrets.replicationPassword.secretArn, ca: this.secrets.clusterCa.secretArn, caCert: this.secrets.clusterCaCert.secretArn },
           clientCidr: props.vpc.vpcCidrBlock,
         }),

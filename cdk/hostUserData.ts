@@ -13,8 +13,8 @@ export interface HostUserDataProps {
   region: string;
   tableName: string;
   archiveBucketName: string;
-  /** This node's own agent key (cdk/agentKeys.ts): the agent reads it from Secrets Manager itself. */
-  agentKeySecretArn: string;
+  /** This node's own agent key parameter's name (cdk/agentKeys.ts): the agent reads it from SSM Parameter Store itself. */
+  agentKeyParameterName: string;
   secrets: { monitor: string; replication: string; ca: string; caCert: string };
   /** Who may connect over the network: the VPC. */
   clientCidr: string;
@@ -31,7 +31,7 @@ export function hostUserData(p: HostUserDataProps): string[] {
   const me = spec.nodes.find((n) => n.name === p.node)!;
   // The ArchiveTarget schema (lib/backup/archiveTarget.ts): the bucket root, wal/ and backups/ under it.
   const archive = { kind: 's3', bucket: p.archiveBucketName, prefix: '', region: p.region };
-  // The agent's own config schema (lib/agent/agentConfig.ts); the key is read from its secret, never written here.
+  // The agent's own config schema (lib/agent/agentConfig.ts); the key is read from its parameter, never written here.
   const config = {
     cluster: spec.cluster,
     node: p.node,
@@ -44,8 +44,8 @@ export function hostUserData(p: HostUserDataProps): string[] {
     // The superuser over the socket (peer), never over the network.
     pgHost: `${hostDir}/run`,
     osUser: 'postgres',
-    // AWSCURRENT and AWSPREVIOUS, read again on a key the agent doesn't hold: a rotation needs no restart.
-    keySecret: { secretId: p.agentKeySecretArn, region: p.region },
+    // One line, or the new and the previous key during a rotation, read again on a key the agent doesn't hold: a rotation needs no restart.
+    keyParameter: { name: p.agentKeyParameterName, region: p.region },
     stateDir: '/var/lib/pgvigil',
     store: { table: p.tableName, region: p.region },
     archive,

@@ -51,7 +51,7 @@ export function suppressWithReasons(pgvigil: PgVigil): void {
     'AwsSolutions-SQS3',
     'This queue is itself the on-failure destination (dead-letter queue) of the decide and notify stream sources; it needs no DLQ of its own.',
   );
-  // Each node's agent key acknowledges its own rotation finding (cdk/agentKeys.ts).
+  // The agent key parameters' custom resource acknowledges its own two functions' findings (cdk/agentKeyParameter.ts).
 
   for (const role of pgvigil.access.agentRoles.values()) {
     ack(

@@ -196,7 +196,7 @@ export class PgVigil extends Construct {
         agentRole: (node) => this.access.agentRoleOf(this.clusters[0]!.cluster, node),
         agentPolicy: this.access.agentPolicy,
         tableName: table.tableName,
-        agentKeySecretArnOf: (node) => this.agentKeys.secretOf(this.clusters[0]!.cluster, node).secretArn,
+        agentKeyParameterNameOf: (node) => this.agentKeys.parameterNameOf(this.clusters[0]!.cluster, node),
         region: stack.region,
         archiveBucketName: this.archive.bucket.bucketName,
         ami: props.dbHostAmi,
@@ -234,7 +234,7 @@ export class PgVigil extends Construct {
       out(`WriterConninfo${spec.cluster.replace(/[^A-Za-z0-9]/g, '')}`, connect.libpq, `${spec.cluster}'s writer for libpq clients: every node, the writable one taken (JDBC: ${connect.jdbc})`);
     }
     if (zone) out('WriterDnsName', zone.writerName, 'the writer by DNS (Route 53, TTL 5 s): the fallback for clients that take one host');
-    out('AgentKeySecretPrefix', this.agentKeys.prefix, "each node's agent key is the secret <prefix><cluster>/<node>; its host alone reads it (README: rotating the agent keys)");
+    out('AgentKeyParameterPrefix', this.agentKeys.prefix, "each node's agent key is the SSM SecureString parameter <prefix><cluster>/<node>; its host alone reads it (README: rotating the agent keys)");
     for (const [key, profile] of this.access.agentInstanceProfiles) {
       out(`AgentInstanceProfile${key.replace(/[^A-Za-z0-9]/g, '')}`, profile.instanceProfileName, `attach to the host of ${key} only: it may renew that node's lease and no other`);
     }

@@ -32,12 +32,27 @@ export const AgentConfig = z
     pgHost: z.string().min(1).default('127.0.0.1'),
     /** Run PostgreSQL tools as this OS user: required when the agent runs as root. */
     osUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'give an OS user name, e.g. pgvigil').optional(),
-    /** A file holding this node's HMAC key (and during a rotation the previous one); else `keySecret`, `key`, or the env var PGVIGIL_AGENT_KEY. */
+    /** A file holding this node's HMAC key (and during a rotation the previous one); else `keyParameter`, `keySecret`, `key`, or the env var PGVIGIL_AGENT_KEY. */
     keyFile: absolutePath('key file').optional(),
     /**
-     * This node's key in Secrets Manager (hosts on AWS): the agent accepts the secret's
-     * AWSCURRENT and AWSPREVIOUS values, and reads them again when a request's signature matches
-     * neither, so a rotation needs no restart (lib/agent/agentKeyRing.ts).
+     * This node's key in an SSM Parameter Store SecureString parameter (the hosts the stack
+     * builds): one line, or during a rotation two (the new key, then the previous one). The agent
+     * reads it again when a request's signature matches no key it holds, so a rotation needs no
+     * restart (lib/agent/agentKeyRing.ts).
+     */
+    keyParameter: z
+      .object({
+        name: z
+          .string({ error: "give the SSM parameter name (or ARN) of this node's agent key, e.g. /pgvigil/PgVigil/agent-key/orders/pg-b" })
+          .regex(/^[A-Za-z0-9_.:/-]+$/, "give the SSM parameter name (or ARN) of this node's agent key: letters, digits and _.-/ only, e.g. /pgvigil/PgVigil/agent-key/orders/pg-b"),
+        region: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * This node's key in Secrets Manager (hosts deployed before the keys moved to SSM): the agent
+     * accepts the secret's AWSCURRENT and AWSPREVIOUS values, and reads them again when a
+     * request's signature matches neither.
      */
     keySecret: z.object({ secretId: z.string().min(1, 'give the secret ARN or name of this node\'s agent key'), region: z.string().min(1).optional() }).strict().optional(),
     key: z.string().min(32, 'the key must be at least 32 characters; prefer keyFile or PGVIGIL_AGENT_KEY').optional(),
@@ -81,7 +96,7 @@ export const AgentConfig = z
       .optional(),
   })
   .strict()
-  .refine((c) => [c.key, c.keyFile, c.keySecret].filter((k) => k !== undefined).length <= 1, { message: 'give one of key, keyFile and keySecret, not several', path: ['key'] })
+  .refine((c) => [c.key, c.keyFile, c.keyParameter, c.keySecret].filter((k) => k !== undefined).length <= 1, { message: 'give one of key, keyFile, keyParameter and keySecret, not several', path: ['key'] })
   .refine((c) => !c.bootstrap || c.bootstrap.peers.some((p) => p.name === c.node), { message: 'list this node among bootstrap.peers', path: ['bootstrap', 'peers'] })
   .refine((c) => !c.watchdog || c.store, { message: 'the watchdog is fed by lease renewals: configure a store, or remove the watchdog', path: ['watchdog'] })
   // A bootstrapped host logs in to its peers with the files its bootstrap made.
@@ -127,6 +142,8 @@ export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = proce
     } catch (e) {
       return { ok: false, reason: `agent config: keyFile: cannot read ${config.keyFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` };
     }
+  } else if (config.keyParameter !== undefined) {
+    return { ok: false, reason: 'agent config: keyParameter: read it with loadAgentKeyRing (lib/agent/agentKeyRing.ts), which asks SSM Parameter Store' };
   } else if (config.keySecret !== undefined) {
     return { ok: false, reason: 'agent config: keySecret: read it with loadAgentKeyRing (lib/agent/agentKeyRing.ts), which asks Secrets Manager' };
   } else if (config.key !== undefined) {
@@ -136,7 +153,7 @@ export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = proce
     from = 'PGVIGIL_AGENT_KEY';
     key = env['PGVIGIL_AGENT_KEY'];
     if (key === undefined || key === '') {
-      return { ok: false, reason: 'agent config: keyFile: no key: set keyFile, key, or the environment variable PGVIGIL_AGENT_KEY' };
+      return { ok: false, reason: 'agent config: keyFile: no key: set keyFile, keyParameter, key, or the environment variable PGVIGIL_AGENT_KEY' };
     }
   }
   const keys = parseKeyLines(key, from);
@@ -145,7 +162,7 @@ export function loadAgentKey(config: AgentConfig, env: NodeJS.ProcessEnv = proce
 }
 
 /**
- * The keys in a key file or secret: one line, or during a rotation two (the new key, then the
+ * The keys in a key file, parameter or secret: one line, or during a rotation two (the new key, then the
  * previous one), each at least 32 bytes. `from` names the source in the message, never the key.
  */
 export function parseKeyLines(text: string, from: string): Parsed<Buffer[]> {

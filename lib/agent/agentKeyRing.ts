@@ -1,3 +1,4 @@
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Log } from '../log.ts';
 import type { Parsed } from '../domain/parse.ts';
 import { loadAgentKey, parseKeyLines, type AgentConfig } from './agentConfig.ts';
@@ -11,8 +12,8 @@ import type { AgentKeys } from './signing.ts';
  * A rotation needs no restart: when a request's signature matches none of the keys held, the
  * ring reads its source again and the request is checked once more, so the control plane may sign
  * with the new key as soon as the source holds it. A key file is read again at every mismatch (a
- * local read); a secret at most once per `MIN_RELOAD_MS`, so badly signed traffic cannot turn into
- * a flood of Secrets Manager calls. *Cost:* a request with the new key that comes within that
+ * local read); a parameter or secret at most once per `MIN_RELOAD_MS`, so badly signed traffic
+ * cannot turn into a flood of SSM or Secrets Manager calls. *Cost:* a request with the new key that comes within that
  * time of another mismatch is refused, and the decider asks again after `actionTimeoutMs`.
  */
 export interface AgentKeyRing {
@@ -29,15 +30,18 @@ export function fixedKeyRing(keys: AgentKeys): AgentKeyRing {
 }
 
 /**
- * The ring of an agent's config: its keyFile (two lines during a rotation), its keySecret
- * (AWSCURRENT and AWSPREVIOUS), or key / PGVIGIL_AGENT_KEY (fixed). Never logs a key.
+ * The ring of an agent's config: its keyFile or keyParameter (two lines during a rotation), its
+ * keySecret (AWSCURRENT and AWSPREVIOUS), or key / PGVIGIL_AGENT_KEY (fixed). Never logs a key.
+ * `ssm`: the client to read keyParameter with (tests cut it at the wire); by default one in the
+ * parameter's region.
  */
-export async function loadAgentKeyRing(config: AgentConfig, log: Log, o: { minReloadMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Parsed<AgentKeyRing>> {
-  const read = readerOf(config, o.env ?? process.env);
+export async function loadAgentKeyRing(config: AgentConfig, log: Log, o: { minReloadMs?: number; env?: NodeJS.ProcessEnv; ssm?: SSMClient } = {}): Promise<Parsed<AgentKeyRing>> {
+  const read = readerOf(config, o.env ?? process.env, o.ssm);
   const first = await read();
   if (!first.ok) return first;
-  if (config.keyFile === undefined && config.keySecret === undefined) return { ok: true, value: fixedKeyRing(first.value) };
-  const minReloadMs = o.minReloadMs ?? (config.keySecret !== undefined ? MIN_RELOAD_MS : 0);
+  const remote = config.keyParameter !== undefined || config.keySecret !== undefined;
+  if (config.keyFile === undefined && !remote) return { ok: true, value: fixedKeyRing(first.value) };
+  const minReloadMs = o.minReloadMs ?? (remote ? MIN_RELOAD_MS : 0);
   let held = first.value;
   let lastReload = -Infinity;
   let reloading: Promise<boolean> | null = null;
@@ -68,7 +72,26 @@ export async function loadAgentKeyRing(config: AgentConfig, log: Log, o: { minRe
   };
 }
 
-function readerOf(config: AgentConfig, env: NodeJS.ProcessEnv): () => Promise<Parsed<AgentKeys>> {
+function readerOf(config: AgentConfig, env: NodeJS.ProcessEnv, given?: SSMClient): () => Promise<Parsed<AgentKeys>> {
+  const parameter = config.keyParameter;
+  if (parameter !== undefined) {
+    let ssm = given;
+    return async () => {
+      const { getSecureParameter, ssmClient } = await import('../host/awsParameters.ts');
+      ssm ??= ssmClient(parameter.region);
+      let value: string | null;
+      try {
+        value = await getSecureParameter(ssm, parameter.name);
+      } catch (e) {
+        return { ok: false, reason: `agent config: keyParameter: ${(e as Error).message}` };
+      }
+      if (value === null) return { ok: false, reason: `agent config: keyParameter: ${parameter.name} does not exist: check the stack created this node's agent key, and the region` };
+      // One line, or during a rotation the new key then the previous one (README: rotating the agent keys).
+      const keys = parseKeyLines(value, `keyParameter ${parameter.name}`);
+      if (!keys.ok) return keys;
+      return { ok: true, value: keys.value.length === 1 ? keys.value[0]! : keys.value };
+    };
+  }
   const secret = config.keySecret;
   if (secret === undefined) return async () => loadAgentKey(config, env);
   return async () => {

@@ -17,8 +17,8 @@ export const LambdaEnv = z.object({
   PGVIGIL_TABLE: z.string().min(3, 'set PGVIGIL_TABLE to the store table name'),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   PGVIGIL_CLUSTERS: json(z.array(ClusterSpec).min(1, 'list at least one cluster spec'), 'PGVIGIL_CLUSTERS'),
-  /** Each node's agent key is the secret `<prefix><cluster>/<node>` (lib/control/agentKeySource.ts). */
-  PGVIGIL_AGENT_KEY_SECRET_PREFIX: z.string().min(1).optional(),
+  /** Each node's agent key is the SSM SecureString parameter `<prefix><cluster>/<node>` (lib/control/agentKeySource.ts). */
+  PGVIGIL_AGENT_KEY_PARAMETER_PREFIX: z.string().min(1).optional(),
   /** Runs off AWS: local mode's per-node key files (`<dir>/<cluster>/<node>.key`). */
   PGVIGIL_AGENT_KEY_DIR: z.string().min(1).optional(),
   /** The probe's pgvigil_monitor password: a secret the stack generates, or a file (runs off AWS). */

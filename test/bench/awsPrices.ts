@@ -45,6 +45,11 @@ export const awsPrices = {
     perInterfaceEndpointAzHour: 0.01,
     // "AWS Secrets Manager pricing" (aws.amazon.com/secrets-manager/pricing), per secret-month, read 2026-11-24.
     perSecretMonth: 0.4,
+    // "AWS Systems Manager pricing" (aws.amazon.com/systems-manager/pricing), Parameter Store, per advanced
+    // parameter-month. Standard parameters: "No additional charge" (SSM User Guide, "Managing parameter tiers",
+    // read 2026-12-02). The 0.05 is the pricing page's figure as quoted there and in secondary copies
+    // (read 2026-12-02); the stored copies of the pricing page itself did not hold the Parameter Store table.
+    perAdvancedParameterMonth: 0.05,
     // "AWS Key Management Service pricing" (aws.amazon.com/kms/pricing), per customer managed key-month, read 2026-11-24.
     perKmsKeyMonth: 1.0,
     // "Amazon VPC pricing" (aws.amazon.com/vpc/pricing), NAT gateway per hour, and a public IPv4 address per hour.

@@ -1,85 +1,141 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostProps, identityStatements, refsIn, resourcesOf, synthStack } from './stackFixture.ts';
+import { hostProps, identityStatements, refsIn, resourcesOf, synthStack, type PolicyStatement } from './stackFixture.ts';
 
 /**
- * The agent channel's keys as the template states them (issue 15): one secret per node, which
- * that node's host alone reads and which act and decide read to sign; nobody else reads any.
- * A host that could read another node's key could sign requests that node's agent obeys.
+ * The agent channel's keys as the template states them (issue 15): one SSM SecureString
+ * parameter per node, which that node's host alone reads and which act and decide read to sign;
+ * nobody else reads any. A host that could read another node's key could sign requests that
+ * node's agent obeys.
+ *
+ * Under the AWS managed key aws/ssm every principal of the account may decrypt through SSM (SSM
+ * User Guide, "Restricting decryption of SecureString parameter values"), so ssm:GetParameter is
+ * the whole of who reads a key. The hosts' roles carry AmazonSSMManagedInstanceCore, which allows
+ * ssm:GetParameter and ssm:GetParameters on "*" (AWS Managed Policy Reference,
+ * AmazonSSMManagedInstanceCore v2): that grant is counted here, as IAM would, with the roles'
+ * explicit denies taken off.
  */
 const t = synthStack(hostProps).template;
-const all = t.toJSON() as { Outputs: Record<string, { Value: unknown }> };
+const all = t.toJSON() as { Outputs: Record<string, { Value: unknown }>; Resources: Record<string, { Type: string; Properties?: Record<string, any> }> };
 const NODES = ['pg-a', 'pg-b', 'pg-c'];
-const keySecrets = resourcesOf(t, 'AWS::SecretsManager::Secret').filter(([id]) => id.includes('AgentKey'));
-const keyIds = keySecrets.map(([id]) => id);
+const keyParameters = resourcesOf(t, 'Custom::PgVigilAgentKeyParameter');
+const keyIds = keyParameters.map(([id]) => id);
 const keyOf = (node: string) => {
   const ids = keyIds.filter((id) => id.includes(`AgentKeydemo${node.replace('-', '')}`));
-  assert.equal(ids.length, 1, `one agent key secret for ${node}: ${keyIds.join(', ')}`);
+  assert.equal(ids.length, 1, `one agent key parameter for ${node}: ${keyIds.join(', ')}`);
   return ids[0]!;
 };
-const roles = resourcesOf(t, 'AWS::IAM::Role').map(([id]) => id);
+const roles = resourcesOf(t, 'AWS::IAM::Role');
+const roleIds = roles.map(([id]) => id);
 const roleOf = (part: string) => {
-  const ids = roles.filter((id) => id.includes(part));
+  const ids = roleIds.filter((id) => id.includes(part));
   assert.equal(ids.length, 1, `one role named like ${part}: ${ids.join(', ')}`);
   return ids[0]!;
 };
 
-/** Agent key secrets a role may read (GetSecretValue, or any secretsmanager:* action), by logical id. */
+/** An IAM action pattern (wildcards allowed) against one action. */
+const allows = (pattern: string, action: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`, 'i').test(action);
+const names = (st: PolicyStatement, action: string) => [st.Action].flat().some((p) => allows(p, action));
+const coreManaged = (role: string) => JSON.stringify(roles.find(([id]) => id === role)![1].ManagedPolicyArns ?? []).includes('AmazonSSMManagedInstanceCore');
+
+/** Agent key parameters a role can read the value of (GetParameter or GetParameters), by logical id: allowed and not denied. */
 function readSet(role: string): string[] {
-  const reads = /^secretsmanager:(GetSecretValue|\*)$|^\*$/;
-  return [
-    ...new Set(
-      identityStatements(t)
-        .filter(({ roles: rs, st }) => st.Effect === 'Allow' && rs.includes(role) && [st.Action].flat().some((a) => reads.test(a)))
-        .flatMap(({ st }) => refsIn(st.Resource).filter((r) => keyIds.includes(r))),
-    ),
-  ].sort();
+  const sts = identityStatements(t).filter(({ roles: rs }) => rs.includes(role)).map(({ st }) => st);
+  const keysIn = (st: PolicyStatement) => ([st.Resource].flat().includes('*') ? keyIds : refsIn(st.Resource).filter((r) => keyIds.includes(r)));
+  const read = new Set<string>();
+  for (const action of ['ssm:GetParameter', 'ssm:GetParameters']) {
+    const allowed = new Set(sts.filter((st) => st.Effect === 'Allow' && names(st, action)).flatMap(keysIn));
+    if (coreManaged(role)) for (const k of keyIds) allowed.add(k);
+    const denied = new Set(sts.filter((st) => st.Effect === 'Deny' && names(st, action)).flatMap(keysIn));
+    for (const k of allowed) if (!denied.has(k)) read.add(k);
+  }
+  return [...read].sort();
 }
 
 describe('the agent channel: a key per node, read by its host and the signers only', () => {
-  test('one agent key secret per node, named <prefix><cluster>/<node> under the prefix the stack outputs', () => {
-    assert.equal(keySecrets.length, NODES.length);
-    const output = Object.entries(all.Outputs).find(([id]) => id.includes('AgentKeySecretPrefix'));
+  test('one agent key parameter per node, named <prefix><cluster>/<node> under the prefix the stack outputs, made by the custom resource and holding no value in the template', () => {
+    assert.equal(keyParameters.length, NODES.length);
+    const output = Object.entries(all.Outputs).find(([id]) => id.includes('AgentKeyParameterPrefix'));
     assert.ok(output, 'the prefix is an output');
     const prefix = output[1].Value;
     assert.equal(typeof prefix, 'string');
+    assert.match(String(prefix), /^\/pgvigil\/PgVigilTest\/agent-key\/$/);
     for (const node of NODES) {
-      const [, props] = keySecrets.find(([id]) => id === keyOf(node))!;
+      const [, props] = keyParameters.find(([id]) => id === keyOf(node))!;
       assert.equal(props.Name, `${prefix}demo/${node}`);
-      assert.ok(props.GenerateSecretString, `${node}'s key is generated at deploy, never in the template`);
+      // Only where the key goes: the key itself is made by the handler at deploy.
+      assert.deepEqual(Object.keys(props).sort(), ['Cluster', 'Name', 'Node', 'ServiceToken', 'Tier']);
+      assert.deepEqual([props.Cluster, props.Node, props.Tier], ['demo', node, 'Standard'], 'standard tier: no monthly fee');
     }
   });
 
-  test("each host's role reads its own node's key and no other", () => {
-    for (const node of NODES) assert.deepEqual(readSet(roleOf(`AgentRoledemo${node.replace('-', '')}`)), [keyOf(node)], node);
+  test('no Secrets Manager secret and no plain SSM parameter is left for the agent keys', () => {
+    const agentKeySecrets = resourcesOf(t, 'AWS::SecretsManager::Secret').filter(([id, p]) => /AgentKey/i.test(id) || /agent-key/.test(JSON.stringify(p.Name ?? '')));
+    assert.deepEqual(agentKeySecrets.map(([id]) => id), []);
+    assert.deepEqual(resourcesOf(t, 'AWS::SSM::Parameter').map(([id]) => id), [], 'CloudFormation cannot make a SecureString: no AWS::SSM::Parameter in clear');
   });
 
-  test('act and decide read every node\'s key (they sign); the probe and notify read none', () => {
+  test("each host's role reads its own node's key and no other, though its SSM core policy reads any parameter", () => {
+    for (const node of NODES) {
+      const role = roleOf(`AgentRoledemo${node.replace('-', '')}`);
+      assert.ok(coreManaged(role), `${node}: the role carries AmazonSSMManagedInstanceCore (Session Manager), so the denies are what keeps the others out`);
+      assert.deepEqual(readSet(role), [keyOf(node)], node);
+    }
+  });
+
+  test('no host may read the keys by path or through their history', () => {
+    for (const node of NODES) {
+      const sts = identityStatements(t).filter(({ roles: rs }) => rs.includes(roleOf(`AgentRoledemo${node.replace('-', '')}`))).map(({ st }) => st);
+      assert.ok(sts.some((st) => st.Effect === 'Deny' && names(st, 'ssm:GetParametersByPath') && st.Resource === '*'), `${node}: GetParametersByPath denied`);
+      const historyDenied = sts.filter((st) => st.Effect === 'Deny' && names(st, 'ssm:GetParameterHistory')).flatMap((st) => refsIn(st.Resource)).filter((r) => keyIds.includes(r)).sort();
+      assert.deepEqual(historyDenied, NODES.filter((n) => n !== node).map(keyOf).sort(), `${node}: the others' history denied`);
+    }
+  });
+
+  test("act and decide read every node's key (they sign); the probe, notify and the key handler read none", () => {
     const everyKey = NODES.map(keyOf).sort();
     assert.deepEqual(readSet(roleOf('FunctionsdecideRole')), everyKey);
     assert.deepEqual(readSet(roleOf('FunctionsactRole')), everyKey);
     assert.deepEqual(readSet(roleOf('FunctionsprobeRole')), []);
     assert.deepEqual(readSet(roleOf('FunctionsnotifyRole')), []);
+    assert.deepEqual(readSet(roleOf('ParametersonEventServiceRole')), []);
   });
 
   test('no other principal reads an agent key', () => {
-    const readers = roles.filter((r) => readSet(r).length > 0).sort();
+    const readers = roleIds.filter((r) => readSet(r).length > 0).sort();
     const expected = [roleOf('FunctionsdecideRole'), roleOf('FunctionsactRole'), ...NODES.map((n) => roleOf(`AgentRoledemo${n.replace('-', '')}`))].sort();
     assert.deepEqual(readers, expected);
   });
 
-  test('act and decide are told where the keys are; no function gets a key in its environment', () => {
+  test("the key handler may put and delete exactly the nodes' key parameters, nothing more; the Provider framework only invokes it", () => {
+    const handlerRole = roleOf('ParametersonEventServiceRole');
+    const sts = identityStatements(t).filter(({ roles: rs }) => rs.includes(handlerRole)).map(({ st }) => st);
+    assert.ok(sts.every((st) => st.Effect === 'Allow'));
+    assert.deepEqual([...new Set(sts.flatMap((st) => [st.Action].flat()))].sort(), ['ssm:DeleteParameter', 'ssm:PutParameter']);
+    const arns = sts.map((st) => JSON.stringify(st.Resource));
+    assert.deepEqual(arns.map((a) => /:parameter(\/[^"]+)"/.exec(a)?.[1]).sort(), NODES.map((n) => `/pgvigil/PgVigilTest/agent-key/demo/${n}`));
+    for (const a of arns) assert.match(a, /:ssm:/);
+    // The framework's role: invoke (and describe) the handler, nothing of SSM.
+    const framework = roleOf('ProviderframeworkonEventServiceRole');
+    const fsts = identityStatements(t).filter(({ roles: rs }) => rs.includes(framework)).map(({ st }) => st);
+    assert.ok(fsts.length > 0);
+    for (const st of fsts) for (const a of [st.Action].flat()) assert.match(a, /^lambda:(InvokeFunction|GetFunction)$/, `framework: ${a}`);
+  });
+
+  test('act and decide are told where the keys are; no function gets a key or a key reference in its environment', () => {
     const fns = resourcesOf(t, 'AWS::Lambda::Function');
     for (const [id, p] of fns) {
       const env = (p.Environment?.Variables ?? {}) as Record<string, unknown>;
       const signer = refsIn(p.Role).some((r) => r === roleOf('FunctionsdecideRole') || r === roleOf('FunctionsactRole'));
-      assert.equal(env['PGVIGIL_AGENT_KEY_SECRET_PREFIX'] !== undefined, signer, `${id}: PGVIGIL_AGENT_KEY_SECRET_PREFIX only on act and decide`);
+      assert.equal(env['PGVIGIL_AGENT_KEY_PARAMETER_PREFIX'] !== undefined, signer, `${id}: PGVIGIL_AGENT_KEY_PARAMETER_PREFIX only on act and decide`);
+      if (signer) assert.equal(env['PGVIGIL_AGENT_KEY_PARAMETER_PREFIX'], '/pgvigil/PgVigilTest/agent-key/');
       assert.equal(env['PGVIGIL_AGENT_KEY'], undefined, id);
-      assert.deepEqual(refsIn(env).filter((r) => keyIds.includes(r)), [], `${id}'s environment refers to no key secret`);
+      assert.equal(env['PGVIGIL_AGENT_KEY_SECRET_PREFIX'], undefined, id);
+      assert.deepEqual(refsIn(env).filter((r) => keyIds.includes(r)), [], `${id}'s environment refers to no key parameter`);
     }
   });
 
-  test("each host's user data names its own key's secret (the agent reads it, keySecret) and writes no key file", () => {
+  test("each host's user data names its own key's parameter (the agent reads it, keyParameter) and writes no key file", () => {
     const instances = resourcesOf(t, 'AWS::EC2::Instance');
     assert.equal(instances.length, NODES.length);
     for (const node of NODES) {
@@ -87,7 +143,8 @@ describe('the agent channel: a key per node, read by its host and the signers on
       const named = refsIn(p.UserData).filter((r) => keyIds.includes(r));
       assert.deepEqual(named, [keyOf(node)], id);
       const text = JSON.stringify(p.UserData);
-      assert.match(text, /keySecret/, id);
+      assert.match(text, /keyParameter/, id);
+      assert.doesNotMatch(text, /keySecret/, id);
       assert.doesNotMatch(text, /agent\.key/, `${id} writes no key file`);
     }
   });
@@ -108,7 +165,7 @@ describe('the agent channel is HTTPS with the cluster CA', () => {
       assert.ok(r.includes(caCert), `${name} reads the CA certificate`);
       assert.ok(!r.includes(caKey), `${name} never reads the CA key`);
     }
-    const signers = resourcesOf(t, 'AWS::Lambda::Function').filter(([, p]) => p.Environment?.Variables?.PGVIGIL_AGENT_KEY_SECRET_PREFIX);
+    const signers = resourcesOf(t, 'AWS::Lambda::Function').filter(([, p]) => p.Environment?.Variables?.PGVIGIL_AGENT_KEY_PARAMETER_PREFIX);
     assert.equal(signers.length, 2);
     for (const [id, p] of signers) assert.deepEqual(refsIn(p.Environment.Variables.PGVIGIL_CA_CERT_SECRET_ARN), [caCert], id);
   });

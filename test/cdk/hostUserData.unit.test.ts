@@ -19,7 +19,7 @@ describe('database host user data', () => {
     region: 'eu-west-1',
     tableName: 'pgvigil',
     archiveBucketName: 'archive',
-    agentKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:key',
+    agentKeyParameterName: '/pgvigil/PgVigil/agent-key/demo/pg-b',
     secrets: { monitor: 'arn:monitor', replication: 'arn:replication', ca: 'arn:ca', caCert: 'arn:ca-cert' },
     clientCidr: '10.0.0.0/16',
   }).join('\n');
@@ -36,6 +36,16 @@ describe('database host user data', () => {
     assert.deepEqual(c.bootstrap?.clientCidrs, ['10.0.0.0/16']);
     assert.deepEqual(c.bootstrap?.passwords, { monitor: { secretId: 'arn:monitor', region: 'eu-west-1' }, replication: { secretId: 'arn:replication', region: 'eu-west-1' } });
     assert.deepEqual(c.replicationAuth, { passfile: '/var/lib/pgvigil/host/replication.pgpass', sslRootCert: '/var/lib/pgvigil/host/tls/ca.crt' });
+  });
+
+  test("the agent reads its own node's key from its SSM parameter, in the stack's region; no key, key file or secret in the config", () => {
+    const text = /cat > \/etc\/pgvigil\/agent\.json <<'JSON'\n([\s\S]*?)\nJSON/.exec(script)![1]!.replace('@PG_BINDIR@', '/usr/bin');
+    const parsed = parseAgentConfig(JSON.parse(text));
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
+    assert.deepEqual(parsed.value.keyParameter, { name: '/pgvigil/PgVigil/agent-key/demo/pg-b', region: 'eu-west-1' });
+    assert.equal(parsed.value.keySecret, undefined);
+    assert.equal(parsed.value.keyFile, undefined);
+    assert.equal(parsed.value.key, undefined);
   });
 
   test('the bindir placeholder is filled at boot, per distribution', () => {

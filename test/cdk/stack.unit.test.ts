@@ -41,8 +41,9 @@ describe('PgVigil stack: store', () => {
 });
 
 describe('PgVigil stack: handlers', () => {
-  test('four functions: Node.js 22 on arm64, in the VPC, with the environment the handlers read', () => {
-    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+  test('four handlers: Node.js 22 on arm64, in the VPC, with the environment the handlers read', () => {
+    // The agent keys' custom resource brings two functions of its own (agentKeys.unit): not handlers.
+    const fns = resourcesOf(template, 'AWS::Lambda::Function').filter(([, p]) => p.Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined);
     assert.equal(fns.length, 4);
     for (const [, p] of fns) {
       assert.equal(p.Runtime, 'nodejs22.x');
@@ -170,8 +171,18 @@ describe('PgVigil stack: handlers', () => {
 });
 
 describe('PgVigil stack: alerts, secret, network', () => {
-  test('the agent key is a generated secret', () => {
-    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true } });
+  test("the agent keys are SSM parameters made at deploy by the stack's custom resource, one per node, no secret", () => {
+    const keys = resourcesOf(template, 'Custom::PgVigilAgentKeyParameter');
+    assert.deepEqual(keys.map(([, p]) => p.Name).sort(), ['pg-a', 'pg-b', 'pg-c'].map((n) => `/pgvigil/PgVigilTest/agent-key/demo/${n}`));
+    assert.equal(resourcesOf(template, 'AWS::SecretsManager::Secret').filter(([id]) => id.includes('AgentKey')).length, 0);
+    // The handler that makes them: the stack's runtime, outside the VPC (it calls SSM only), with no environment of its own.
+    const handlers = resourcesOf(template, 'AWS::Lambda::Function').filter(([, p]) => /agent key as an SSM SecureString/.test(p.Description ?? ''));
+    assert.equal(handlers.length, 1);
+    const [, h] = handlers[0]!;
+    assert.equal(h.Runtime, 'nodejs22.x');
+    assert.deepEqual(h.Architectures, ['arm64']);
+    assert.equal(h.VpcConfig, undefined);
+    assert.equal(h.Environment, undefined);
   });
 
   test('the topic is KMS-encrypted (rotating key), refuses plain HTTP, and has the e-mail and HTTPS subscriptions', () => {
@@ -267,7 +278,7 @@ describe('PgVigil stack: least privilege', () => {
     const invoke = policy.PolicyDocument.Statement.find((s: { Action: string }) => s.Action === 'lambda:InvokeFunction');
     assert.deepEqual(invoke.Resource, { 'Fn::GetAtt': [fnId('decide'), 'Arn'] });
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeySecretPrefix', 'AgentInstanceProfiledemopga', 'ArchiveBucketName']) {
+    for (const name of ['DecideFunctionName', 'DecideFunctionArn', 'OperatorPolicyArn', 'TableName', 'AlertTopicArn', 'AgentKeyParameterPrefix', 'AgentInstanceProfiledemopga', 'ArchiveBucketName']) {
       assert.ok(outputs.some((o) => o.includes(name)), `output ${name}`);
     }
   });
@@ -303,7 +314,7 @@ describe('PgVigil stack: optional database hosts', () => {
     const zones = resourcesOf(hosts, 'AWS::EC2::Instance').map(([, p]) => zoneOfEni(p.NetworkInterfaces[0].NetworkInterfaceId));
     assert.equal(new Set(zones).size, 3, zones.join(' '));
     // The control-plane-only demo spreads the same way: its spec is what the hosts are built from.
-    const clusters = JSON.parse(resourcesOf(template, 'AWS::Lambda::Function')[0]![1].Environment.Variables.PGVIGIL_CLUSTERS);
+    const clusters = JSON.parse(template.toJSON().Resources[fnId('decide')].Properties.Environment.Variables.PGVIGIL_CLUSTERS);
     assert.deepEqual(clusters[0].nodes.map((n: { host: string }) => n.host), ['10.42.3.10', '10.42.4.10', '10.42.5.10']);
   });
 
@@ -361,13 +372,13 @@ describe('PgVigil stack: optional database hosts', () => {
     }
   });
 
-  test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, its key read from Secrets Manager by the agent', () => {
+  test('user data installs PostgreSQL 15 and the agent as the pgvigil-agent systemd service, its key read from SSM Parameter Store by the agent', () => {
     const [, first] = resourcesOf(hosts, 'AWS::EC2::Instance')[0]!;
     const script = JSON.stringify(first.UserData);
     assert.match(script, /dnf install -y postgresql15-server/);
     assert.match(script, /pgvigil-agent\.service/);
     assert.match(script, /ExecStart=\/usr\/local\/bin\/pgvigil-agent --config \/etc\/pgvigil\/agent\.json/);
-    assert.match(script, /keySecret/);
+    assert.match(script, /keyParameter/);
     assert.doesNotMatch(script, /"key":/, 'the HMAC key is never in user data');
   });
 });

@@ -41,7 +41,24 @@ describe('agent config', () => {
   });
 
   test('key and keyFile together are refused', () => {
-    assert.match(reason({ ...good, key: 'k'.repeat(40), keyFile: '/etc/pgvigil/key' }), /^agent config: key: give one of key, keyFile and keySecret/);
+    assert.match(reason({ ...good, key: 'k'.repeat(40), keyFile: '/etc/pgvigil/key' }), /^agent config: key: give one of key, keyFile, keyParameter and keySecret/);
+  });
+
+  test('keyParameter (the hosts the stack builds) and keySecret (hosts deployed before) are key sources: one at a time, each checked', () => {
+    const parameter = parseAgentConfig({ ...good, keyParameter: { name: '/pgvigil/PgVigil/agent-key/demo/pg1', region: 'eu-west-1' } });
+    assert.ok(parameter.ok, parameter.ok ? '' : parameter.reason);
+    assert.deepEqual(parameter.value.keyParameter, { name: '/pgvigil/PgVigil/agent-key/demo/pg1', region: 'eu-west-1' });
+    assert.ok(parseAgentConfig({ ...good, keyParameter: { name: 'arn:aws:ssm:eu-west-1:123456789012:parameter/pgvigil/PgVigil/agent-key/demo/pg1' } }).ok, 'an ARN names a parameter too');
+    assert.ok(parseAgentConfig({ ...good, keySecret: { secretId: 'pgvigil/PgVigil/agent-key/demo/pg1' } }).ok, 'keySecret still works');
+    assert.match(reason({ ...good, keyParameter: { name: '/pgvigil/x', region: 'eu-west-1' }, keySecret: { secretId: 's' } }), /^agent config: key: give one of key, keyFile, keyParameter and keySecret, not several/);
+    assert.match(reason({ ...good, keyParameter: { name: '/pgvigil/x' }, keyFile: '/etc/pgvigil/agent.key' }), /^agent config: key: give one of/);
+    assert.match(reason({ ...good, keyParameter: { name: 'has space' } }), /^agent config: keyParameter\.name: give the SSM parameter name \(or ARN\) of this node's agent key/);
+    assert.match(reason({ ...good, keyParameter: {} }), /^agent config: keyParameter\.name: give the SSM parameter name/);
+    assert.match(reason({ ...good, keyParameter: { name: '/x', kms: 'k' } }), /^agent config: keyParameter: Unrecognized key: "kms"/);
+    // The key itself is read by the ring (lib/agent/agentKeyRing.ts), never by loadAgentKey.
+    assert.ok(parameter.ok);
+    const direct = loadAgentKey(parameter.value, {});
+    assert.match(direct.ok ? '' : direct.reason, /keyParameter: read it with loadAgentKeyRing/);
   });
 
   test('the key comes from the environment when the file gives none, and must be long enough', () => {

@@ -1,0 +1,24 @@
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+
+/**
+ * Connect and request limits for every SSM client, as for Secrets Manager (lib/host/awsSecrets.ts):
+ * a subnet without egress must fail the call in seconds, not hang until the Lambda or the agent's
+ * start dies.
+ */
+export const ssmHttp = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true };
+
+export const ssmClient = (region?: string): SSMClient => new SSMClient({ ...(region ? { region } : {}), requestHandler: ssmHttp });
+
+/**
+ * SSM Parameter Store, on AWS: a SecureString parameter's value, decrypted (null when the
+ * parameter does not exist). The message of a failure names the parameter, never a value.
+ */
+export async function getSecureParameter(ssm: SSMClient, name: string): Promise<string | null> {
+  try {
+    const r = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+    return r.Parameter?.Value ?? null;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'ParameterNotFound') return null;
+    throw new Error(`SSM Parameter Store: cannot read ${name}: ${(e as Error).message} (check that this host's or function's role may read it)`);
+  }
+}

@@ -1,0 +1,106 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { agentKeyParameterEvent } from '../../lib/control/agentKeyParameterEvent.ts';
+import { collectingLog, type LogEntry } from '../../lib/log.ts';
+import { ssmWire } from '../support/ssmWire.ts';
+
+/**
+ * The custom resource that makes each node's agent key (cdk/agentKeyParameter.ts), its logic as
+ * the Provider framework calls it, against SSM cut off at the wire: what it puts and deletes, and
+ * that the key never leaves it but in the PutParameter request to SSM.
+ */
+const NAME = '/pgvigil/PgVigil/agent-key/demo/pg-a';
+const props = (name = NAME) => ({ ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework', Name: name, Cluster: 'demo', Node: 'pg-a', Tier: 'Standard' });
+const create = (name = NAME) => ({ RequestType: 'Create', RequestId: 'r1', StackId: 'arn:stack', LogicalResourceId: 'AgentKey', ResourceType: 'Custom::PgVigilAgentKeyParameter', ResourceProperties: props(name) });
+
+describe('agent key parameter custom resource', () => {
+  test('Create puts a new 64-character key as a standard SecureString, never overwriting, and answers the name only', async () => {
+    const s = ssmWire();
+    const lines: LogEntry[] = [];
+    const answer = await agentKeyParameterEvent(create(), s.ssm, collectingLog(lines));
+    assert.deepEqual(answer, { PhysicalResourceId: NAME }, 'no Data: the key is in no response, template or event');
+    const calls = s.calls();
+    assert.equal(calls.length, 1);
+    const [put] = calls;
+    assert.equal(put!.op, 'PutParameter');
+    assert.equal(put!.body['Name'], NAME);
+    assert.equal(put!.body['Type'], 'SecureString');
+    assert.equal(put!.body['Tier'], 'Standard');
+    assert.equal(put!.body['Overwrite'], false);
+    assert.equal(put!.body['KeyId'], undefined, 'the AWS managed key aws/ssm');
+    assert.match(String(put!.body['Description']), /demo\/pg-a/);
+    const key = String(put!.body['Value']);
+    assert.match(key, /^[0-9a-f]{64}$/, '64 random characters, as openssl rand -hex 32 makes them');
+    assert.equal(s.wire[0]!.hostname, 'ssm.eu-west-1.amazonaws.com');
+    for (const text of [JSON.stringify(answer), JSON.stringify(lines)]) assert.ok(!text.includes(key), 'the key is neither answered nor logged');
+    assert.ok(lines.some((l) => l.msg === 'agent key parameter created' && l.name === NAME));
+  });
+
+  test('each Create makes a key of its own', async () => {
+    const s = ssmWire();
+    await agentKeyParameterEvent(create(), s.ssm, collectingLog([]));
+    await agentKeyParameterEvent(create('/pgvigil/PgVigil/agent-key/demo/pg-b'), s.ssm, collectingLog([]));
+    const [a, b] = s.calls().map((c) => String(c.body['Value']));
+    assert.notEqual(a, b);
+  });
+
+  test('a Create that finds the parameter there keeps the key in it: no overwrite, no failure', async () => {
+    const s = ssmWire();
+    s.parameters.set(NAME, { value: 'k'.repeat(64), type: 'SecureString' });
+    const lines: LogEntry[] = [];
+    const answer = await agentKeyParameterEvent(create(), s.ssm, collectingLog(lines));
+    assert.deepEqual(answer, { PhysicalResourceId: NAME });
+    assert.deepEqual(s.calls().map((c) => [c.op, c.body['Overwrite']]), [['PutParameter', false]], 'one put, never retried with Overwrite');
+    assert.equal(s.parameters.get(NAME)!.value, 'k'.repeat(64), 'the key in use stays');
+    assert.ok(lines.some((l) => l.msg === 'agent key parameter exists: kept as it is'));
+  });
+
+  test('Delete deletes the parameter it made; one already gone is no failure; a physical id that is not the name deletes nothing', async () => {
+    const s = ssmWire();
+    await agentKeyParameterEvent(create(), s.ssm, collectingLog([]));
+    assert.ok(s.parameters.has(NAME));
+    const del = { ...create(), RequestType: 'Delete', PhysicalResourceId: NAME };
+    assert.deepEqual(await agentKeyParameterEvent(del, s.ssm, collectingLog([])), { PhysicalResourceId: NAME });
+    assert.equal(s.parameters.has(NAME), false);
+    assert.deepEqual(s.calls().map((c) => [c.op, c.body['Name']]), [['PutParameter', NAME], ['DeleteParameter', NAME]]);
+    await agentKeyParameterEvent(del, s.ssm, collectingLog([]));
+    assert.equal(s.calls().length, 3, 'asked again, ParameterNotFound taken as done');
+    // A failed Create's physical id (the framework makes one up) names nothing of ours.
+    await agentKeyParameterEvent({ ...del, PhysicalResourceId: 'r1-create-failed' }, s.ssm, collectingLog([]));
+    assert.equal(s.calls().length, 3);
+  });
+
+  test('Update: the same name changes nothing; a new name is a new parameter, the old one left for the Delete CloudFormation sends', async () => {
+    const s = ssmWire();
+    await agentKeyParameterEvent(create(), s.ssm, collectingLog([]));
+    const same = { ...create(), RequestType: 'Update', PhysicalResourceId: NAME, OldResourceProperties: props() };
+    assert.deepEqual(await agentKeyParameterEvent(same, s.ssm, collectingLog([])), { PhysicalResourceId: NAME });
+    assert.equal(s.calls().length, 1, 'no request: the key stays');
+    const renamed = '/pgvigil/Other/agent-key/demo/pg-a';
+    const moved = { ...same, ResourceProperties: props(renamed) };
+    assert.deepEqual(await agentKeyParameterEvent(moved, s.ssm, collectingLog([])), { PhysicalResourceId: renamed });
+    assert.deepEqual(s.calls().map((c) => [c.op, c.body['Name'], c.body['Overwrite']]).slice(1), [['PutParameter', renamed, false]]);
+    assert.ok(s.parameters.has(NAME) && s.parameters.has(renamed));
+  });
+
+  test('an SSM refusal fails the event naming the parameter, never the key', async () => {
+    const s = ssmWire();
+    s.failNext('AccessDeniedException', 'User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: ssm:PutParameter');
+    await assert.rejects(
+      () => agentKeyParameterEvent(create(), s.ssm, collectingLog([])),
+      (e: Error) => {
+        assert.match(e.message, new RegExp(`^SSM: cannot create ${NAME}: User: .* not authorized to perform: ssm:PutParameter`));
+        assert.ok(!e.message.includes(String(s.calls()[0]!.body['Value'])), 'the key is not in the message');
+        return true;
+      },
+    );
+  });
+
+  test('a malformed event is refused with the field named, before any request', async () => {
+    const s = ssmWire();
+    await assert.rejects(() => agentKeyParameterEvent({ ...create(), RequestType: 'Replace' }, s.ssm, collectingLog([])), /^Error: agent key parameter event: RequestType: RequestType must be Create, Update or Delete/);
+    await assert.rejects(() => agentKeyParameterEvent({ ...create(), ResourceProperties: { ...props(), Name: 'no-slash' } }, s.ssm, collectingLog([])), /ResourceProperties\.Name: give Name as a fully qualified SSM parameter name/);
+    await assert.rejects(() => agentKeyParameterEvent({ ...create(), ResourceProperties: { ...props(), Tier: 'Advanced' } }, s.ssm, collectingLog([])), /ResourceProperties\.Tier: Tier: the agent keys are standard parameters/);
+    assert.equal(s.wire.length, 0);
+  });
+});
