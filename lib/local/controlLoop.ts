@@ -37,6 +37,8 @@ export interface ControlLoop {
   stop(): Promise<void>;
   /** The last state a decide run saw. */
   state(): ClusterState | null;
+  /** on-wake: runs started (by the minute or by a wake), rounds probed, and whether a run is on now. */
+  probeRuns(): { byMinute: number; byWake: number; rounds: number; probing: boolean };
 }
 
 const PRUNE_EVERY_MS = 60_000;
@@ -76,12 +78,14 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
   let runUntil = Infinity;
   let nextMinute = cp.clock() + minuteMs;
   const wakesSeen = new Map<string, number>();
+  const runs = { byMinute: 0, byWake: 0, rounds: 0 };
 
   /** on-wake, between runs: wait for the next minute or a new wake; true when a run should start. */
   const idle = async (): Promise<boolean> => {
     while (running) {
       if (cp.clock() >= nextMinute) {
         nextMinute += minuteMs * Math.max(1, Math.ceil((cp.clock() - nextMinute) / minuteMs));
+        runs.byMinute++;
         return true;
       }
       const nodes = state?.spec?.nodes.map((n) => n.name) ?? [];
@@ -92,7 +96,10 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
           if (wakesSeen.get(w.node) !== w.seq) woken ||= wakesSeen.has(w.node) || w.at > loopStartedAt;
           wakesSeen.set(w.node, w.seq);
         }
-        if (woken) return true;
+        if (woken) {
+          runs.byWake++;
+          return true;
+        }
       }
       await new Promise<void>((r) => ((wake = r), setTimeout(r, wakePollMs)));
     }
@@ -118,6 +125,7 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
         if (spec) {
           const roundStarted = performance.now();
           const r = await prober.round(spec, state);
+          runs.rounds++;
           cp.metrics?.probeRound?.(spec, { seconds: (performance.now() - roundStarted) / 1000, observations: r.observations, storeError: r.storeError !== null });
           if (onWake) {
             if (r.storeError !== null || unsettledBy(spec, state, r.observations) !== null) unsettledAt = started;
@@ -162,5 +170,6 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
       await done;
     },
     state: () => state,
+    probeRuns: () => ({ ...runs, probing: !onWake || cp.clock() < runUntil }),
   };
 }

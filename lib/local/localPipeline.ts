@@ -56,6 +56,11 @@ export interface LocalPipelineOptions {
   faults?: FaultHook;
   /** Serve the control plane's Prometheus `/metrics` on 127.0.0.1, port base+202 (pgvigil up does). */
   metrics?: boolean;
+  /**
+   * How the probe runs (lib/local/controlLoop.ts): 'always' (default: probing costs nothing here)
+   * or 'on-wake', as the stack deploys synchronous clusters, with its minute (default 60 s).
+   */
+  probe?: { cadence: 'always' | 'on-wake'; minuteMs?: number };
   onDecision?: (seq: number, events: DecisionEvent[]) => void;
   onTrouble?: (reason: string) => void;
   onRecovered?: () => void;
@@ -290,6 +295,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       ...(existsSync(cluster.files.monitorPasswordFile) ? { probeLogin: await probeLoginFromFiles(cluster.files) } : {}),
       ...(o.onTrouble ? { onTrouble: o.onTrouble } : {}),
       ...(o.onRecovered ? { onRecovered: o.onRecovered } : {}),
+      ...(o.probe ? { cadence: o.probe.cadence, ...(o.probe.minuteMs !== undefined ? { minuteMs: o.probe.minuteMs } : {}) } : {}),
     });
     cleanups.push(() => loop.stop());
 

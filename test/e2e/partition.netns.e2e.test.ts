@@ -154,7 +154,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
     });
     const cp: ControlPlane = { store: store!, agentKey, endpoints: null, log: (e) => log({ ...e, cluster }), decider: `partition-${cluster}`, clock: () => Date.now(), awaitActions: false };
     // Registered before anything can fail, so the teardown finds what was started.
-    const c: Case = { cluster, spec, nodes, agents, cp, writer, partition: null, loop: { stop: async () => {}, state: () => null } };
+    const c: Case = { cluster, spec, nodes, agents, cp, writer, partition: null, loop: { stop: async () => {}, state: () => null, probeRuns: () => ({ byMinute: 0, byWake: 0, rounds: 0, probing: false }) } };
     current = c;
     const init = await decideOnce(cp, cluster, { type: 'initialize', now: cp.clock(), spec, primary: 'q1' });
     if (!init.ok) throw new Error(init.reason);
