@@ -5,10 +5,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 
 /**
  * The interface endpoints pgvigil can add, each its own choice (none by default): Secrets
- * Manager (the agent key, for act and the hosts), SNS (alerts), Lambda (decide hands intents to
- * act and act reports to decide, by invoke). Route 53 has none: its API needs egress.
+ * Manager (the hosts' secrets and the CA certificate, for the probe, act, decide and the hosts),
+ * SSM (the agent keys, for act, decide and the hosts), SNS (alerts), Lambda (decide hands intents
+ * to act and act reports to decide, by invoke). Route 53 has none: its API needs egress.
  */
-export const interfaceEndpointNames = ['secretsmanager', 'sns', 'lambda'] as const;
+export const interfaceEndpointNames = ['secretsmanager', 'ssm', 'sns', 'lambda'] as const;
 export type InterfaceEndpointName = (typeof interfaceEndpointNames)[number];
 
 /** VPC flow logs: none, rejected connections only (the default: small, what a security review asks for), or all traffic. */
@@ -45,10 +46,11 @@ export const demoVpcCidr = '10.42.0.0/16';
 
 const interfaceServices: Record<InterfaceEndpointName, ec2.InterfaceVpcEndpointAwsService> = {
   secretsmanager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+  ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
   sns: ec2.InterfaceVpcEndpointAwsService.SNS,
   lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
 };
-const endpointIds: Record<InterfaceEndpointName, string> = { secretsmanager: 'SecretsManager', sns: 'Sns', lambda: 'Lambda' };
+const endpointIds: Record<InterfaceEndpointName, string> = { secretsmanager: 'SecretsManager', ssm: 'Ssm', sns: 'Sns', lambda: 'Lambda' };
 
 /**
  * The network the control plane runs in: the Lambdas' security group, ingress to the database

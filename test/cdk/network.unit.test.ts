@@ -28,8 +28,8 @@ describe('network: endpoints and flow logs', () => {
     const one = endpoints(synthStack({ ...fullProps, interfaceEndpoints: ['secretsmanager'] }).template).filter((x) => x.type === 'Interface');
     assert.equal(one.length, 1);
     assert.ok(one[0]!.service.includes('.secretsmanager') && one[0]!.dns === true);
-    const all = endpoints(synthStack({ ...fullProps, interfaceEndpoints: ['secretsmanager', 'sns', 'lambda'] }).template).filter((x) => x.type === 'Interface');
-    assert.deepEqual(all.map((x) => /\.(secretsmanager|sns|lambda)/.exec(x.service)?.[1]).sort(), ['lambda', 'secretsmanager', 'sns']);
+    const all = endpoints(synthStack({ ...fullProps, interfaceEndpoints: ['secretsmanager', 'ssm', 'sns', 'lambda'] }).template).filter((x) => x.type === 'Interface');
+    assert.deepEqual(all.map((x) => /\.(secretsmanager|ssm|sns|lambda)/.exec(x.service)?.[1]).sort(), ['lambda', 'secretsmanager', 'sns', 'ssm']);
   });
 
   test('gatewayEndpoints: false leaves the VPC\'s routes alone, and the agents\' requests without the aws:SourceVpc condition', () => {

@@ -408,6 +408,6 @@ describe('PgVigil construct: bad input', () => {
     assert.deepEqual(good.ok && [good.value.alertEmails, good.value.dbHosts, good.value.gatewayEndpoints, good.value.interfaceEndpoints, good.value.stackName], [['a@example.com', 'b@example.com'], true, true, [], 'PgVigil']);
     const endpoints = stackPropsFromContext({ interfaceEndpoints: 'secretsmanager,sns', gatewayEndpoints: 'false', dashboard: 'true', flowLogs: 'all' });
     assert.deepEqual(endpoints.ok && [endpoints.value.interfaceEndpoints, endpoints.value.gatewayEndpoints, endpoints.value.dashboard, endpoints.value.flowLogs], [['secretsmanager', 'sns'], false, true, 'all']);
-    assert.deepEqual(stackPropsFromContext({ interfaceEndpoints: 'sqs' }), { ok: false, reason: 'cdk context (-c): interfaceEndpoints.0: name interface endpoints from: secretsmanager, sns, lambda (comma-separated)' });
+    assert.deepEqual(stackPropsFromContext({ interfaceEndpoints: 'sqs' }), { ok: false, reason: 'cdk context (-c): interfaceEndpoints.0: name interface endpoints from: secretsmanager, ssm, sns, lambda (comma-separated)' });
   });
 });
