@@ -26,15 +26,18 @@ describe('PgVigil stack: act carries out the intents decide hands on', () => {
     assert.equal(fn('decide')[1].Timeout, 60);
   });
 
-  test('decide is told act’s name and may invoke it, and only it; act is told decide’s name and may invoke it', () => {
+  test('decide is told act’s name and may invoke it and, with the on-wake probe, the probe (no other function); act is told decide’s name and may invoke it', () => {
     const [, act] = fn('act');
     const [decideId, decide] = fn('decide');
     assert.equal(decide.Environment.Variables.PGVIGIL_ACT_FUNCTION, act.FunctionName);
     assert.deepEqual(act.Environment.Variables.PGVIGIL_DECIDE_FUNCTION, { Ref: decideId });
 
     const decideInvokes = statementsOf('decide').filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
-    assert.equal(decideInvokes.length, 1);
-    assert.match(JSON.stringify(decideInvokes[0]!.Resource), new RegExp(`:function:${act.FunctionName}"`));
+    // The stack's synchronous demo cluster runs the on-wake probe, which decide starts.
+    const probeArn = JSON.stringify({ 'Fn::GetAtt': [fn('probe')[0], 'Arn'] });
+    assert.equal(decideInvokes.length, 2);
+    assert.equal(decideInvokes.filter((st) => new RegExp(`:function:${act.FunctionName}"`).test(JSON.stringify(st.Resource))).length, 1, 'act, by its name');
+    assert.equal(decideInvokes.filter((st) => JSON.stringify(st.Resource) === probeArn).length, 1, 'the probe function itself');
     const actInvokes = statementsOf('act').filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
     assert.equal(actInvokes.length, 1);
     assert.deepEqual(actInvokes[0]!.Resource, { 'Fn::GetAtt': [decideId, 'Arn'] });
@@ -42,7 +45,7 @@ describe('PgVigil stack: act carries out the intents decide hands on', () => {
 
   test('act reads the agent key and the log, writes nothing to the store, and may move the endpoints; decide no longer may', () => {
     const act = actionsOf('act');
-    assert.ok(act.includes('secretsmanager:GetSecretValue'), 'act signs agent requests');
+    assert.ok(act.includes('ssm:GetParameter'), 'act signs agent requests (each node\'s key a SecureString parameter)');
     assert.ok(act.includes('dynamodb:Query'));
     for (const write of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:TransactWriteItems', 'dynamodb:DeleteItem']) {
       assert.equal(act.includes(write), false, `act cannot ${write}`);
