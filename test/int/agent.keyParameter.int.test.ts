@@ -9,6 +9,7 @@ import { loadAgentKeyRing } from '../../lib/agent/agentKeyRing.ts';
 import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
 import { KEY_CACHE_MS, agentKeySource } from '../../lib/control/agentKeySource.ts';
 import type { LambdaEnv } from '../../lib/control/lambdaEnv.ts';
+import type { SignedTarget } from '../../lib/agent/signing.ts';
 import { createLocalCluster, type LocalCluster } from '../../lib/local/localCluster.ts';
 import { localHostFiles } from '../../lib/local/localHostFiles.ts';
 import { collectingLog, type LogEntry } from '../../lib/log.ts';
@@ -35,7 +36,7 @@ describe('agent key parameter: a rotation with no restart and no refusal (real a
   const lines: LogEntry[] = [];
   const hostSsm: SsmWire = ssmWire();
   let now = 1_000_000;
-  let signer: ReturnType<typeof agentKeySource>;
+  let signer: (t: SignedTarget) => Promise<Buffer>;
   let ca: string | undefined;
 
   before(async () => {
@@ -65,7 +66,9 @@ describe('agent key parameter: a rotation with no restart and no refusal (real a
     agent = await startAgent(config.value, { key: ring.value, osUser: cluster.osUser, log: collectingLog(lines) });
     // act's and decide's side: the same parameter (the wire stands for SSM, one store for both).
     const env = { PGVIGIL_TABLE: 'pgvigil', AWS_REGION: 'eu-west-1', PGVIGIL_CLUSTERS: [], PGVIGIL_AGENT_KEY_PARAMETER_PREFIX: PREFIX } as unknown as LambdaEnv;
-    signer = agentKeySource(env, () => now, { ssm: hostSsm.ssm });
+    const source = agentKeySource(env, () => now, { ssm: hostSsm.ssm });
+    if (typeof source !== 'function') throw new Error('on AWS the signing key is a source by target');
+    signer = source;
   });
   after(async () => {
     await agent?.close();
