@@ -77,7 +77,8 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
   // on-wake: probing until this time at least (a run goes on while unsettled), and the wakes seen.
   let runUntil = Infinity;
   let nextMinute = cp.clock() + minuteMs;
-  const wakesSeen = new Map<string, number>();
+  // Each put changes the item: its seq (restarting at 1 with each agent start) and its time.
+  const wakesSeen = new Map<string, string>();
   const runs = { byMinute: 0, byWake: 0, rounds: 0 };
 
   /** on-wake, between runs: wait for the next minute or a new wake; true when a run should start. */
@@ -93,8 +94,10 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
       if (read?.ok) {
         let woken = false;
         for (const w of read.wakes) {
-          if (wakesSeen.get(w.node) !== w.seq) woken ||= wakesSeen.has(w.node) || w.at > loopStartedAt;
-          wakesSeen.set(w.node, w.seq);
+          const put = `${w.seq}@${w.at}`;
+          // A wake from before this loop started is old news (the first run probed after it).
+          if (wakesSeen.get(w.node) !== put) woken ||= wakesSeen.has(w.node) || w.at > loopStartedAt;
+          wakesSeen.set(w.node, put);
         }
         if (woken) {
           runs.byWake++;

@@ -8,12 +8,18 @@
 // the healthy cluster, then one standby's host down (an incident left all month). Fixed items
 // are counted from the synthesized stack in a VPC of yours. Prints progress, then one line.
 //
-//   npm run bench:cost -- --minutes 2
+// The probe runs as the stack deploys the bench's (synchronous) cluster: on-wake, a run each
+// minute until settled and a run whenever decide starts it for an agent's wake; `--probe always`
+// prices the probe that runs every second of the month instead.
+//
+//   npm run bench:cost -- --minutes 2 [--probe always]
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { decideStreamPrefixes, lambdaMemoryMb, probeMemoryMb } from '../../cdk/functions.ts';
+import { decideStreamPrefixes, lambdaMemoryMb, probeMemoryMb, type ProbeCadence } from '../../cdk/functions.ts';
+import { readWakes } from '../../lib/store/wakes.ts';
+import { wakeKey } from '../../lib/store/sortKeys.ts';
 import { PROBE_RUN_MS } from '../../lib/control/probeLoop.ts';
 import { awsControlPlane } from '../../lib/control/awsControlPlane.ts';
 import { handleDecideEvent } from '../../lib/control/decideHandler.ts';
@@ -38,8 +44,14 @@ const { values: opts } = parseArgs({
   options: {
     minutes: { type: 'string', default: '3' },
     'base-port': { type: 'string', default: '17680' },
+    probe: { type: 'string', default: 'on-wake' },
   },
 });
+if (opts.probe !== 'on-wake' && opts.probe !== 'always') {
+  process.stderr.write(`--probe: ${opts.probe} is not a probe cadence: give --probe on-wake (as deployed) or --probe always\n`);
+  process.exit(2);
+}
+const cadence: ProbeCadence = opts.probe;
 const minutes = Number(opts.minutes);
 if (!(minutes > 0 && minutes < 5)) {
   process.stderr.write(`--minutes: ${opts.minutes} is not a duration in minutes above 0 and below 5: give e.g. --minutes 3\n`);
@@ -57,7 +69,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const usd = (n: number) => n.toFixed(2);
 const round = (n: number) => Math.round(n).toString();
 
-type Fn = 'probe' | 'decide-stream' | 'decide-tick' | 'notify';
+type Fn = 'probe' | 'probe-wake' | 'decide-stream' | 'decide-tick' | 'notify';
 type StreamRec = ReturnType<typeof streamRecord>;
 
 let recNo = 0;
@@ -109,12 +121,14 @@ try {
     PGVIGIL_AGENT_KEY_DIR: agentKeysDir(p.workDir),
     PGVIGIL_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:pgvigil-alerts',
     AWS_REGION: 'us-east-1',
+    PGVIGIL_PROBE_CADENCE: cadence,
   });
   const env = parseLambdaEnv();
   if (!env.ok) throw new Error(env.reason);
   const timing = p.spec.timing;
   const primaryRenewMs = leaseRenewEveryMs(timing.leaseTtlMs);
   const standbyRenewMs = standbyLeaseRenewEveryMs(timing.leaseTtlMs);
+  progress(`probe cadence: ${cadence}${cadence === 'on-wake' ? ' (a run each minute until settled, and one whenever decide starts it for an agent\'s wake)' : ' (every interval of every minute)'}`);
   progress(`timing: probe every ${timing.probeIntervalMs} ms, heartbeat ${timing.heartbeatMs} ms, lease TTL ${timing.leaseTtlMs} ms (the primary's agent renews every ${primaryRenewMs} ms, a standby's every ${standbyRenewMs} ms, as deployed)`);
 
   // Two phases of the same length: the healthy cluster, then one standby's host down (its
@@ -180,21 +194,55 @@ try {
       return recs;
     };
 
-    const runs: Record<Fn, { ms: number; records: number }[]> = { probe: [], 'decide-stream': [], 'decide-tick': [], notify: [] };
+    // Agents' wakes: each put is a version step of the node's W# item (its seq), one stream record each.
+    const wakeSeq = new Map<string, number>();
+    let wakeWrites = 0;
+    const pollWakes = async (): Promise<StreamRec[]> => {
+      const read = await readWakes(streamWatch, 'local', p.spec.nodes.map((n) => n.name));
+      if (!read.ok) return [];
+      const recs: StreamRec[] = [];
+      for (const w of read.wakes) {
+        const before = wakeSeq.get(w.node);
+        wakeSeq.set(w.node, w.seq);
+        if (before === undefined || before === w.seq) continue;
+        wakeWrites += w.seq > before ? w.seq - before : 1;
+        recs.push(streamRecord({ cluster: leasePartition('local', w.node), sk: wakeKey(w.node), ...w }, 'MODIFY'));
+      }
+      return recs;
+    };
+
+    const runs: Record<Fn, { ms: number; records: number }[]> = { probe: [], 'probe-wake': [], 'decide-stream': [], 'decide-tick': [], notify: [] };
     let leaseRecords = 0;
+    let wakeRecords = 0;
     let observationRecords = 0;
     let batchFailures = 0;
     await pollLeases();
+    await pollWakes();
     const start = Date.now();
     const end = start + minutes * 60_000;
     progress(`${phase}: running for ${minutes} min: probe invocations of a minute, decide per stream batch (every ${1000 / STREAM_POLLS_PER_S} ms poll) and per minute tick, notify per decision batch`);
 
+    // One probe invocation: a minute of rounds (always), or rounds until settled (on-wake).
+    let invocationNo = 0;
+    const probeInvocation = async (fn: 'probe' | 'probe-wake', until: number) => {
+      const i = ++invocationNo;
+      const t0 = performance.now();
+      const r = await runProbeLoop({ store: probeStore, specs: [p.spec], prober: `lambda-bench-${i}`, until, log: silentLog, cadence: cadence === 'on-wake' ? 'until-settled' : 'always' });
+      runs[fn].push({ ms: performance.now() - t0, records: r.written });
+      if (r.storeErrors > 0 || r.blindRounds > 0) progress(`probe invocation ${i}: ${r.storeErrors} store errors, ${r.blindRounds} blind rounds`);
+    };
+    const wakeRuns: Promise<void>[] = [];
+    // decide starts the on-wake probe for a wake (asynchronously) or before a command (waiting).
+    cp.runProbe = async (_cluster, how) => {
+      const run = probeInvocation('probe-wake', Math.min(Date.now() + 60_000, end + 60_000));
+      wakeRuns.push(run);
+      if (how.wait) await run;
+      return { ok: true };
+    };
     const probing = (async () => {
-      for (let i = 1; Date.now() + 2 * timing.probeIntervalMs < end; i++) {
-        const t0 = performance.now();
-        const r = await runProbeLoop({ store: probeStore, specs: [p.spec], prober: `lambda-bench-${i}`, until: Math.min(Date.now() + 60_000, end), log: silentLog });
-        runs.probe.push({ ms: performance.now() - t0, records: r.written });
-        if (r.storeErrors > 0 || r.blindRounds > 0) progress(`probe invocation ${i}: ${r.storeErrors} store errors, ${r.blindRounds} blind rounds`);
+      for (let minute = start; minute + 2 * timing.probeIntervalMs < end; minute += 60_000) {
+        if (Date.now() < minute) await sleep(minute - Date.now());
+        await probeInvocation('probe', Math.min(minute + 60_000, end));
       }
     })();
 
@@ -203,11 +251,14 @@ try {
     while (Date.now() < end) {
       const polledAt = Date.now();
       const leaseRecs = await pollLeases();
+      const wakeRecs = await pollWakes();
       const obsRecs = toDecide.splice(0);
       leaseRecords += leaseRecs.length;
+      wakeRecords += wakeRecs.length;
       observationRecords += obsRecs.length;
       // Only the item kinds decide's stream filter passes wake it, as deployed.
-      const batch = [...obsRecs, ...(decideStreamPrefixes('always').includes('L#') ? leaseRecs : [])];
+      const passes = decideStreamPrefixes(cadence);
+      const batch = [...obsRecs, ...(passes.includes('L#') ? leaseRecs : []), ...(passes.includes('W#') ? wakeRecs : [])];
       if (batch.length > 0) {
         decideRunning = 'decide-stream';
         const t0 = performance.now();
@@ -241,6 +292,7 @@ try {
       if (wait > 0) await sleep(wait);
     }
     await probing;
+    await Promise.all(wakeRuns);
     const measuredS = (Date.now() - start) / 1000;
     const perMonth = SECONDS_PER_MONTH / measuredS;
 
@@ -249,7 +301,8 @@ try {
     const wru = (kind: string) => sum(requests.filter((r) => r.kind === kind).map((r) => r.writeUnits));
     const count = (kind: string) => requests.filter((r) => r.kind === kind).length;
     const otherWru = sum(requests.filter((r) => r.kind === null || !['O#', 'D#', 'S#', 'L#'].includes(r.kind)).map((r) => r.writeUnits));
-    const writes = { observations: wru('O#'), leases: lease.units, decisions: wru('D#'), snapshots: wru('S#'), other: otherWru };
+    // A wake item is well under 1 KB: one write unit per put.
+    const writes = { observations: wru('O#'), leases: lease.units, wakes: wakeWrites, decisions: wru('D#'), snapshots: wru('S#'), other: otherWru };
     const reads = Object.fromEntries((['probe', 'decide-stream', 'decide-tick', 'notify'] as Fn[]).map((fn) => [fn, sum(requests.filter((r) => r.fn === fn).map((r) => r.readUnits))])) as Record<Fn, number>;
     const obsBytes = sum(requests.filter((r) => r.kind === 'O#' && r.item).map((r) => dynamoItemBytes(r.item!)));
     const obsAvgBytes = count('O#') > 0 ? obsBytes / count('O#') : 0;
@@ -263,19 +316,21 @@ try {
       ((totalRru * perMonth) / 1e6) * price.dynamodb.perMillionReadUnits +
       storedGb * (price.dynamodb.perGbMonthStorage + price.dynamodb.perGbMonthPitr);
 
-    // Lambda: probe bills its whole minute; decide and notify bill what they took here, per invocation.
+    // Lambda: the always-on probe bills its whole minute, the on-wake one each run as it took here
+    // (its minute runs per minute, its wake runs extrapolated); decide and notify what they took, per invocation.
     const memGb = lambdaMemoryMb / 1024;
     const minutesPerMonth = SECONDS_PER_MONTH / 60;
     const billedS = (fn: Fn) => sum(runs[fn].map((r) => Math.ceil(r.ms))) / 1000;
+    const minuteRunS = runs.probe.length > 0 ? billedS('probe') / runs.probe.length : PROBE_BILLED_S;
     const invocations = {
-      probe: minutesPerMonth,
+      probe: minutesPerMonth + runs['probe-wake'].length * perMonth,
       decideStream: runs['decide-stream'].length * perMonth,
       decideTick: minutesPerMonth,
       notify: runs.notify.length * perMonth,
     };
     const avgTickS = runs['decide-tick'].length > 0 ? billedS('decide-tick') / runs['decide-tick'].length : 0.05;
     const gbS = {
-      probe: minutesPerMonth * PROBE_BILLED_S * (probeMemoryMb / 1024),
+      probe: (minutesPerMonth * (cadence === 'always' ? PROBE_BILLED_S : minuteRunS) + billedS('probe-wake') * perMonth) * (probeMemoryMb / 1024),
       decideStream: billedS('decide-stream') * perMonth * memGb,
       decideTick: minutesPerMonth * avgTickS * memGb,
       notify: billedS('notify') * perMonth * memGb,
@@ -298,11 +353,18 @@ try {
     line('DynamoDB writes: lease renewals', wruUsd(writes.leases), `${lease.writes} renewals (${[...lease.byNode].map(([n, k]) => `${n} ${k}`).join(', ')}; ${lease.bytes} B) → ${round(writes.leases * perMonth)} WRU/month`);
     const decided = requests.filter((r) => r.kind === 'D#' && r.item).flatMap((r) => (r.item!['events'] as { type: string }[]).map((e) => e.type));
     line('DynamoDB writes: decisions+snapshots', wruUsd(writes.decisions + writes.snapshots + writes.other), `${count('D#')} decisions (${decided.join(', ') || 'none'}), ${count('S#')} snapshots`);
-    line('DynamoDB reads: probe', rruUsd(reads.probe), `${round(reads.probe * perMonth)} RRU/month (strongly consistent: leases each 1 s, state each 5 s)`);
+    line('DynamoDB reads: probe', rruUsd(reads.probe), `${round(reads.probe * perMonth)} RRU/month (strongly consistent: leases each 1 s and state each ${cadence === 'always' ? 5 : 1} s while it runs)`);
     line('DynamoDB reads: decide (stream)', rruUsd(reads['decide-stream']), `${round(reads['decide-stream'] * perMonth)} RRU/month`);
     line('DynamoDB reads: decide (tick) + notify', rruUsd(reads['decide-tick'] + reads.notify), `${round((reads['decide-tick'] + reads.notify) * perMonth)} RRU/month`);
     line('DynamoDB storage + PITR', storedGb * (price.dynamodb.perGbMonthStorage + price.dynamodb.perGbMonthPitr), `${(storedGb * 1024).toFixed(1)} MB`);
-    line('Lambda probe', gbsUsd(gbS.probe, invocations.probe), `${round(invocations.probe)} invocations × ${PROBE_BILLED_S} s → ${round(gbS.probe)} GB-s`);
+    line(
+      'Lambda probe',
+      gbsUsd(gbS.probe, invocations.probe),
+      cadence === 'always'
+        ? `${round(invocations.probe)} invocations × ${PROBE_BILLED_S} s → ${round(gbS.probe)} GB-s`
+        : `${runs.probe.length} minute runs (avg ${(minuteRunS * 1000).toFixed(0)} ms), ${runs['probe-wake'].length} woken runs (${(billedS('probe-wake')).toFixed(1)} s) → ${round(invocations.probe)} invocations, ${round(gbS.probe)} GB-s`,
+    );
+    line('DynamoDB writes: agents\' wakes', wruUsd(writes.wakes), `${wakeWrites} wakes (${wakeRecords} reached decide)`);
     const avgDecideMs = runs['decide-stream'].length > 0 ? (billedS('decide-stream') * 1000) / runs['decide-stream'].length : 0;
     line('Lambda decide (stream batches)', gbsUsd(gbS.decideStream, invocations.decideStream), `${runs['decide-stream'].length} batches (${observationRecords} observation + ${leaseRecords} lease records), avg ${avgDecideMs.toFixed(0)} ms → ${round(invocations.decideStream)} invocations, ${round(gbS.decideStream)} GB-s`);
     line('Lambda decide (tick)', gbsUsd(gbS.decideTick, invocations.decideTick), `avg ${(avgTickS * 1000).toFixed(0)} ms`);
@@ -347,7 +409,7 @@ try {
   }
 
   // Fixed items, from the stack as it deploys into a VPC of yours (test/bench/fixedCost.ts).
-  const fixed = fixedItems(p.spec);
+  const fixed = fixedItems(p.spec, { probeCadence: cadence });
   progress('fixed, per month (pgvigil in your VPC: no NAT gateway or interface endpoint of its own):');
   for (const f of fixed) progress(`  ${f.name.padEnd(34)} ${usd(f.usd).padStart(7)} USD/month  ${f.detail}`);
   const fixedUsd = fixed.reduce((n, f) => n + f.usd, 0);
@@ -357,14 +419,13 @@ try {
   // about 12 decide runs and decision items, 5 act invocations of up to 2 s, 6 alerts.
   const failoverUsd = 30 * (12 * (price.lambda.perMillionRequests / 1e6 + 0.1 * (lambdaMemoryMb / 1024) * price.lambda.perGbSecondArm + 2 * price.dynamodb.perMillionWriteUnits / 1e6 + 50 * price.dynamodb.perMillionReadUnits / 1e6) + 5 * 2 * (lambdaMemoryMb / 1024) * price.lambda.perGbSecondArm + 6 * price.sns.perMillionPublishes / 1e6);
   progress(`incidents: one node down all month +${usd(downUsd)} USD (measured); a failover a day +${usd(failoverUsd)} USD (modelled)`);
-  // The goal (issue 15): under 5 USD all in. What no lease cadence can change: the probe function
-  // that runs every second of the month, and the fixed items.
-  const probeFloor = healthy.parts.find(([n]) => n === 'lambda_probe')![1];
-  progress(`goal: under 5.00 USD a month; the always-on probe function (${usd(probeFloor)}) and the fixed items (${usd(fixedUsd)}) alone come to ${usd(probeFloor + fixedUsd)}`);
+  // The goal (issue 15): under 5 USD all in.
+  const probeUsd = healthy.parts.find(([n]) => n === 'lambda_probe')![1];
+  progress(`goal: under 5.00 USD a month; the ${cadence} probe function costs ${usd(probeUsd)}, the fixed items ${usd(fixedUsd)}`);
   const items: [string, number][] = [...healthy.parts, ...fixed.map((f) => [f.name.replaceAll(' ', '_').replaceAll(':', ''), f.usd] as [string, number])];
   const dominant = items.sort((a, b) => b[1] - a[1])[0]!;
   process.stdout.write(
-    `cost usd_per_month=${usd(fixedUsd + healthy.total)} fixed_usd=${usd(fixedUsd)} usage_usd=${usd(healthy.total)} node_down_usd=${usd(downUsd)} failover_a_day_usd=${usd(failoverUsd)} dominant=${dominant[0]}\n`,
+    `cost usd_per_month=${usd(fixedUsd + healthy.total)} fixed_usd=${usd(fixedUsd)} usage_usd=${usd(healthy.total)} node_down_usd=${usd(downUsd)} failover_a_day_usd=${usd(failoverUsd)} dominant=${dominant[0]} probe=${cadence}\n`,
   );
 } finally {
   for (const s of stores) closeStore(s);

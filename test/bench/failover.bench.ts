@@ -11,6 +11,9 @@
  * With haproxy installed, a second client writes through HAProxy in front of the agents'
  * health checks (test/support/haproxy.ts: Patroni-style, /primary), and each crash trial also
  * times the write outage through it: `haproxy_failover_ms`.
+ * `--probe on-wake` runs the probe as the stack deploys a synchronous cluster: only when the
+ * minute comes or an agent's wake appears (the standbys' agents see the primary's agent stop
+ * answering); the default, `always`, is local mode's probe every interval.
  */
 import { parseArgs } from 'node:util';
 import { haproxyBinary, startHaproxy, type RunningHaproxy } from '../support/haproxy.ts';
@@ -19,8 +22,13 @@ import { waitFor } from '../support/waitFor.ts';
 import { WriteLoad, missingAcked } from '../support/writeLoad.ts';
 
 const { values } = parseArgs({
-  options: { trials: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '17500' }, timeline: { type: 'boolean', default: false } },
+  options: { trials: { type: 'string', default: '3' }, 'base-port': { type: 'string', default: '17500' }, timeline: { type: 'boolean', default: false }, probe: { type: 'string', default: 'always' } },
 });
+if (values.probe !== 'always' && values.probe !== 'on-wake') {
+  process.stderr.write(`bench:failover: --probe: ${values.probe} is not a probe cadence: give --probe always or --probe on-wake\n`);
+  process.exit(2);
+}
+const cadence = values.probe;
 const trials = Number(values.trials);
 if (!Number.isInteger(trials) || trials < 1) {
   process.stderr.write('bench:failover: --trials must be a positive integer\n');
@@ -114,7 +122,9 @@ async function stallTrial(p: TestPipeline): Promise<boolean> {
 
 const HAPROXY_TABLE = 'pgvigil_writes_haproxy';
 const basePort = Number(values['base-port']);
-const p = await startTestPipeline(basePort);
+// on-wake: the minute is a real minute, so a trial's failover is the wake's doing, not a minute run's.
+const p = await startTestPipeline(basePort, cadence === 'on-wake' ? { probe: { cadence: 'on-wake' } } : {});
+say(`probe cadence: ${cadence}`);
 let hap: RunningHaproxy | null = null;
 let code = 0;
 try {
@@ -157,7 +167,7 @@ try {
   say(hap ? `haproxy_failover_ms ${figures(haproxyCrash)} lost_acked=${lostHaproxy} trials=${haproxyCrash.length}` : 'haproxy_failover_ms n/a: haproxy is not installed (scripts/setup.sh installs it as root)');
   say(`failover_ms ${figures(crash)} lost_acked=${lostCrash} trials=${crash.length}`);
   say(`silent_failover_ms ${figures(silent)} lost_acked=${lostSilent} trials=${silent.length}`);
-  say(`false_failovers=${falseFailovers} stall_trials=${trials}`);
+  say(`false_failovers=${falseFailovers} stall_trials=${trials} probe=${cadence}`);
 } catch (e) {
   process.stderr.write(`bench:failover failed: ${(e as Error).message}\n`);
   code = 1;
