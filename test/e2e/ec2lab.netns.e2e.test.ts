@@ -323,7 +323,9 @@ describe('EC2 lab: hosts built only by the bootstrap, in network namespaces', { 
       const read = await latestObservations(store!, CLUSTER, Date.now() - 15_000);
       const o = read.ok ? read.observations.find((x) => x.node === 'h4') : undefined;
       return o?.reachable && o.prober.startsWith('lambda-') && o.role === 'standby' && o.walReceiver?.upstream === primary.name;
-    }, 60_000, 200);
+      // The on-wake probe (what the stack deploys for this synchronous cluster) sees a new healthy
+      // standby at its next minute run: nobody wakes it for a node that joined well.
+    }, 90_000, 200);
     const sync = await waitFor('h4 in the primary\'s synchronous_standby_names', async () => {
       const [r] = await superuser<{ s: string }>(primary, "SELECT current_setting('synchronous_standby_names') AS s");
       return r?.s.includes('h4') ? r.s : undefined;

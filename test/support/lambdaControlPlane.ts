@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { esbuildOptionsFor, handlerEntries } from '../../cdk/bundling.ts';
-import { probeTimeout, decideTimeout, actTimeout } from '../../cdk/functions.ts';
+import { probeTimeout, decideTimeout, actTimeout, type ProbeCadence } from '../../cdk/functions.ts';
+import { resolveProbeCadence } from '../../cdk/probeCadence.ts';
+import { loadState } from '../../lib/store/loadState.ts';
 import { lambdaClient, lambdaInvoker } from '../../lib/control/lambdaInvoke.ts';
 import type { ClusterSpec } from '../../lib/domain/spec.ts';
 import type { Store } from '../../lib/store/store.ts';
@@ -52,6 +54,8 @@ export interface LambdaControlPlaneOptions {
   /** 127.0.0.1 ports of the Lambda API and of the SNS/EventBridge stand-in. */
   lambdaPort: number;
   sinkPort: number;
+  /** How the probe runs; default what the stack deploys for these specs (cdk/probeCadence.ts). */
+  probeCadence?: ProbeCadence;
 }
 
 export interface LambdaControlPlane {
@@ -70,9 +74,9 @@ export interface LambdaControlPlane {
  * containers of its own (lambdaContainers.ts) behind the Lambda Invoke API (lambdaService.ts),
  * with the environment cdk/functions.ts gives each, talking to dynalite over HTTP as to DynamoDB,
  * and the stack's triggers stood in for: EventBridge's one-minute rules start a probe invocation
- * (which probes for its minute) and tick decide, both asynchronously and first at once; the
- * table's stream (polled: dynalite has none) feeds observations to decide and decision inserts to
- * notify; decide hands intents to act and act sends results to decide by invoke, as on AWS.
+ * (which probes for its minute, or on-wake until the cluster is settled) and tick decide, both
+ * asynchronously and first at once; the table's stream (polled: dynalite has none) feeds
+ * observations (and on-wake, agents' wakes) to decide and decision inserts to notify; decide hands intents to act and act sends results to decide by invoke, as on AWS.
  * Local-run variables replace the secrets (PGVIGIL_AGENT_KEY, PGVIGIL_MONITOR_PASSWORD_FILE).
  */
 export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Promise<LambdaControlPlane> {
@@ -81,7 +85,9 @@ export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Pro
   const sink = new AlertSink();
   const sinkUrl = await sink.listen('127.0.0.1', o.sinkPort);
   const lambdaUrl = `http://127.0.0.1:${o.lambdaPort}`;
+  const cadence = resolveProbeCadence(o.specs, o.probeCadence);
   const common: Record<string, string> = {
+    PGVIGIL_PROBE_CADENCE: cadence,
     PGVIGIL_TABLE: o.store.table,
     PGVIGIL_CLUSTERS: JSON.stringify(o.specs),
     PGVIGIL_TOPIC_ARN: TOPIC_ARN,
@@ -105,7 +111,7 @@ export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Pro
   });
   const pools = {
     probe: new FunctionContainers(fn('probe', probeTimeout.toMilliseconds(), { PGVIGIL_MONITOR_PASSWORD_FILE: o.monitorPasswordFile, PGVIGIL_CA_CERT_FILE: o.caCertFile })),
-    decide: new FunctionContainers(fn('decide', decideTimeout.toMilliseconds(), { PGVIGIL_AGENT_KEY: o.agentKey, PGVIGIL_ACT_FUNCTION: FUNCTIONS.act })),
+    decide: new FunctionContainers(fn('decide', decideTimeout.toMilliseconds(), { PGVIGIL_AGENT_KEY: o.agentKey, PGVIGIL_ACT_FUNCTION: FUNCTIONS.act, ...(cadence === 'on-wake' ? { PGVIGIL_PROBE_FUNCTION: FUNCTIONS.probe } : {}) })),
     act: new FunctionContainers(fn('act', actTimeout.toMilliseconds(), { PGVIGIL_AGENT_KEY: o.agentKey, PGVIGIL_DECIDE_FUNCTION: FUNCTIONS.decide })),
     notify: new FunctionContainers(fn('notify', 30_000, { PGVIGIL_DECISION_EVENTS: 'on' })),
   };
@@ -122,7 +128,16 @@ export async function startLambdaControlPlane(o: LambdaControlPlaneOptions): Pro
     return r.answer;
   };
   const cluster = o.specs[0]!.cluster;
-  const decideFeed = observationStream(o.store, cluster, viaStream(FUNCTIONS.decide), trouble('decide stream'));
+  // The log's spec names the nodes whose wakes decide's filter passes (a node added later included).
+  let known = { at: 0, nodes: o.specs[0]!.nodes.map((n) => n.name) };
+  const wakeNodes = async () => {
+    if (Date.now() - known.at > 5_000) {
+      const s = await loadState(o.store, cluster);
+      known = { at: Date.now(), nodes: s.ok && s.state.spec ? s.state.spec.nodes.map((n) => n.name) : known.nodes };
+    }
+    return known.nodes;
+  };
+  const decideFeed = observationStream(o.store, cluster, viaStream(FUNCTIONS.decide), trouble('decide stream'), cadence === 'on-wake' ? { nodes: wakeNodes } : undefined);
   const notifyFeed = decisionStream(o.store, cluster, viaStream(FUNCTIONS.notify), trouble('notify stream'));
   const everyMinute = () => {
     void invoke(FUNCTIONS.probe, scheduledEvent('probe'), 'Event');

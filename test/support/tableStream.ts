@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { observationsPartition } from '../../lib/store/partitions.ts';
-import { decisionKey, observationRange, seqOfDecisionKey } from '../../lib/store/sortKeys.ts';
+import { leasePartition, observationsPartition } from '../../lib/store/partitions.ts';
+import { decisionKey, observationRange, seqOfDecisionKey, wakeKey } from '../../lib/store/sortKeys.ts';
 import type { Store } from '../../lib/store/store.ts';
 import { streamRecord } from './lambdaEventShapes.ts';
 
@@ -83,8 +83,10 @@ async function query(store: Store, partition: string, lo: string, hi: string): P
  * write may land after a later-timed one, so each poll reads the last minute and passes on the
  * keys it has not passed on before.
  */
-export function observationStream(store: Store, cluster: string, invoke: StreamInvoke, onError: (e: Error) => void): StreamFeed {
+export function observationStream(store: Store, cluster: string, invoke: StreamInvoke, onError: (e: Error) => void, wakes?: { nodes: () => Promise<string[]> }): StreamFeed {
   const seen = new Map<string, number>();
+  // With the on-wake probe, decide's filter passes agents' wakes too: each put of a node's W# item (lib/store/wakes.ts).
+  const wakePuts = new Map<string, string>();
   return feed(
     async () => {
       const now = Date.now();
@@ -92,6 +94,14 @@ export function observationStream(store: Store, cluster: string, invoke: StreamI
       const fresh = (await query(store, observationsPartition(cluster), lo, hi)).filter((i) => !seen.has(String(i['sk'])));
       for (const i of fresh) seen.set(String(i['sk']), now);
       for (const [sk, at] of seen) if (at < now - 120_000) seen.delete(sk);
+      if (!wakes) return fresh;
+      for (const node of await wakes.nodes()) {
+        const [item] = await query(store, leasePartition(cluster, node), wakeKey(node), wakeKey(node));
+        if (!item) continue;
+        const put = `${String(item['seq'])}@${String(item['at'])}`;
+        if (wakePuts.get(node) !== put) fresh.push(item);
+        wakePuts.set(node, put);
+      }
       return fresh;
     },
     invoke,
