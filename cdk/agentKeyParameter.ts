@@ -7,7 +7,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { lambdaBundling, repoRoot } from './bundling.ts';
-import type { AgentKeyParameterProps } from '../lib/control/agentKeyParameterEvent.ts';
+import type { AgentKeyParameterProps, HostParameterProps } from '../lib/control/agentKeyParameterEvent.ts';
 
 /** The onEvent handler's entry (its logic: lib/control/agentKeyParameterEvent.ts). */
 export const agentKeyParameterEntry = path.join(repoRoot, 'functions', 'agentKeyParameter.ts');
@@ -16,9 +16,10 @@ export const agentKeyParameterEntry = path.join(repoRoot, 'functions', 'agentKey
 export const parameterArn = (scope: Construct, name: string): string => Stack.of(scope).formatArn({ service: 'ssm', resource: `parameter${name}` });
 
 /**
- * The custom resource provider that makes the agent keys' SecureString parameters (CloudFormation
- * cannot make one), one handler for every node: `keyParameter` adds one node's parameter and
- * lets the handler put and delete that parameter, by its ARN, and no other.
+ * The custom resource provider that makes the stack's SecureString parameters (CloudFormation
+ * cannot make one), one handler for all of them: `keyParameter` adds one node's agent key,
+ * `hostParameter` one of a cluster's host parameters (cdk/hostSecrets.ts), and each lets the
+ * handler put and delete that parameter, by its ARN, and no other.
  */
 export class AgentKeyParameterProvider extends Construct {
   readonly handler: NodejsFunction;
@@ -36,7 +37,7 @@ export class AgentKeyParameterProvider extends Construct {
       memorySize: 128,
       // Two SSM calls at most, each bounded by the client's 5 s request limit.
       timeout: Duration.seconds(30),
-      description: "pgvigil: make each node's agent key as an SSM SecureString parameter (answers its name, never the key)",
+      description: "pgvigil: make the agent keys and the hosts' passwords and CA as SSM SecureString parameters (answers their names, never a value)",
       bundling: lambdaBundling,
       logGroup: new logs.LogGroup(this, 'onEventLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -56,7 +57,7 @@ export class AgentKeyParameterProvider extends Construct {
       ack(
         fn.role!,
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        "Lambda log delivery for the agent key parameters' custom resource: logs:CreateLogGroup, CreateLogStream and PutLogEvents on \"*\" (AWS managed policy v1); log writes only, no read, no delete.",
+        "Lambda log delivery for the SecureString parameters' custom resource: logs:CreateLogGroup, CreateLogStream and PutLogEvents on \"*\" (AWS managed policy v1); log writes only, no read, no delete.",
       );
     }
     ack(
@@ -67,17 +68,22 @@ export class AgentKeyParameterProvider extends Construct {
     ack(
       framework.role!,
       `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.handler.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-      "The CDK Provider framework invokes its onEvent handler by ARN and by any version or alias of it (':*'); that one function only, which can put and delete the nodes' agent key parameters and nothing else.",
+      "The CDK Provider framework invokes its onEvent handler by ARN and by any version or alias of it (':*'); that one function only, which can put and delete the stack's agent key and host parameters and nothing else.",
     );
   }
 
   /** One node's key parameter; its `ref` is the parameter's name, once it exists. */
   keyParameter(scope: Construct, id: string, props: AgentKeyParameterProps): CustomResource {
+    return this.parameter(scope, id, 'Custom::PgVigilAgentKeyParameter', props);
+  }
+
+  /** One of a cluster's host parameters (a password, the CA, its certificate); its `ref` is the name, once it exists. */
+  hostParameter(scope: Construct, id: string, props: HostParameterProps): CustomResource {
+    return this.parameter(scope, id, 'Custom::PgVigilHostParameter', props);
+  }
+
+  private parameter(scope: Construct, id: string, resourceType: string, props: AgentKeyParameterProps | HostParameterProps): CustomResource {
     this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [parameterArn(this, props.Name)] }));
-    return new CustomResource(scope, id, {
-      serviceToken: this.provider.serviceToken,
-      resourceType: 'Custom::PgVigilAgentKeyParameter',
-      properties: { ...props },
-    });
+    return new CustomResource(scope, id, { serviceToken: this.provider.serviceToken, resourceType, properties: { ...props } });
   }
 }

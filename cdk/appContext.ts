@@ -26,7 +26,7 @@ export const AppContext = z.object({
   zoneName: z.string().min(1).optional(),
   /** "false": the VPC routes DynamoDB and S3 already (its own gateway endpoints). */
   gatewayEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
-  /** Interface endpoints to add, comma-separated: secretsmanager, ssm, sns, lambda. Default none. */
+  /** Interface endpoints to add, comma-separated: ssm, sns, lambda (secretsmanager: still accepted, no longer needed by pgvigil). Default none. */
   interfaceEndpoints: list.pipe(z.array(z.enum(interfaceEndpointNames, { error: `name interface endpoints from: ${interfaceEndpointNames.join(', ')} (comma-separated)` }))),
   /** Demo VPC flow logs. */
   flowLogs: z.enum(['off', 'reject', 'all'], { error: 'give off, reject or all' }).optional(),

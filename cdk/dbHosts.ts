@@ -11,6 +11,7 @@ import { agentEntry, agentEsbuildOptions } from './bundling.ts';
 import { cidrContains } from './cidr.ts';
 import { clusterTagKey } from './access.ts';
 import { PgVigilHostSecrets } from './hostSecrets.ts';
+import type { AgentKeyParameterProvider } from './agentKeyParameter.ts';
 import { hostUserData } from './hostUserData.ts';
 
 export interface DbHostsProps {
@@ -25,6 +26,8 @@ export interface DbHostsProps {
   tableName: string;
   /** Each node's own agent key parameter's name (cdk/agentKeys.ts): its host reads it, no other. */
   agentKeyParameterNameOf: (node: string) => string;
+  /** The stack's SecureString parameters' custom resource (cdk/agentKeyParameter.ts): it makes the hosts' parameters too. */
+  parameterProvider: AgentKeyParameterProvider;
   region: string;
   /** The archive bucket: archive_command pushes WAL there, the backup action base backups. */
   archiveBucketName: string;
@@ -78,7 +81,7 @@ function agentAsset(scope: Construct): Asset {
  */
 export class PgVigilDbHosts extends Construct {
   readonly instances: ec2.Instance[] = [];
-  /** The passwords and CA the hosts' bootstrap reads (the probe function is granted the monitoring password by the stack). */
+  /** The passwords and CA the hosts' bootstrap reads, SSM parameters (the probe function is granted the monitoring password by the stack). */
   readonly secrets: PgVigilHostSecrets;
 
   constructor(scope: Construct, id: string, props: DbHostsProps) {
@@ -88,8 +91,9 @@ export class PgVigilDbHosts extends Construct {
     props.agentPolicy.addStatements(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
     if (!/^ami-[0-9a-f]{8,17}$/.test(props.ami)) throw new Error(`PgVigil: dbHosts: dbHostAmi: give an AMI id like ami-0123456789abcdef0 (got "${props.ami}")`);
     const subnets = props.vpc.privateSubnets;
-    this.secrets = new PgVigilHostSecrets(this, 'Secrets', { cluster: props.cluster.cluster });
-    this.secrets.grantHosts(props.agentPolicy);
+    // 'HostParameters', not the 'Secrets' the secrets had: CloudFormation cannot change a logical id's type.
+    this.secrets = new PgVigilHostSecrets(this, 'HostParameters', { cluster: props.cluster.cluster, provider: props.parameterProvider });
+    this.secrets.grantHosts(props.agentPolicy, props.agentRole(props.cluster.nodes[0]!.name));
 
     for (const node of props.cluster.nodes) {
       const subnet = subnets.find((s) => !Token.isUnresolved(s.ipv4CidrBlock) && cidrContains(s.ipv4CidrBlock, node.host));
@@ -127,7 +131,7 @@ export class PgVigilDbHosts extends Construct {
           tableName: props.tableName,
           archiveBucketName: props.archiveBucketName,
           agentKeyParameterName: props.agentKeyParameterNameOf(node.name),
-          secrets: { monitor: this.secrets.monitorPassword.secretArn, replication: this.secrets.replicationPassword.secretArn, ca: this.secrets.clusterCa.secretArn, caCert: this.secrets.clusterCaCert.secretArn },
+          parameters: this.secrets.names,
           clientCidr: props.vpc.vpcCidrBlock,
         }),
       );

@@ -1,72 +1,100 @@
 import { Construct } from 'constructs';
-import { Validations } from 'aws-cdk-lib';
+import { Stack, type CustomResource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { HostParameterPurpose } from '../lib/control/agentKeyParameterEvent.ts';
+import { parameterArn, type AgentKeyParameterProvider } from './agentKeyParameter.ts';
+
+/** What reads a parameter's value: every SSM read that can return one (as cdk/agentKeys.ts denies them). */
+const parameterReads = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParameterHistory'];
+
+/** Where a cluster's host parameters live: `<prefix><purpose>` (lib/control/agentKeyParameterEvent.ts). */
+export const hostParameterPrefix = (stackName: string, cluster: string): string => `/pgvigil/${stackName}/host/${cluster}/`;
 
 /**
- * What the host bootstrap reads at every boot (lib/host/bootstrapConfig.ts, secretId sources):
- * the monitoring and replication passwords, generated here at deploy, and the cluster CA,
- * which the first host's bootstrap makes and puts here (the value generated at deploy is only a
+ * What the host bootstrap reads at every boot (lib/host/bootstrapConfig.ts, parameter sources):
+ * the monitoring and replication passwords, generated here at deploy, and the cluster CA, which
+ * the first host's bootstrap makes and puts here (the value generated at deploy is only a
  * placeholder it recognises as "no CA yet"), and the CA's certificate alone, which the bootstrap
- * copies there for the probe function. The probe reads the monitoring password and that
- * certificate, never the secret with the CA key: with the key it could issue a certificate any
- * node would trust. A secret, not an SSM parameter, though a certificate is public: the probe
- * already reaches Secrets Manager (its VPC endpoint, its SDK client in the bundle), and an SSM
- * parameter would need an SSM interface endpoint in every AZ of a VPC without egress.
+ * copies there for the probe, act and decide. The probe reads the monitoring password and that
+ * certificate, never the parameter with the CA key: with the key it could issue a certificate any
+ * node would trust.
+ *
+ * SSM Parameter Store SecureStrings, standard tier under aws/ssm, made by the agent keys' custom
+ * resource (cdk/agentKeyParameter.ts): no monthly fee, where a Secrets Manager secret each cost
+ * 0.40 USD. They were secrets because the probe reached Secrets Manager already and an SSM
+ * parameter would have needed an SSM interface endpoint too in a VPC without egress; act and
+ * decide read the agent keys from SSM now, so SSM is needed anyway and Secrets Manager by nobody:
+ * such a VPC needs the one ssm endpoint (README: Networking). A CA (P-256 key and certificate, in
+ * PEM, as JSON) is under 1 KB, well inside a standard parameter's 4 KB.
+ *
+ * aws/ssm decrypts for every principal of the account and the hosts' AmazonSSMManagedInstanceCore
+ * allows ssm:GetParameter(s) on "*", so ssm:GetParameter is the boundary: `denyHosts` denies these
+ * to hosts of any other cluster explicitly, as cdk/agentKeys.ts does each other node's key, and
+ * the functions that read the certificate are denied the CA explicitly (`grantCaCert`).
  */
 export class PgVigilHostSecrets extends Construct {
-  readonly monitorPassword: secretsmanager.Secret;
-  readonly replicationPassword: secretsmanager.Secret;
-  readonly clusterCa: secretsmanager.Secret;
-  readonly clusterCaCert: secretsmanager.Secret;
+  readonly prefix: string;
+  readonly monitorPassword: CustomResource;
+  readonly replicationPassword: CustomResource;
+  readonly clusterCa: CustomResource;
+  readonly clusterCaCert: CustomResource;
 
-  constructor(scope: Construct, id: string, props: { cluster: string }) {
+  constructor(scope: Construct, id: string, props: { cluster: string; provider: AgentKeyParameterProvider }) {
     super(scope, id);
-    // URL-safe characters only: the password goes into a libpq passfile and a SCRAM verifier as it is.
-    const password = { passwordLength: 40, excludePunctuation: true };
-    this.monitorPassword = new secretsmanager.Secret(this, 'MonitorPassword', {
-      description: `pgvigil ${props.cluster}: pgvigil_monitor's password (pg_monitor only; the probe logs in with it over TLS)`,
-      generateSecretString: password,
-    });
-    this.replicationPassword = new secretsmanager.Secret(this, 'ReplicationPassword', {
-      description: `pgvigil ${props.cluster}: the replication role's password (standbys, pg_basebackup and pg_rewind between the hosts)`,
-      generateSecretString: password,
-    });
-    this.clusterCa = new secretsmanager.Secret(this, 'ClusterCa', {
-      description: `pgvigil ${props.cluster}: the cluster CA (certificate and key), put here by the first host's bootstrap`,
-      generateSecretString: password,
-    });
-    this.clusterCaCert = new secretsmanager.Secret(this, 'ClusterCaCert', {
-      description: `pgvigil ${props.cluster}: the cluster CA's certificate only (no key), put here by the hosts' bootstrap; the probe checks the nodes against it`,
-      // A placeholder the probe recognises as "no certificate yet" (no PEM in it).
-      generateSecretString: password,
-    });
-    const reasons: [secretsmanager.Secret, string][] = [
-      [this.monitorPassword, 'Rotating it means a new SCRAM verifier on the primary and a new value for the probe at once; the bootstrap on the primary sets the role from the secret at every run, so rotation is an operator step (change the secret, restart the primary\'s agent), not a rotation Lambda.'],
-      [this.replicationPassword, 'Held by every host in its passfile and by the role on the primary; the bootstrap sets both from the secret at every run, so rotation is an operator step (change the secret, restart every agent), not a rotation Lambda.'],
-      [this.clusterCa, 'A CA key, not a password: a new CA means new certificates on every host (remove its host directory and re-run the bootstrap, which then issues one from the new CA); no rotation Lambda can do that.'],
-      [this.clusterCaCert, 'A public certificate, not a credential: it changes only with the CA, and the hosts\' bootstrap puts the new one here.'],
-    ];
-    for (const [secret, reason] of reasons) Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason });
+    this.prefix = hostParameterPrefix(Stack.of(this).stackName, props.cluster);
+    const parameter = (logicalId: string, purpose: HostParameterPurpose) =>
+      props.provider.hostParameter(this, logicalId, { Name: `${this.prefix}${purpose}`, Cluster: props.cluster, Purpose: purpose, Tier: 'Standard' });
+    this.monitorPassword = parameter('MonitorPassword', 'monitor-password');
+    this.replicationPassword = parameter('ReplicationPassword', 'replication-password');
+    this.clusterCa = parameter('ClusterCa', 'cluster-ca');
+    this.clusterCaCert = parameter('ClusterCaCert', 'cluster-ca-cert');
   }
 
-  /** The hosts read all four; only they may put the CA (the first host's bootstrap) and its certificate (any host's). */
-  grantHosts(policy: iam.ManagedPolicy): void {
+  /** The parameter names, as the bootstrap config takes them (a reference: what names one waits for it to exist). */
+  get names(): { monitor: string; replication: string; ca: string; caCert: string } {
+    return { monitor: this.monitorPassword.ref, replication: this.replicationPassword.ref, ca: this.clusterCa.ref, caCert: this.clusterCaCert.ref };
+  }
+
+  private arns(...ps: CustomResource[]): string[] {
+    return ps.map((p) => parameterArn(this, p.ref));
+  }
+
+  private get all(): CustomResource[] {
+    return [this.monitorPassword, this.replicationPassword, this.clusterCa, this.clusterCaCert];
+  }
+
+  /**
+   * The cluster's hosts (`policy`: what each of them holds) read all four and put the CA's
+   * certificate (any host's bootstrap); only the first host (`first`, the first peer of the
+   * bootstrap config, the spec's first node) may put the CA.
+   */
+  grantHosts(policy: iam.ManagedPolicy, first: iam.IGrantable): void {
     policy.addStatements(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [this.monitorPassword.secretArn, this.replicationPassword.secretArn, this.clusterCa.secretArn, this.clusterCaCert.secretArn],
-      }),
-      new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [this.clusterCa.secretArn, this.clusterCaCert.secretArn] }),
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: this.arns(...this.all) }),
+      new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: this.arns(this.clusterCaCert) }),
     );
+    first.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: this.arns(this.clusterCa) }));
+  }
+
+  /** Hosts of other clusters: their SSM core policy would read these; denied, as another node's agent key is. */
+  denyHosts(roles: iam.IGrantable[]): void {
+    for (const role of roles) {
+      role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: [...parameterReads, 'ssm:PutParameter'], resources: this.arns(...this.all) }));
+    }
   }
 
   /** The probe logs in as pgvigil_monitor and checks each node's certificate and address (verify-full; lib/control/probeLoginEnv.ts). */
   grantProbe(fn: lambda.Function): void {
-    this.monitorPassword.grantRead(fn);
-    this.clusterCaCert.grantRead(fn);
-    fn.addEnvironment('PGVIGIL_MONITOR_SECRET_ARN', this.monitorPassword.secretArn);
-    fn.addEnvironment('PGVIGIL_CA_CERT_SECRET_ARN', this.clusterCaCert.secretArn);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: this.arns(this.monitorPassword) }));
+    fn.addEnvironment('PGVIGIL_MONITOR_PARAMETER', this.monitorPassword.ref);
+    this.grantCaCert(fn);
+  }
+
+  /** The CA's certificate (the probe, act and decide check the nodes by it), and never the CA: denied outright, whatever else is granted. */
+  grantCaCert(fn: lambda.Function): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: this.arns(this.clusterCaCert) }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: parameterReads, resources: this.arns(this.clusterCa) }));
+    fn.addEnvironment('PGVIGIL_CA_CERT_PARAMETER', this.clusterCaCert.ref);
   }
 }

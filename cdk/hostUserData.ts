@@ -1,6 +1,6 @@
 import type { ClusterSpec } from '../lib/domain/spec.ts';
 
-/** Where the host keeps what its bootstrap makes (TLS, passfile, socket); on the root volume, remade from the secrets. */
+/** Where the host keeps what its bootstrap makes (TLS, passfile, socket); on the root volume, remade from the host parameters. */
 export const hostDir = '/var/lib/pgvigil/host';
 
 export interface HostUserDataProps {
@@ -15,7 +15,8 @@ export interface HostUserDataProps {
   archiveBucketName: string;
   /** This node's own agent key parameter's name (cdk/agentKeys.ts): the agent reads it from SSM Parameter Store itself. */
   agentKeyParameterName: string;
-  secrets: { monitor: string; replication: string; ca: string; caCert: string };
+  /** The cluster's host parameters' names (cdk/hostSecrets.ts): the bootstrap reads them, and puts the CA and its certificate. */
+  parameters: { monitor: string; replication: string; ca: string; caCert: string };
   /** Who may connect over the network: the VPC. */
   clientCidr: string;
 }
@@ -61,8 +62,8 @@ export function hostUserData(p: HostUserDataProps): string[] {
       clientCidrs: [p.clientCidr],
       // A silent primary is noticed by its standbys after this (README: timing).
       walReceiverTimeoutMs: 5_000,
-      ca: { secretId: p.secrets.ca, certSecretId: p.secrets.caCert, region: p.region },
-      passwords: { monitor: { secretId: p.secrets.monitor, region: p.region }, replication: { secretId: p.secrets.replication, region: p.region } },
+      ca: { parameter: p.parameters.ca, certParameter: p.parameters.caCert, region: p.region },
+      passwords: { monitor: { parameter: p.parameters.monitor, region: p.region }, replication: { parameter: p.parameters.replication, region: p.region } },
       archiveCommand: '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f',
     },
   };

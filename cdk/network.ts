@@ -4,10 +4,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 
 /**
- * The interface endpoints pgvigil can add, each its own choice (none by default): Secrets
- * Manager (the hosts' secrets and the CA certificate, for the probe, act, decide and the hosts),
- * SSM (the agent keys, for act, decide and the hosts), SNS (alerts), Lambda (decide hands intents
- * to act and act reports to decide, by invoke). Route 53 has none: its API needs egress.
+ * The interface endpoints pgvigil can add, each its own choice (none by default): SSM (the agent
+ * keys, the hosts' passwords, the CA and its certificate, for the probe, act, decide and the
+ * hosts), SNS (alerts), Lambda (decide hands intents to act and act reports to decide, by invoke).
+ * Route 53 has none: its API needs egress. secretsmanager is still accepted, so a context that
+ * names it (deployed before the host secrets moved to SSM) still synthesizes and keeps its
+ * endpoint, but pgvigil no longer calls Secrets Manager: drop it unless other workloads use it.
  */
 export const interfaceEndpointNames = ['secretsmanager', 'ssm', 'sns', 'lambda'] as const;
 export type InterfaceEndpointName = (typeof interfaceEndpointNames)[number];

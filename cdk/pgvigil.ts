@@ -108,7 +108,7 @@ export class PgVigil extends Construct {
   readonly agentKeys: PgVigilAgentKeys;
   readonly alertTopic: AlertTopic;
   readonly dbHosts?: PgVigilDbHosts;
-  /** Without dbHosts, watching one cluster: the secrets its hand-installed hosts' bootstrap reads. */
+  /** Without dbHosts, watching one cluster: the SSM parameters its hand-installed hosts' bootstrap reads. */
   readonly hostSecrets?: PgVigilHostSecrets;
   readonly archive: PgVigilArchive;
   /** false for the demo without hosts: the probe, tick and backup schedules are deployed disabled. */
@@ -197,11 +197,12 @@ export class PgVigil extends Construct {
         agentPolicy: this.access.agentPolicy,
         tableName: table.tableName,
         agentKeyParameterNameOf: (node) => this.agentKeys.parameterNameOf(this.clusters[0]!.cluster, node),
+        parameterProvider: this.agentKeys.provider,
         region: stack.region,
         archiveBucketName: this.archive.bucket.bucketName,
         ami: props.dbHostAmi,
       });
-      this.wireHostSecrets(this.dbHosts.secrets);
+      this.wireHostSecrets(this.dbHosts.secrets, this.clusters[0]!.cluster);
       // The agents on the hosts talk to each other (replication, agent API).
       for (const port of ports(this.clusters)) {
         this.network.dbSecurityGroup.addIngressRule(this.network.dbSecurityGroup, ec2.Port.tcp(port), `pgvigil nodes to each other on ${port}`);
@@ -209,17 +210,20 @@ export class PgVigil extends Construct {
     }
 
     // Hosts set up by hand (README "Manual install") run the same bootstrap, which reads these
-    // secrets: without them the probe would log in as the superuser without TLS, which a
+    // parameters: without them the probe would log in as the superuser without TLS, which a
     // bootstrapped host refuses. One watched cluster only, as with dbHosts.
     if (!props.dbHosts && this.watching && this.clusters.length === 1) {
-      this.hostSecrets = new PgVigilHostSecrets(this, 'HostSecrets', { cluster: this.clusters[0]!.cluster });
-      this.hostSecrets.grantHosts(this.access.agentPolicy);
-      this.wireHostSecrets(this.hostSecrets);
-      const arn = (name: string, secret: { secretArn: string }, what: string) => new CfnOutput(this, name, { value: secret.secretArn, description: `the bootstrap config's ${what}` });
-      arn('MonitorPasswordSecretArn', this.hostSecrets.monitorPassword, 'secrets.monitor (pgvigil_monitor\'s password)');
-      arn('ReplicationPasswordSecretArn', this.hostSecrets.replicationPassword, 'secrets.replication (the replication role\'s password)');
-      arn('ClusterCaSecretArn', this.hostSecrets.clusterCa, 'secrets.ca (the cluster CA, put by the first host)');
-      arn('ClusterCaCertSecretArn', this.hostSecrets.clusterCaCert, 'secrets.caCert (the CA certificate, for the probe)');
+      const spec = this.clusters[0]!;
+      // 'HostParameters', not the 'HostSecrets' the secrets had: CloudFormation cannot change a logical id's type.
+      this.hostSecrets = new PgVigilHostSecrets(this, 'HostParameters', { cluster: spec.cluster, provider: this.agentKeys.provider });
+      this.hostSecrets.grantHosts(this.access.agentPolicy, this.access.agentRoleOf(spec.cluster, spec.nodes[0]!.name));
+      this.wireHostSecrets(this.hostSecrets, spec.cluster);
+      const name = (id: string, value: string, what: string) => new CfnOutput(this, id, { value, description: `the bootstrap config's ${what}: an SSM SecureString parameter's name` });
+      const names = this.hostSecrets.names;
+      name('MonitorPasswordParameterName', names.monitor, "passwords.monitor.parameter (pgvigil_monitor's password)");
+      name('ReplicationPasswordParameterName', names.replication, "passwords.replication.parameter (the replication role's password)");
+      name('ClusterCaParameterName', names.ca, 'ca.parameter (the cluster CA, put by the first host)');
+      name('ClusterCaCertParameterName', names.caCert, 'ca.certParameter (the CA certificate, for the probe, act and decide)');
     }
 
     const out = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
@@ -251,12 +255,11 @@ export class PgVigil extends Construct {
     suppressWithReasons(this);
   }
 
-  /** The probe logs in with the monitoring password and checks nodes against the CA certificate; act and decide check the agents' HTTPS certificates against it (never the CA key). */
-  private wireHostSecrets(secrets: PgVigilHostSecrets): void {
+  /** The probe logs in with the monitoring password and checks nodes against the CA certificate; act and decide check the agents' HTTPS certificates against it (never the CA key, denied to all three). */
+  private wireHostSecrets(secrets: PgVigilHostSecrets, cluster: string): void {
     secrets.grantProbe(this.functions.probe);
-    for (const fn of [this.functions.act, this.functions.decide]) {
-      secrets.clusterCaCert.grantRead(fn);
-      fn.addEnvironment('PGVIGIL_CA_CERT_SECRET_ARN', secrets.clusterCaCert.secretArn);
-    }
+    for (const fn of [this.functions.act, this.functions.decide]) secrets.grantCaCert(fn);
+    // Every other cluster's hosts (a stack watching one cluster has none today): their SSM core policy would read these.
+    secrets.denyHosts(this.clusters.filter((c) => c.cluster !== cluster).flatMap((c) => c.nodes.map((n) => this.access.agentRoleOf(c.cluster, n.name))));
   }
 }

@@ -50,19 +50,23 @@ const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
 /**
  * The cluster CA's certificate the agents' HTTPS certificates chain to: a file (runs off AWS), or
- * the certificate secret the hosts' bootstrap fills (the CA key is never read here). `pending`: the
- * secret holds no certificate yet (no host has bootstrapped); calls to https agents then fail
- * rather than trust anyone, and the caller should ask again later.
+ * the certificate parameter the hosts' bootstrap fills (a Secrets Manager secret for functions
+ * deployed before; the CA key is never read here). `pending`: it holds no certificate yet (no host
+ * has bootstrapped); calls to https agents then fail rather than trust anyone, and the caller
+ * should ask again later. `ssm`: the client for the parameter (tests cut it at the wire).
  */
-export async function agentCaOf(env: LambdaEnv): Promise<{ ca?: string; pending: boolean }> {
+export async function agentCaOf(env: LambdaEnv, o: { ssm?: SSMClient } = {}): Promise<{ ca?: string; pending: boolean }> {
   if (env.PGVIGIL_CA_CERT_FILE) {
     const pem = PEM.exec(await readFile(env.PGVIGIL_CA_CERT_FILE, 'utf8'))?.[0];
     if (!pem) throw new Error(`${env.PGVIGIL_CA_CERT_FILE} holds no PEM certificate: give the cluster CA's ca.crt`);
     return { ca: pem, pending: false };
   }
-  if (env.PGVIGIL_CA_CERT_SECRET_ARN) {
-    const pem = PEM.exec((await getSecretString(env.PGVIGIL_CA_CERT_SECRET_ARN, env.AWS_REGION)) ?? '')?.[0];
-    return pem ? { ca: pem, pending: false } : { pending: true };
-  }
-  return { pending: false };
+  const text = env.PGVIGIL_CA_CERT_PARAMETER
+    ? await getSecureParameter(o.ssm ?? ssmClient(env.AWS_REGION), env.PGVIGIL_CA_CERT_PARAMETER)
+    : env.PGVIGIL_CA_CERT_SECRET_ARN
+      ? await getSecretString(env.PGVIGIL_CA_CERT_SECRET_ARN, env.AWS_REGION)
+      : undefined;
+  if (text === undefined) return { pending: false };
+  const pem = PEM.exec(text ?? '')?.[0];
+  return pem ? { ca: pem, pending: false } : { pending: true };
 }

@@ -21,12 +21,16 @@ export const LambdaEnv = z.object({
   PGVIGIL_AGENT_KEY_PARAMETER_PREFIX: z.string().min(1).optional(),
   /** Runs off AWS: local mode's per-node key files (`<dir>/<cluster>/<node>.key`). */
   PGVIGIL_AGENT_KEY_DIR: z.string().min(1).optional(),
-  /** The probe's pgvigil_monitor password: a secret the stack generates, or a file (runs off AWS). */
+  /** The probe's pgvigil_monitor password: the SSM SecureString parameter the stack generates (cdk/hostSecrets.ts), or a file (runs off AWS). */
+  PGVIGIL_MONITOR_PARAMETER: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, "set PGVIGIL_MONITOR_PARAMETER to the monitoring password parameter's full name, e.g. /pgvigil/PgVigil/host/demo/monitor-password").optional(),
+  /** The same from Secrets Manager: functions deployed before the stack moved it to SSM. */
   PGVIGIL_MONITOR_SECRET_ARN: z.string().min(1).optional(),
   PGVIGIL_MONITOR_PASSWORD_FILE: z.string().min(1).optional(),
   /** The cluster CA's certificate: the probe then checks each node's certificate and name (verify-full), else TLS without (require). */
   PGVIGIL_CA_CERT_FILE: z.string().min(1).optional(),
-  /** The same from Secrets Manager (on AWS): the secret the first host's bootstrap puts the certificate alone in, never the CA key. */
+  /** The same from SSM (on AWS): the parameter the hosts' bootstrap puts the certificate alone in, never the CA key. */
+  PGVIGIL_CA_CERT_PARAMETER: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, "set PGVIGIL_CA_CERT_PARAMETER to the CA certificate parameter's full name, e.g. /pgvigil/PgVigil/host/demo/cluster-ca-cert").optional(),
+  /** The same from Secrets Manager: functions deployed before the stack moved it to SSM. */
   PGVIGIL_CA_CERT_SECRET_ARN: z.string().min(1).optional(),
   PGVIGIL_TOPIC_ARN: z.string().min(1).optional(),
   PGVIGIL_ENDPOINTS: json(

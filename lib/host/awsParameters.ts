@@ -1,4 +1,4 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 
 /**
  * Connect and request limits for every SSM client, as for Secrets Manager (lib/host/awsSecrets.ts):
@@ -20,5 +20,19 @@ export async function getSecureParameter(ssm: SSMClient, name: string): Promise<
   } catch (e) {
     if ((e as { name?: string }).name === 'ParameterNotFound') return null;
     throw new Error(`SSM Parameter Store: cannot read ${name}: ${(e as Error).message} (check that this host's or function's role may read it)`);
+  }
+}
+
+/**
+ * Puts a SecureString parameter's new value (the first host's CA, any host's CA certificate):
+ * Overwrite, since the stack made the parameter with a placeholder; standard tier (no monthly fee,
+ * 4 KB: a CA's PEM is under 1 KB), under aws/ssm as the stack made it. The message names the
+ * parameter, never the value.
+ */
+export async function putSecureParameter(ssm: SSMClient, name: string, value: string): Promise<void> {
+  try {
+    await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Tier: 'Standard', Overwrite: true }));
+  } catch (e) {
+    throw new Error(`SSM Parameter Store: cannot put ${name}: ${(e as Error).message} (check that this host's role may put it)`);
   }
 }

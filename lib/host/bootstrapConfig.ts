@@ -4,11 +4,25 @@ import { NodeName } from '../domain/spec.ts';
 
 const absolutePath = (what: string) => z.string({ error: `give the ${what} as an absolute path` }).refine(isAbsolute, `give the ${what} as an absolute path`);
 
-/** Where a secret comes from: a file (generated there, mode 0600, when absent) or a Secrets Manager secret the stack generated. */
-export const SecretSource = z.union([
-  z.object({ file: absolutePath('secret file') }).strict(),
-  z.object({ secretId: z.string().min(1, 'give the secret ARN or name'), region: z.string().min(1).optional() }).strict(),
-]);
+const region = z.string().min(1, 'give the region, e.g. eu-west-1, or leave region out').optional();
+const parameterName = (what: string) => z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, `give the ${what} as the SSM parameter's full name, e.g. /pgvigil/PgVigil/host/demo/monitor-password (the stack's outputs)`);
+
+/**
+ * Where a secret comes from: a file (generated there, mode 0600, when absent), an SSM SecureString
+ * parameter the stack generated (hosts on AWS), or a Secrets Manager secret (hosts set up before
+ * the stack moved them to SSM). One of the three: a source naming two is refused.
+ */
+export const SecretSource = z
+  .object({ file: absolutePath('secret file').optional(), parameter: parameterName('parameter').optional(), secretId: z.string().min(1, 'give the secret ARN or name').optional(), region })
+  .strict()
+  .superRefine((s, ctx) => {
+    const given = (['file', 'parameter', 'secretId'] as const).filter((k) => s[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `give one of file, parameter (SSM) or secretId (Secrets Manager)${given.length > 1 ? `, not ${given.join(' and ')}` : ''}` });
+    else if (given[0] === 'file' && s.region !== undefined) ctx.addIssue({ code: 'custom', path: ['region'], message: 'a file source takes no region' });
+  })
+  .transform((s): { file: string } | { parameter: string; region?: string } | { secretId: string; region?: string } =>
+    s.file !== undefined ? { file: s.file } : s.parameter !== undefined ? { parameter: s.parameter, ...(s.region ? { region: s.region } : {}) } : { secretId: s.secretId!, ...(s.region ? { region: s.region } : {}) },
+  );
 export type SecretSource = z.infer<typeof SecretSource>;
 
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'give a client range as an IPv4 CIDR, e.g. 10.0.0.0/16');
@@ -36,14 +50,36 @@ export const BootstrapConfig = z
     /** The spec's wal_receiver_timeout (timing: a silent host is seen after it). */
     walReceiverTimeoutMs: z.number().int().min(100).default(5_000),
     /**
-     * The per-cluster CA: a directory every host reads (made there by the first), or a secret the
-     * first host fills; with certSecretId, the CA's certificate alone is also put in that secret,
-     * for the probe function, which must check the nodes' certificates but never hold the CA key.
+     * The per-cluster CA: a directory every host reads (made there by the first), or an SSM
+     * parameter the first host fills (a Secrets Manager secret on hosts set up before); with
+     * certParameter (certSecretId), the CA's certificate alone is also put there, for the probe,
+     * act and decide, which must check the nodes' certificates but never hold the CA key.
      */
-    ca: z.union([
-      z.object({ dir: absolutePath('CA directory') }).strict(),
-      z.object({ secretId: z.string().min(1), certSecretId: z.string().min(1).optional(), region: z.string().min(1).optional() }).strict(),
-    ]),
+    ca: z
+      .object({
+        dir: absolutePath('CA directory').optional(),
+        parameter: parameterName('CA parameter').optional(),
+        certParameter: parameterName('CA certificate parameter').optional(),
+        secretId: z.string().min(1, 'give the CA secret ARN or name').optional(),
+        certSecretId: z.string().min(1, 'give the CA certificate secret ARN or name').optional(),
+        region,
+      })
+      .strict()
+      .superRefine((c, ctx) => {
+        const given = (['dir', 'parameter', 'secretId'] as const).filter((k) => c[k] !== undefined);
+        if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `give one of dir, parameter (SSM) or secretId (Secrets Manager)${given.length > 1 ? `, not ${given.join(' and ')}` : ''}` });
+        else if (c.certParameter !== undefined && given[0] !== 'parameter') ctx.addIssue({ code: 'custom', path: ['certParameter'], message: 'certParameter goes with parameter (use certSecretId with secretId)' });
+        else if (c.certSecretId !== undefined && given[0] !== 'secretId') ctx.addIssue({ code: 'custom', path: ['certSecretId'], message: 'certSecretId goes with secretId (use certParameter with parameter)' });
+        else if (given[0] === 'dir' && c.region !== undefined) ctx.addIssue({ code: 'custom', path: ['region'], message: 'a CA directory takes no region' });
+      })
+      .transform(
+        (c): { dir: string } | { parameter: string; certParameter?: string; region?: string } | { secretId: string; certSecretId?: string; region?: string } => {
+          const r = c.region ? { region: c.region } : {};
+          if (c.dir !== undefined) return { dir: c.dir };
+          if (c.parameter !== undefined) return { parameter: c.parameter, ...(c.certParameter ? { certParameter: c.certParameter } : {}), ...r };
+          return { secretId: c.secretId!, ...(c.certSecretId ? { certSecretId: c.certSecretId } : {}), ...r };
+        },
+      ),
     passwords: z.object({ monitor: SecretSource, replication: SecretSource }).strict(),
     /** archive_command, e.g. `/usr/local/bin/pgvigil-agent archive-push --config /etc/pgvigil/agent.json %p %f`. */
     archiveCommand: z.string().min(1).optional(),

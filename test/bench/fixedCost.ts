@@ -37,9 +37,9 @@ export function fixedItems(cluster: ClusterSpecInput, props: Omit<PgVigilProps, 
   const nats = ofType('AWS::EC2::NatGateway').length;
   const keys = ofType('AWS::KMS::Key').length;
   const secrets = ofType('AWS::SecretsManager::Secret').length;
-  // SSM parameters: the agent keys' custom resource states its tier as AWS::SSM::Parameter does. Standard
-  // ones are free; Intelligent-Tiering may make an advanced one, so it is counted as one.
-  const parameterTiers = [...ofType('AWS::SSM::Parameter'), ...ofType('Custom::PgVigilAgentKeyParameter')].map((r) => String(r.Properties?.['Tier'] ?? 'Standard'));
+  // SSM parameters: the custom resource of the agent keys and the host parameters states its tier as
+  // AWS::SSM::Parameter does. Standard ones are free; Intelligent-Tiering may make an advanced one, so it is counted as one.
+  const parameterTiers = [...ofType('AWS::SSM::Parameter'), ...ofType('Custom::PgVigilAgentKeyParameter'), ...ofType('Custom::PgVigilHostParameter')].map((r) => String(r.Properties?.['Tier'] ?? 'Standard'));
   const advancedParameters = parameterTiers.filter((t) => t !== 'Standard').length;
   const dashboards = ofType('AWS::CloudWatch::Dashboard').length;
   const flowLogs = ofType('AWS::EC2::FlowLog').length;
@@ -50,12 +50,12 @@ export function fixedItems(cluster: ClusterSpecInput, props: Omit<PgVigilProps, 
     { name: 'interface endpoints', count: interfaceAzs, usd: interfaceAzs * HOURS_PER_MONTH * price.fixed.perInterfaceEndpointAzHour, detail: `${interfaceAzs} endpoint-AZs` },
     { name: 'NAT gateways', count: nats, usd: nats * HOURS_PER_MONTH * (price.fixed.perNatGatewayHour + price.fixed.perPublicIpv4Hour), detail: `${nats} (with its public IPv4)` },
     { name: 'KMS keys', count: keys, usd: keys * price.fixed.perKmsKeyMonth, detail: `${keys} customer managed (the archive's, which the alert topic shares: cdk/controlKey.ts)` },
-    { name: 'secrets', count: secrets, usd: secrets * price.fixed.perSecretMonth, detail: `${secrets} (the hosts' passwords and cluster CA; the agent keys are SSM parameters)` },
+    { name: 'secrets', count: secrets, usd: secrets * price.fixed.perSecretMonth, detail: `${secrets} (the agent keys, the hosts' passwords and the cluster CA are SSM parameters)` },
     {
       name: 'SSM parameters: advanced',
       count: advancedParameters,
       usd: advancedParameters * price.fixed.perAdvancedParameterMonth,
-      detail: `${advancedParameters} advanced; ${parameterTiers.length - advancedParameters} standard, free (the agent keys)`,
+      detail: `${advancedParameters} advanced; ${parameterTiers.length - advancedParameters} standard, free (the agent keys and the host parameters)`,
     },
     { name: 'alarms: metric', count: standardMetrics, usd: standardMetrics * price.cloudwatch.perAlarmMonth, detail: `${pgvigil.alarms.specs.filter((s) => s.kind === 'metric').length} alarms reading ${standardMetrics} metrics` },
     { name: 'alarms: Metrics Insights', count: insights, usd: insights * price.cloudwatch.perInsightsAlarmMonth, detail: `${insights} queries (one series each)` },

@@ -107,13 +107,14 @@ describe('the agent channel: a key per node, read by its host and the signers on
     assert.deepEqual(readers, expected);
   });
 
-  test("the key handler may put and delete exactly the nodes' key parameters, nothing more; the Provider framework only invokes it", () => {
+  test("the parameter handler may put and delete exactly the nodes' key parameters and the cluster's host parameters, nothing more; the Provider framework only invokes it", () => {
     const handlerRole = roleOf('ParametersonEventServiceRole');
     const sts = identityStatements(t).filter(({ roles: rs }) => rs.includes(handlerRole)).map(({ st }) => st);
     assert.ok(sts.every((st) => st.Effect === 'Allow'));
     assert.deepEqual([...new Set(sts.flatMap((st) => [st.Action].flat()))].sort(), ['ssm:DeleteParameter', 'ssm:PutParameter']);
     const arns = sts.map((st) => JSON.stringify(st.Resource));
-    assert.deepEqual(arns.map((a) => /:parameter(\/[^"]+)"/.exec(a)?.[1]).sort(), NODES.map((n) => `/pgvigil/PgVigilTest/agent-key/demo/${n}`));
+    const hostParameters = ['cluster-ca', 'cluster-ca-cert', 'monitor-password', 'replication-password'].map((p) => `/pgvigil/PgVigilTest/host/demo/${p}`);
+    assert.deepEqual(arns.map((a) => /:parameter(\/[^"]+)"/.exec(a)?.[1]).sort(), [...NODES.map((n) => `/pgvigil/PgVigilTest/agent-key/demo/${n}`), ...hostParameters].sort());
     for (const a of arns) assert.match(a, /:ssm:/);
     // The framework's role: invoke (and describe) the handler, nothing of SSM.
     const framework = roleOf('ProviderframeworkonEventServiceRole');
@@ -151,23 +152,31 @@ describe('the agent channel: a key per node, read by its host and the signers on
 });
 
 describe('the agent channel is HTTPS with the cluster CA', () => {
-  const secretIds = resourcesOf(t, 'AWS::SecretsManager::Secret').map(([id]) => id);
-  const caCert = secretIds.find((id) => id.includes('ClusterCaCert'))!;
-  const caKey = secretIds.find((id) => id.includes('ClusterCa') && !id.includes('ClusterCaCert'))!;
-  const reads = (role: string) =>
-    identityStatements(t)
-      .filter(({ roles: rs, st }) => st.Effect === 'Allow' && rs.includes(role) && [st.Action].flat().some((a) => /^secretsmanager:(GetSecretValue|\*)$/.test(a)))
-      .flatMap(({ st }) => refsIn(st.Resource));
+  const hostIds = resourcesOf(t, 'Custom::PgVigilHostParameter').map(([id]) => id);
+  const caCert = hostIds.find((id) => id.includes('ClusterCaCert'))!;
+  const caKey = hostIds.find((id) => id.includes('ClusterCa') && !id.includes('ClusterCaCert'))!;
+  /** Host parameters a role may read, counted as readSet counts the keys: allowed and not denied. */
+  const reads = (role: string) => {
+    const sts = identityStatements(t).filter(({ roles: rs }) => rs.includes(role)).map(({ st }) => st);
+    const of = (st: PolicyStatement) => refsIn(st.Resource).filter((r) => hostIds.includes(r));
+    const denied = new Set(sts.filter((st) => st.Effect === 'Deny' && names(st, 'ssm:GetParameter')).flatMap(of));
+    return sts.filter((st) => st.Effect === 'Allow' && names(st, 'ssm:GetParameter')).flatMap(of).filter((r) => !denied.has(r));
+  };
 
-  test('act and decide read the CA certificate to check the agents by, never the CA key, and are told where it is', () => {
+  test('act and decide read the CA certificate to check the agents by, never the CA key (denied outright), and are told where it is', () => {
     for (const name of ['FunctionsdecideRole', 'FunctionsactRole']) {
       const r = reads(roleOf(name));
       assert.ok(r.includes(caCert), `${name} reads the CA certificate`);
       assert.ok(!r.includes(caKey), `${name} never reads the CA key`);
+      const denies = identityStatements(t).filter(({ roles: rs, st }) => rs.includes(roleOf(name)) && st.Effect === 'Deny' && names(st, 'ssm:GetParameter'));
+      assert.ok(denies.some(({ st }) => refsIn(st.Resource).includes(caKey)), `${name}: the CA key denied, whatever else is granted`);
     }
     const signers = resourcesOf(t, 'AWS::Lambda::Function').filter(([, p]) => p.Environment?.Variables?.PGVIGIL_AGENT_KEY_PARAMETER_PREFIX);
     assert.equal(signers.length, 2);
-    for (const [id, p] of signers) assert.deepEqual(refsIn(p.Environment.Variables.PGVIGIL_CA_CERT_SECRET_ARN), [caCert], id);
+    for (const [id, p] of signers) {
+      assert.deepEqual(refsIn(p.Environment.Variables.PGVIGIL_CA_CERT_PARAMETER), [caCert], id);
+      assert.equal(p.Environment.Variables.PGVIGIL_CA_CERT_SECRET_ARN, undefined, id);
+    }
   });
 
   test("each host's agent serves HTTPS with its bootstrap certificate, and the spec calls it by https", () => {

@@ -20,11 +20,11 @@ describe('database host user data', () => {
     tableName: 'pgvigil',
     archiveBucketName: 'archive',
     agentKeyParameterName: '/pgvigil/PgVigil/agent-key/demo/pg-b',
-    secrets: { monitor: 'arn:monitor', replication: 'arn:replication', ca: 'arn:ca', caCert: 'arn:ca-cert' },
+    parameters: { monitor: '/pgvigil/S/host/demo/monitor-password', replication: '/pgvigil/S/host/demo/replication-password', ca: '/pgvigil/S/host/demo/cluster-ca', caCert: '/pgvigil/S/host/demo/cluster-ca-cert' },
     clientCidr: '10.0.0.0/16',
   }).join('\n');
 
-  test('the agent config carries a bootstrap section the agent accepts: peers from the spec, secrets by ARN, the VPC as clients', () => {
+  test('the agent config carries a bootstrap section the agent accepts: peers from the spec, passwords and CA by SSM parameter, the VPC as clients', () => {
     const text = /cat > \/etc\/pgvigil\/agent\.json <<'JSON'\n([\s\S]*?)\nJSON/.exec(script)![1]!.replace('@PG_BINDIR@', '/usr/bin');
     const parsed = parseAgentConfig(JSON.parse(text));
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
@@ -34,7 +34,9 @@ describe('database host user data', () => {
     assert.deepEqual(c.bootstrap?.peers.map((p) => p.name), ['pg-a', 'pg-b', 'pg-c']);
     assert.equal(c.bootstrap?.address, '10.0.1.10');
     assert.deepEqual(c.bootstrap?.clientCidrs, ['10.0.0.0/16']);
-    assert.deepEqual(c.bootstrap?.passwords, { monitor: { secretId: 'arn:monitor', region: 'eu-west-1' }, replication: { secretId: 'arn:replication', region: 'eu-west-1' } });
+    assert.deepEqual(c.bootstrap?.passwords, { monitor: { parameter: '/pgvigil/S/host/demo/monitor-password', region: 'eu-west-1' }, replication: { parameter: '/pgvigil/S/host/demo/replication-password', region: 'eu-west-1' } });
+    assert.deepEqual(c.bootstrap?.ca, { parameter: '/pgvigil/S/host/demo/cluster-ca', certParameter: '/pgvigil/S/host/demo/cluster-ca-cert', region: 'eu-west-1' });
+    assert.doesNotMatch(text, /secretId|certSecretId/, 'no Secrets Manager source: the stack makes none');
     assert.deepEqual(c.replicationAuth, { passfile: '/var/lib/pgvigil/host/replication.pgpass', sslRootCert: '/var/lib/pgvigil/host/tls/ca.crt' });
   });
 

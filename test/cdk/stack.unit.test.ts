@@ -176,7 +176,7 @@ describe('PgVigil stack: alerts, secret, network', () => {
     assert.deepEqual(keys.map(([, p]) => p.Name).sort(), ['pg-a', 'pg-b', 'pg-c'].map((n) => `/pgvigil/PgVigilTest/agent-key/demo/${n}`));
     assert.equal(resourcesOf(template, 'AWS::SecretsManager::Secret').filter(([id]) => id.includes('AgentKey')).length, 0);
     // The handler that makes them: the stack's runtime, outside the VPC (it calls SSM only), with no environment of its own.
-    const handlers = resourcesOf(template, 'AWS::Lambda::Function').filter(([, p]) => /agent key as an SSM SecureString/.test(p.Description ?? ''));
+    const handlers = resourcesOf(template, 'AWS::Lambda::Function').filter(([, p]) => /agent keys and the hosts' passwords and CA as SSM SecureString parameters/.test(p.Description ?? ''));
     assert.equal(handlers.length, 1);
     const [, h] = handlers[0]!;
     assert.equal(h.Runtime, 'nodejs22.x');

@@ -10,7 +10,9 @@ import { probeLoginFromEnv } from '../../lib/control/probeLoginEnv.ts';
 /**
  * The probe function's login from its environment, off AWS (files): verify-full with the CA
  * certificate file, require without one, a clear refusal of a file that holds no certificate.
- * The Secrets Manager path (PGVIGIL_CA_CERT_SECRET_ARN) needs AWS and is not run here.
+ * The SSM path the stack uses (PGVIGIL_MONITOR_PARAMETER, PGVIGIL_CA_CERT_PARAMETER) is
+ * test/unit/probeLoginParameters.unit.test.ts; the Secrets Manager one (functions deployed
+ * before, PGVIGIL_CA_CERT_SECRET_ARN) needs AWS and is not run here.
  */
 describe('probe login from the Lambda environment (files)', () => {
   let dir = '';

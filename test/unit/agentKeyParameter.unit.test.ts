@@ -100,7 +100,55 @@ describe('agent key parameter custom resource', () => {
     const s = ssmWire();
     await assert.rejects(() => agentKeyParameterEvent({ ...create(), RequestType: 'Replace' }, s.ssm, collectingLog([])), /^Error: agent key parameter event: RequestType: RequestType must be Create, Update or Delete/);
     await assert.rejects(() => agentKeyParameterEvent({ ...create(), ResourceProperties: { ...props(), Name: 'no-slash' } }, s.ssm, collectingLog([])), /ResourceProperties\.Name: give Name as a fully qualified SSM parameter name/);
-    await assert.rejects(() => agentKeyParameterEvent({ ...create(), ResourceProperties: { ...props(), Tier: 'Advanced' } }, s.ssm, collectingLog([])), /ResourceProperties\.Tier: Tier: the agent keys are standard parameters/);
+    await assert.rejects(() => agentKeyParameterEvent({ ...create(), ResourceProperties: { ...props(), Tier: 'Advanced' } }, s.ssm, collectingLog([])), /ResourceProperties\.Tier: Tier: the parameters are standard ones/);
+    assert.equal(s.wire.length, 0);
+  });
+});
+
+describe('host parameter custom resource (the same handler: cdk/hostSecrets.ts)', () => {
+  const HOST = '/pgvigil/PgVigil/host/demo/';
+  const hostCreate = (purpose: string) => ({
+    RequestType: 'Create',
+    RequestId: 'r1',
+    StackId: 'arn:stack',
+    LogicalResourceId: 'HostParameter',
+    ResourceType: 'Custom::PgVigilHostParameter',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework', Name: `${HOST}${purpose}`, Cluster: 'demo', Purpose: purpose, Tier: 'Standard' },
+  });
+
+  test('each of the four is a standard SecureString of 40 URL-safe characters (a password, or the placeholder the bootstrap reads as none), never overwriting, never answered or logged', async () => {
+    const s = ssmWire();
+    const lines: LogEntry[] = [];
+    for (const purpose of ['monitor-password', 'replication-password', 'cluster-ca', 'cluster-ca-cert']) {
+      const answer = await agentKeyParameterEvent(hostCreate(purpose), s.ssm, collectingLog(lines));
+      assert.deepEqual(answer, { PhysicalResourceId: `${HOST}${purpose}` }, 'no Data');
+    }
+    const puts = s.calls();
+    assert.deepEqual(puts.map((p) => [p.op, p.body['Type'], p.body['Tier'], p.body['Overwrite'], p.body['KeyId']]), Array(4).fill(['PutParameter', 'SecureString', 'Standard', false, undefined]));
+    const values = puts.map((p) => String(p.body['Value']));
+    for (const v of values) {
+      assert.match(v, /^[A-Za-z0-9_-]{40}$/);
+      assert.doesNotMatch(v, /BEGIN/, 'no PEM: the bootstrap and the probe read it as no CA, no certificate');
+    }
+    assert.equal(new Set(values).size, 4, 'each its own');
+    assert.match(String(puts[2]!.body['Description']), /cluster CA \(certificate and key\).*no function reads it/);
+    for (const v of values) assert.ok(!JSON.stringify(lines).includes(v), 'never logged');
+    assert.ok(lines.some((l) => l.msg === 'cluster-ca parameter created'));
+  });
+
+  test('a repeated Create keeps the CA a host put there; Delete deletes the one it named', async () => {
+    const s = ssmWire();
+    s.parameters.set(`${HOST}cluster-ca`, { value: '{"cert":"-----BEGIN CERTIFICATE-----…","key":"…"}', type: 'SecureString' });
+    await agentKeyParameterEvent(hostCreate('cluster-ca'), s.ssm, collectingLog([]));
+    assert.match(s.parameters.get(`${HOST}cluster-ca`)!.value, /BEGIN CERTIFICATE/);
+    await agentKeyParameterEvent({ ...hostCreate('cluster-ca'), RequestType: 'Delete', PhysicalResourceId: `${HOST}cluster-ca` }, s.ssm, collectingLog([]));
+    assert.equal(s.parameters.has(`${HOST}cluster-ca`), false);
+  });
+
+  test('a purpose the handler does not know is refused naming the field', async () => {
+    const s = ssmWire();
+    const bad = hostCreate('ca-key');
+    await assert.rejects(() => agentKeyParameterEvent(bad, s.ssm, collectingLog([])), /^Error: agent key parameter event: ResourceProperties\.Purpose: Purpose: give one of monitor-password, replication-password, cluster-ca, cluster-ca-cert/);
     assert.equal(s.wire.length, 0);
   });
 });
