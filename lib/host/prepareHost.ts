@@ -14,7 +14,7 @@ export interface PrepareHostOptions {
   /** The cluster CA (clusterTls.ensureCa, or caSource.resolveCa for a bootstrap). */
   ca: ClusterCa;
   osUser: OsUser | null;
-  /** Passwords fetched elsewhere (Secrets Manager); absent ones are generated into their files. */
+  /** Passwords fetched elsewhere (SSM parameters; Secrets Manager on hosts set up before); absent ones are generated into their files. */
   passwords?: Partial<RolePasswords>;
 }
 
