@@ -20,7 +20,7 @@ import { OBSERVATION_PREFIX, WAKE_PREFIX } from '../lib/store/sortKeys.ts';
 
 /** Memory of every handler; the cost benchmark bills GB-seconds at this size. */
 export const lambdaMemoryMb = 256;
-/** The probe runs all the time, so its memory is most of the bill; it only waits on sockets. */
+/** The probe only waits on sockets; with the always-on cadence its memory was most of the bill. */
 export const probeMemoryMb = 128;
 /** The item kinds whose stream records wake decide (see the event source below): observations, and with the on-wake probe agents' wakes. */
 export function decideStreamPrefixes(cadence: ProbeCadence): string[] {
