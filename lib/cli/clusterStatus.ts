@@ -37,6 +37,9 @@ export interface ClusterStatus {
   nodes: NodeStatusRow[];
 }
 
+/** How old an observation `pgvigil status` still shows, with its age: two on-wake minute runs and some. */
+const RECENT_MS = 150_000;
+
 /** What `pgvigil status` shows: the log's view of the cluster joined with each node's latest observation. */
 export function clusterStatus(state: ClusterState, observations: readonly NodeObservation[], now: number): ClusterStatus {
   const spec = state.spec;
@@ -47,15 +50,20 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
   const nodes = spec.nodes.map((n): NodeStatusRow => {
     const o = latest.get(n.name);
     const fresh = o && now - o.at <= stale;
+    // Past the staleness bound but from the last few minutes: the on-wake probe writes a quiet
+    // cluster once a minute, so its last word is shown with its age rather than as unseen.
+    const recent = !!o && !fresh && now - o.at <= RECENT_MS;
+    const shown = fresh || recent;
     const tags = [n.tags.priority !== 100 ? `priority=${n.tags.priority}` : '', n.tags.nofailover ? 'nofailover' : '', n.tags.nosync ? 'nosync' : '']
       .filter(Boolean)
       .join(',');
-    let role: string = o && fresh && o.reachable ? o.role : 'unknown';
+    let role: string = o && shown && o.reachable ? o.role : 'unknown';
     if (role === 'primary' && n.name !== state.primary) role = 'primary (deposed)';
-    let st = !o || !fresh ? 'unseen' : !o.reachable ? `down (${o.error?.kind ?? '?'})` : o.foreign ? 'foreign' : 'running';
-    if (o && fresh && o.reachable && o.role === 'standby') st = o.walReceiver?.status === 'streaming' ? `streaming from ${o.walReceiver.upstream ?? '?'}` : 'not streaming';
+    let st = !o || !shown ? 'unseen' : !o.reachable ? `down (${o.error?.kind ?? '?'})` : o.foreign ? 'foreign' : 'running';
+    if (o && shown && o.reachable && o.role === 'standby') st = o.walReceiver?.status === 'streaming' ? `streaming from ${o.walReceiver.upstream ?? '?'}` : 'not streaming';
     if (isDeposed(state, n.name) && st.startsWith('down')) st += ', awaiting rewind';
     else if (st.startsWith('down') && state.pending.some((p) => p.intent.node === n.name && p.intent.action === 'follow')) st += `, being started as a standby of ${state.primary ?? '?'}`;
+    if (recent) st += ` (last seen ${Math.round((now - o!.at) / 1000)} s ago)`;
     return {
       name: n.name,
       address: `${n.host}:${n.port}`,
@@ -71,6 +79,10 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
   });
   const f = state.failover;
   const view = viewNodes(spec, observations, now);
+  // Between on-wake runs nothing is fresh: the candidates are judged as of the last run.
+  const newest = Math.max(-Infinity, ...[...latest.values()].map((o) => o.at));
+  const quietSince = [...view.values()].every((v) => v.obs === null) && now - newest <= RECENT_MS ? newest : null;
+  const candidateView = quietSince === null ? view : viewNodes(spec, observations, quietSince);
   return {
     cluster: state.cluster,
     mode: spec.replication.mode === 'synchronous' ? `synchronous ANY ${spec.replication.quorum}` : `async (max lag on failover ${spec.replication.maximumLagOnFailover} B)`,
@@ -81,12 +93,16 @@ export function clusterStatus(state: ClusterState, observations: readonly NodeOb
     readers: state.readers,
     failover: f ? `${f.kind} ${f.from} → ${f.to}, term ${f.term}, step ${f.step}` : null,
     failoverExplained: explainFailover(state, view, now),
-    candidates: f ? [] : explainCandidates(state, view),
+    candidates: f ? [] : explainCandidates(state, candidateView),
     controlPlane: state.blindReported
       ? 'BLIND: no node answers'
       : state.blind
         ? `no node answered the last probe round (blind once every node fails ${spec.timing.failureThreshold} in a row)`
-        : nodes.some((n) => n.lastSeen && now - Date.parse(n.lastSeen) <= stale) ? 'healthy' : 'no fresh observations',
+        : nodes.some((n) => n.lastSeen && now - Date.parse(n.lastSeen) <= stale)
+          ? 'healthy'
+          : quietSince !== null
+            ? `quiet: last probed ${Math.round((now - quietSince) / 1000)} s ago (the on-wake probe looks each minute, and when an agent wakes it)`
+            : 'no fresh observations',
     clockSkew: Object.entries(state.clockSkew).map(([node, c]) => ({ node, skewMs: c.skewMs, uncertaintyMs: c.uncertaintyMs, maxSkewMs: c.maxSkewMs, since: new Date(c.since).toISOString() })),
     nodes,
   };

@@ -74,3 +74,23 @@ describe('pgvigil status explains why no failover is possible', () => {
     assert.doesNotMatch(renderClusterStatus(s), /No failover possible/);
   });
 });
+
+describe('pgvigil status between on-wake probe runs', () => {
+  test('given a quiet cluster last probed 40 s ago, then each node shows its last state with its age, not unseen', () => {
+    const now = T0 + 40_000;
+    const s = clusterStatus(stateOf(start), healthyRound(T0), now);
+    const pg2 = s.nodes.find((n) => n.name === 'pg2')!;
+    assert.equal(pg2.role, 'standby');
+    assert.equal(pg2.state, 'streaming from pg1 (last seen 40 s ago)');
+    assert.equal(s.nodes.find((n) => n.name === 'pg1')!.state, 'running (last seen 40 s ago)');
+    assert.match(s.controlPlane, /^quiet: last probed 40 s ago/);
+    // Judged as of the last run: both standbys could take over, as they could 40 s ago.
+    assert.deepEqual(s.candidates, [{ node: 'pg2', why: null }, { node: 'pg3', why: null }]);
+  });
+
+  test('given observations older than a few minutes, then the nodes are unseen', () => {
+    const s = clusterStatus(stateOf(start), healthyRound(T0), T0 + 10 * 60_000);
+    assert.deepEqual(s.nodes.map((n) => [n.role, n.state]), [['unknown', 'unseen'], ['unknown', 'unseen'], ['unknown', 'unseen']]);
+    assert.equal(s.controlPlane, 'no fresh observations');
+  });
+});
