@@ -32,9 +32,14 @@ test('npx cdk synth succeeds offline with the default context', async () => {
   console.log(`synth seconds=${((Date.now() - started) / 1000).toFixed(1)}`);
 
   const template = JSON.parse(readFileSync(path.join(out, 'PgVigil.template.json'), 'utf8'));
-  const fns = Object.values<{ Type: string; Metadata?: Record<string, string> }>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+  type Fn = { Type: string; Metadata?: Record<string, string>; Properties?: { Handler?: string; Environment?: { Variables?: Record<string, unknown> } } };
+  const all = Object.values<Fn>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
   // probe, decide, act, notify
-  assert.equal(fns.length, 4);
+  assert.equal(all.filter((r) => r.Properties?.Environment?.Variables?.['POWERTOOLS_SERVICE_NAME'] !== undefined).length, 4);
+  // pgvigil's own code: the four handlers and the SSM parameters' custom resource handler (its
+  // Provider's framework function is CDK's, Handler framework.onEvent, not bundled by us).
+  const fns = all.filter((r) => r.Properties?.Handler === 'index.handler');
+  assert.equal(fns.length, 5);
   // Each function's code is a local esbuild bundle in the assembly, as CloudFormation will upload it.
   for (const fn of fns) {
     const bundle = path.join(out, fn.Metadata?.['aws:asset:path'] ?? 'missing', 'index.mjs');

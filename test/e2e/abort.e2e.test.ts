@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { latestObservations } from '../../lib/store/observations.ts';
+import { readLeases } from '../../lib/store/leases.ts';
+import { clusterStatus, renderClusterStatus } from '../../lib/cli/clusterStatus.ts';
 import { runCli } from '../support/cliRun.ts';
 import { waitExplained } from '../support/decisionCount.ts';
 import { crashNode, roleOf, signalAll, startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
@@ -23,7 +25,10 @@ describe('pgvigil abort on a live local cluster', () => {
 
   before(async () => {
     // Async, so a failover after pg2 is lost needs no quorum of members in sight; pg3 ranks below pg2.
-    p = await startTestPipeline(23000, { async: true, timing: TOLERANT_TIMING, tags: { pg3: { priority: 50 } } });
+    // A longer lease than the default: the decider's own end to the wait (the lost candidate's lease
+    // proof, fenceWaitMs plus its standby lease's longer TTL after its last renewal) then comes
+    // several seconds after the operator's abort, not a race with it (ARCHITECTURE, "Every failover ends").
+    p = await startTestPipeline(23000, { async: true, timing: { ...TOLERANT_TIMING, leaseTtlMs: 6_000, fenceWaitMs: 9_000 }, tags: { pg3: { priority: 50 } } });
     wd = ['--workdir', p.workDir];
   });
   after(async () => {
@@ -37,6 +42,14 @@ describe('pgvigil abort on a live local cluster', () => {
     const agent2 = p.agents.get('pg2')!.pid();
     assert.ok(agent2, 'pg2 has an agent process');
     await waitExplained(p, since, "pg1's WAL position stored by the prober", () => primaryLsnSeen(p), 30_000);
+    // Stopped just after a renewal, so the lost-candidate proof counts from now, not from up to a
+    // standby's renewal period (2 × TTL) earlier.
+    const leaseOf2 = async () => {
+      const read = await readLeases(p.store, p.spec.cluster, ['pg2']);
+      return read.ok ? (read.leases[0]?.version ?? null) : null;
+    };
+    const v0 = await leaseOf2();
+    await waitExplained(p, since, "pg2's agent to renew its lease", async () => (await leaseOf2()) !== v0, 3 * p.spec.timing.leaseTtlMs);
     signalAll([agent2], 'SIGSTOP');
     try {
       await crashNode(p, 'pg1');
@@ -52,15 +65,19 @@ describe('pgvigil abort on a live local cluster', () => {
       await crashNode(p, 'pg2');
     }
 
+    // What `pgvigil status` prints, made in process (the CLI's own clusterStatus and render): a CLI
+    // process per poll would spend seconds of the window the abort must fit in.
+    const status = async () => {
+      const state = await p.state();
+      const seen = await latestObservations(p.store, p.spec.cluster, Date.now() - 60_000);
+      return state && seen.ok ? clusterStatus(state, seen.observations, Date.now()) : null;
+    };
     const stuck = await waitExplained(p, since, 'status to explain the wait for the lost candidate', async () => {
-      const r = await runCli(['status', '--json', ...wd]);
-      if (r.code !== 0) return false;
-      const s = JSON.parse(r.stdout) as { failoverExplained: { step: string; to: string; waitsFor: string; endsWhen: string } | null };
-      return s.failoverExplained?.step === 'promoting' && /pg2, asked to promote, is lost/.test(s.failoverExplained.waitsFor) ? s.failoverExplained : false;
+      const s = await status();
+      return s?.failoverExplained?.step === 'promoting' && /pg2, asked to promote, is lost/.test(s.failoverExplained.waitsFor) ? s : false;
     }, 60_000);
-    assert.match(stuck.endsWhen, /pgvigil abort/);
-    const text = await runCli(['status', ...wd]);
-    assert.match(text.stdout, /waits for: pg2, asked to promote, is lost: it may be primary/);
+    assert.match(stuck.failoverExplained!.endsWhen, /pgvigil abort/);
+    assert.match(renderClusterStatus(stuck), /waits for: pg2, asked to promote, is lost: it may be primary/);
 
     const aborted = await runCli(['abort', '--reason', 'pg2 host lost', ...wd]);
     assert.equal(aborted.code, 0, aborted.stderr);
