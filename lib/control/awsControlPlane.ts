@@ -20,6 +20,9 @@ const planes = new Map<string, ControlPlane>();
 
 let lambdaApi: { key: string; client: LambdaClient } | null = null;
 
+/** How long decide waits on the probe it runs before an operator command (a quiet cluster's run is one round). */
+export const PROBE_NOW_WAIT_MS = 10_000;
+
 /** The Lambda API client the handlers invoke each other with, one per container. */
 export function lambdaFromEnv(env: LambdaEnv): LambdaClient {
   const key = `${env.AWS_REGION} ${env.PGVIGIL_LAMBDA_ENDPOINT ?? ''}`;
@@ -76,7 +79,9 @@ export async function awsControlPlane(env: LambdaEnv, decider: string): Promise<
   if (decider === 'decide' && env.PGVIGIL_PROBE_CADENCE === 'on-wake' && probeFunction) {
     const invoke = lambdaInvoker(lambdaFromEnv(env));
     plane.runProbe = async (cluster, how) => {
-      const r = await invoke(probeFunction, { source: PROBE_NOW_SOURCE, cluster, reasons: how.reasons.slice(0, 10) }, how.wait ? 'RequestResponse' : 'Event');
+      // Waited for within decide's own 60 s: a run that does not settle is cut at PROBE_NOW_WAIT_MS.
+      const payload = { source: PROBE_NOW_SOURCE, cluster, reasons: how.reasons.slice(0, 10), ...(how.wait ? { maxMs: PROBE_NOW_WAIT_MS } : {}) };
+      const r = await invoke(probeFunction, payload, how.wait ? 'RequestResponse' : 'Event');
       return r.ok ? { ok: true } : r;
     };
   }

@@ -22,7 +22,13 @@ export const ScheduledEvent = z.object({ source: z.literal('aws.events'), 'detai
  * observations before an operator command.
  */
 export const PROBE_NOW_SOURCE = 'pgvigil.decide';
-export const ProbeNowInvoke = z.object({ source: z.literal(PROBE_NOW_SOURCE), cluster: z.string().min(1), reasons: z.array(z.string().max(300)).max(10).default([]) });
+export const ProbeNowInvoke = z.object({
+  source: z.literal(PROBE_NOW_SOURCE),
+  cluster: z.string().min(1),
+  reasons: z.array(z.string().max(300)).max(10).default([]),
+  /** At most this long (a caller waiting on the answer has a timeout of its own); absent: until settled or the invocation's end. */
+  maxMs: z.number().int().min(100).max(60_000).optional(),
+});
 
 /** An operator command from the CLI, by Lambda invoke: every write to the log goes through decide. */
 export const OperatorInvoke = z.object({

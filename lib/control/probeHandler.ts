@@ -41,7 +41,7 @@ export async function handleProbeEvent(event: unknown, env: LambdaEnv, deps: Pro
     store: deps.store,
     specs,
     prober: deps.prober,
-    until: deps.until,
+    until: now.success && now.data.maxMs !== undefined ? Math.min(deps.until, Date.now() + now.data.maxMs) : deps.until,
     log: deps.log,
     cadence: env.PGVIGIL_PROBE_CADENCE === 'on-wake' ? 'until-settled' : 'always',
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
