@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import type { Log } from '../log.ts';
 import { parseWith } from '../domain/parse.ts';
@@ -11,10 +11,14 @@ import { parseWith } from '../domain/parse.ts';
  * SecureString, so this does, through the CDK's Provider framework.
  *
  * - Create: a new value from node:crypto put as a SecureString, standard tier (no monthly fee),
- *   under the AWS managed key aws/ssm, with Overwrite false, so a repeated Create never replaces
+ *   under KeyId when the resource gives one (else the AWS managed key aws/ssm), with Overwrite false, so a repeated Create never replaces
  *   a value in use (a key, a password, a CA a host put there): an existing parameter is kept.
  * - Update: a new name is a new parameter (Create), and CloudFormation then deletes the old one
- *   (it sends Delete for the old physical id); the same name changes nothing.
+ *   (it sends Delete for the old physical id); the same name changes nothing, unless KeyId
+ *   changed: a parameter keeps the key it was put under until it is overwritten, so the value
+ *   in use is read and put back unchanged under the new key (a key, a password, a host's CA
+ *   must keep their value). Not wired in the stack yet: no resource gives KeyId, so nothing
+ *   changes for a deployed stack.
  * - Delete: the parameter goes, if it is the one this resource named.
  *
  * The answer is the parameter's name and nothing else: no Data, so no value is ever in the
@@ -23,12 +27,15 @@ import { parseWith } from '../domain/parse.ts';
 const Name = z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, 'give Name as a fully qualified SSM parameter name, e.g. /pgvigil/PgVigil/agent-key/demo/pg-a');
 /** Stated in the template, so the cost bench counts it (test/bench/fixedCost.ts): standard parameters carry no monthly fee. */
 const Tier = z.literal('Standard', { error: 'Tier: the parameters are standard ones (no monthly fee); give Standard' });
+/** The KMS key to put the value under (a key ARN); absent, the AWS managed key aws/ssm, as the resources deployed before it was a property. */
+const KeyId = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'KeyId: give the KMS key ARN, e.g. arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab').optional();
 
 export const AgentKeyParameterProps = z.object({
   Name,
   Cluster: z.string().min(1, 'give the Cluster the key is for'),
   Node: z.string().min(1, 'give the Node the key is for'),
   Tier,
+  KeyId,
 });
 export type AgentKeyParameterProps = z.infer<typeof AgentKeyParameterProps>;
 
@@ -45,6 +52,7 @@ export const HostParameterProps = z.object({
   Cluster: z.string().min(1, 'give the Cluster the parameter is for'),
   Purpose: z.enum(hostParameterPurposes, { error: `Purpose: give one of ${hostParameterPurposes.join(', ')}` }),
   Tier,
+  KeyId,
 });
 export type HostParameterProps = z.infer<typeof HostParameterProps>;
 
@@ -62,6 +70,8 @@ const AgentKeyParameterEvent = z.object({
   RequestType: z.enum(['Create', 'Update', 'Delete'], { error: 'RequestType must be Create, Update or Delete' }),
   ResourceProperties: ParameterProps,
   PhysicalResourceId: z.string().optional(),
+  /** An Update's previous properties: only the key they named is read (a resource deployed before KeyId names none). */
+  OldResourceProperties: z.looseObject({ KeyId: z.string().optional() }).optional(),
 });
 
 /** The generated key: 64 characters, as `openssl rand -hex 32` (README: rotating the agent keys) makes them. */
@@ -91,7 +101,7 @@ const descriptionOf = (p: AgentKeyParameterProps | HostParameterProps): string =
 export async function agentKeyParameterEvent(input: unknown, ssm: SSMClient, log: Log, makeValue?: () => string): Promise<{ PhysicalResourceId: string }> {
   const parsed = parseWith(AgentKeyParameterEvent, input, 'agent key parameter event');
   if (!parsed.ok) throw new Error(parsed.reason);
-  const { RequestType: type, ResourceProperties: p, PhysicalResourceId: physical } = parsed.value;
+  const { RequestType: type, ResourceProperties: p, PhysicalResourceId: physical, OldResourceProperties: old } = parsed.value;
   const what = 'Purpose' in p ? `${p.Purpose} parameter` : 'agent key parameter';
   if (type === 'Delete') {
     // A physical id that is not the name (a failed create's) names nothing of ours.
@@ -108,7 +118,26 @@ export async function agentKeyParameterEvent(input: unknown, ssm: SSMClient, log
     }
     return { PhysicalResourceId: p.Name };
   }
-  if (type === 'Update' && physical === p.Name) return { PhysicalResourceId: p.Name };
+  if (type === 'Update' && physical === p.Name) {
+    if (p.KeyId === undefined || p.KeyId === old?.KeyId) return { PhysicalResourceId: p.Name };
+    // The same parameter under a new key: its value stays (a re-put of a key in use must not change it).
+    let value: string | undefined;
+    try {
+      value = (await ssm.send(new GetParameterCommand({ Name: p.Name, WithDecryption: true }))).Parameter?.Value;
+    } catch (e) {
+      if ((e as { name?: string }).name !== 'ParameterNotFound') throw new Error(`SSM: cannot read ${p.Name} to put it under ${p.KeyId}: ${(e as Error).message}`);
+    }
+    if (value !== undefined) {
+      try {
+        await ssm.send(new PutParameterCommand({ Name: p.Name, Value: value, Type: 'SecureString', Tier: p.Tier, Overwrite: true, KeyId: p.KeyId, Description: descriptionOf(p) }));
+      } catch (e) {
+        throw new Error(`SSM: cannot put ${p.Name} under ${p.KeyId}: ${(e as Error).message}`);
+      }
+      log({ level: 'info', msg: `${what} put again under the new key, its value kept`, name: p.Name, keyId: p.KeyId });
+      return { PhysicalResourceId: p.Name };
+    }
+    // Gone meanwhile (deleted by hand): made again, as a Create would.
+  }
   try {
     await ssm.send(
       new PutParameterCommand({
@@ -117,6 +146,7 @@ export async function agentKeyParameterEvent(input: unknown, ssm: SSMClient, log
         Type: 'SecureString',
         Tier: p.Tier,
         Overwrite: false,
+        ...(p.KeyId ? { KeyId: p.KeyId } : {}),
         Description: descriptionOf(p),
       }),
     );

@@ -152,3 +152,71 @@ describe('host parameter custom resource (the same handler: cdk/hostSecrets.ts)'
     assert.equal(s.wire.length, 0);
   });
 });
+
+describe('the parameters under a customer managed key (KeyId)', () => {
+  const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const OLD_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000';
+  const withKey = (keyId?: string) => ({ ...props(), ...(keyId ? { KeyId: keyId } : {}) });
+  const update = (keyId?: string, oldKeyId?: string) => ({
+    RequestType: 'Update',
+    RequestId: 'r2',
+    StackId: 'arn:stack',
+    LogicalResourceId: 'AgentKey',
+    ResourceType: 'Custom::PgVigilAgentKeyParameter',
+    PhysicalResourceId: NAME,
+    ResourceProperties: withKey(keyId),
+    OldResourceProperties: withKey(oldKeyId),
+  });
+
+  test('Create sends the KeyId it is given, with Overwrite false', async () => {
+    const s = ssmWire();
+    await agentKeyParameterEvent({ ...create(), ResourceProperties: withKey(KEY) }, s.ssm, collectingLog([]));
+    const [put] = s.calls();
+    assert.equal(put!.op, 'PutParameter');
+    assert.equal(put!.body['KeyId'], KEY);
+    assert.equal(put!.body['Overwrite'], false);
+  });
+
+  test('an Update that gives a key the parameter was not put under reads the value and puts the same value back under it, Overwrite true', async () => {
+    const s = ssmWire();
+    s.parameters.set(NAME, { value: 'k'.repeat(64), type: 'SecureString' });
+    const lines: LogEntry[] = [];
+    const answer = await agentKeyParameterEvent(update(KEY), s.ssm, collectingLog(lines));
+    assert.deepEqual(answer, { PhysicalResourceId: NAME });
+    const calls = s.calls();
+    assert.deepEqual(calls.map((c) => c.op), ['GetParameter', 'PutParameter']);
+    assert.equal(calls[0]!.body['WithDecryption'], true);
+    assert.equal(calls[1]!.body['KeyId'], KEY, 'put under the new key');
+    assert.equal(calls[1]!.body['Overwrite'], true);
+    assert.equal(calls[1]!.body['Type'], 'SecureString');
+    assert.equal(calls[1]!.body['Tier'], 'Standard');
+    assert.equal(s.parameters.get(NAME)!.value, 'k'.repeat(64), 'the key in use keeps its value');
+    assert.ok(!JSON.stringify([answer, lines]).includes('k'.repeat(64)), 'the value is neither answered nor logged');
+    // From one customer managed key to another: the same re-put.
+    const s2 = ssmWire();
+    s2.parameters.set(NAME, { value: 'v'.repeat(64), type: 'SecureString' });
+    await agentKeyParameterEvent(update(KEY, OLD_KEY), s2.ssm, collectingLog([]));
+    assert.equal(s2.calls()[1]!.body['KeyId'], KEY);
+    assert.equal(s2.parameters.get(NAME)!.value, 'v'.repeat(64));
+  });
+
+  test('an Update under the same key, or with none, sends nothing; a parameter gone meanwhile is made again under the key', async () => {
+    for (const [keyId, oldKeyId] of [[KEY, KEY], [undefined, undefined]] as const) {
+      const s = ssmWire();
+      s.parameters.set(NAME, { value: 'k'.repeat(64), type: 'SecureString' });
+      await agentKeyParameterEvent(update(keyId, oldKeyId), s.ssm, collectingLog([]));
+      assert.deepEqual(s.calls(), [], `KeyId ${keyId ?? 'none'}`);
+    }
+    const s = ssmWire();
+    await agentKeyParameterEvent(update(KEY), s.ssm, collectingLog([]), () => 'n'.repeat(64));
+    const calls = s.calls();
+    assert.deepEqual(calls.map((c) => [c.op, c.body['Overwrite'], c.body['KeyId']]), [['GetParameter', undefined, undefined], ['PutParameter', false, KEY]]);
+    assert.equal(s.parameters.get(NAME)!.value, 'n'.repeat(64));
+  });
+
+  test('a KeyId that is not a key ARN is refused naming the field', async () => {
+    const s = ssmWire();
+    await assert.rejects(agentKeyParameterEvent({ ...create(), ResourceProperties: withKey('alias/aws/ssm') }, s.ssm, collectingLog([])), /KeyId: give the KMS key ARN/);
+    assert.deepEqual(s.calls(), []);
+  });
+});
