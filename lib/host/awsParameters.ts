@@ -26,12 +26,12 @@ export async function getSecureParameter(ssm: SSMClient, name: string): Promise<
 /**
  * Puts a SecureString parameter's new value (the first host's CA, any host's CA certificate):
  * Overwrite, since the stack made the parameter with a placeholder; standard tier (no monthly fee,
- * 4 KB: a CA's PEM is under 1 KB), under aws/ssm as the stack made it. The message names the
- * parameter, never the value.
+ * 4 KB: a CA's PEM is under 1 KB), under `keyId` when given (the bootstrap config's ca.keyId),
+ * else aws/ssm. The message names the parameter, never the value.
  */
-export async function putSecureParameter(ssm: SSMClient, name: string, value: string): Promise<void> {
+export async function putSecureParameter(ssm: SSMClient, name: string, value: string, keyId?: string): Promise<void> {
   try {
-    await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Tier: 'Standard', Overwrite: true }));
+    await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Tier: 'Standard', Overwrite: true, ...(keyId ? { KeyId: keyId } : {}) }));
   } catch (e) {
     throw new Error(`SSM Parameter Store: cannot put ${name}: ${(e as Error).message} (check that this host's role may put it)`);
   }

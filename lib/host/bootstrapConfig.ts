@@ -60,6 +60,8 @@ export const BootstrapConfig = z
         dir: absolutePath('CA directory').optional(),
         parameter: parameterName('CA parameter').optional(),
         certParameter: parameterName('CA certificate parameter').optional(),
+        /** The KMS key ARN the CA and its certificate are put under (absent: aws/ssm, which decrypts for the whole account through SSM). */
+        keyId: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'give the KMS key ARN, e.g. arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab').optional(),
         secretId: z.string().min(1, 'give the CA secret ARN or name').optional(),
         certSecretId: z.string().min(1, 'give the CA certificate secret ARN or name').optional(),
         region,
@@ -69,14 +71,15 @@ export const BootstrapConfig = z
         const given = (['dir', 'parameter', 'secretId'] as const).filter((k) => c[k] !== undefined);
         if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `give one of dir, parameter (SSM) or secretId (Secrets Manager)${given.length > 1 ? `, not ${given.join(' and ')}` : ''}` });
         else if (c.certParameter !== undefined && given[0] !== 'parameter') ctx.addIssue({ code: 'custom', path: ['certParameter'], message: 'certParameter goes with parameter (use certSecretId with secretId)' });
+        else if (c.keyId !== undefined && given[0] !== 'parameter') ctx.addIssue({ code: 'custom', path: ['keyId'], message: 'keyId goes with parameter (the SSM parameters are put under it)' });
         else if (c.certSecretId !== undefined && given[0] !== 'secretId') ctx.addIssue({ code: 'custom', path: ['certSecretId'], message: 'certSecretId goes with secretId (use certParameter with parameter)' });
         else if (given[0] === 'dir' && c.region !== undefined) ctx.addIssue({ code: 'custom', path: ['region'], message: 'a CA directory takes no region' });
       })
       .transform(
-        (c): { dir: string } | { parameter: string; certParameter?: string; region?: string } | { secretId: string; certSecretId?: string; region?: string } => {
+        (c): { dir: string } | { parameter: string; certParameter?: string; keyId?: string; region?: string } | { secretId: string; certSecretId?: string; region?: string } => {
           const r = c.region ? { region: c.region } : {};
           if (c.dir !== undefined) return { dir: c.dir };
-          if (c.parameter !== undefined) return { parameter: c.parameter, ...(c.certParameter ? { certParameter: c.certParameter } : {}), ...r };
+          if (c.parameter !== undefined) return { parameter: c.parameter, ...(c.certParameter ? { certParameter: c.certParameter } : {}), ...(c.keyId ? { keyId: c.keyId } : {}), ...r };
           return { secretId: c.secretId!, ...(c.certSecretId ? { certSecretId: c.certSecretId } : {}), ...r };
         },
       ),

@@ -44,7 +44,7 @@ async function storeOf(ca: RemoteCa, given?: SSMClient): Promise<RemoteStore> {
   if ('parameter' in ca) {
     const { getSecureParameter, putSecureParameter, ssmClient } = await import('./awsParameters.ts');
     const ssm = given ?? ssmClient(ca.region);
-    return { what: 'SSM parameter', get: (n) => getSecureParameter(ssm, n), put: (n, v) => putSecureParameter(ssm, n, v), close: () => void (given ? undefined : ssm.destroy()) };
+    return { what: 'SSM parameter', get: (n) => getSecureParameter(ssm, n), put: (n, v) => putSecureParameter(ssm, n, v, ca.keyId), close: () => void (given ? undefined : ssm.destroy()) };
   }
   const { getSecretString, putSecretString } = await import('./awsSecrets.ts');
   return { what: 'secret', get: (n) => getSecretString(n, ca.region), put: (n, v) => putSecretString(n, v, ca.region), close: () => {} };

@@ -74,6 +74,20 @@ describe('host secret sources: SSM Parameter Store', () => {
     assert.doesNotMatch(s.parameters.get(CERT)!.value, /PRIVATE KEY/);
   });
 
+  test("with ca.keyId the first host puts the CA and its certificate under that KMS key (KeyId sent on both puts)", async () => {
+    const s = stackParameters();
+    const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    await resolveCa({ ca: { ...caSource, keyId: KEY }, cluster: 'demo', hostDir: hostDir(), first: true, waitMs: 0, ssm: s.ssm });
+    const puts = s.calls().filter((c) => c.op === 'PutParameter');
+    assert.deepEqual(puts.map((p) => [p.body['Name'], p.body['KeyId'], p.body['Overwrite']]), [
+      [CA, KEY, true],
+      [CERT, KEY, true],
+    ]);
+    const without = stackParameters();
+    await resolveCa({ ca: caSource, cluster: 'demo', hostDir: hostDir(), first: true, waitMs: 0, ssm: without.ssm });
+    assert.ok(without.calls().filter((c) => c.op === 'PutParameter').every((p) => p.body['KeyId'] === undefined), 'no keyId: aws/ssm, as before');
+  });
+
   test('another host takes the CA from the parameter (key 0600) and puts nothing when the certificate is there already', async () => {
     const s = stackParameters();
     await resolveCa({ ca: caSource, cluster: 'demo', hostDir: hostDir(), first: true, waitMs: 0, ssm: s.ssm });
@@ -134,6 +148,9 @@ describe('bootstrap config: the secret sources', () => {
     assert.ok(ssm.ok, !ssm.ok ? ssm.reason : '');
     assert.deepEqual(ssm.value.ca, caSource);
     assert.deepEqual(ssm.value.passwords, pw);
+    const keyed = parse({ ...caSource, keyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab' }, pw);
+    assert.ok(keyed.ok, !keyed.ok ? keyed.reason : '');
+    assert.deepEqual(keyed.value.ca, { ...caSource, keyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab' });
     const sm = parse({ secretId: 'arn:ca', certSecretId: 'arn:cert', region: 'eu-west-1' }, { monitor: { secretId: 'arn:m' }, replication: { secretId: 'arn:r', region: 'eu-west-1' } });
     assert.ok(sm.ok, !sm.ok ? sm.reason : '');
     assert.deepEqual(sm.value.ca, { secretId: 'arn:ca', certSecretId: 'arn:cert', region: 'eu-west-1' });
@@ -156,5 +173,7 @@ describe('bootstrap config: the secret sources', () => {
     assert.equal(reason({ secretId: 'arn:ca', certParameter: CERT }, pw), 'agent config: bootstrap: ca.certParameter: certParameter goes with parameter (use certSecretId with secretId)');
     assert.equal(reason({ dir: '/srv/ca', parameter: CA }, pw), 'agent config: bootstrap: ca: give one of dir, parameter (SSM) or secretId (Secrets Manager), not dir and parameter');
     assert.match(reason({ parameter: CA, certParameter: CERT, kmsKey: 'x' }, pw), /^agent config: bootstrap: ca: /);
+    assert.equal(reason({ secretId: 'arn:ca', keyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab' }, pw), 'agent config: bootstrap: ca.keyId: keyId goes with parameter (the SSM parameters are put under it)');
+    assert.match(reason({ ...caSource, keyId: 'alias/aws/ssm' }, pw), /^agent config: bootstrap: ca\.keyId: give the KMS key ARN/);
   });
 });
