@@ -2,11 +2,13 @@ import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { lambdaBundling, repoRoot } from './bundling.ts';
+import { parameterDecrypt, parameterEncrypt, parameterUse } from './controlKey.ts';
 import type { AgentKeyParameterProps, HostParameterProps } from '../lib/control/agentKeyParameterEvent.ts';
 
 /** The onEvent handler's entry (its logic: lib/control/agentKeyParameterEvent.ts). */
@@ -24,9 +26,12 @@ export const parameterArn = (scope: Construct, name: string): string => Stack.of
 export class AgentKeyParameterProvider extends Construct {
   readonly handler: NodejsFunction;
   readonly provider: cr.Provider;
+  /** The stack's key (cdk/controlKey.ts): every parameter is put under it, so only the principals it grants decrypt one. */
+  readonly key: kms.IKey;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: { key: kms.IKey }) {
     super(scope, id);
+    this.key = props.key;
     this.handler = new NodejsFunction(this, 'onEvent', {
       entry: agentKeyParameterEntry,
       handler: 'handler',
@@ -73,17 +78,20 @@ export class AgentKeyParameterProvider extends Construct {
   }
 
   /** One node's key parameter; its `ref` is the parameter's name, once it exists. */
-  keyParameter(scope: Construct, id: string, props: AgentKeyParameterProps): CustomResource {
+  keyParameter(scope: Construct, id: string, props: Omit<AgentKeyParameterProps, 'KeyId'>): CustomResource {
     return this.parameter(scope, id, 'Custom::PgVigilAgentKeyParameter', props);
   }
 
   /** One of a cluster's host parameters (a password, the CA, its certificate); its `ref` is the name, once it exists. */
-  hostParameter(scope: Construct, id: string, props: HostParameterProps): CustomResource {
+  hostParameter(scope: Construct, id: string, props: Omit<HostParameterProps, 'KeyId'>): CustomResource {
     return this.parameter(scope, id, 'Custom::PgVigilHostParameter', props);
   }
 
-  private parameter(scope: Construct, id: string, resourceType: string, props: AgentKeyParameterProps | HostParameterProps): CustomResource {
-    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [parameterArn(this, props.Name)] }));
-    return new CustomResource(scope, id, { serviceToken: this.provider.serviceToken, resourceType, properties: { ...props } });
+  private parameter(scope: Construct, id: string, resourceType: string, props: Omit<AgentKeyParameterProps, 'KeyId'> | Omit<HostParameterProps, 'KeyId'>): CustomResource {
+    const arn = parameterArn(this, props.Name);
+    // GetParameter: an Update that moves a parameter under the key reads its value to put it back unchanged.
+    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:DeleteParameter', 'ssm:GetParameter'], resources: [arn] }));
+    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: [...parameterEncrypt, ...parameterDecrypt], resources: [this.key.keyArn], conditions: parameterUse(this, [arn]) }));
+    return new CustomResource(scope, id, { serviceToken: this.provider.serviceToken, resourceType, properties: { ...props, KeyId: this.key.keyArn } });
   }
 }

@@ -2,10 +2,12 @@ import { Construct } from 'constructs';
 import { Stack, type CustomResource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { ClusterSpec } from '../lib/domain/spec.ts';
 import { agentKeyParameterName } from '../lib/control/agentKeySource.ts';
 import { nodeKey } from './access.ts';
 import { AgentKeyParameterProvider, parameterArn } from './agentKeyParameter.ts';
+import { parameterDecrypt, parameterUse } from './controlKey.ts';
 
 /** What reads a parameter's value: every SSM read that can return one (GetParameters and the history too). */
 const parameterReads = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParameterHistory'];
@@ -14,13 +16,15 @@ const parameterReads = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParamet
  * One agent key per node (issue 15, the agent channel), each an SSM Parameter Store SecureString
  * parameter of its own named `<prefix><cluster>/<node>`, so act and decide find a node's key from
  * the target they sign for (lib/control/agentKeySource.ts) and a host's role can be given its own
- * parameter and nothing more. Standard tier, under the AWS managed key aws/ssm: no monthly fee
- * (a Secrets Manager secret each cost 0.40 USD a month). A custom resource makes each one
- * (cdk/agentKeyParameter.ts), since CloudFormation cannot make a SecureString.
+ * parameter and nothing more. Standard tier: no monthly fee (a Secrets Manager secret each cost
+ * 0.40 USD a month). A custom resource makes each one (cdk/agentKeyParameter.ts), since
+ * CloudFormation cannot make a SecureString.
  *
- * aws/ssm lets every principal of the account decrypt through SSM, so who reads a key is decided
- * by ssm:GetParameter alone, and the hosts' AmazonSSMManagedInstanceCore allows ssm:GetParameter(s)
- * on "*": each host's role is therefore denied every other node's key explicitly (grantNode).
+ * Each is encrypted under the stack's key (cdk/controlKey.ts), not aws/ssm (which decrypts for
+ * every principal of the account through SSM): a reader needs ssm:GetParameter AND kms:Decrypt
+ * bound to that parameter's ARN, which only its host and act and decide are given. Any other
+ * role's ssm:GetParameter on "*" (AmazonSSMManagedInstanceCore, another stack's hosts) returns
+ * nothing it can decrypt. The explicit denies (grantNode) stay: a second boundary within the stack.
  *
  * Rotation is an operator step: `aws ssm put-parameter --overwrite` with two lines (the new key,
  * then the old), later with the new one alone. The agent reads its parameter again at the first
@@ -34,10 +38,10 @@ export class PgVigilAgentKeys extends Construct {
   readonly parameters: ReadonlyMap<string, CustomResource>;
   readonly provider: AgentKeyParameterProvider;
 
-  constructor(scope: Construct, id: string, props: { clusters: ClusterSpec[] }) {
+  constructor(scope: Construct, id: string, props: { clusters: ClusterSpec[]; key: kms.IKey }) {
     super(scope, id);
     this.prefix = `/pgvigil/${Stack.of(this).stackName}/agent-key/`;
-    this.provider = new AgentKeyParameterProvider(this, 'Parameters');
+    this.provider = new AgentKeyParameterProvider(this, 'Parameters', { key: props.key });
     const parameters = new Map<string, CustomResource>();
     for (const spec of props.clusters) {
       for (const node of spec.nodes) {
@@ -58,7 +62,9 @@ export class PgVigilAgentKeys extends Construct {
   /** A host reads its own node's key, and is denied every other (its SSM core policy reads any parameter). */
   grantNode(role: iam.IGrantable, cluster: string, node: string): void {
     const own = nodeKey(cluster, node);
-    role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [parameterArn(this, this.parameterNameOf(cluster, node))] }));
+    const ownArn = parameterArn(this, this.parameterNameOf(cluster, node));
+    role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [ownArn] }));
+    role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: parameterDecrypt, resources: [this.provider.key.keyArn], conditions: parameterUse(this, [ownArn]) }));
     const others = [...this.parameters.entries()].filter(([k]) => k !== own).map(([, p]) => parameterArn(this, p.ref));
     if (others.length > 0) role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: parameterReads, resources: others }));
     // A path read returns every parameter beneath it; no agent needs one.
@@ -67,7 +73,9 @@ export class PgVigilAgentKeys extends Construct {
 
   /** act and decide sign for every node of the specs: each parameter by its ARN, and where to find them. */
   grantSigner(fn: lambda.Function): void {
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [...this.parameters.values()].map((p) => parameterArn(this, p.ref)) }));
+    const arns = [...this.parameters.values()].map((p) => parameterArn(this, p.ref));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: arns }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: parameterDecrypt, resources: [this.provider.key.keyArn], conditions: parameterUse(this, arns) }));
     fn.addEnvironment('PGVIGIL_AGENT_KEY_PARAMETER_PREFIX', this.prefix);
   }
 }

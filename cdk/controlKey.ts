@@ -49,3 +49,27 @@ export function archiveUse(scope: Construct, bucketArn: string): Record<string, 
 export function topicUse(topicArn: string): Record<string, Record<string, unknown>> {
   return { StringEquals: { 'kms:EncryptionContext:aws:sns:topicArn': topicArn } };
 }
+
+/**
+ * The conditions of a grant used by SSM Parameter Store for these SecureString parameters only.
+ * A standard SecureString is encrypted and decrypted directly under the key: Parameter Store calls
+ * KMS Encrypt when a value is created or changed and Decrypt when it is read (KMS Developer Guide,
+ * "AWS KMS encryption for AWS Systems Manager Parameter Store SecureString parameters",
+ * services-parameter-store.html), with the encryption context PARAMETER_ARN = the parameter's ARN
+ * (the same page's encryption context section; the stored excerpts here stop before it, so this is
+ * the one fact taken on the page's word, as every public policy using the key does). A grant bound
+ * to one parameter's ARN therefore opens that parameter and nothing else, and none of the archive's
+ * or the topic's ciphertexts, whose contexts are other keys.
+ */
+export function parameterUse(scope: Construct, parameterArns: string[]): Record<string, Record<string, unknown>> {
+  return {
+    StringEquals: {
+      'kms:ViaService': `ssm.${Stack.of(scope).region}.amazonaws.com`,
+      'kms:EncryptionContext:PARAMETER_ARN': parameterArns,
+    },
+  };
+}
+
+/** What reading a SecureString takes of the key, and what putting one takes (Encrypt; GenerateDataKey for an advanced one). */
+export const parameterDecrypt = ['kms:Decrypt'];
+export const parameterEncrypt = ['kms:Encrypt', 'kms:GenerateDataKey'];

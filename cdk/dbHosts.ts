@@ -132,6 +132,7 @@ export class PgVigilDbHosts extends Construct {
           archiveBucketName: props.archiveBucketName,
           agentKeyParameterName: props.agentKeyParameterNameOf(node.name),
           parameters: this.secrets.names,
+          parameterKeyId: this.secrets.key,
           clientCidr: props.vpc.vpcCidrBlock,
         }),
       );

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { HostParameterPurpose } from '../lib/control/agentKeyParameterEvent.ts';
 import { parameterArn, type AgentKeyParameterProvider } from './agentKeyParameter.ts';
+import { parameterDecrypt, parameterEncrypt, parameterUse } from './controlKey.ts';
 
 /** What reads a parameter's value: every SSM read that can return one (as cdk/agentKeys.ts denies them). */
 const parameterReads = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParameterHistory'];
@@ -20,7 +21,7 @@ export const hostParameterPrefix = (stackName: string, cluster: string): string 
  * certificate, never the parameter with the CA key: with the key it could issue a certificate any
  * node would trust.
  *
- * SSM Parameter Store SecureStrings, standard tier under aws/ssm, made by the agent keys' custom
+ * SSM Parameter Store SecureStrings, standard tier under the stack's key (cdk/controlKey.ts), made by the agent keys' custom
  * resource (cdk/agentKeyParameter.ts): no monthly fee, where a Secrets Manager secret each cost
  * 0.40 USD. They were secrets because the probe reached Secrets Manager already and an SSM
  * parameter would have needed an SSM interface endpoint too in a VPC without egress; act and
@@ -28,10 +29,12 @@ export const hostParameterPrefix = (stackName: string, cluster: string): string 
  * such a VPC needs the one ssm endpoint (README: Networking). A CA (P-256 key and certificate, in
  * PEM, as JSON) is under 1 KB, well inside a standard parameter's 4 KB.
  *
- * aws/ssm decrypts for every principal of the account and the hosts' AmazonSSMManagedInstanceCore
- * allows ssm:GetParameter(s) on "*", so ssm:GetParameter is the boundary: `denyHosts` denies these
- * to hosts of any other cluster explicitly, as cdk/agentKeys.ts does each other node's key, and
- * the functions that read the certificate are denied the CA explicitly (`grantCaCert`).
+ * Under the stack's key a reader needs ssm:GetParameter and kms:Decrypt bound to the parameter's
+ * ARN (parameterUse): the hosts of this cluster get all four, the probe the monitoring password
+ * and the certificate, act and decide the certificate; the CA itself is decrypted by the hosts
+ * alone. A role elsewhere in the account with ssm:GetParameter on "*" (the hosts'
+ * AmazonSSMManagedInstanceCore, another stack's hosts) gets nothing it can decrypt. Within the
+ * stack the explicit denies stay (`denyHosts`, the CA denied in `grantCaCert`), on SSM and on the key.
  */
 export class PgVigilHostSecrets extends Construct {
   readonly prefix: string;
@@ -40,8 +43,11 @@ export class PgVigilHostSecrets extends Construct {
   readonly clusterCa: CustomResource;
   readonly clusterCaCert: CustomResource;
 
+  private readonly keyArn: string;
+
   constructor(scope: Construct, id: string, props: { cluster: string; provider: AgentKeyParameterProvider }) {
     super(scope, id);
+    this.keyArn = props.provider.key.keyArn;
     this.prefix = hostParameterPrefix(Stack.of(this).stackName, props.cluster);
     const parameter = (logicalId: string, purpose: HostParameterPurpose) =>
       props.provider.hostParameter(this, logicalId, { Name: `${this.prefix}${purpose}`, Cluster: props.cluster, Purpose: purpose, Tier: 'Standard' });
@@ -56,8 +62,18 @@ export class PgVigilHostSecrets extends Construct {
     return { monitor: this.monitorPassword.ref, replication: this.replicationPassword.ref, ca: this.clusterCa.ref, caCert: this.clusterCaCert.ref };
   }
 
+  /** The key the bootstrap puts the CA and its certificate under (its config's ca.keyId). */
+  get key(): string {
+    return this.keyArn;
+  }
+
   private arns(...ps: CustomResource[]): string[] {
     return ps.map((p) => parameterArn(this, p.ref));
+  }
+
+  /** kms `actions` on the stack's key for these parameters only, through SSM. */
+  private keyUse(actions: string[], ps: CustomResource[], effect = iam.Effect.ALLOW): iam.PolicyStatement {
+    return new iam.PolicyStatement({ effect, actions, resources: [this.keyArn], conditions: parameterUse(this, this.arns(...ps)) });
   }
 
   private get all(): CustomResource[] {
@@ -73,20 +89,25 @@ export class PgVigilHostSecrets extends Construct {
     policy.addStatements(
       new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: this.arns(...this.all) }),
       new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: this.arns(this.clusterCaCert) }),
+      this.keyUse(parameterDecrypt, this.all),
+      this.keyUse(parameterEncrypt, [this.clusterCaCert]),
     );
     first.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: this.arns(this.clusterCa) }));
+    first.grantPrincipal.addToPrincipalPolicy(this.keyUse(parameterEncrypt, [this.clusterCa]));
   }
 
   /** Hosts of other clusters: their SSM core policy would read these; denied, as another node's agent key is. */
   denyHosts(roles: iam.IGrantable[]): void {
     for (const role of roles) {
       role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: [...parameterReads, 'ssm:PutParameter'], resources: this.arns(...this.all) }));
+      role.grantPrincipal.addToPrincipalPolicy(this.keyUse([...parameterDecrypt, ...parameterEncrypt], this.all, iam.Effect.DENY));
     }
   }
 
   /** The probe logs in as pgvigil_monitor and checks each node's certificate and address (verify-full; lib/control/probeLoginEnv.ts). */
   grantProbe(fn: lambda.Function): void {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: this.arns(this.monitorPassword) }));
+    fn.addToRolePolicy(this.keyUse(parameterDecrypt, [this.monitorPassword]));
     fn.addEnvironment('PGVIGIL_MONITOR_PARAMETER', this.monitorPassword.ref);
     this.grantCaCert(fn);
   }
@@ -95,6 +116,8 @@ export class PgVigilHostSecrets extends Construct {
   grantCaCert(fn: lambda.Function): void {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: this.arns(this.clusterCaCert) }));
     fn.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: parameterReads, resources: this.arns(this.clusterCa) }));
+    fn.addToRolePolicy(this.keyUse(parameterDecrypt, [this.clusterCaCert]));
+    fn.addToRolePolicy(this.keyUse(parameterDecrypt, [this.clusterCa], iam.Effect.DENY));
     fn.addEnvironment('PGVIGIL_CA_CERT_PARAMETER', this.clusterCaCert.ref);
   }
 }

@@ -17,6 +17,8 @@ export interface HostUserDataProps {
   agentKeyParameterName: string;
   /** The cluster's host parameters' names (cdk/hostSecrets.ts): the bootstrap reads them, and puts the CA and its certificate. */
   parameters: { monitor: string; replication: string; ca: string; caCert: string };
+  /** The stack's key ARN (cdk/controlKey.ts): the bootstrap puts the CA and its certificate under it. */
+  parameterKeyId: string;
   /** Who may connect over the network: the VPC. */
   clientCidr: string;
 }
@@ -62,7 +64,7 @@ export function hostUserData(p: HostUserDataProps): string[] {
       clientCidrs: [p.clientCidr],
       // A silent primary is noticed by its standbys after this (README: timing).
       walReceiverTimeoutMs: 5_000,
-      ca: { parameter: p.parameters.ca, certParameter: p.parameters.caCert, region: p.region },
+      ca: { parameter: p.parameters.ca, certParameter: p.parameters.caCert, keyId: p.parameterKeyId, region: p.region },
       passwords: { monitor: { parameter: p.parameters.monitor, region: p.region }, replication: { parameter: p.parameters.replication, region: p.region } },
       archiveCommand: '/usr/local/bin/pgvigil-agent archive-push --target-file /etc/pgvigil/archive.json %p %f',
     },

@@ -140,12 +140,12 @@ export class PgVigil extends Construct {
     this.probeCadence = resolveProbeCadence(this.clusters, props.probeCadence);
 
     const table = createStoreTable(this, 'Store');
-    this.agentKeys = new PgVigilAgentKeys(this, 'AgentKeys', { clusters: this.clusters });
-    // The archive is built first: it makes the stack's one key (cdk/controlKey.ts), which the alert topic shares.
+    // The archive is built first: it makes the stack's one key (cdk/controlKey.ts), which the alert topic and the SSM parameters share.
     this.archive = new PgVigilArchive(this, 'Archive', {
       objectLock: props.archiveObjectLock ?? false,
       retentionDays: props.backupRetentionDays ?? defaultBackupRetentionDays,
     });
+    this.agentKeys = new PgVigilAgentKeys(this, 'AgentKeys', { clusters: this.clusters, key: this.archive.key });
     this.alertTopic = new AlertTopic(this, 'Alerts', { key: this.archive.key, alertEmails: props.alertEmails ?? [], alertHttpsEndpoints: props.alertHttpsEndpoints ?? [] });
     const zone = props.hostedZone ? new WriterReaderZone(this, 'Zone', props.hostedZone) : undefined;
 
@@ -224,6 +224,7 @@ export class PgVigil extends Construct {
       name('ReplicationPasswordParameterName', names.replication, "passwords.replication.parameter (the replication role's password)");
       name('ClusterCaParameterName', names.ca, 'ca.parameter (the cluster CA, put by the first host)');
       name('ClusterCaCertParameterName', names.caCert, 'ca.certParameter (the CA certificate, for the probe, act and decide)');
+      new CfnOutput(this, 'ParameterKeyArn', { value: this.hostSecrets.key, description: "the bootstrap config's ca.keyId: the stack key the CA and its certificate are put under" });
     }
 
     const out = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });

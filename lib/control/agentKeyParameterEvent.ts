@@ -17,8 +17,8 @@ import { parseWith } from '../domain/parse.ts';
  *   (it sends Delete for the old physical id); the same name changes nothing, unless KeyId
  *   changed: a parameter keeps the key it was put under until it is overwritten, so the value
  *   in use is read and put back unchanged under the new key (a key, a password, a host's CA
- *   must keep their value). Not wired in the stack yet: no resource gives KeyId, so nothing
- *   changes for a deployed stack.
+ *   must keep their value). Every resource gives the stack's key (cdk/agentKeyParameter.ts), so the
+ *   deploy that added KeyId moves each parameter made under aws/ssm onto it, once.
  * - Delete: the parameter goes, if it is the one this resource named.
  *
  * The answer is the parameter's name and nothing else: no Data, so no value is ever in the

@@ -64,7 +64,7 @@ describe('the agent channel: a key per node, read by its host and the signers on
       const [, props] = keyParameters.find(([id]) => id === keyOf(node))!;
       assert.equal(props.Name, `${prefix}demo/${node}`);
       // Only where the key goes: the key itself is made by the handler at deploy.
-      assert.deepEqual(Object.keys(props).sort(), ['Cluster', 'Name', 'Node', 'ServiceToken', 'Tier']);
+      assert.deepEqual(Object.keys(props).sort(), ['Cluster', 'KeyId', 'Name', 'Node', 'ServiceToken', 'Tier'], 'KeyId: put under the stack key');
       assert.deepEqual([props.Cluster, props.Node, props.Tier], ['demo', node, 'Standard'], 'standard tier: no monthly fee');
     }
   });
@@ -111,8 +111,17 @@ describe('the agent channel: a key per node, read by its host and the signers on
     const handlerRole = roleOf('ParametersonEventServiceRole');
     const sts = identityStatements(t).filter(({ roles: rs }) => rs.includes(handlerRole)).map(({ st }) => st);
     assert.ok(sts.every((st) => st.Effect === 'Allow'));
-    assert.deepEqual([...new Set(sts.flatMap((st) => [st.Action].flat()))].sort(), ['ssm:DeleteParameter', 'ssm:PutParameter']);
-    const arns = sts.map((st) => JSON.stringify(st.Resource));
+    const ssmSts = sts.filter((st) => [st.Action].flat().every((a) => a.startsWith('ssm:')));
+    // GetParameter: an Update moving a parameter under the stack key reads its value to put it back unchanged.
+    assert.deepEqual([...new Set(ssmSts.flatMap((st) => [st.Action].flat()))].sort(), ['ssm:DeleteParameter', 'ssm:GetParameter', 'ssm:PutParameter']);
+    // The key: through SSM and under each of its parameters' own contexts, never anything else.
+    const kmsSts = sts.filter((st) => !ssmSts.includes(st));
+    assert.equal(kmsSts.length, ssmSts.length);
+    for (const st of kmsSts) {
+      assert.deepEqual([st.Action].flat().sort(), ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+      assert.ok(st.Condition?.['StringEquals']?.['kms:ViaService'] && st.Condition['StringEquals']['kms:EncryptionContext:PARAMETER_ARN']);
+    }
+    const arns = ssmSts.map((st) => JSON.stringify(st.Resource));
     const hostParameters = ['cluster-ca', 'cluster-ca-cert', 'monitor-password', 'replication-password'].map((p) => `/pgvigil/PgVigilTest/host/demo/${p}`);
     assert.deepEqual(arns.map((a) => /:parameter(\/[^"]+)"/.exec(a)?.[1]).sort(), [...NODES.map((n) => `/pgvigil/PgVigilTest/agent-key/demo/${n}`), ...hostParameters].sort());
     for (const a of arns) assert.match(a, /:ssm:/);

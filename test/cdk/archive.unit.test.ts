@@ -66,7 +66,8 @@ for (const [label, s] of [['defaults', defaults], ['dbHosts, no schedule, 90 day
       assert.deepEqual(list.st.Condition?.['StringLike' as never], { 's3:prefix': ['wal/*', 'backups/*'] });
       // Nobody else reads it either: decide takes backups through the agents and lists nothing.
       assert.deepEqual([...new Set(onBucket.flatMap((o) => o.roles))].sort(), agentRoleIds);
-      const kmsUse = statements(s).find(({ roles, st }) => roles.includes(agentRoleIds[0]!) && actionsOf(st).includes('kms:GenerateDataKey'));
+      // The archive's grant (the hosts also hold the SSM parameters' grants on the same key, bound to those: parameterKey.unit).
+      const kmsUse = statements(s).find(({ roles, st }) => roles.includes(agentRoleIds[0]!) && actionsOf(st).includes('kms:GenerateDataKey') && JSON.stringify(st.Condition ?? {}).includes('aws:s3:arn'));
       assert.deepEqual(actionsOf(kmsUse!.st).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
       assert.deepEqual(refsIn(kmsUse!.st.Resource), [idOf(s, s.stack.pgvigil.archive.key)]);
       // The key is shared with the alert topic: this grant holds only through S3, for this bucket (test/cdk/trust.unit.test.ts evaluates it).

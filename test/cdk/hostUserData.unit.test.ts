@@ -21,6 +21,7 @@ describe('database host user data', () => {
     archiveBucketName: 'archive',
     agentKeyParameterName: '/pgvigil/PgVigil/agent-key/demo/pg-b',
     parameters: { monitor: '/pgvigil/S/host/demo/monitor-password', replication: '/pgvigil/S/host/demo/replication-password', ca: '/pgvigil/S/host/demo/cluster-ca', caCert: '/pgvigil/S/host/demo/cluster-ca-cert' },
+    parameterKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     clientCidr: '10.0.0.0/16',
   }).join('\n');
 
@@ -35,7 +36,7 @@ describe('database host user data', () => {
     assert.equal(c.bootstrap?.address, '10.0.1.10');
     assert.deepEqual(c.bootstrap?.clientCidrs, ['10.0.0.0/16']);
     assert.deepEqual(c.bootstrap?.passwords, { monitor: { parameter: '/pgvigil/S/host/demo/monitor-password', region: 'eu-west-1' }, replication: { parameter: '/pgvigil/S/host/demo/replication-password', region: 'eu-west-1' } });
-    assert.deepEqual(c.bootstrap?.ca, { parameter: '/pgvigil/S/host/demo/cluster-ca', certParameter: '/pgvigil/S/host/demo/cluster-ca-cert', region: 'eu-west-1' });
+    assert.deepEqual(c.bootstrap?.ca, { parameter: '/pgvigil/S/host/demo/cluster-ca', certParameter: '/pgvigil/S/host/demo/cluster-ca-cert', keyId: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab', region: 'eu-west-1' }, 'the CA and its certificate are put under the stack key');
     assert.doesNotMatch(text, /secretId|certSecretId/, 'no Secrets Manager source: the stack makes none');
     assert.deepEqual(c.replicationAuth, { passfile: '/var/lib/pgvigil/host/replication.pgpass', sslRootCert: '/var/lib/pgvigil/host/tls/ca.crt' });
   });

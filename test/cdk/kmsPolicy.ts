@@ -24,6 +24,7 @@ export interface KmsRequest {
 export function resolverOf(template: Template): (value: Json) => Json {
   const resources = template.toJSON().Resources as Record<string, { Type: string }>;
   const pseudo: Record<string, string> = { 'AWS::AccountId': ACCOUNT, 'AWS::Region': REGION, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
+  const props = template.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>;
   const arnOf = (id: string): string => {
     const type = resources[id]?.Type;
     if (type === 'AWS::S3::Bucket') return `arn:aws:s3:::${id.toLowerCase()}`;
@@ -37,7 +38,12 @@ export function resolverOf(template: Template): (value: Json) => Json {
     if (Array.isArray(value)) return value.map(resolve);
     if (value && typeof value === 'object') {
       const o = value as Record<string, Json>;
-      if (typeof o['Ref'] === 'string') return pseudo[o['Ref']] ?? arnOf(o['Ref']);
+      if (typeof o['Ref'] === 'string') {
+        // A SecureString parameter's custom resource: its physical id, the Ref, is the parameter's name.
+        const r = props[o['Ref']];
+        if (r && /^Custom::PgVigil(AgentKey|Host)Parameter$/.test(r.Type)) return String(r.Properties?.['Name']);
+        return pseudo[o['Ref']] ?? arnOf(o['Ref']);
+      }
       if (Array.isArray(o['Fn::GetAtt'])) {
         const [id, attr] = o['Fn::GetAtt'] as [string, string];
         return attr === 'Arn' ? arnOf(id) : `unresolved:${id}.${attr}`;

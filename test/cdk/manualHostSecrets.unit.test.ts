@@ -33,7 +33,7 @@ describe('a stack watching hand-installed hosts creates the parameters their boo
   test('four standard SecureString parameters made by the custom resource, no value in the template, no secret; their names are outputs for the bootstrap config', () => {
     assert.deepEqual(hostParameters.map(([, p]) => p.Name).sort(), ['cluster-ca', 'cluster-ca-cert', 'monitor-password', 'replication-password'].map((n) => PREFIX + n));
     for (const [id, p] of hostParameters) {
-      assert.deepEqual(Object.keys(p).sort(), ['Cluster', 'Name', 'Purpose', 'ServiceToken', 'Tier'], `${id}: where the value goes, never the value`);
+      assert.deepEqual(Object.keys(p).sort(), ['Cluster', 'KeyId', 'Name', 'Purpose', 'ServiceToken', 'Tier'], `${id}: where the value goes and under which key, never the value`);
       assert.equal(p.Tier, 'Standard', `${id}: no monthly fee`);
       assert.equal(p.Cluster, 'orders');
     }

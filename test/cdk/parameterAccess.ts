@@ -1,12 +1,13 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { identityStatements, refsIn, resourcesOf, type PolicyStatement } from './stackFixture.ts';
+import { ACCOUNT, REGION, allows as kmsAllows, resolverOf } from './kmsPolicy.ts';
 
 /**
  * Who may read or put which of the stack's SSM parameters, counted as IAM would (the idea of
  * agentKeys.unit, for any set of parameters): a role's allows, plus AmazonSSMManagedInstanceCore's
  * ssm:GetParameter(s) on "*" for the roles that carry it (the hosts'), minus its explicit denies.
- * Under aws/ssm every principal of the account may decrypt through SSM, so this is the whole of
- * who reads a SecureString.
+ * Reading a value also takes kms:Decrypt on the stack's key under the parameter's own context
+ * (PARAMETER_ARN, through SSM): `decrypts` and `opens` count that, as kmsPolicy.ts evaluates it.
  */
 export function parameterAccess(t: Template) {
   const roles = resourcesOf(t, 'AWS::IAM::Role');
@@ -29,7 +30,32 @@ export function parameterAccess(t: Template) {
     }
     return [...out].sort();
   }
+  const resolve = resolverOf(t);
+  const keyArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${resourcesOf(t, 'AWS::KMS::Key')[0]![0]}`;
+  const nameOf = (id: string) => String((t.toJSON().Resources as Record<string, { Properties?: { Name?: string } }>)[id]?.Properties?.Name);
+  /** The request Parameter Store makes to KMS for a parameter (KMS Developer Guide, services-parameter-store.html). */
+  const ssmRequest = (action: string, id: string) => ({
+    action,
+    context: { 'kms:ViaService': `ssm.${REGION}.amazonaws.com`, 'kms:EncryptionContext:PARAMETER_ARN': `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${nameOf(id)}` },
+  });
+  /** The parameters of `ids` whose value the key lets these identity statements use for `action` (the key policy's account statement delegates to IAM). */
+  const keyAllows = (sts: PolicyStatement[], ids: string[], action: string) => ids.filter((id) => kmsAllows(resolve(sts) as never, ssmRequest(action, id), keyArn)).sort();
+  const roleStatements = (role: string) => statements.filter(({ roles: rs }) => rs.includes(role)).map(({ st }) => st);
+  const readsOf = (role: string, ids: string[]) => may(role, ids, ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParameterHistory']);
   return {
+    keyArn,
+    resolve,
+    ssmRequest,
+    keyAllows,
+    /** The parameters whose value `role` may have decrypted: kms:Decrypt under its context. */
+    decrypts: (role: string, ids: string[]) => keyAllows(roleStatements(role), ids, 'kms:Decrypt'),
+    /** What a put of a new value needs of the key (kms:Encrypt under its context). */
+    encrypts: (role: string, ids: string[]) => keyAllows(roleStatements(role), ids, 'kms:Encrypt'),
+    /** The parameters `role` can read the value of: ssm read and kms decrypt both. */
+    opens: (role: string, ids: string[]) => {
+      const d = new Set(keyAllows(roleStatements(role), ids, 'kms:Decrypt'));
+      return readsOf(role, ids).filter((id) => d.has(id));
+    },
     roleIds: roles.map(([id]) => id),
     coreManaged,
     reads: (role: string, ids: string[]) => may(role, ids, ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParameterHistory']),

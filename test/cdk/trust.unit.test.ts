@@ -178,7 +178,8 @@ describe('trust boundaries: one key, each grant bound to its use', () => {
     const principals = (key.KeyPolicy.Statement as Array<{ Principal: unknown }>).map((st) => JSON.stringify(resolve(st.Principal))).sort();
     assert.deepEqual(principals, [JSON.stringify({ AWS: `arn:aws:iam::${ACCOUNT}:root` }), JSON.stringify({ Service: 'cloudwatch.amazonaws.com' })]);
     const holders = new Set(statements().filter(({ st }) => refsIn(st.Resource).includes(keyId) || (st.Resource === '*' && actionsOf(st).some((a) => a.startsWith('kms:')))).flatMap(({ roles }) => roles));
-    const expected = [roleOf('FunctionsnotifyRole'), roleOf('FunctionsdecideRole'), ...resourcesOf(t, 'AWS::IAM::Role').filter(([id]) => id.includes('AgentRole')).map(([id]) => id)];
+    // act, decide and the probe read their SSM parameters under it, and the custom resource's handler puts them (parameterKey.unit: each bound to its parameters).
+    const expected = [roleOf('FunctionsnotifyRole'), roleOf('FunctionsdecideRole'), roleOf('FunctionsactRole'), roleOf('FunctionsprobeRole'), roleOf('ParametersonEventServiceRole'), ...resourcesOf(t, 'AWS::IAM::Role').filter(([id]) => id.includes('AgentRole')).map(([id]) => id)];
     assert.deepEqual([...holders].sort(), expected.sort());
   });
 
