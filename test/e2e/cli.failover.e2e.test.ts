@@ -8,6 +8,7 @@ import { runCli, startCli } from '../support/cliRun.ts';
 import { eventsAfter, fromOperator, settledCount, waitExplained } from '../support/decisionCount.ts';
 import { crashNode, roleOf, roles, startTestPipeline, upstreamOf, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { latestObservations } from '../../lib/store/observations.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhookReceiver.ts';
 import { TOLERANT_TIMING } from '../support/tolerantTiming.ts';
 
@@ -93,6 +94,17 @@ describe('pgvigil on a live local cluster: bad input, manual failover, crash fai
 
   test('status --json matches the real roles after a crash failover', async () => {
     await waitFor('pg1 and pg3 to stream from pg2', async () => (await upstreamOf(p, 'pg1')) === 'pg2' && (await upstreamOf(p, 'pg3')) === 'pg2', 90_000);
+    // And the probe to have seen both on pg2's timeline: a standby seen only on the old one when
+    // pg2 fails is refused as a candidate ("behind pg2's timeline", it may lack pg2's commits).
+    // Once seen, the prober keeps it while the standby stays up (lib/probe/probeNode.ts). In one
+    // full run both were still seen on timeline 1 when pg2 was crashed, and no failover came.
+    await waitFor("the probe to see pg1 and pg3 on pg2's timeline", async () => {
+      const read = await latestObservations(p.store, p.spec.cluster, Date.now() - 60_000);
+      if (!read.ok) return false;
+      const of = (n: string) => read.observations.find((o) => o.node === n);
+      const primaryTl = of('pg2')?.timeline ?? null;
+      return primaryTl !== null && ['pg1', 'pg3'].every((n) => of(n)?.role === 'standby' && (of(n)?.timeline ?? 0) >= primaryTl);
+    }, 60_000);
     // Synchronous mode fails over only from a primary whose setting the log recorded (rule 2): the
     // promote answer now carries it (ARCHITECTURE, closed problems), so this wait checks it came.
     await waitExplained(p, crashedAt, "pg2's synchronous_standby_names recorded while it is primary", async () => (await p.state())?.primarySyncNames?.node === 'pg2', 30_000);
