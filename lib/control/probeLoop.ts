@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { failureWindowMs, type ClusterSpec } from '../domain/spec.ts';
+import type { ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { Prober } from '../probe/prober.ts';
-import { unsettledBy } from '../probe/settled.ts';
+import { SettleWatch } from '../probe/settled.ts';
 import type { ProbeLogin } from '../probe/probeLogin.ts';
 import { loadState } from '../store/loadState.ts';
 import type { Store } from '../store/store.ts';
@@ -39,8 +39,6 @@ export interface ProbeLoopOptions {
 
 export type ProbeCadence = 'always' | 'until-settled';
 
-/** How long a cluster must stay settled before an until-settled run ends: decide's follow-ups to a change are seen first. */
-export const settleQuietMs = (spec: ClusterSpec): number => Math.max(1_000, 2 * failureWindowMs(spec.timing));
 
 export interface ProbeLoopResult {
   rounds: number;
@@ -63,8 +61,8 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
   const states = new Map<string, { state: ClusterState | null; at: number }>();
   const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0, blindRounds: 0, watched: null };
   const settling = o.cadence === 'until-settled';
-  // The last time each cluster was unsettled; never, at first: a settled first round ends the run.
-  const unsettledAt = new Map<string, number>();
+  const watches = new Map(o.specs.map((s) => [s.cluster, new SettleWatch()]));
+  const settled = new Set<string>();
   // Settling judges each round against the log, so it reads the log more often.
   const stateEveryMs = settling ? 1_000 : 5_000;
   const interval = Math.min(...o.specs.map((s) => s.timing.probeIntervalMs));
@@ -94,16 +92,15 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
           blind.add(spec.cluster, clock());
         }
         if (settling) {
-          const why = r.storeError ? `the store: ${r.storeError}` : unsettledBy(spec, cached.state, r.observations);
-          if (why !== null) {
-            unsettledAt.set(fallback.cluster, started);
-            result.watched = why;
-          }
+          const judged = watches.get(fallback.cluster)!.round(spec, cached.state, r.observations, r.storeError, started);
+          if (judged.settled) settled.add(fallback.cluster);
+          else settled.delete(fallback.cluster);
+          if (judged.why !== null) result.watched = judged.why;
         }
       }),
     );
     result.rounds++;
-    if (settling && o.specs.every((s) => started - (unsettledAt.get(s.cluster) ?? -Infinity) >= settleQuietMs(s))) break;
+    if (settling && settled.size === o.specs.length) break;
     const wait = started + interval - clock();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }

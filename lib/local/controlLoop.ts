@@ -7,8 +7,7 @@ import type { ProbeLogin } from '../probe/probeLogin.ts';
 import { loadState } from '../store/loadState.ts';
 import { pruneObservations } from '../store/observations.ts';
 import { readWakes } from '../store/wakes.ts';
-import { unsettledBy } from '../probe/settled.ts';
-import { settleQuietMs } from '../control/probeLoop.ts';
+import { SettleWatch } from '../probe/settled.ts';
 
 export interface ControlLoopOptions {
   cp: ControlPlane;
@@ -58,7 +57,7 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
   let lastTick = 0;
   let lastPrune = cp.clock();
   let wake: (() => void) | null = null;
-  let unsettledAt = -Infinity;
+  let settle = new SettleWatch();
 
   const trouble = (reason: string) => {
     if (!troubled) opts.onTrouble?.(reason);
@@ -115,7 +114,7 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
       if (onWake && cp.clock() >= runUntil) {
         if (!(await idle())) break;
         runUntil = Infinity;
-        unsettledAt = -Infinity;
+        settle = new SettleWatch();
       }
       const started = cp.clock();
       try {
@@ -131,9 +130,8 @@ export function startControlLoop(opts: ControlLoopOptions): ControlLoop {
           runs.rounds++;
           cp.metrics?.probeRound?.(spec, { seconds: (performance.now() - roundStarted) / 1000, observations: r.observations, storeError: r.storeError !== null });
           if (onWake) {
-            if (r.storeError !== null || unsettledBy(spec, state, r.observations) !== null) unsettledAt = started;
             // Settled for its quiet time (at once, when the first round already is): the run ends.
-            if (started - unsettledAt >= settleQuietMs(spec)) runUntil = started;
+            if (settle.round(spec, state, r.observations, r.storeError, started).settled) runUntil = started;
           }
           if (r.storeError) {
             trouble(r.storeError);

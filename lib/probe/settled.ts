@@ -1,5 +1,5 @@
 import type { NodeObservation } from '../domain/observation.ts';
-import type { ClusterSpec } from '../domain/spec.ts';
+import { failureWindowMs, type ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
 import { failureDeadlines } from './edgeTrigger.ts';
 
@@ -35,4 +35,23 @@ export function unsettledBy(spec: ClusterSpec, state: ClusterState | null, round
     }
   }
   return null;
+}
+
+/** How long a cluster must stay settled before a run that probes until settled ends: decide's follow-ups to a change are seen first. */
+export const settleQuietMs = (spec: ClusterSpec): number => Math.max(1_000, 2 * failureWindowMs(spec.timing));
+
+/**
+ * One cluster's run until settled, round by round: the Lambda probe's (lib/control/probeLoop.ts)
+ * and local mode's on-wake loop (lib/local/controlLoop.ts) judge it alike.
+ */
+export class SettleWatch {
+  /** When a round was last unsettled; never, at first: a settled first round ends the run. */
+  private unsettledAt = -Infinity;
+
+  /** Judges the round that started `at`: why it is unsettled (null: it is not), and whether the cluster has been settled for its quiet time. */
+  round(spec: ClusterSpec, state: ClusterState | null, observations: readonly NodeObservation[], storeError: string | null, at: number): { why: string | null; settled: boolean } {
+    const why = storeError !== null ? `the store: ${storeError}` : unsettledBy(spec, state, observations);
+    if (why !== null) this.unsettledAt = at;
+    return { why, settled: at - this.unsettledAt >= settleQuietMs(spec) };
+  }
 }
