@@ -52,6 +52,15 @@ describe('probe against real nodes', () => {
 
   test('a synchronous cluster: one primary, two quorum standbys streaming from it with small lag', async () => {
     await sqlOnce(15430, 'CREATE TABLE IF NOT EXISTS probe_t AS SELECT g FROM generate_series(1, 1000) g');
+    // Until a standby replays its first commit its lag in seconds is unknown (null, by design):
+    // a probe between the table's arrival and its replay would rightly say so.
+    const lsn = (await sqlOnce<{ lsn: string }>(15430, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+    for (const port of [15431, 15432]) {
+      await waitFor(`the standby on ${port} to replay ${lsn}`, async () => {
+        const [r] = await sqlOnce<{ done: boolean }>(port, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS done`);
+        return r!.done;
+      });
+    }
     const obs = byNode(await probeRound(spec, ctx()));
     const pg1 = obs.get('pg1')!;
     assert.equal(pg1.reachable, true);
