@@ -16,6 +16,19 @@ SELECT
   CASE WHEN NOT s.in_recovery THEN pg_walfile_name(pg_current_wal_lsn()) END AS wal_file,
   (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
   (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS min_recovery_tli,
+  -- A standby's timeline at its WAL end, from the name of the WAL file holding its last byte
+  -- (received, else replayed): the walreceiver names each file for the timeline it streams and a
+  -- rewind copies the source's, so it moves as the first WAL of a new timeline is flushed, where
+  -- the control file waits for a restartpoint. pg_ls_waldir() needs pg_monitor, the probe's role.
+  CASE WHEN s.in_recovery THEN (
+    SELECT max(('x' || substr(f.name, 1, 8))::bit(32)::int)
+    FROM pg_ls_waldir() f,
+         (SELECT floor((greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) - '0/1'::pg_lsn) / z.bytes) AS segno,
+                 4294967296 / z.bytes AS per_id
+            FROM (SELECT setting::numeric AS bytes FROM pg_settings WHERE name = 'wal_segment_size') z) e
+    WHERE f.name ~ '^[0-9A-F]{24}$'
+      AND substr(f.name, 9) = lpad(upper(to_hex(floor(e.segno / e.per_id)::bigint)), 8, '0') || lpad(upper(to_hex((e.segno % e.per_id)::bigint)), 8, '0'))
+  END AS wal_end_tli,
   CASE WHEN s.in_recovery THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
   CASE WHEN s.in_recovery THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
   -- A standby that has replayed all it received is not behind, however long the primary has been idle.
@@ -43,6 +56,7 @@ export const NodeRow = z.object({
   wal_file: z.string().nullable(),
   checkpoint_tli: z.number().int().nullable(),
   min_recovery_tli: z.number().int().nullable(),
+  wal_end_tli: z.number().int().nullable(),
   receive_lsn: Lsn.nullable(),
   replay_lsn: Lsn.nullable(),
   lag_seconds: z.number().nullable(),
@@ -69,13 +83,17 @@ export const NodeRow = z.object({
 });
 export type NodeRow = z.infer<typeof NodeRow>;
 
-/** Timeline: a primary's from its WAL file name; a standby's from what it receives, else what it has replayed. */
+/**
+ * Timeline: a primary's from its WAL file name; a standby's the highest of what it receives, the
+ * file holding its WAL end and its control file. Each only ever lags the truth (a timeline does
+ * not go down on one node), so the highest is the nearest.
+ */
 export function timelineOf(row: NodeRow): number | null {
   if (!row.in_recovery && row.wal_file) {
     const tli = Number.parseInt(row.wal_file.slice(0, 8), 16);
     if (Number.isInteger(tli) && tli > 0) return tli;
   }
-  if (row.in_recovery && row.wal_receiver?.received_tli) return row.wal_receiver.received_tli;
-  const known = [row.checkpoint_tli, row.min_recovery_tli].filter((t): t is number => typeof t === 'number' && t > 0);
+  const standby = row.in_recovery ? [row.wal_receiver?.received_tli, row.wal_end_tli] : [];
+  const known = [...standby, row.checkpoint_tli, row.min_recovery_tli].filter((t): t is number => typeof t === 'number' && t > 0);
   return known.length > 0 ? Math.max(...known) : null;
 }

@@ -98,9 +98,9 @@ export async function probeNode(node: NodeSpec, ctx: NodeProbeContext): Promise<
 }
 
 /**
- * A standby's timeline only rises (a promotion upstream, a rewind onto a newer one), but once its
- * receiver is gone it is read from the control file, which names the old timeline until the next
- * restartpoint: keep the highest seen since it last answered as a standby.
+ * A standby's timeline only rises (a promotion upstream, a rewind onto a newer one); each source
+ * the query reads may lag (the control file until a restartpoint), so keep the highest seen since
+ * it last answered as a standby.
  */
 function standbyTimeline(row: NodeRow, prev: NodeObservation | null): number | null {
   const now = timelineOf(row);

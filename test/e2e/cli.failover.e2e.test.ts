@@ -94,10 +94,10 @@ describe('pgvigil on a live local cluster: bad input, manual failover, crash fai
 
   test('status --json matches the real roles after a crash failover', async () => {
     await waitFor('pg1 and pg3 to stream from pg2', async () => (await upstreamOf(p, 'pg1')) === 'pg2' && (await upstreamOf(p, 'pg3')) === 'pg2', 90_000);
-    // And the probe to have seen both on pg2's timeline: a standby seen only on the old one when
-    // pg2 fails is refused as a candidate ("behind pg2's timeline", it may lack pg2's commits).
-    // Once seen, the prober keeps it while the standby stays up (lib/probe/probeNode.ts). In one
-    // full run both were still seen on timeline 1 when pg2 was crashed, and no failover came.
+    // And the probe to have seen both on pg2's timeline: a standby still on the old one when pg2
+    // fails has none of pg2's WAL and is rightly refused as a candidate ("behind pg2's timeline").
+    // The prober reads it from the WAL file at each standby's end, so once pg2's first WAL has
+    // reached them this holds, receiver or not (ARCHITECTURE, closed problems).
     await waitFor("the probe to see pg1 and pg3 on pg2's timeline", async () => {
       const read = await latestObservations(p.store, p.spec.cluster, Date.now() - 60_000);
       if (!read.ok) return false;

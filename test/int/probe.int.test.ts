@@ -9,6 +9,7 @@ import { probeRound } from '../../lib/probe/probeRound.ts';
 import { probeNode } from '../../lib/probe/probeNode.ts';
 import type { ProbeContext } from '../../lib/probe/probeContext.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { probeLoginFromFiles } from '../../lib/host/probeLoginFiles.ts';
 
 function specOf(cluster: LocalCluster, name: string, replication: ClusterSpec['replication']): ClusterSpec {
   const parsed = parseClusterSpec({ cluster: name, nodes: cluster.specNodes(), replication });
@@ -184,5 +185,53 @@ describe('probe against real nodes', () => {
     assert.equal(back.consecutiveFailures, 0);
     assert.equal(back.failingSince, null);
     assert.equal(back.walReceiver?.upstream, 'pg1');
+  });
+});
+
+describe("probe: a standby's timeline once its new upstream is gone", () => {
+  let dir: string;
+  let c: LocalCluster | undefined;
+  before(async () => {
+    dir = await mkdtemp('/tmp/pgvigil-b-probe-tli-');
+    c = await createLocalCluster({ workDir: dir, basePort: 15450, replication: { mode: 'async', maximumLagOnFailover: 0 } });
+  });
+  after(async () => {
+    await c?.stopAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("a standby that streamed the promoted node's timeline reads it with no earlier round to lean on, as the monitoring role", async () => {
+    const spec = specOf(c!, 'probe-tli', { mode: 'async', maximumLagOnFailover: 0 });
+    // pg1 stops cleanly first: both standbys then hold the same WAL, up to its shutdown
+    // checkpoint, so pg3 can follow pg2 (nothing of pg1's past pg2's switch point).
+    assert.deepEqual(await c!.stop('pg1', 'fast'), { ok: true });
+    await sqlOnce(15451, 'SELECT pg_promote(true, 30)');
+    await sqlOnce(15451, "SELECT pg_create_physical_replication_slot('pg3')");
+    const conninfo = (await sqlOnce<{ v: string }>(15452, "SELECT current_setting('primary_conninfo') AS v"))[0]!.v;
+    assert.match(conninfo, /port=15450/);
+    await sqlOnce(15452, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace('port=15450', 'port=15451').replaceAll("'", "''")}'`);
+    await sqlOnce(15452, 'SELECT pg_reload_conf()');
+    await sqlOnce(15451, 'CREATE TABLE after_promotion AS SELECT 1 AS x');
+    await waitFor('pg3 to stream timeline 2 from pg2', async () => {
+      const [r] = await sqlOnce<{ tli: number | null; port: number | null }>(15452, 'SELECT received_tli AS tli, sender_port AS port FROM pg_stat_wal_receiver');
+      return r?.tli === 2 && r.port === 15451;
+    });
+    assert.deepEqual(await c!.stop('pg2', 'immediate'), { ok: true });
+    // Its receiver gone, the control file names timeline 1 until a restartpoint after the switch:
+    // all the probe had to read before it looked at the WAL files themselves.
+    const obs = await probeNode(spec.nodes.find((n) => n.name === 'pg3')!, {
+      cluster: 'probe-tli',
+      prober: 'test-prober',
+      now: () => Date.now(),
+      previous: new Map(),
+      nodes: spec.nodes,
+      timeoutMs: 2_000,
+      // As the probe logs in on AWS: pgvigil_monitor (pg_monitor and nothing else) over TLS.
+      ...(await probeLoginFromFiles(c!.files)),
+    });
+    assert.equal(obs.reachable, true, JSON.stringify(obs.error));
+    assert.equal(obs.role, 'standby');
+    assert.equal(obs.walReceiver?.status === 'streaming' && obs.walReceiver.upstream === 'pg2', false, 'no receiver streams from the stopped pg2');
+    assert.equal(obs.timeline, 2, "its WAL past pg2's switch point is on timeline 2: a candidate if pg2 fails, not refused as behind");
   });
 });
