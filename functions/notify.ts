@@ -1,20 +1,34 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { storeFromEnv } from '../lib/control/awsControlPlane.ts';
-import { parseLambdaEnv } from '../lib/control/lambdaEnv.ts';
+import { parseLambdaEnv, type LambdaEnv } from '../lib/control/lambdaEnv.ts';
 import { handleNotifyEvent } from '../lib/control/notifyHandler.ts';
-import { jsonLog } from '../lib/log.ts';
+import { jsonLog, type Log } from '../lib/log.ts';
+import type { Store } from '../lib/store/store.ts';
 
 /**
  * Decision items from the table's stream, as alerts on the SNS topic and as events on the
  * default EventBridge bus (PGVIGIL_DECISION_EVENTS=off: SNS only; the construct sets it).
  */
-let clients: { region: string; sns: SNSClient; events: EventBridgeClient } | null = null;
+let clients: { key: string; store: Store; log: Log; sns: SNSClient; events: EventBridgeClient } | null = null;
 
-/** One pair of clients per container (a new client per invocation is a new TLS connection), with time limits under notify's 30 s. */
-function clientsFor(region: string) {
-  const requestHandler = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true };
-  if (clients?.region !== region) clients = { region, sns: new SNSClient({ region, requestHandler, maxAttempts: 2 }), events: new EventBridgeClient({ region, requestHandler }) };
+/**
+ * One set of clients per container, as decide and act keep theirs (a new client per invocation
+ * is a new TLS connection), with time limits under notify's 30 s.
+ */
+function clientsFor(e: LambdaEnv) {
+  const key = `${e.AWS_REGION} ${e.PGVIGIL_TABLE} ${e.PGVIGIL_STORE_ENDPOINT ?? ''}`;
+  if (clients?.key !== key) {
+    const requestHandler = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true };
+    const log = jsonLog('notify');
+    clients = {
+      key,
+      log,
+      store: storeFromEnv(e, log),
+      sns: new SNSClient({ region: e.AWS_REGION, requestHandler, maxAttempts: 2 }),
+      events: new EventBridgeClient({ region: e.AWS_REGION, requestHandler }),
+    };
+  }
   return clients;
 }
 
@@ -23,16 +37,12 @@ export const handler = async (event: unknown) => {
   if (!env.ok) throw new Error(env.reason);
   const e = env.value;
   if (!e.PGVIGIL_TOPIC_ARN) throw new Error('set PGVIGIL_TOPIC_ARN to the alert topic');
-  const decisionEvents = process.env['PGVIGIL_DECISION_EVENTS'] ?? 'on';
-  if (decisionEvents !== 'on' && decisionEvents !== 'off') throw new Error(`PGVIGIL_DECISION_EVENTS is ${JSON.stringify(decisionEvents)}: set it to on or off`);
-  const log = jsonLog('notify');
-  const store = storeFromEnv(e, log);
-  const { sns, events } = clientsFor(e.AWS_REGION);
+  const { store, log, sns, events } = clientsFor(e);
   return handleNotifyEvent(event, {
     store,
     log,
     sns,
     topicArn: e.PGVIGIL_TOPIC_ARN,
-    ...(decisionEvents === 'on' ? { events: { client: events } } : {}),
+    ...(e.PGVIGIL_DECISION_EVENTS === 'on' ? { events: { client: events } } : {}),
   });
 };

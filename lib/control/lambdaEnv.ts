@@ -33,6 +33,8 @@ export const LambdaEnv = z.object({
   /** The same from Secrets Manager: functions deployed before the stack moved it to SSM. */
   PGVIGIL_CA_CERT_SECRET_ARN: z.string().min(1).optional(),
   PGVIGIL_TOPIC_ARN: z.string().min(1).optional(),
+  /** notify: also put each decision on the default EventBridge bus ('off': SNS only). */
+  PGVIGIL_DECISION_EVENTS: z.enum(['on', 'off'], { error: "set PGVIGIL_DECISION_EVENTS to 'on' or 'off'" }).default('on'),
   PGVIGIL_ENDPOINTS: json(
     z.object({ route53: z.object({ zoneId: z.string(), writerName: z.string(), readerName: z.string(), ttl: z.number().int().min(0) }).optional() }),
     'PGVIGIL_ENDPOINTS',
