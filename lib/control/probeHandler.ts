@@ -43,7 +43,7 @@ export async function handleProbeEvent(event: unknown, env: LambdaEnv, deps: Pro
     prober: deps.prober,
     until: now.success && now.data.maxMs !== undefined ? Math.min(deps.until, Date.now() + now.data.maxMs) : deps.until,
     log: deps.log,
-    cadence: env.PGVIGIL_PROBE_CADENCE === 'on-wake' ? 'until-settled' : 'always',
+    runMode: env.PGVIGIL_PROBE_CADENCE === 'on-wake' ? 'until-settled' : 'always',
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(deps.login ? { login: deps.login } : {}),
   });

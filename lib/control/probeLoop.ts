@@ -34,11 +34,11 @@ export interface ProbeLoopOptions {
    * the on-wake probe (a scheduled minute run, or an agent's wake): stop as soon as every cluster
    * has been settled (lib/probe/settled.ts) for its quiet time, after the first round if it already is.
    */
-  cadence?: ProbeCadence;
+  runMode?: ProbeRunMode;
 }
 
-export type ProbeCadence = 'always' | 'until-settled';
-
+/** How one run of the probe ends; what is deployed (cdk ProbeCadence 'on-wake') runs 'until-settled'. */
+export type ProbeRunMode = 'always' | 'until-settled';
 
 export interface ProbeLoopResult {
   rounds: number;
@@ -60,7 +60,7 @@ export async function runProbeLoop(o: ProbeLoopOptions): Promise<ProbeLoopResult
   const probers = new Map(o.specs.map((s) => [s.cluster, new Prober({ store: o.store, prober: o.prober, clock, ...(o.login ? { credentials: o.login } : {}) })]));
   const states = new Map<string, { state: ClusterState | null; at: number }>();
   const result: ProbeLoopResult = { rounds: 0, written: 0, storeErrors: 0, blindRounds: 0, watched: null };
-  const settling = o.cadence === 'until-settled';
+  const settling = o.runMode === 'until-settled';
   const watches = new Map(o.specs.map((s) => [s.cluster, new SettleWatch()]));
   const settled = new Set<string>();
   // Settling judges each round against the log, so it reads the log more often.

@@ -227,7 +227,7 @@ try {
     const probeInvocation = async (fn: 'probe' | 'probe-wake', until: number) => {
       const i = ++invocationNo;
       const t0 = performance.now();
-      const r = await runProbeLoop({ store: probeStore, specs: [p.spec], prober: `lambda-bench-${i}`, until, log: silentLog, cadence: cadence === 'on-wake' ? 'until-settled' : 'always' });
+      const r = await runProbeLoop({ store: probeStore, specs: [p.spec], prober: `lambda-bench-${i}`, until, log: silentLog, runMode: cadence === 'on-wake' ? 'until-settled' : 'always' });
       runs[fn].push({ ms: performance.now() - t0, records: r.written });
       if (r.storeErrors > 0 || r.blindRounds > 0) progress(`probe invocation ${i}: ${r.storeErrors} store errors, ${r.blindRounds} blind rounds`);
     };
