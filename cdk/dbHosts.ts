@@ -1,16 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { AssetHashType, DockerImage, RemovalPolicy, Size, Tags, Token } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, RemovalPolicy, Size, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { buildSync } from 'esbuild';
 import type { ClusterSpec } from '../lib/domain/spec.ts';
 import { agentEntry, agentEsbuildOptions } from './bundling.ts';
 import { cidrContains } from './cidr.ts';
 import { clusterTagKey } from './access.ts';
-import { PgVigilHostSecrets } from './hostSecrets.ts';
+import { hostParameterPrefix, PgVigilHostSecrets } from './hostSecrets.ts';
 import type { AgentKeyParameterProvider } from './agentKeyParameter.ts';
 import { hostUserData } from './hostUserData.ts';
 
@@ -87,8 +88,20 @@ export class PgVigilDbHosts extends Construct {
   constructor(scope: Construct, id: string, props: DbHostsProps) {
     super(scope, id);
     const asset = agentAsset(this);
-    // This one object, not the whole bootstrap bucket.
-    props.agentPolicy.addStatements(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    // Where this build's agent bundle is, in a parameter the user data reads at boot rather than
+    // written into it: EC2 changes an instance's user data only while it is stopped, so a bundle
+    // key in the user data made CloudFormation stop and start every host at once for each new
+    // agent build, for nothing (user data runs at a host's first boot only).
+    const bundleParameter = new ssm.StringParameter(this, 'AgentBundleLocation', {
+      parameterName: `${hostParameterPrefix(Stack.of(this).stackName, props.cluster.cluster)}agent-bundle`,
+      stringValue: asset.s3ObjectUrl,
+      description: `pgvigil ${props.cluster.cluster}: the S3 object of the agent bundle a new host installs`,
+    });
+    // This one object, not the whole bootstrap bucket, and the parameter naming it.
+    props.agentPolicy.addStatements(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }),
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [bundleParameter.parameterArn] }),
+    );
     if (!/^ami-[0-9a-f]{8,17}$/.test(props.ami)) throw new Error(`PgVigil: dbHosts: dbHostAmi: give an AMI id like ami-0123456789abcdef0 (got "${props.ami}")`);
     const subnets = props.vpc.privateSubnets;
     // 'HostParameters', not the 'Secrets' the secrets had: CloudFormation cannot change a logical id's type.
@@ -120,12 +133,11 @@ export class PgVigilDbHosts extends Construct {
 
       const userData = ec2.UserData.forLinux();
       userData.addCommands('set -euo pipefail', ...mountDataVolume(data.volumeId));
-      const bundle = userData.addS3DownloadCommand({ bucket: asset.bucket, bucketKey: asset.s3ObjectKey, localFile: '/opt/pgvigil/agent.zip' });
       userData.addCommands(
         ...hostUserData({
           spec: props.cluster,
           node: node.name,
-          bundle,
+          bundleParameter: bundleParameter.parameterName,
           dataMount,
           region: props.region,
           tableName: props.tableName,

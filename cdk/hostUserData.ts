@@ -2,12 +2,16 @@ import type { ClusterSpec } from '../lib/domain/spec.ts';
 
 /** Where the host keeps what its bootstrap makes (TLS, passfile, socket); on the root volume, remade from the host parameters. */
 export const hostDir = '/var/lib/pgvigil/host';
+const bundleZip = '/opt/pgvigil/agent.zip';
 
 export interface HostUserDataProps {
   spec: ClusterSpec;
   node: string;
-  /** The unzipped agent bundle (agent.mjs) lands in /opt/pgvigil from this zip. */
-  bundle: string;
+  /**
+   * The String parameter naming the agent bundle's S3 object (`s3://bucket/key`), read at boot:
+   * the bundle's key changes with every build, and EC2 changes user data only on a stopped instance.
+   */
+  bundleParameter: string;
   /** Where the data volume is mounted; the data directory is `data` under it. */
   dataMount: string;
   region: string;
@@ -73,7 +77,10 @@ export function hostUserData(p: HostUserDataProps): string[] {
     ...installPackages(),
     // The package owns its home, which may be the mounted volume: keep it postgres's.
     `chown postgres:postgres ${p.dataMount} && chmod 0700 ${p.dataMount}`,
-    `unzip -o ${p.bundle} -d /opt/pgvigil`,
+    // After the packages: the AWS CLI is one of them on Debian. agent.mjs lands in /opt/pgvigil.
+    `BUNDLE_URL=$(aws ssm get-parameter --region ${p.region} --name '${p.bundleParameter}' --query Parameter.Value --output text)`,
+    `install -d /opt/pgvigil && aws s3 cp "$BUNDLE_URL" ${bundleZip} --region ${p.region}`,
+    `unzip -o ${bundleZip} -d /opt/pgvigil`,
     'install -d -m 0755 /etc/pgvigil && install -d -m 0700 /var/lib/pgvigil',
     `cat > /etc/pgvigil/agent.json <<'JSON'\n${JSON.stringify(config, null, 2)}\nJSON`,
     'sed -i "s#@PG_BINDIR@#$PG_BINDIR#" /etc/pgvigil/agent.json',

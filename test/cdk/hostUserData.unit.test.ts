@@ -14,7 +14,7 @@ describe('database host user data', () => {
   const script = hostUserData({
     spec: spec.value,
     node: 'pg-b',
-    bundle: '/opt/pgvigil/agent.zip',
+    bundleParameter: '/pgvigil/S/host/demo/agent-bundle',
     dataMount: '/var/lib/pgsql',
     region: 'eu-west-1',
     tableName: 'pgvigil',

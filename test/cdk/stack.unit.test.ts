@@ -361,6 +361,27 @@ describe('PgVigil stack: optional database hosts', () => {
     assert.deepEqual(scripts.map((s) => s.includes('initdb')), [false, false, false]);
   });
 
+  test("a new agent build changes no host's user data: the bundle's S3 object is named by a parameter the host reads at boot", () => {
+    // EC2 changes user data only on a stopped instance: CloudFormation would stop and start every host at once.
+    const [paramId, param] = resourcesOf(hosts, 'AWS::SSM::Parameter').filter(([, p]) => /agent-bundle$/.test(String(p.Name)))[0]!;
+    assert.equal(param.Name, '/pgvigil/PgVigilTest/host/demo/agent-bundle');
+    assert.equal(param.Type, 'String', 'a location, not a secret');
+    const url = JSON.stringify(param.Value);
+    const key = /([0-9a-f]{64}\.zip)/.exec(url)?.[1];
+    assert.ok(key, `the parameter holds the bundle's object: ${url}`);
+    for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) {
+      const script = JSON.stringify(p.UserData);
+      assert.ok(!script.includes(key!), 'the bundle key is not in the user data');
+      assert.doesNotMatch(script, /[0-9a-f]{64}/, 'no content hash of any asset');
+      assert.ok(script.includes(`--name '",{"Ref":"${paramId}"},"' --query Parameter.Value --output text)`), 'the bundle is found from the parameter at boot');
+      const fetch = script.indexOf('aws s3 cp \\"$BUNDLE_URL\\" /opt/pgvigil/agent.zip');
+      assert.ok(fetch > script.indexOf('apt-get install') && fetch < script.indexOf('unzip -o /opt/pgvigil/agent.zip'), 'fetched after the packages (the AWS CLI is one on Debian), before the unzip');
+    }
+    const statements = resourcesOf(hosts, 'AWS::IAM::ManagedPolicy').flatMap(([, p]) => p.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const reads = statements.filter((st) => [st.Action].flat().includes('ssm:GetParameter') && JSON.stringify(st.Resource).includes(paramId!));
+    assert.equal(reads.length, 1, 'the hosts may read the parameter');
+  });
+
   test('every host bootstraps before its agent starts (systemd ExecStartPre); PostgreSQL stops with the agent; dnf or apt', () => {
     for (const [, p] of resourcesOf(hosts, 'AWS::EC2::Instance')) {
       const script = JSON.stringify(p.UserData);
