@@ -50,8 +50,10 @@ export class WriteLoad extends ClientLoad {
   }
 }
 
-/** The acknowledged ids missing from `url`'s table. */
+/** The ids acknowledged before this call that are missing from `url`'s table. */
 export async function missingAcked(url: string, acked: readonly number[], table = 'pgvigil_writes'): Promise<number[]> {
+  // A copy now: a running load keeps pushing ids acknowledged after the SELECT's snapshot, which the live array would count as lost.
+  const want = [...acked];
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   // A server going away mid-test must fail the awaited call, not crash the process.
   c.on('error', () => {});
@@ -59,7 +61,7 @@ export async function missingAcked(url: string, acked: readonly number[], table 
   try {
     const { rows } = await c.query<{ id: string }>(`SELECT id FROM ${table}`);
     const have = new Set(rows.map((r) => Number(r.id)));
-    return acked.filter((id) => !have.has(id));
+    return want.filter((id) => !have.has(id));
   } finally {
     await c.end();
   }
