@@ -55,9 +55,10 @@ export function topicUse(topicArn: string): Record<string, Record<string, unknow
  * A standard SecureString is encrypted and decrypted directly under the key: Parameter Store calls
  * KMS Encrypt when a value is created or changed and Decrypt when it is read (KMS Developer Guide,
  * "AWS KMS encryption for AWS Systems Manager Parameter Store SecureString parameters",
- * services-parameter-store.html), with the encryption context PARAMETER_ARN = the parameter's ARN
- * (the same page's encryption context section; the stored excerpts here stop before it, so this is
- * the one fact taken on the page's word, as every public policy using the key does). A grant bound
+ * services-parameter-store.html), with the encryption context PARAMETER_ARN = the parameter's ARN,
+ * `arn:aws:ssm:<region>:<account>:parameter/<path>/<name>` with its path (the page's "Parameter Store
+ * encryption context", whose own IAM example conditions Decrypt on kms:EncryptionContext:PARAMETER_ARN
+ * with StringEquals, as here; parameterArn builds that form). A grant bound
  * to one parameter's ARN therefore opens that parameter and nothing else, and none of the archive's
  * or the topic's ciphertexts, whose contexts are other keys.
  */
