@@ -9,10 +9,11 @@ const list = z
   .string()
   .optional()
   .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []));
-const flag = z
-  .union([z.boolean(), z.enum(['true', 'false'])])
-  .optional()
-  .transform((v) => v === true || v === 'true');
+const onOff = z.union([z.boolean(), z.enum(['true', 'false'])], { error: 'give true or false' }).optional();
+/** A true/false key that is off unless given. */
+const flag = onOff.transform((v) => v === true || v === 'true');
+/** A true/false key that is on unless given as false. */
+const flagOn = onOff.transform((v) => v === undefined || v === true || v === 'true');
 
 /** `cdk -c key=value` context; every value arrives as a string. */
 export const AppContext = z.object({
@@ -25,7 +26,7 @@ export const AppContext = z.object({
   zoneId: z.string().regex(/^Z[0-9A-Z]+$/, 'give a hosted zone id like Z0123456789ABC').optional(),
   zoneName: z.string().min(1).optional(),
   /** "false": the VPC routes DynamoDB and S3 already (its own gateway endpoints). */
-  gatewayEndpoints: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
+  gatewayEndpoints: flagOn,
   /** Interface endpoints to add, comma-separated: ssm, sns, lambda (secretsmanager: still accepted, no longer needed by pgvigil). Default none. */
   interfaceEndpoints: list.pipe(z.array(z.enum(interfaceEndpointNames, { error: `name interface endpoints from: ${interfaceEndpointNames.join(', ')} (comma-separated)` }))),
   /** Demo VPC flow logs. */
@@ -40,13 +41,15 @@ export const AppContext = z.object({
   /** The database hosts' AMI, pinned (README: Database hosts). */
   dbHostAmi: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'give an AMI id like ami-0123456789abcdef0').optional(),
   /** "false": no decision events on EventBridge (SNS alerts only). */
-  decisionEvents: z.union([z.boolean(), z.enum(['true', 'false'])]).optional().transform((v) => v === undefined || v === true || v === 'true'),
+  decisionEvents: flagOn,
   backupRetentionDays: z.coerce.number({ error: 'give a whole number of days, e.g. 35' }).int('give a whole number of days, e.g. 35').min(1, 'keep backups at least 1 day').optional(),
   /** An EventBridge expression, cron(…) or rate(…), in UTC; "off" for no scheduled backups. */
   backupSchedule: z
     .string()
     .regex(/^(off|cron\(.+\)|rate\(.+\))$/, 'give "off", cron(0 3 * * ? *) or rate(1 day)')
     .optional(),
+  /** "true": reserve (and cap) the handlers' concurrency (cdk/reservedConcurrency.ts). */
+  reservedConcurrency: flag,
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and dashes').default('PgVigil'),
 });
 
@@ -99,6 +102,7 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       dbHosts: c.dbHosts,
       dbHostAmi: c.dbHostAmi,
       decisionEvents: c.decisionEvents,
+      reservedConcurrency: c.reservedConcurrency,
       backupRetentionDays: c.backupRetentionDays,
       backupSchedule: c.backupSchedule === undefined ? undefined : c.backupSchedule === 'off' ? null : events.Schedule.expression(c.backupSchedule),
       // A VPC lookup needs a concrete account and region; the demo synthesizes env-agnostic, offline.

@@ -48,6 +48,8 @@ export interface FunctionsProps {
   schedulesEnabled?: boolean;
   /** 'on-wake': the probe runs once a minute until settled and when decide starts it for a wake or a command. */
   probeCadence: ProbeCadence;
+  /** Each handler's reserved concurrency (cdk/reservedConcurrency.ts); absent: none, the account's shared pool. */
+  reservedConcurrency?: Record<HandlerName, number>;
 }
 
 /** decide decides and appends in well under a second; it never waits on an agent (act does). */
@@ -102,6 +104,7 @@ export class PgVigilFunctions extends Construct {
         securityGroups: [props.network.lambdaSecurityGroup],
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
         loggingFormat: lambda.LoggingFormat.JSON,
+        ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency[name] } : {}),
         ...extra,
       });
 

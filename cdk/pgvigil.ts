@@ -22,6 +22,7 @@ import { PgVigilHostSecrets } from './hostSecrets.ts';
 import { PgVigilArchive, defaultBackupRetentionDays, defaultBackupSchedule } from './archive.ts';
 import { demoClusterSpec } from './demoSpec.ts';
 import { suppressWithReasons } from './nagSuppressions.ts';
+import { reservedConcurrencyFor } from './reservedConcurrency.ts';
 
 export interface PgVigilProps {
   /** The VPC where the database hosts live; a demo VPC (3 AZs, one NAT gateway) when absent. */
@@ -82,6 +83,13 @@ export interface PgVigilProps {
    * Default true; false: SNS alerts only, and notify gets no events:PutEvents.
    */
   decisionEvents?: boolean;
+  /**
+   * Reserve concurrency for the four handlers (cdk/reservedConcurrency.ts: act a node's worth per
+   * node and one per cluster, decide three more, probe 3, notify 2), so other functions of the
+   * account can't starve a failover. It is also their cap, and Lambda refuses it when the account's
+   * unreserved concurrency would drop below 100. Default false.
+   */
+  reservedConcurrency?: boolean;
 }
 
 function parseClusters(inputs: ClusterSpecInput[]): ClusterSpec[] {
@@ -159,6 +167,7 @@ export class PgVigil extends Construct {
       decisionEvents: props.decisionEvents ?? true,
       schedulesEnabled: this.watching,
       probeCadence: this.probeCadence,
+      ...(props.reservedConcurrency ? { reservedConcurrency: reservedConcurrencyFor(this.clusters) } : {}),
     });
     grantStoreAccess(table, this.functions, this.clusters);
     this.access = new PgVigilAccess(this, 'Access', {
