@@ -10,6 +10,7 @@ import { parseArchiveUrl } from '../backup/archiveUrl.ts';
 import { BackupId } from '../backup/backupManifest.ts';
 import { listBackups, type BackupEntry } from '../backup/backupList.ts';
 import { verifyBackup } from '../backup/restoreVerify.ts';
+import { restoreBackup } from '../backup/restoreBackup.ts';
 import { localArchiveTarget, localArchiveTargetFile } from '../local/localArchive.ts';
 import { readLocalWorkDir } from '../local/localWorkDir.ts';
 import { ensurePgOsUser } from '../postgres/osUser.ts';
@@ -17,7 +18,7 @@ import { findPgBinaries } from '../postgres/pgBinaries.ts';
 import { chooseStandbySource } from '../local/standbySource.ts';
 import { loadState } from '../store/loadState.ts';
 import { closeStore, createStore } from '../store/store.ts';
-import { fail, parseOption } from './cliErrors.ts';
+import { fail, parseIntOption, parseOption } from './cliErrors.ts';
 import { invokeFunction } from './decideInvoke.ts';
 import { parseTimeArg } from './timeArg.ts';
 import { untilInterrupted } from './interrupt.ts';
@@ -177,15 +178,29 @@ export function registerBackup(program: Command): void {
 
   program
     .command('restore')
-    .description('restore a backup into a temporary instance, replay WAL, check it, remove it')
-    .requiredOption('--verify <backup>', 'the backup id (from pgvigil backups) to verify')
+    .argument('[backup]', 'the backup id (from pgvigil backups) to restore --into a new data directory')
+    .description('restore a backup into a new data directory (--into), or check one in a temporary instance (--verify)')
+    .option('--into <dir>', 'the new data directory (absent or empty): the restored instance is left there, stopped, ready to start')
+    .option('--verify <backup>', 'restore this backup into a temporary instance, replay WAL, check it, remove it')
     .option('--target-time <time>', 'replay to this time (ISO, UTC without zone, or 30m / 2h ago) instead of the backup end: point-in-time restore')
+    .option('--port <port>', 'with --into: the port the restored instance listens on, on 127.0.0.1 (default: a free one)')
     .option('--workdir <dir>', 'local mode: the work dir of a running `pgvigil up`', '.pgvigil')
     .option('--archive <where>', 'the archive: a directory or s3://bucket/prefix/ (default: the local cluster\'s)')
     .option('--json', 'print the outcome as JSON on stdout')
-    .addHelpText('after', '\nNeeds PostgreSQL server binaries of the backup\'s major version on this machine.\n\nExamples:\n  $ pgvigil restore --verify 20261124T031500Z-pg2\n  $ pgvigil restore --verify 20261124T031500Z-pg2 --target-time 2026-11-24T04:00:00Z')
-    .action(async (opts: ArchiveCliOptions & { verify: string; targetTime?: string }) => {
-      parseOption('--verify', opts.verify, BackupId, 'pgvigil backups lists the ids');
+    .addHelpText(
+      'after',
+      '\nNeeds PostgreSQL server binaries of the backup\'s major version on this machine.\n\nExamples:\n  $ pgvigil restore --verify 20261124T031500Z-pg2\n  $ pgvigil restore --verify 20261124T031500Z-pg2 --target-time 2026-11-24T04:00:00Z\n  $ pgvigil restore 20261124T031500Z-pg2 --into /srv/pg/restored --target-time 2026-11-24T04:00:00Z',
+    )
+    .action(async (backup: string | undefined, opts: ArchiveCliOptions & { verify?: string; into?: string; port?: string; targetTime?: string }) => {
+      if (opts.verify !== undefined && (backup !== undefined || opts.into !== undefined)) {
+        fail('give either --verify ID (check a backup) or ID --into DIR (restore it), not both', 'e.g. pgvigil restore 20261124T031500Z-pg2 --into /srv/pg/restored');
+      }
+      if (opts.verify === undefined && (backup === undefined || opts.into === undefined)) {
+        fail(backup === undefined ? 'which backup? give its id' : `where to? give --into DIR for backup ${backup}`, 'pgvigil restore ID --into DIR restores it; pgvigil restore --verify ID checks it; pgvigil backups lists the ids');
+      }
+      const id = parseOption(opts.verify !== undefined ? '--verify' : 'backup', (opts.verify ?? backup)!, BackupId, 'pgvigil backups lists the ids');
+      if (opts.port !== undefined && opts.into === undefined) fail('--port goes with --into: a verification picks its own free port', 'leave --port out, or restore with --into DIR');
+      const port = opts.port === undefined ? undefined : parseIntOption('--port', opts.port, 1024, 65535);
       let targetTime: Date | undefined;
       if (opts.targetTime !== undefined) {
         const at = parseTimeArg('--target-time', opts.targetTime, Date.now(), 'ago');
@@ -196,21 +211,38 @@ export function registerBackup(program: Command): void {
       if (!bins.ok) fail(bins.reason, 'install PostgreSQL server binaries (scripts/setup.sh)', 1);
       const target = archiveTargetOf(opts);
       const archive: ArchiveStore = await openArchive(target);
+      const osUser = ensurePgOsUser();
+      const progress = (step: string) => {
+        if (!opts.json) process.stdout.write(`… ${step}\n`);
+      };
+      if (opts.into !== undefined) {
+        const out = await restoreBackup({ archive, id, ...(targetTime ? { targetTime } : {}), ...(port !== undefined ? { port } : {}), bindir: bins.bindir, osUser, into: opts.into, progress });
+        if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+        if (!out.ok && out.refused) fail(out.reason, 'pass a new (or empty) directory to --into and a free --port, or leave --port out');
+        if (!out.ok) fail(`backup ${id} did not restore: ${out.reason}`, 'pgvigil restore --verify ID says whether the backup restores; an older backup may', 1);
+        if (!opts.json) {
+          const as = osUser ? `sudo -u ${osUser.name} ` : '';
+          process.stdout.write(
+            `restored: backup ${id} to ${out.target} into ${out.into} (${(out.ms / 1000).toFixed(1)} s), stopped\n` +
+              `  start it: ${as}${join(bins.bindir, 'pg_ctl')} start -D ${out.into} -l ${out.logFile}\n` +
+              `  connect: postgresql://127.0.0.1:${out.port}/ (loopback only, archiving off, nobody's standby: postgresql.auto.conf holds these)\n`,
+          );
+        }
+        return;
+      }
       const out = await verifyBackup({
         archive,
-        id: opts.verify,
+        id,
         ...(targetTime ? { targetTime } : {}),
         bindir: bins.bindir,
-        osUser: ensurePgOsUser(),
+        osUser,
         scratchDir: existsSync(opts.workdir) ? join(opts.workdir, 'restores') : join(process.cwd(), '.pgvigil-restores'),
-        progress: (step) => {
-          if (!opts.json) process.stdout.write(`… ${step}\n`);
-        },
+        progress,
       });
       if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-      if (!out.ok) fail(`backup ${opts.verify} did not restore: ${out.reason}`, 'pgvigil backups shows it as failed; take a new backup and verify that', 1);
+      if (!out.ok) fail(`backup ${id} did not restore: ${out.reason}`, 'pgvigil backups shows it as failed; take a new backup and verify that', 1);
       const v = out.verification;
-      if (!opts.json) process.stdout.write(`${v.ok ? 'verified' : 'FAILED'}: backup ${opts.verify}: ${v.reason} (${(v.ms / 1000).toFixed(1)} s)\n`);
+      if (!opts.json) process.stdout.write(`${v.ok ? 'verified' : 'FAILED'}: backup ${id}: ${v.reason} (${(v.ms / 1000).toFixed(1)} s)\n`);
       if (!v.ok) process.exit(1);
     });
 }

@@ -5,6 +5,12 @@ import { runCli, type CliResult } from '../support/cliRun.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipelineKit.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { sqlAt as sql } from '../support/sqlAt.ts';
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
+import { ensurePgOsUser } from '../../lib/postgres/osUser.ts';
+import { runPg } from '../../lib/postgres/pgCommand.ts';
 
 const BASE = 18200;
 
@@ -95,6 +101,58 @@ describe('backups without a time window: from a standby, WAL archived from the p
     const v = json<Verified>(r);
     assert.equal(v.verification?.ok, true, v.verification?.reason);
     assert.equal(v.verification?.rowCounts['postgres']?.['public.pitr'], 1, 'the row written before the target, not the one after');
+  });
+
+  test('restore --into keeps the instance at the target: it starts with pg_ctl, holds the rows up to the moment, archives nothing and streams from no one', async () => {
+    await sql(p.writerUrl, 'INSERT INTO pitr (id) VALUES (3)');
+    const [{ t }] = (await sql<{ t: Date }>(p.writerUrl, 'SELECT clock_timestamp() AS t')) as [{ t: Date }];
+    await sql(p.writerUrl, 'INSERT INTO pitr (id) VALUES (4)');
+    await archiveUpToNow(p.writerUrl);
+    const archived = async () => (await readdir(join(p.workDir, 'archive', 'wal'))).sort();
+    const archivedBefore = await archived();
+    const into = join(p.workDir, 'restored', 'pg-copy');
+
+    const r = await runCli(['restore', backupId, '--into', into, '--target-time', t.toISOString(), '--workdir', p.workDir, '--json']);
+    assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
+    const out = json<{ ok: boolean; into: string; port: number; logFile: string }>(r);
+    assert.equal(out.into, into);
+    const bins = findPgBinaries();
+    assert.ok(bins.ok);
+    const osUser = ensurePgOsUser();
+    const conf = await readFile(join(into, 'postgresql.auto.conf'), 'utf8');
+    assert.doesNotMatch(conf, /restore_command|recovery_target/, 'no recovery settings left');
+    assert.equal(existsSync(join(into, 'recovery.signal')), false);
+
+    const started = await runPg(bins.bindir, 'pg_ctl', ['start', '-w', '-t', '60', '-D', into, '-l', out.logFile], { osUser, timeoutMs: 70_000 });
+    assert.equal(started.ok, true, `pg_ctl start: ${started.stderr}`);
+    try {
+      const url = `postgresql://postgres@127.0.0.1:${out.port}/postgres`;
+      const ids = await sql<{ id: number }>(url, 'SELECT id FROM pitr ORDER BY id');
+      assert.deepEqual(ids.map((x) => x.id), [1, 2, 3], 'the rows written before the target, not the one after');
+      const [state] = await sql<{ recovery: boolean; archive: string; conninfo: string }>(url, "SELECT pg_is_in_recovery() AS recovery, current_setting('archive_mode') AS archive, current_setting('primary_conninfo') AS conninfo");
+      assert.deepEqual(state, { recovery: false, archive: 'off', conninfo: '' });
+      // It takes writes, and none of its WAL reaches the cluster's archive.
+      await sql(url, 'INSERT INTO pitr (id) VALUES (100)');
+      await sql(url, 'SELECT pg_switch_wal()');
+      const [arch] = await sql<{ n: string }>(url, 'SELECT archived_count AS n FROM pg_stat_archiver');
+      assert.equal(Number(arch!.n), 0);
+    } finally {
+      await runPg(bins.bindir, 'pg_ctl', ['stop', '-w', '-m', 'fast', '-D', into], { osUser, timeoutMs: 70_000 });
+    }
+    const live = await archived();
+    assert.deepEqual(live.filter((f) => !archivedBefore.includes(f) && f.endsWith('.history')), [], 'no new timeline history in the cluster\'s archive');
+
+    // The same directory again is refused, and left as it is.
+    const again = await runCli(['restore', backupId, '--into', into, '--workdir', p.workDir]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /is not empty .*nothing was written/);
+    assert.equal(existsSync(join(into, 'PG_VERSION')), true);
+    const both = await runCli(['restore', backupId, '--verify', backupId, '--workdir', p.workDir]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /either --verify ID .* or ID --into DIR/);
+    const noDir = await runCli(['restore', backupId, '--workdir', p.workDir]);
+    assert.equal(noDir.code, 2);
+    assert.match(noDir.stderr, /give --into DIR/);
   });
 
   test('with WAL archived past it, a restore to the backup end still stops there: later writes do not show', async () => {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parseArchiveUrl } from '../../lib/backup/archiveUrl.ts';
 import { BackupId, backupIdFor, rowCountDifferences } from '../../lib/backup/backupManifest.ts';
-import { pgTimestamp } from '../../lib/backup/restoreVerify.ts';
+import { pgTimestamp } from '../../lib/backup/restoreSteps.ts';
 import { parseBackupPoints } from '../../lib/backup/takeBackup.ts';
 import { isWalArchiveName, neededForRestore, walFileFor } from '../../lib/backup/walNames.ts';
 
