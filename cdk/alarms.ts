@@ -155,5 +155,8 @@ export class PgVigilAlarms extends Construct {
       }),
       new cloudwatch.GraphWidget({ title: 'Stream failure queue', left: [streamFailures.metricApproximateNumberOfMessagesVisible({ period: minute })], width: 8 }),
     );
+    // From the decision to fail over to the endpoints moved (README, metrics): the longest of each minute.
+    const failoverSeconds = new cloudwatch.MathExpression({ expression: `SELECT MAX(FailoverSeconds) FROM ${metricsNamespace} WHERE deployment = '${props.deployment}'`, period: minute, label: 'failover duration (s)' });
+    this.dashboard.addWidgets(new cloudwatch.GraphWidget({ title: 'Failover duration (s, longest per minute)', left: [failoverSeconds], width: 8 }));
   }
 }

@@ -66,12 +66,12 @@ const stdoutSink: EmfSink = (line) => {
  * The sink is injectable so tests read the documents.
  */
 export function emfMetrics(service: string, sink: EmfSink = stdoutSink, deployment?: string): ControlMetrics {
-  const emit = (name: EmfName, cluster: string, value: number) => {
+  const emit = (name: EmfName, cluster: string, value: number, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count) => {
     if (!(value > 0)) return;
     const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, singleMetric: false });
     m.addDimension('cluster', cluster);
     if (deployment) m.addDimension('deployment', deployment);
-    m.addMetric(name, MetricUnit.Count, value);
+    m.addMetric(name, unit, value);
     sink(JSON.stringify(m.serializeMetrics()));
   };
   return {
@@ -81,11 +81,21 @@ export function emfMetrics(service: string, sink: EmfSink = stdoutSink, deployme
     decideRun(cluster, run) {
       if (run.outcome === 'failed') emit('DecideFailed', cluster, 1);
       for (const [type, name] of EMF_OUTCOMES) emit(name, cluster, run.events.filter((e) => e.type === type).length);
+      for (const seconds of failoverSeconds(run.events)) emit('FailoverSeconds', cluster, seconds, MetricUnit.Seconds);
     },
   };
 }
 
-type EmfName = 'ProbesBlind' | 'FailoverStarted' | 'FailoverCompleted' | 'FailoverAborted' | 'FailoverImpossible' | 'DecideFailed';
+type EmfName = 'ProbesBlind' | 'FailoverStarted' | 'FailoverCompleted' | 'FailoverAborted' | 'FailoverImpossible' | 'DecideFailed' | 'FailoverSeconds';
+
+/**
+ * How long each completed change of primary took, in seconds: from the decision to start it
+ * (FailoverStarted) to the endpoints' move (FailoverCompleted), both on the log's clock. The
+ * detection before it (the failure threshold's probe rounds) is not in it. Older logs: none.
+ */
+export function failoverSeconds(events: readonly DecisionEvent[]): number[] {
+  return events.flatMap((e) => (e.type === 'FailoverCompleted' && e.startedAt !== undefined ? [Math.max(0, e.at - e.startedAt) / 1000] : []));
+}
 /** How each failover ends, as the Prometheus pgvigil_failovers_total{outcome} counts it (FailoverStarted has its own method). */
 const EMF_OUTCOMES: ReadonlyArray<readonly [DecisionEvent['type'], EmfName]> = [
   ['FailoverCompleted', 'FailoverCompleted'],

@@ -4,13 +4,15 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FailoverKind } from '../domain/events.ts';
 import { ProbeErrorKind } from '../domain/observation.ts';
 import type { ClusterSpec } from '../domain/spec.ts';
-import type { ControlMetrics } from './controlMetrics.ts';
+import { failoverSeconds, type ControlMetrics } from './controlMetrics.ts';
 
 export interface PromControlMetrics extends ControlMetrics {
   registry: Registry;
 }
 
 const ROUND_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+/** Local crash failovers take about a second, AWS ones several, a switchover with a lagging candidate longer. */
+const FAILOVER_BUCKETS = [0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120];
 const FAILOVER_OUTCOMES = { FailoverStarted: 'started', FailoverCompleted: 'completed', FailoverAborted: 'aborted' } as const;
 
 /**
@@ -33,6 +35,7 @@ export function promControlMetrics(): PromControlMetrics {
   const failoverLagLimit = new Gauge({ name: 'pgvigil_failover_lag_limit_bytes', help: "Async mode: the spec's maximumLagOnFailover, beyond which a standby is no candidate", labelNames: ['cluster'], registers });
   const decideRuns = new Counter({ name: 'pgvigil_decide_runs_total', help: 'Decide runs by command and outcome (appended, unchanged, refused, failed)', labelNames: ['cluster', 'command', 'outcome'], registers });
   const failovers = new Counter({ name: 'pgvigil_failovers_total', help: 'Failovers by kind (failover, switchover, manual) and outcome (started, completed, aborted, impossible)', labelNames: ['cluster', 'kind', 'outcome'], registers });
+  const failoverDuration = new Histogram({ name: 'pgvigil_failover_duration_seconds', help: 'Completed changes of primary, from the decision to start one to the endpoints moved (detection before it not included)', labelNames: ['cluster', 'kind'], buckets: FAILOVER_BUCKETS, registers });
   const term = new Gauge({ name: 'pgvigil_cluster_term', help: "The cluster's term after the last decide run", labelNames: ['cluster'], registers });
   const blind = new Gauge({ name: 'pgvigil_control_plane_blind', help: '1 while the control plane cannot read its store or log, or its last probe round reached no node', labelNames: ['cluster'], registers });
 
@@ -49,6 +52,7 @@ export function promControlMetrics(): PromControlMetrics {
     known.add(key);
     const cluster = spec.cluster;
     for (const kind of FailoverKind.options) for (const outcome of [...Object.values(FAILOVER_OUTCOMES), 'impossible']) failovers.inc({ cluster, kind, outcome }, 0);
+    for (const kind of FailoverKind.options) failoverDuration.zero({ cluster, kind });
     for (const n of spec.nodes) for (const kind of ProbeErrorKind.options) failures.inc({ cluster, node: n.name, kind }, 0);
     storeErrors.inc({ cluster }, 0);
     blindRounds.inc({ cluster }, 0);
@@ -89,6 +93,7 @@ export function promControlMetrics(): PromControlMetrics {
       for (const e of run.events) {
         if (e.type === 'FailoverStarted' || e.type === 'FailoverCompleted' || e.type === 'FailoverAborted') failovers.inc({ cluster, kind: e.kind, outcome: FAILOVER_OUTCOMES[e.type] });
         else if (e.type === 'FailoverImpossible') failovers.inc({ cluster, kind: 'failover', outcome: 'impossible' });
+        if (e.type === 'FailoverCompleted') for (const s of failoverSeconds([e])) failoverDuration.observe({ cluster, kind: e.kind }, s);
       }
     },
     storeTrouble(cluster, isTroubled) {

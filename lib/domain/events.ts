@@ -115,7 +115,8 @@ export const DecisionEvent = z.discriminatedUnion('type', [
     /** The new primary's WAL position when its promotion was seen (its answer, else its first probe as primary); older logs: unknown. */
     lsn: Lsn.nullable().default(null),
   }),
-  z.object({ ...base, type: z.literal('FailoverCompleted'), kind: FailoverKind, from: NodeName, to: NodeName }),
+  /** `startedAt`: its FailoverStarted's time, so the log itself says how long the change of primary took (older logs: absent). */
+  z.object({ ...base, type: z.literal('FailoverCompleted'), kind: FailoverKind, from: NodeName, to: NodeName, startedAt: z.number().optional() }),
   /**
    * `neverPromoted`: the candidate was seen in recovery after every promote of the term had been
    * answered, so it took no write as primary; it is still deposed (a promote run late would be

@@ -226,7 +226,7 @@ function endLateSwitchover(o: Outcome, f: FailoverInProgress, late: LateSwitchov
 
 /** The change of primary is done: the endpoints of its term answered. */
 export function complete(o: Outcome, f: FailoverInProgress, why: string): void {
-  o.emit('FailoverCompleted', f.term, why, { kind: f.kind, from: f.from, to: f.to });
+  o.emit('FailoverCompleted', f.term, why, { kind: f.kind, from: f.from, to: f.to, startedAt: f.startedAt });
 }
 
 /** Carry a failover in progress one step further, from what this round observed. */

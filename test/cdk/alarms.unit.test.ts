@@ -63,6 +63,9 @@ describe('alarms', () => {
 
   test('the dashboard is an option, off by default', () => {
     assert.equal(resourcesOf(template, 'AWS::CloudWatch::Dashboard').length, 0);
-    assert.equal(resourcesOf(synthStack({ ...hostProps, dashboard: true }).template, 'AWS::CloudWatch::Dashboard').length, 1);
+    const dashboards = resourcesOf(synthStack({ ...hostProps, dashboard: true }).template, 'AWS::CloudWatch::Dashboard');
+    assert.equal(dashboards.length, 1);
+    // It graphs the failover duration the handlers publish, for this stack only.
+    assert.ok(JSON.stringify(dashboards[0]![1].DashboardBody).includes("SELECT MAX(FailoverSeconds) FROM pgvigil WHERE deployment = 'PgVigilTest'"));
   });
 });

@@ -130,5 +130,8 @@ describe('Prometheus (Debian package) scraping the agents and the control plane'
     assert.ok((await total('pgvigil_probe_failures_total{node="pg1",kind="refused"}')) > 0, 'the probes of pg1 were refused');
     await waitFor("pg1's agent target down", async () => (await query('up{job="pgvigil-agents"} == 0')).length === 1, 20_000, 250);
     assert.ok((await total('pgvigil_cluster_term')) >= 2, 'a new term');
+    // Its duration, from the decision to the endpoints moved, is in the histogram.
+    await waitFor('the failover duration scraped', async () => (await total('pgvigil_failover_duration_seconds_count{kind="failover"}')) >= 1, 20_000, 250);
+    assert.ok((await total('pgvigil_failover_duration_seconds_sum{kind="failover"}')) > 0);
   });
 });

@@ -37,6 +37,21 @@ describe('control-plane metrics (CloudWatch EMF)', () => {
     assert.deepEqual(docs.map((d) => d['cluster']), ['orders', 'orders']);
   });
 
+  test('a completed failover publishes how long it took, in seconds; one from a log without its start time publishes no duration', () => {
+    const lines: string[] = [];
+    const m = emfMetrics('pgvigil-decide', (l) => lines.push(l));
+    const base = { v: 1, term: 4, reason: 'endpoints moved', kind: 'failover', from: 'pg1', to: 'pg2' } as const;
+    m.decideRun!('orders', { command: 'actionResult', outcome: 'appended', events: [{ ...base, type: 'FailoverCompleted', at: 10_000 + 3_250, startedAt: 10_000 }], term: 4 });
+    const docs = lines.map((l) => JSON.parse(l) as Emf);
+    const seconds = docs.find((d) => d['FailoverSeconds'] !== undefined)!;
+    assert.equal(seconds['FailoverSeconds'], 3.25);
+    assert.equal(seconds._aws.CloudWatchMetrics[0]!.Metrics[0]!.Unit, 'Seconds');
+    assert.equal(seconds['cluster'], 'orders');
+    lines.length = 0;
+    m.decideRun!('orders', { command: 'actionResult', outcome: 'appended', events: [{ ...base, type: 'FailoverCompleted', at: 20_000 }], term: 4 });
+    assert.deepEqual(lines.map((l) => Object.keys(JSON.parse(l) as Emf).filter((k) => k.startsWith('Failover'))), [['FailoverCompleted']]);
+  });
+
   test('nothing is printed outside Lambda, or for a zero count', () => {
     const lines: string[] = [];
     const local = metricsForRuntime('pgvigil-probe', {}, (l) => lines.push(l));

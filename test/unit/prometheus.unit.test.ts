@@ -107,7 +107,7 @@ describe('Prometheus metrics (prom-client text)', () => {
     m.probeRound!(spec, { seconds: 0.012, observations: [down, obs.standby('pg2', T0, 'pg1', { lagBytes: 2048, lagSeconds: 0.1 }), obs.standby('pg3', T0, 'pg1')], storeError: false });
     const at = { v: 1, at: T0, term: 2, reason: 'test' } as const;
     const started: DecisionEvent = { ...at, type: 'FailoverStarted', kind: 'failover', from: 'pg1', to: 'pg2', evidence: [] };
-    const completed: DecisionEvent = { ...at, type: 'FailoverCompleted', kind: 'failover', from: 'pg1', to: 'pg2' };
+    const completed: DecisionEvent = { ...at, at: T0 + 1_700, type: 'FailoverCompleted', kind: 'failover', from: 'pg1', to: 'pg2', startedAt: T0 };
     m.decideRun!('main', { command: 'probeRound', outcome: 'appended', events: [started], term: 2 });
     m.decideRun!('main', { command: 'probeRound', outcome: 'appended', events: [completed], term: 2 });
     m.decideRun!('main', { command: 'tick', outcome: 'unchanged', events: [], term: 2 });
@@ -124,6 +124,11 @@ describe('Prometheus metrics (prom-client text)', () => {
     assert.equal(sample(text, 'pgvigil_decide_runs_total', { ...c, command: 'switchover', outcome: 'refused' }), 1);
     assert.equal(sample(text, 'pgvigil_failovers_total', { ...c, kind: 'failover', outcome: 'started' }), 1);
     assert.equal(sample(text, 'pgvigil_failovers_total', { ...c, kind: 'failover', outcome: 'completed' }), 1);
+    // 1.7 s from FailoverStarted to FailoverCompleted, in the 2 s bucket and not the 1 s one.
+    assert.equal(sample(text, 'pgvigil_failover_duration_seconds_count', { ...c, kind: 'failover' }), 1);
+    assert.equal(sample(text, 'pgvigil_failover_duration_seconds_sum', { ...c, kind: 'failover' }), 1.7);
+    assert.equal(sample(text, 'pgvigil_failover_duration_seconds_bucket', { ...c, kind: 'failover', le: '2' }), 1);
+    assert.equal(sample(text, 'pgvigil_failover_duration_seconds_bucket', { ...c, kind: 'failover', le: '1' }), 0);
     assert.equal(sample(text, 'pgvigil_failovers_total', { ...c, kind: 'switchover', outcome: 'started' }), 0, 'counters an alert reads start at 0');
     assert.equal(sample(text, 'pgvigil_probe_failures_total', { ...c, node: 'pg3', kind: 'timeout' }), 0);
     assert.equal(sample(text, 'pgvigil_cluster_term', c), 2);

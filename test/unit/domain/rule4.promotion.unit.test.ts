@@ -43,6 +43,11 @@ describe('rule 4: promote, re-point, switch endpoints', () => {
     const t = given(promoted).when(result(promoted, 'endpoints', 'pg2', T0 + 310));
     const done = t.one('FailoverCompleted');
     assert.deepEqual([done.from, done.to, done.term], ['pg1', 'pg2', 2]);
+    // The log says how long the change of primary took: from its FailoverStarted to now.
+    const started = promoted.find((e) => e.type === 'FailoverStarted');
+    assert.ok(started);
+    assert.equal(done.startedAt, started.at);
+    assert.equal(done.at - done.startedAt!, T0 + 310 - started.at);
     assert.equal(t.state.writer, 'pg2');
     assert.equal(t.state.failover, null);
   });
