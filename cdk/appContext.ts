@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
+import { PermissionsBoundary } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { parseWith, type Parsed } from '../lib/domain/parse.ts';
 import type { PgVigilStackProps } from './pgvigilStack.ts';
@@ -47,6 +48,11 @@ export const AppContext = z.object({
   backupSchedule: z
     .string()
     .regex(/^(off|cron\(.+\)|rate\(.+\))$/, 'give "off", cron(0 3 * * ? *) or rate(1 day)')
+    .optional(),
+  /** An IAM policy (its name, or its ARN) set as the permissions boundary of every role the stack makes. */
+  permissionsBoundary: z
+    .string()
+    .regex(/^(arn:aws[a-z-]*:iam::\d{12}:policy\/[\w+=,.@/-]+|[\w+=,.@-]+)$/, 'give a policy name like pgvigil-boundary, or its ARN arn:aws:iam::123456789012:policy/pgvigil-boundary')
     .optional(),
   /** "true": reserve (and cap) the handlers' concurrency (cdk/reservedConcurrency.ts). */
   reservedConcurrency: flag,
@@ -103,6 +109,7 @@ export function stackPropsFromContext(context: Record<string, unknown>): Parsed<
       dbHostAmi: c.dbHostAmi,
       decisionEvents: c.decisionEvents,
       reservedConcurrency: c.reservedConcurrency,
+      ...(c.permissionsBoundary ? { permissionsBoundary: c.permissionsBoundary.startsWith('arn:') ? PermissionsBoundary.fromArn(c.permissionsBoundary) : PermissionsBoundary.fromName(c.permissionsBoundary) } : {}),
       backupRetentionDays: c.backupRetentionDays,
       backupSchedule: c.backupSchedule === undefined ? undefined : c.backupSchedule === 'off' ? null : events.Schedule.expression(c.backupSchedule),
       // A VPC lookup needs a concrete account and region; the demo synthesizes env-agnostic, offline.
