@@ -48,6 +48,8 @@ export function detailLines(e: DecisionEvent): string[] {
     case 'NodeDown':
     case 'NodeUp':
       return [`evidence: ${evidenceLine(e.evidence)}`];
+    case 'FailoverCompleted':
+      return e.startedAt !== undefined ? [`took ${((e.at - e.startedAt) / 1000).toFixed(1)} s from FailoverStarted`] : [];
     case 'ActionSucceeded': {
       const keys = Object.keys(e.detail);
       return keys.length > 0 ? [`detail: ${clip(JSON.stringify(e.detail), 240)}`] : [];

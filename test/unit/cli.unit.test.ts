@@ -58,6 +58,12 @@ describe('history lines', () => {
     const requested: DecisionEvent = { v: 1, type: 'ActionRequested', at: 0, term: 2, reason: 'promote pg2', intent };
     assert.ok(matchesType(requested, ['promote-requested']) && matchesType(requested, ['actionrequested']) && !matchesType(requested, ['fence-requested']));
   });
+  test('a completed failover says how long it took from its start; one from an older log says nothing of it', () => {
+    const done: DecisionEvent = { v: 1, type: 'FailoverCompleted', at: started.at + 1_750, term: 2, reason: 'endpoints moved to pg2', kind: 'failover', from: 'pg1', to: 'pg2', startedAt: started.at };
+    assert.deepEqual(historyLines({ seq: 12, event: done }).slice(1), ['        took 1.8 s from FailoverStarted']);
+    const { startedAt: _, ...older } = done;
+    assert.deepEqual(historyLines({ seq: 12, event: older as DecisionEvent }).slice(1), []);
+  });
   test('an evidence line for a node never seen says so', () => {
     assert.equal(evidenceLine({ node: 'pg3', reachable: false, role: 'unseen', error: 'no fresh observation', consecutiveFailures: 0, receiver: null, lsn: null }), 'pg3     unreachable (no fresh observation)');
   });
