@@ -13,6 +13,7 @@ import { ClusterMembers } from './clusterMembers.ts';
 import { StandbyReplies } from './standbyReplies.ts';
 import { keepSyncNames } from './syncNamesKeeper.ts';
 import { specSyncNames } from '../domain/syncNames.ts';
+import type { SelfFence } from '../domain/observation.ts';
 import type { LeaseMetrics } from './agentMetrics.ts';
 import { renewAttemptTimeoutMs, renewRetryDelayMs } from './leaseRetry.ts';
 
@@ -117,6 +118,23 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
   let failing = false;
   let lapseNoted: string | null = null;
   let selfFenced = false;
+  // This run's last self-fence, from the fence marker, reported in each lease (the decider's
+  // NodeSelfFenced, once per stop) and kept after a follow or rewind clears the marker, which
+  // may come before the control plane has read it. Read off the renewal's path: a slow disk
+  // never delays one.
+  let selfFenceReport: SelfFence | null = null;
+  let readingMarker = false;
+  const readSelfFence = () => {
+    if (readingMarker) return;
+    readingMarker = true;
+    void o.fence
+      .get()
+      .then((m) => {
+        if (m && m.why.startsWith(SELF_FENCE_PREFIX)) selfFenceReport = { term: m.term, why: m.why.slice(SELF_FENCE_PREFIX.length).trim().slice(0, 500) || 'self-fenced', at: m.at.slice(0, 40) };
+      })
+      .catch(() => undefined)
+      .finally(() => (readingMarker = false));
+  };
   let stopped = false;
   const members = new ClusterMembers(o.cluster, o.node, o.stateDir ?? null);
   const cached = members.loadCached().then((r) => {
@@ -178,6 +196,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     // names them; while still unknown, at each renewal, but off its path (learnSoon).
     if (members.others === null && version === null) await learnMembers();
     else if (members.others === null) learnSoon();
+    readSelfFence();
     const sentAt = performance.now();
     const every = cadence();
     // The lease names the members this agent counts: the decider's lease proof needs its witness among them.
@@ -187,7 +206,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
     // lapse still counts from the last renewal known to have landed, the safe side).
     const abort = new AbortController();
     const r = await withDeadline(
-      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: leaseTtlFor(o.ttlMs, o.renewEveryMs, every) }, version, { abortSignal: abort.signal }),
+      renewLease(o.store, { cluster: o.cluster, node: o.node, term: o.term(), holder, members: members.others, ttlMs: leaseTtlFor(o.ttlMs, o.renewEveryMs, every), selfFenced: selfFenceReport }, version, { abortSignal: abort.signal }),
       attemptMs,
       () => (abort.abort(), { ok: false as const, reason: `the store did not answer the renewal within ${attemptMs} ms` }),
     );
@@ -309,6 +328,7 @@ export function startLeaseLoop(o: LeaseLoopOptions): LeaseLoop {
       : `lease not renewed for ${Math.round(since)} ms (TTL ${ttlMs} ms) and PostgreSQL does not answer (${state.why})`;
     o.log({ level: 'warn', msg: 'self-fencing: stopping PostgreSQL', why });
     await o.fence.set(o.term(), `${SELF_FENCE_PREFIX} ${why}`);
+    readSelfFence();
     // The writer address goes before PostgreSQL stops, as in the fence action.
     await dropWriterVip(o.vip, o.log, 'self-fencing');
     const stop = await o.pg.stopNow(1);

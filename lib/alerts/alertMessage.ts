@@ -43,6 +43,7 @@ const ALERTS: Partial<Record<DecisionEvent['type'], { severity: Severity; what: 
     severity: 'critical',
     what: (e) => (e.type === 'ClockSkewed' ? `clock of ${e.node}'s agent ${(e.skewMs / 1000).toFixed(1)} s off, beyond its ${e.maxSkewMs} ms: every action refused` : ''),
   },
+  NodeSelfFenced: { severity: 'critical', what: (e) => (e.type === 'NodeSelfFenced' ? `${e.node}'s agent stopped its PostgreSQL itself (self-fenced)` : '') },
   ClockSkewCleared: { severity: 'info', what: (e) => (e.type === 'ClockSkewCleared' ? `clock of ${e.node}'s agent within its allowed skew again` : '') },
   AgentRestarted: { severity: 'warning', what: (e) => (e.type === 'AgentRestarted' ? `agent of ${e.node} died and was restarted (restart ${e.restarts})` : '') },
 };

@@ -79,6 +79,15 @@ function recordHealth(o: Outcome, spec: ClusterSpec, view: Map<string, NodeView>
     } else if (isReachable(v) && o.state.down.includes(name)) {
       o.emit('NodeUp', term, `${name} answers again as ${v.obs!.role}`, { node: name, evidence: evidenceOf(v) });
     }
+    // The agent's own stop, in the log once: its lease says so when it renews again.
+    const stop = v.obs?.lease?.selfFenced;
+    if (stop && o.state.selfFenceReported[name] !== stop.at) {
+      o.emit('NodeSelfFenced', term, `${name}'s agent stopped its PostgreSQL itself at ${stop.at} (its clock), in term ${stop.term}: ${stop.why}`, {
+        node: name,
+        fenceTerm: stop.term,
+        agentAt: stop.at,
+      });
+    }
     const lag = isStandbyNow(v) ? v.obs!.lagBytes : null;
     if (lag !== null && lag > spec.readLagLimit && !o.state.lagging.includes(name)) {
       o.emit('LagExceeded', term, `${name} is ${lag} bytes behind, beyond readLagLimit ${spec.readLagLimit}: no reads go to it`, { node: name, lagBytes: lag });

@@ -132,6 +132,12 @@ export const DecisionEvent = z.discriminatedUnion('type', [
    * An agent's clock, measured on its answer, is beyond the skew it allows (issue 13 item 5): it
    * refuses every signed request until the clocks agree. Once per episode, with the figure.
    */
+  /**
+   * A node's agent stopped its PostgreSQL itself (rule 3's self-fence, or its watchdog), as its
+   * lease reported once the agent could renew again: the agent's decision, in the audit log
+   * beside the control plane's. `fenceTerm` and `agentAt` (the agent's clock) are its marker's.
+   */
+  z.object({ ...base, type: z.literal('NodeSelfFenced'), node: NodeName, fenceTerm: z.number().int(), agentAt: z.string() }),
   z.object({ ...base, type: z.literal('ClockSkewed'), node: NodeName, skewMs: z.number().int(), uncertaintyMs: z.number().int().min(0), maxSkewMs: z.number().int().min(1) }),
   /** That agent's clock is within its allowed skew again. */
   z.object({ ...base, type: z.literal('ClockSkewCleared'), node: NodeName, skewMs: z.number().int(), uncertaintyMs: z.number().int().min(0), maxSkewMs: z.number().int().min(1) }),

@@ -128,6 +128,8 @@ function evolveCluster(s: ClusterState, event: DecisionEvent): ClusterState {
       const { [event.node]: _cleared, ...rest } = s.clockSkew;
       return { ...s, clockSkew: rest };
     }
+    case 'NodeSelfFenced':
+      return { ...s, selfFenceReported: { ...s.selfFenceReported, [event.node]: event.agentAt } };
     case 'AgentRestarted':
       // A fact for the audit log: the probes, not the agent's process, say whether the node is healthy.
       return s;

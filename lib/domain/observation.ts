@@ -32,6 +32,14 @@ export const WalReceiver = z.object({
 });
 export type WalReceiver = z.infer<typeof WalReceiver>;
 
+/**
+ * The agent's last stop of its PostgreSQL by itself (its lease lapsed, or its watchdog fired):
+ * its fence marker's term, reason, and time by the agent's clock. The agent keeps reporting it
+ * after the marker is cleared, so one a rewind clears at once is still recorded.
+ */
+export const SelfFence = z.object({ term: z.number().int(), why: z.string().min(1).max(500), at: z.string().max(40) });
+export type SelfFence = z.infer<typeof SelfFence>;
+
 /** The agent's lease as the prober saw it; the time is the prober's own clock, never the agent's. */
 export const LeaseSeen = z.object({
   version: z.number().int().min(0),
@@ -47,6 +55,8 @@ export const LeaseSeen = z.object({
   members: z.array(z.string()).nullable().optional(),
   /** The TTL the agent self-fences after; null or absent: not said (an older agent), and its lease proves nothing. */
   ttlMs: z.number().int().min(1).nullable().optional(),
+  /** Its agent's last own stop, as its lease reports it once it renews again; null or absent: none (or an older agent). */
+  selfFenced: SelfFence.nullable().optional(),
 });
 export type LeaseSeen = z.infer<typeof LeaseSeen>;
 

@@ -94,6 +94,8 @@ export const ClusterState = z.object({
   impossibleReportedFor: z.number().int().nullable(),
   /** Agents whose clock was last measured beyond the skew they allow (ClockSkewed, not yet cleared), with the figure. */
   clockSkew: z.record(z.string(), z.object({ skewMs: z.number(), uncertaintyMs: z.number(), maxSkewMs: z.number(), since: z.number() })).default({}),
+  /** Each node's last self-fence recorded (NodeSelfFenced), by its marker's time, so each is recorded once. Older logs: none. */
+  selfFenceReported: z.record(z.string(), z.string()).default({}),
   /** When each intent last got an answer, so a repeated request waits out actionTimeoutMs. */
   lastOutcomeAt: z.record(z.string(), z.number()),
 });
@@ -125,6 +127,7 @@ export function initialState(cluster: string): ClusterState {
     readers: [],
     impossibleReportedFor: null,
     clockSkew: {},
+    selfFenceReported: {},
     lastOutcomeAt: {},
   };
 }

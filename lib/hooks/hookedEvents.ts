@@ -32,6 +32,7 @@ const HOOKED: Record<DecisionEventType, boolean> = {
   NodeAdded: true,
   NodeRemoved: true,
   AgentRestarted: true,
+  NodeSelfFenced: true,
   ClockSkewed: true,
   ClockSkewCleared: true,
 };

@@ -66,6 +66,8 @@ function significant(o: NodeObservation, failureThreshold: number, leaseTtlMs: n
     // A new lease holder, term or member list is news; a renewal (version only) is not.
     o.lease ? o.lease.term : null,
     o.lease?.members ?? null,
+    // An agent's report of its own stop is news the moment it shows (NodeSelfFenced).
+    o.lease?.selfFenced?.at ?? null,
     // The TTL a silent node's agent stands by sets when its lease proves a stop (a standby's is longer).
     !o.reachable ? (o.lease?.ttlMs ?? null) : null,
     // A node that does not answer whose agent renewed since it went down, and more than a TTL after

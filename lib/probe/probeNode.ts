@@ -126,7 +126,7 @@ function leaseSeen(name: string, prev: NodeObservation | null, ctx: ProbeContext
   const lease = ctx.leases?.get(name);
   if (!lease) return null;
   const changedSeenAt = prev?.lease && prev.lease.version === lease.version ? prev.lease.changedSeenAt : at;
-  return { version: lease.version, term: lease.term, changedSeenAt, members: lease.members ? [...lease.members] : null, ttlMs: lease.ttlMs ?? null };
+  return { version: lease.version, term: lease.term, changedSeenAt, members: lease.members ? [...lease.members] : null, ttlMs: lease.ttlMs ?? null, ...(lease.selfFenced ? { selfFenced: lease.selfFenced } : {}) };
 }
 
 const receiverKey = (r: WalReceiver | null): string => (r ? `${r.status}:${r.upstream ?? ''}` : 'none');

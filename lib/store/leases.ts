@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parseWith } from '../domain/parse.ts';
 import { NodeName } from '../domain/spec.ts';
+import { SelfFence } from '../domain/observation.ts';
 import { type Unreadable } from './queryPages.ts';
 import { leaseKey } from './sortKeys.ts';
 import { leasePartition } from './partitions.ts';
@@ -22,10 +23,12 @@ export const Lease = z.object({
   members: z.array(NodeName).nullable().optional(),
   /** The TTL after which the agent stops a primary it can no longer renew for: the decider checks it against the spec. */
   ttlMs: z.number().int().min(1).optional(),
+  /** The agent's last stop of its PostgreSQL by itself, from its fence marker, kept after the marker is cleared (the decider records each once: NodeSelfFenced). */
+  selfFenced: SelfFence.nullable().optional(),
 });
 export type Lease = z.infer<typeof Lease>;
 
-export type RenewRequest = { cluster: string; node: string; term: number; holder: string; renewedAt?: number; members?: readonly string[] | null; ttlMs?: number };
+export type RenewRequest = { cluster: string; node: string; term: number; holder: string; renewedAt?: number; members?: readonly string[] | null; ttlMs?: number; selfFenced?: SelfFence | null };
 export type RenewResult = { ok: true; version: number } | { ok: false; conflict: true; current: Lease | null } | { ok: false; conflict?: false; reason: string };
 
 /**
@@ -39,7 +42,7 @@ export type RenewResult = { ok: true; version: number } | { ok: false; conflict:
  */
 export async function renewLease(store: Store, req: RenewRequest, expectedVersion: number | null, opts: { abortSignal?: AbortSignal } = {}): Promise<RenewResult> {
   const version = (expectedVersion ?? 0) + 1;
-  const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now(), members: req.members ? [...req.members] : null, ...(req.ttlMs !== undefined ? { ttlMs: req.ttlMs } : {}) }, 'lease');
+  const lease = parseWith(Lease, { node: req.node, term: req.term, holder: req.holder, version, renewedAt: req.renewedAt ?? Date.now(), members: req.members ? [...req.members] : null, ...(req.ttlMs !== undefined ? { ttlMs: req.ttlMs } : {}), ...(req.selfFenced ? { selfFenced: req.selfFenced } : {}) }, 'lease');
   if (!lease.ok) return lease;
   const key = { cluster: leasePartition(req.cluster, req.node), sk: leaseKey(req.node) };
   try {

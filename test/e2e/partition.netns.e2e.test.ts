@@ -342,6 +342,9 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       const healedAt = performance.now();
       await converged(c, 'q2');
       await c.writer.stop();
+      // The agent's own stop is in the decision log too, with its reason, once its lease could say so.
+      const selfFenced = await waitFor('the log to record q1\'s self-fence', async () => (await events(c.cluster)).find((e) => e.type === 'NodeSelfFenced' && e.node === 'q1'), 30_000, 200);
+      assert.match(selfFenced.reason, /^q1's agent stopped its PostgreSQL itself at .* \(its clock\), in term \d+: lease not renewed for \d+ ms/);
 
       const { v, lost, lastOld } = await judgeAsync(c, appliedAt);
       const lostBeforeCut = lost.filter((a) => a.at < startedAt).length;

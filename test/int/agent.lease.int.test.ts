@@ -239,6 +239,21 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     const before = renewals();
     await startStore();
     await waitFor('the lease renewed again', () => renewals() > before, 10_000);
+    // Its lease reports the stop, so the decision log can record it (NodeSelfFenced).
+    const leaseOfL1 = async () => {
+      const store = createStore(storeConfig);
+      try {
+        const read = await readLeases(store, 'lease', ['l1']);
+        assert.ok(read.ok, read.ok ? '' : read.reason);
+        return read.leases[0]!;
+      } finally {
+        closeStore(store);
+      }
+    };
+    const reported = await waitFor('the lease to report the self-fence', async () => (await leaseOfL1()).selfFenced ?? undefined, 10_000);
+    assert.equal(reported.term, term);
+    assert.match(reported.why, /^lease not renewed for \d+ ms .*does not stream from this primary/);
+    assert.ok(!Number.isNaN(Date.parse(reported.at)), `its time: ${reported.at}`);
     const back = await callAgent(agent!.target, TEST_KEY, 'promote', { term });
     assert.equal(back.ok, true, back.reason);
     assert.match(back.reason, /restarted as primary of term/);
@@ -246,6 +261,10 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     assert.equal(row!.recovery, false);
     await sqlOnce(BASE, 'INSERT INTO t VALUES (3)');
     assert.equal((await callAgent(agent!.target, TEST_KEY, 'status', {}))['fenced'], null, 'the self-fence is lifted');
+    // A cleared marker does not erase the stop: the lease keeps reporting the last one, which the decider records once.
+    const stillReported = agent!.lease!.snapshot().version!;
+    await waitFor('two more renewals', () => (agent!.lease!.snapshot().version ?? 0) >= stillReported + 2, 10_000);
+    assert.deepEqual((await leaseOfL1()).selfFenced, reported);
 
     const fenced = await callAgent(agent!.target, TEST_KEY, 'fence', { term });
     assert.equal(fenced.ok, true, fenced.reason);
@@ -253,5 +272,9 @@ describe('agent lease and self-fencing (real PostgreSQL, dynalite)', () => {
     assert.equal(again.ok, false);
     assert.match(again.reason, /not running here \(fenced at term/);
     assert.equal(await cluster!.postmasterPid('l1'), null, 'the control plane\'s fence holds');
+    // The control plane's own fence is in its log already: the lease reports only the agent's own stops.
+    const renewed = agent!.lease!.snapshot().version!;
+    await waitFor('two more renewals', () => (agent!.lease!.snapshot().version ?? 0) >= renewed + 2, 10_000);
+    assert.deepEqual((await leaseOfL1()).selfFenced, reported);
   });
 });
