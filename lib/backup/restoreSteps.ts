@@ -10,6 +10,12 @@ import type { ArchiveStore } from './archiveStore.ts';
 import { BackupManifest, MANIFEST, backupKey } from './backupManifest.ts';
 import { neededForRestore } from './walNames.ts';
 
+/*
+ * The steps of a restore that `restore --verify` (restoreVerify.ts) and `restore --into`
+ * (restoreBackup.ts) share: the manifest, the base backup and WAL fetched, replay to the target
+ * until PostgreSQL promotes, and the settings that keep a restored instance apart.
+ */
+
 export type Step<T = object> = ({ ok: true } & T) | { ok: false; reason: string };
 
 /** A backup's manifest, or why there is none to restore. */
