@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseAgentConfig, type AgentConfigInput } from '../../lib/agent/agentConfig.ts';
+import { parseAgentConfig } from '../../lib/agent/agentConfig.ts';
 import { startAgent, type RunningAgent } from '../../lib/agent/startAgent.ts';
 import { loadAgentKeyRing } from '../../lib/agent/agentKeyRing.ts';
 import type { OsUser } from '../../lib/postgres/osUser.ts';
 import { collectingLog, jsonLog, type LogEntry } from '../../lib/log.ts';
-import { replicationAuthOf } from '../../lib/host/hostFiles.ts';
 import { localHostFiles } from '../../lib/local/localHostFiles.ts';
+import { testAgentConfig, type TestAgentNode } from './testAgentConfig.ts';
 
 /** The HMAC key of the agents under test that are given no keyFile. */
 export const TEST_KEY = Buffer.from('pgvigil-test-agent-key-0123456789abcdef', 'utf8');
@@ -22,34 +21,12 @@ export interface TestAgent extends RunningAgent {
  * set). It accepts TEST_KEY, or with `extra.keyFile` that file's keys, read again on a mismatch
  * as the agent program does (lib/agent/agentKeyRing.ts).
  */
-export async function startTestAgent(o: {
-  cluster: string;
-  node: { name: string; port: number; dataDir: string };
-  bindir: string;
-  osUser: OsUser | null;
-  agentPort: number;
-  workDir: string;
-  extra?: Partial<AgentConfigInput>;
-}): Promise<TestAgent> {
-  // A cluster made by createLocalCluster in this work dir has its host files (TLS, the
-  // replication role's passfile) there, as local mode's agents do: follow, rewind and clone log in with them.
+export async function startTestAgent(o: TestAgentNode & { osUser: OsUser | null }): Promise<TestAgent> {
+  // A cluster made by createLocalCluster in this work dir has its certificate there: the agent
+  // serves HTTPS with it, and the target carries the CA to check it by.
   const host = localHostFiles(o.workDir);
-  const replicationAuth = existsSync(host.passfile) ? replicationAuthOf(host) : undefined;
-  // And its certificate: the agent serves HTTPS with it, and the target carries the CA to check it by.
   const tls = existsSync(host.serverCert) ? { certFile: host.serverCert, keyFile: host.serverKey } : undefined;
-  const parsed = parseAgentConfig({
-    ...(replicationAuth ? { replicationAuth } : {}),
-    ...(tls ? { tls } : {}),
-    cluster: o.cluster,
-    node: o.node.name,
-    listen: { host: '127.0.0.1', port: o.agentPort },
-    dataDir: o.node.dataDir,
-    bindir: o.bindir,
-    pgPort: o.node.port,
-    stateDir: join(o.workDir, `agent-${o.node.name}`),
-    lease: { ttlMs: 3_000, renewEveryMs: 500 },
-    ...o.extra,
-  });
+  const parsed = parseAgentConfig(testAgentConfig(o, tls ? { tls } : {}));
   if (!parsed.ok) throw new Error(parsed.reason);
   const lines: LogEntry[] = [];
   const forward = process.env['PGVIGIL_TEST_LOG'] ? jsonLog('agent', { node: o.node.name }) : undefined;

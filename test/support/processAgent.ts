@@ -3,13 +3,11 @@ import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import type { AgentConfigInput } from '../../lib/agent/agentConfig.ts';
 import { watchdogSocketPath } from '../../lib/agent/watchdog/watchdogDaemon.ts';
 import { FromWatchdog, lineReader } from '../../lib/agent/watchdog/watchdogWire.ts';
 import type { LogEntry } from '../../lib/log.ts';
-import { replicationAuthOf } from '../../lib/host/hostFiles.ts';
-import { localHostFiles } from '../../lib/local/localHostFiles.ts';
 import { TEST_KEY } from './agentHarness.ts';
+import { testAgentConfig, type TestAgentNode } from './testAgentConfig.ts';
 
 /** An agent in a process of its own (the bundle, as it ships), so a test can SIGSTOP or SIGKILL it. */
 export interface ProcessAgent {
@@ -23,34 +21,11 @@ export interface ProcessAgent {
   stop(): Promise<void>;
 }
 
-export async function startProcessAgent(o: {
-  bundle: string;
-  cluster: string;
-  node: { name: string; port: number; dataDir: string };
-  bindir: string;
-  osUser: string | null;
-  agentPort: number;
-  workDir: string;
-  extra?: Partial<AgentConfigInput>;
-}): Promise<ProcessAgent> {
-  const stateDir = join(o.workDir, `agent-${o.node.name}`);
-  const host = localHostFiles(o.workDir);
+export async function startProcessAgent(o: TestAgentNode & { bundle: string; osUser: string | null }): Promise<ProcessAgent> {
   const keyFile = join(o.workDir, 'agent.key');
   await writeFile(keyFile, TEST_KEY.toString('utf8'), { mode: 0o600 });
-  const config: AgentConfigInput = {
-    ...(existsSync(host.passfile) ? { replicationAuth: replicationAuthOf(host) } : {}),
-    cluster: o.cluster,
-    node: o.node.name,
-    listen: { host: '127.0.0.1', port: o.agentPort },
-    dataDir: o.node.dataDir,
-    bindir: o.bindir,
-    pgPort: o.node.port,
-    ...(o.osUser ? { osUser: o.osUser } : {}),
-    keyFile,
-    stateDir,
-    lease: { ttlMs: 3_000, renewEveryMs: 500 },
-    ...o.extra,
-  };
+  const config = testAgentConfig(o, { ...(o.osUser ? { osUser: o.osUser } : {}), keyFile });
+  const stateDir = config.stateDir;
   const configPath = join(o.workDir, `agent-${o.node.name}.json`);
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const logPath = join(o.workDir, `agent-${o.node.name}.log`);
