@@ -1,44 +1,21 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
-import { ensurePgOsUser } from '../../lib/postgres/osUser.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
 import { probeLoginFromFiles } from '../../lib/host/probeLoginFiles.ts';
 import { peerRole } from '../../lib/host/peerRole.ts';
 import { REPLICATION_USER } from '../../lib/postgres/standbyConf.ts';
-import { runBootstrap, stopServer, writeBootstrapConfigs, type BootstrapHost } from '../support/bootstrapHosts.ts';
+import { localBootstrapHosts, runBootstrap, type BootstrapHost } from '../support/bootstrapHosts.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 // Three hosts on 127.0.0.1 (own ports, own host and data directories), each made only by
 // `pgvigil-agent bootstrap`; the namespace lab (ec2lab.netns.e2e) does the same on addresses of their own.
 describe('pgvigil-agent bootstrap: a cluster from nothing, and a re-run changes nothing', () => {
-  const bins = findPgBinaries();
-  const osUser = ensurePgOsUser();
-  let workDir: string;
-  let hosts: BootstrapHost[] = [];
-
-  before(async () => {
-    if (!bins.ok) throw new Error(bins.reason);
-    workDir = await mkdtemp('/tmp/pgvigil-boot-');
-    hosts = await writeBootstrapConfigs({
-      workDir,
-      cluster: 'boot',
-      hosts: [0, 1, 2].map((i) => ({ name: `b${i + 1}`, address: '127.0.0.1', port: 24100 + i, agentPort: 24200 + i })),
-      clientCidrs: ['127.0.0.1/32'],
-      bindir: bins.bindir,
-      osUser,
-    });
-  });
-  after(async () => {
-    if (bins.ok) for (const h of hosts) await stopServer(bins.bindir, h, osUser);
-    await rm(workDir, { recursive: true, force: true });
-  });
+  const f = localBootstrapHosts({ tmpPrefix: '/tmp/pgvigil-boot-', cluster: 'boot', names: ['b1', 'b2', 'b3'], port: 24100, agentPort: 24200 });
 
   const superuser = (h: BootstrapHost, text: string) => sqlOnce(h.port, text, [], { host: h.files.socketDir });
 
   test('the first host initialises the primary; the others copy it and stream over TLS', async () => {
-    const [h1, h2, h3] = hosts as [BootstrapHost, BootstrapHost, BootstrapHost];
+    const [h1, h2, h3] = f.hosts as [BootstrapHost, BootstrapHost, BootstrapHost];
     assert.deepEqual(await runBootstrap(h1), { ok: true, did: 'initialised the primary', changed: ['data directory'] });
     const joined = await Promise.all([runBootstrap(h2), runBootstrap(h3)]);
     assert.deepEqual(joined, [
@@ -58,23 +35,23 @@ describe('pgvigil-agent bootstrap: a cluster from nothing, and a re-run changes 
   });
 
   test('the monitoring role logs in to every node over TLS checked against the cluster CA', async () => {
-    for (const h of hosts) {
-      const login = await probeLoginFromFiles({ caCert: h.files.caCert, monitorPasswordFile: `${workDir}/secrets/monitor.password` });
+    for (const h of f.hosts) {
+      const login = await probeLoginFromFiles({ caCert: h.files.caCert, monitorPasswordFile: `${f.workDir}/secrets/monitor.password` });
       assert.equal(await peerRole({ host: h.address, port: h.port }, login), h.name === 'b1' ? 'primary' : 'standby', h.name);
     }
   });
 
   test('a re-run on every host changes nothing and leaves the roles as they are', async () => {
-    const before = await superuser(hosts[0]!, 'SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ($$replicator$$, $$pgvigil_monitor$$) ORDER BY 1');
-    for (const h of hosts) assert.deepEqual(await runBootstrap(h), { ok: true, did: 'configured', changed: [] }, h.name);
-    assert.deepEqual(await superuser(hosts[0]!, 'SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ($$replicator$$, $$pgvigil_monitor$$) ORDER BY 1'), before);
-    const [recovery] = await superuser(hosts[1]!, 'SELECT pg_is_in_recovery() AS r');
+    const before = await superuser(f.hosts[0]!, 'SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ($$replicator$$, $$pgvigil_monitor$$) ORDER BY 1');
+    for (const h of f.hosts) assert.deepEqual(await runBootstrap(h), { ok: true, did: 'configured', changed: [] }, h.name);
+    assert.deepEqual(await superuser(f.hosts[0]!, 'SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ($$replicator$$, $$pgvigil_monitor$$) ORDER BY 1'), before);
+    const [recovery] = await superuser(f.hosts[1]!, 'SELECT pg_is_in_recovery() AS r');
     assert.deepEqual(recovery, { r: true });
   });
 
   test('bad config: one message naming the field, exit before touching anything', async () => {
     const { writeFile } = await import('node:fs/promises');
-    const h = { ...hosts[0]!, configPath: `${workDir}/bad.json` };
+    const h = { ...f.hosts[0]!, configPath: `${f.workDir}/bad.json` };
     await writeFile(h.configPath, JSON.stringify({ cluster: 'boot', node: 'b9', listen: { port: 1 }, dataDir: '/x', bindir: '/x', pgPort: 5432, stateDir: '/x', lease: { ttlMs: 5000, renewEveryMs: 1000 }, key: 'k'.repeat(40), bootstrap: { address: '127.0.0.1', peers: [{ name: 'b1', host: '127.0.0.1', port: 1 }], hostDir: 'relative', clientCidrs: ['10.0.0.0/16'], ca: { dir: '/x' }, passwords: { monitor: { file: '/x' }, replication: { file: '/y' } } } }));
     const r = await runBootstrap(h);
     assert.equal(r.ok, false);

@@ -1,39 +1,16 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
-import { ensurePgOsUser } from '../../lib/postgres/osUser.ts';
 import { sqlOnce } from '../../lib/postgres/sqlOnce.ts';
-import { runBootstrap, stopServer, writeBootstrapConfigs, type BootstrapHost } from '../support/bootstrapHosts.ts';
+import { localBootstrapHosts, runBootstrap, type BootstrapHost } from '../support/bootstrapHosts.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 // Real servers as the unprivileged OS user, each host made only by `pgvigil-agent bootstrap`:
 // a new host copies a streaming standby, not the primary, and then streams from the primary;
 // when the commit quorum needs every streaming standby, it copies the primary instead.
 describe('pgvigil-agent bootstrap: a new host copies a standby when one can be spared', () => {
-  const bins = findPgBinaries();
-  const osUser = ensurePgOsUser();
-  let workDir: string;
-  let hosts: BootstrapHost[] = [];
-  const host = (name: string) => hosts.find((h) => h.name === name)!;
+  const f = localBootstrapHosts({ tmpPrefix: '/tmp/pgvigil-h5-clone-', cluster: 'h5clone', names: ['c1', 'c2', 'c3', 'c4'], port: 29100, agentPort: 29200 });
+  const host = f.host;
   const superuser = <R extends object>(h: BootstrapHost, text: string) => sqlOnce<R>(h.port, text, [], { host: h.files.socketDir });
-
-  before(async () => {
-    if (!bins.ok) throw new Error(bins.reason);
-    workDir = await mkdtemp('/tmp/pgvigil-h5-clone-');
-    hosts = await writeBootstrapConfigs({
-      workDir,
-      cluster: 'h5clone',
-      hosts: [0, 1, 2, 3].map((i) => ({ name: `c${i + 1}`, address: '127.0.0.1', port: 29100 + i, agentPort: 29200 + i })),
-      clientCidrs: ['127.0.0.1/32'],
-      bindir: bins.bindir,
-      osUser,
-    });
-  });
-  after(async () => {
-    if (bins.ok) for (const h of hosts) await stopServer(bins.bindir, h, osUser);
-    await rm(workDir, { recursive: true, force: true });
-  });
 
   const streamsFromPrimary = (names: string[]) =>
     waitFor(`${names.join(', ')} stream from c1`, async () => {

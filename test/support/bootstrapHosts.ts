@@ -1,9 +1,11 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { before, after } from 'node:test';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfigInput } from '../../lib/agent/agentConfig.ts';
 import { hostFiles, type HostFiles } from '../../lib/host/hostFiles.ts';
 import { runPg } from '../../lib/postgres/pgCommand.ts';
-import type { OsUser } from '../../lib/postgres/osUser.ts';
+import { ensurePgOsUser, type OsUser } from '../../lib/postgres/osUser.ts';
+import { findPgBinaries } from '../../lib/postgres/pgBinaries.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -105,4 +107,32 @@ export async function runBootstrap(host: BootstrapHost, o: { agent?: string; wra
 
 export async function stopServer(bindir: string, host: BootstrapHost, osUser: OsUser | null): Promise<void> {
   await runPg(bindir, 'pg_ctl', ['stop', '-w', '-t', '30', '-m', 'immediate', '-D', host.dataDir], { osUser, timeoutMs: 40_000 });
+}
+
+/**
+ * Hosts on 127.0.0.1 for the cases of one describe block, each with its own ports, host and
+ * data directories: their configs written before the cases, their servers stopped and the
+ * work dir removed after. `names[i]` listens on `port + i`, its agent on `agentPort + i`.
+ */
+export function localBootstrapHosts(o: { tmpPrefix: string; cluster: string; names: string[]; port: number; agentPort: number }) {
+  const bins = findPgBinaries();
+  const osUser = ensurePgOsUser();
+  const fixture = { bins, osUser, workDir: '', hosts: [] as BootstrapHost[], host: (name: string) => fixture.hosts.find((h) => h.name === name)! };
+  before(async () => {
+    if (!bins.ok) throw new Error(bins.reason);
+    fixture.workDir = await mkdtemp(o.tmpPrefix);
+    fixture.hosts = await writeBootstrapConfigs({
+      workDir: fixture.workDir,
+      cluster: o.cluster,
+      hosts: o.names.map((name, i) => ({ name, address: '127.0.0.1', port: o.port + i, agentPort: o.agentPort + i })),
+      clientCidrs: ['127.0.0.1/32'],
+      bindir: bins.bindir,
+      osUser,
+    });
+  });
+  after(async () => {
+    if (bins.ok) for (const h of fixture.hosts) await stopServer(bins.bindir, h, osUser);
+    if (fixture.workDir) await rm(fixture.workDir, { recursive: true, force: true });
+  });
+  return fixture;
 }
