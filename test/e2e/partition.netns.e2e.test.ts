@@ -277,6 +277,18 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       250,
     );
 
+  /** Until the control plane has made `node` primary in a term after `sinceTerm`. */
+  const promotedTo = (c: Case, node: string, sinceTerm: number, what: string, timeoutMs = 60_000) =>
+    waitFor(
+      what,
+      async () => {
+        const s = await state(c.cluster);
+        return s.primary === node && s.term > sinceTerm ? s : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+
   /** After a promotion: the new primary has acknowledged writes, and the old one has been tried since (a split brain would show now). */
   const newPrimaryWrites = async (c: Case, oldPrimary: string, next: string) =>
     waitFor(
@@ -323,15 +335,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       const c = await startCase('pasync', { mode: 'async', maximumLagOnFailover: 1024 * 1024 });
       const t0 = await state(c.cluster);
       const { startedAt, appliedAt } = await cut(c);
-      const promoted = await waitFor(
-        'the control plane to promote q2, the standby in its sight',
-        async () => {
-          const s = await state(c.cluster);
-          return s.primary === 'q2' && s.term > t0.term ? s : undefined;
-        },
-        60_000,
-        200,
-      );
+      const promoted = await promotedTo(c, 'q2', t0.term, 'the control plane to promote q2, the standby in its sight');
       const promotedAt = performance.now();
       await newPrimaryWrites(c, 'q1', 'q2');
       assert.match(await agentLog(c, 'q1'), /self-fenced: PostgreSQL stopped/, "q1's agent stopped PostgreSQL behind the cut");
@@ -376,15 +380,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       const q3 = c.agents.get('q3')!;
       await q3.stop({ kill: true });
       await c.nodes.kill('q3');
-      const promoted = await waitFor(
-        'the control plane to promote q2',
-        async () => {
-          const s = await state(c.cluster);
-          return s.primary === 'q2' && s.term > t0.term ? s : undefined;
-        },
-        60_000,
-        200,
-      );
+      const promoted = await promotedTo(c, 'q2', t0.term, 'the control plane to promote q2');
       await newPrimaryWrites(c, 'q1', 'q2');
       await c.partition!.heal();
       const healedAt = performance.now();
@@ -418,15 +414,7 @@ describe('partition {primary, standby} | {control plane, store, standby} on real
       await c.nodes.kill('q2');
       const poweredAt = performance.now();
       await q2.start();
-      const promoted = await waitFor(
-        'the control plane to promote q2 while q1 and q3 are still cut off',
-        async () => {
-          const s = await state(c.cluster);
-          return s.primary === 'q2' && s.term > t0.term ? s : undefined;
-        },
-        120_000,
-        200,
-      );
+      const promoted = await promotedTo(c, 'q2', t0.term, 'the control plane to promote q2 while q1 and q3 are still cut off', 120_000);
       const promotedAt = performance.now();
       await newPrimaryWrites(c, 'q1', 'q2');
       const evs = await events(c.cluster);
