@@ -1,23 +1,13 @@
-import { chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { findFreePort, isPortFree } from '../postgres/freePort.ts';
-import type { OsUser } from '../postgres/osUser.ts';
-import type { ArchiveStore } from './archiveStore.ts';
-import { forgetRecovery, loadManifest, restoreAndReplay, stopRestored, type Step } from './restoreSteps.ts';
+import { forgetRecovery, loadManifest, restoreAndReplay, stopRestored, targetLabel, type RestoreRequest, type Step } from './restoreSteps.ts';
 
-export interface RestoreOptions {
-  archive: ArchiveStore;
-  id: string;
-  /** Replay to this time instead of the backup's end (point-in-time restore). */
-  targetTime?: Date;
-  bindir: string;
-  osUser: OsUser | null;
+export interface RestoreOptions extends RestoreRequest {
   /** The data directory to create: absent or empty. */
   into: string;
   /** The port the restored instance is set to listen on (127.0.0.1); default a free one. */
   port?: number;
-  recoveryTimeoutMs?: number;
-  progress?: (step: string) => void;
 }
 
 /** `refused`: bad input, found before anything was written. */
@@ -34,39 +24,23 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreOutcome> 
   const started = Date.now();
   const progress = o.progress ?? (() => {});
   const into = resolve(o.into);
-  const existing = await readdir(into).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : e));
+  // null: absent, so this restore makes it (and removes it again should it fail).
+  const existing = await readdir(into).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : e));
   if (existing instanceof Error) return { ok: false, refused: true, reason: `--into ${into}: ${existing.message}` };
-  const created = !(await readdir(dirname(into)).then((names) => names.includes(basename(into)), () => false));
-  if (existing.length > 0) return { ok: false, refused: true, reason: `--into ${into} is not empty (${existing.length} entries): nothing was written` };
+  const created = existing === null;
+  if (existing !== null && existing.length > 0) return { ok: false, refused: true, reason: `--into ${into} is not empty (${existing.length} entries): nothing was written` };
   if (o.port !== undefined && !(await isPortFree(o.port))) return { ok: false, refused: true, reason: `--port ${o.port} is in use here: nothing was written` };
   const loaded = await loadManifest(o.archive, o.id, o.targetTime);
   if (!loaded.ok) return loaded;
-  const target = o.targetTime ? o.targetTime.toISOString() : 'backup end';
+  const target = targetLabel(o.targetTime);
 
   // WAL and the downloads beside the new directory, on its disk, never inside it.
   await mkdir(dirname(into), { recursive: true });
   const scratch = await mkdtemp(join(dirname(into), `.${basename(into)}-restore-`));
-  await mkdir(into, { recursive: true, mode: 0o700 });
-  if (o.osUser) await Promise.all([chown(into, o.osUser.uid, o.osUser.gid), chown(scratch, o.osUser.uid, o.osUser.gid)]);
   const port = o.port ?? (await findFreePort());
   const logFile = join(into, 'restore.log');
   const outcome = await (async (): Promise<Step> => {
-    const replayed = await restoreAndReplay({
-      archive: o.archive,
-      id: o.id,
-      manifest: loaded.manifest,
-      ...(o.targetTime ? { targetTime: o.targetTime } : {}),
-      bindir: o.bindir,
-      osUser: o.osUser,
-      dataDir: into,
-      walDir: join(scratch, 'wal'),
-      fetchDir: scratch,
-      logFile,
-      port,
-      clusterName: `restored-${o.id}`,
-      ...(o.recoveryTimeoutMs !== undefined ? { recoveryTimeoutMs: o.recoveryTimeoutMs } : {}),
-      progress,
-    });
+    const replayed = await restoreAndReplay({ ...o, manifest: loaded.manifest, dataDir: into, scratchDir: scratch, logFile, port, clusterName: `restored-${o.id}` });
     if (!replayed.ok) return replayed;
     progress('promoted; stopping it cleanly');
     const stopped = await stopRestored(o.bindir, o.osUser, into, 'fast');

@@ -18,6 +18,9 @@ import { neededForRestore } from './walNames.ts';
 
 export type Step<T = object> = ({ ok: true } & T) | { ok: false; reason: string };
 
+/** What a restore replays to, as its outcome and the verification record name it. */
+export const targetLabel = (targetTime?: Date): string => (targetTime ? targetTime.toISOString() : 'backup end');
+
 /** A backup's manifest, or why there is none to restore. */
 export async function loadManifest(archive: ArchiveStore, id: string, targetTime?: Date): Promise<Step<{ manifest: BackupManifest }>> {
   const text = await archive.getText(backupKey(id, MANIFEST));
@@ -59,24 +62,28 @@ export function isolatedSettings(port: number, clusterName: string): Record<stri
 /** The recovery settings of the replay; removed from a restore that is kept once it has promoted. */
 const RECOVERY_SETTINGS = ['restore_command', 'recovery_target_action', 'recovery_target_timeline', 'recovery_target', 'recovery_target_time'] as const;
 
-export interface ReplayOptions {
+/** What both restores are asked: which backup, replayed how far, with which server binaries. */
+export interface RestoreRequest {
   archive: ArchiveStore;
   id: string;
-  manifest: BackupManifest;
+  /** Replay to this time instead of the backup's end (point-in-time restore). */
   targetTime?: Date;
   bindir: string;
   osUser: OsUser | null;
-  /** An empty directory the server's OS user owns: the backup is restored here. */
+  /** How long replay may take (default 10 minutes). */
+  recoveryTimeoutMs?: number;
+  progress?: (step: string) => void;
+}
+
+export interface ReplayOptions extends RestoreRequest {
+  manifest: BackupManifest;
+  /** Made (or an empty directory) and given to the server's OS user: the backup is restored here. */
   dataDir: string;
-  /** Scratch space for the WAL files replay reads. */
-  walDir: string;
-  /** Where the files of the base backup are fetched to before extraction. */
-  fetchDir: string;
+  /** The base backup's files while they are extracted, and (in `wal/`) the WAL replay reads. */
+  scratchDir: string;
   logFile: string;
   port: number;
   clusterName: string;
-  recoveryTimeoutMs?: number;
-  progress: (step: string) => void;
 }
 
 /**
@@ -85,15 +92,17 @@ export interface ReplayOptions {
  * running on `port`; on failure it may be too (the caller stops it either way).
  */
 export async function restoreAndReplay(o: ReplayOptions): Promise<Step> {
-  const target = o.targetTime ? o.targetTime.toISOString() : 'backup end';
+  const target = targetLabel(o.targetTime);
   const pg = (tool: string, args: string[], timeoutMs = 60_000) => runPg(o.bindir, tool, args, { osUser: o.osUser, timeoutMs });
-  for (const d of [o.walDir, o.fetchDir]) {
+  const progress = o.progress ?? (() => {});
+  const walDir = join(o.scratchDir, 'wal');
+  for (const d of [o.dataDir, o.scratchDir, walDir]) {
     await mkdir(d, { recursive: true, mode: 0o700 });
     if (o.osUser) await chown(d, o.osUser.uid, o.osUser.gid);
   }
   for (const f of o.manifest.files.filter((f) => f.name.endsWith('.tar.gz'))) {
-    o.progress(`fetching ${f.name} (${f.bytes} bytes)`);
-    const local = join(o.fetchDir, f.name);
+    progress(`fetching ${f.name} (${f.bytes} bytes)`);
+    const local = join(o.scratchDir, f.name);
     const got = await o.archive.getFile(backupKey(o.id, f.name), local);
     if (!got.ok) return got;
     if (!got.found) return { ok: false, reason: `backup ${o.id} lacks ${f.name} in ${o.archive.where}: it is incomplete` };
@@ -109,23 +118,23 @@ export async function restoreAndReplay(o: ReplayOptions): Promise<Step> {
   const listed = await o.archive.list('wal/');
   if (!listed.ok) return listed;
   const needed = neededForRestore(listed.objects.map((x) => x.key.slice('wal/'.length)), o.manifest.startWalFile);
-  o.progress(`fetching ${needed.length} WAL files from ${o.archive.where}`);
+  progress(`fetching ${needed.length} WAL files from ${o.archive.where}`);
   for (const name of needed) {
-    const got = await o.archive.getFile(`wal/${name}`, join(o.walDir, name));
+    const got = await o.archive.getFile(`wal/${name}`, join(walDir, name));
     if (!got.ok) return got;
-    if (o.osUser && got.found) await chown(join(o.walDir, name), o.osUser.uid, o.osUser.gid);
+    if (o.osUser && got.found) await chown(join(walDir, name), o.osUser.uid, o.osUser.gid);
   }
 
   await editRestoredConf(o.dataDir, o.osUser, {
     ...isolatedSettings(o.port, o.clusterName),
-    restore_command: `cp "${o.walDir}/%f" "%p"`,
+    restore_command: `cp "${walDir}/%f" "%p"`,
     recovery_target_action: 'promote',
     recovery_target_timeline: 'latest',
     ...(o.targetTime ? { recovery_target_time: pgTimestamp(o.targetTime), recovery_target: null } : { recovery_target: 'immediate', recovery_target_time: null }),
   });
   await appendOwnedFile(join(o.dataDir, 'recovery.signal'), '', o.osUser);
 
-  o.progress(`replaying to ${target} on port ${o.port}`);
+  progress(`replaying to ${target} on port ${o.port}`);
   const timeoutMs = o.recoveryTimeoutMs ?? 10 * 60_000;
   const timeoutSec = Math.ceil(timeoutMs / 1000);
   const deadline = Date.now() + timeoutMs;

@@ -1,24 +1,13 @@
-import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findFreePort } from '../postgres/freePort.ts';
-import type { OsUser } from '../postgres/osUser.ts';
-import type { ArchiveStore } from './archiveStore.ts';
 import { type BackupVerification, VERIFICATION, backupKey, rowCountDifferences } from './backupManifest.ts';
 import { countRows } from './rowCounts.ts';
-import { loadManifest, restoreAndReplay, stopRestored } from './restoreSteps.ts';
+import { loadManifest, restoreAndReplay, stopRestored, targetLabel, type RestoreRequest } from './restoreSteps.ts';
 
-export interface VerifyOptions {
-  archive: ArchiveStore;
-  id: string;
-  /** Replay to this time instead of the backup's end; row counts are then reported, not compared. */
-  targetTime?: Date;
-  bindir: string;
-  osUser: OsUser | null;
+export interface VerifyOptions extends RestoreRequest {
   /** Where the temporary instance lives (removed afterwards). */
   scratchDir: string;
-  /** How long replay may take. */
-  recoveryTimeoutMs?: number;
-  progress?: (step: string) => void;
 }
 
 export type VerifyOutcome = { ok: true; verification: BackupVerification; recordedAs: string } | { ok: false; reason: string };
@@ -36,33 +25,14 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyOutcome> {
   const loaded = await loadManifest(o.archive, o.id, o.targetTime);
   if (!loaded.ok) return loaded;
   const { manifest } = loaded;
-  const target = o.targetTime ? o.targetTime.toISOString() : 'backup end';
+  const target = targetLabel(o.targetTime);
 
   await mkdir(o.scratchDir, { recursive: true });
   const tmp = await mkdtemp(join(o.scratchDir, `verify-${o.id}-`));
   const dataDir = join(tmp, 'data');
   const outcome = await (async (): Promise<{ ok: true; verification: BackupVerification } | { ok: false; reason: string }> => {
-    for (const d of [tmp, dataDir]) {
-      await mkdir(d, { recursive: true, mode: 0o700 });
-      if (o.osUser) await chown(d, o.osUser.uid, o.osUser.gid);
-    }
     const port = await findFreePort();
-    const replayed = await restoreAndReplay({
-      archive: o.archive,
-      id: o.id,
-      manifest,
-      ...(o.targetTime ? { targetTime: o.targetTime } : {}),
-      bindir: o.bindir,
-      osUser: o.osUser,
-      dataDir,
-      walDir: join(tmp, 'wal'),
-      fetchDir: tmp,
-      logFile: join(tmp, 'postmaster.log'),
-      port,
-      clusterName: `verify-${o.id}`,
-      ...(o.recoveryTimeoutMs !== undefined ? { recoveryTimeoutMs: o.recoveryTimeoutMs } : {}),
-      progress,
-    });
+    const replayed = await restoreAndReplay({ ...o, manifest, dataDir, scratchDir: tmp, logFile: join(tmp, 'postmaster.log'), port, clusterName: `verify-${o.id}` });
     if (!replayed.ok) return replayed;
     progress('counting rows');
     const counted = await countRows({ host: '127.0.0.1', port });

@@ -1,4 +1,5 @@
-import type { NodeObservation, SelfFence } from '../domain/observation.ts';
+import type { NodeObservation } from '../domain/observation.ts';
+import type { Lease } from '../store/leases.ts';
 import type { ProbeTls } from './probeLogin.ts';
 
 /** What the prober knows between rounds; time only from `now`, never from Date.now(). */
@@ -11,7 +12,7 @@ export interface ProbeContext {
   /** The cluster's system identifier, when known: a node with another one is foreign. */
   systemIdentifier?: string | null;
   /** Each agent's lease as last read from the store. */
-  leases?: Map<string, { version: number; term: number; members?: readonly string[] | null; ttlMs?: number | null; selfFenced?: SelfFence | null }>;
+  leases?: ReadonlyMap<string, Pick<Lease, 'version' | 'term' | 'members' | 'ttlMs' | 'selfFenced'>>;
   /** Connection credentials; default user and database 'postgres'. The password is never logged. */
   user?: string;
   password?: string;

@@ -1,7 +1,7 @@
-import type { NodeObservation, SelfFence } from '../domain/observation.ts';
+import type { NodeObservation } from '../domain/observation.ts';
 import type { ClusterSpec } from '../domain/spec.ts';
 import type { ClusterState } from '../domain/state.ts';
-import { readLeases } from '../store/leases.ts';
+import { readLeases, type Lease } from '../store/leases.ts';
 import { latestObservations, OBSERVATION_WINDOW_MS, putObservation } from '../store/observations.ts';
 import type { Store } from '../store/store.ts';
 import { failureDeadlines, shouldWrite } from './edgeTrigger.ts';
@@ -37,7 +37,7 @@ export const DEFAULT_OBSERVATION_TTL_MS = 24 * 3600_000;
 export class Prober {
   private readonly previous = new Map<string, NodeObservation>();
   private readonly written = new Map<string, NodeObservation>();
-  private leases = new Map<string, { version: number; term: number; members: readonly string[] | null; ttlMs: number | null; selfFenced: SelfFence | null }>();
+  private leases: ReadonlyMap<string, Lease> = new Map();
   private leasesReadAt = -Infinity;
   private seeded = false;
 
@@ -62,7 +62,7 @@ export class Prober {
     if (clock() - this.leasesReadAt >= (this.opts.leaseReadEveryMs ?? 1_000)) {
       const read = await readLeases(store, spec.cluster, spec.nodes.map((n) => n.name));
       if (read.ok) {
-        this.leases = new Map(read.leases.map((l) => [l.node, { version: l.version, term: l.term, members: l.members ?? null, ttlMs: l.ttlMs ?? null, selfFenced: l.selfFenced ?? null }]));
+        this.leases = new Map(read.leases.map((l) => [l.node, l]));
         this.leasesReadAt = clock();
       } else {
         // Unknown, never quiet (rule 3): the old map would carry every lease's last change into
